@@ -1,0 +1,1 @@
+"""Acquisition: device drivers (serial, Modbus) and the recorder feeding the store."""

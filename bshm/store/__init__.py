@@ -1,0 +1,1 @@
+"""The HDF5 raw store (and, later, the results store)."""

@@ -1,0 +1,1 @@
+"""The pyqtgraph/Qt desktop viewer (extra ``gui``)."""
