@@ -1,0 +1,154 @@
+"""Graded alarms and the JSON-lines alarm feed.
+
+An alarm object (DESIGN.md) is::
+
+    {"time_ns": 1767225600000000000, "time": "2026-01-01T00:00:00.000000Z",
+     "level": 2, "index": "frequency_shift", "value": 2.4, "threshold": 2.0,
+     "mode": "M3", "message": "...", "channel": null, "station": "sim-bridge"}
+
+``level`` is 0 (normal) to 3 (most severe). The feed file holds one such
+object per line, appended and fsync'd, so a city platform can tail it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bshm.errors import StoreError
+from bshm.timeutil import to_iso
+
+LEVEL_NAMES = {0: "normal", 1: "advisory", 2: "warning", 3: "critical"}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One graded alarm.
+
+    Parameters
+    ----------
+    time_ns : int
+        When the condition was observed (ns since the epoch, UTC).
+    level : int
+        0 normal, 1 advisory, 2 warning, 3 critical.
+    index : str
+        Which index or check raised it (e.g. ``"frequency_shift"``,
+        ``"t2"``, ``"peak"``).
+    value, threshold : float
+        The index value and the limit it was compared with.
+    mode : str or None
+        Tracked mode id, when the index belongs to a mode.
+    message : str
+        Plain-language explanation for the operator.
+    channel, station : str or None
+        The channel and station concerned, when known.
+    """
+
+    time_ns: int
+    level: int
+    index: str
+    value: float
+    threshold: float
+    mode: str | None
+    message: str
+    channel: str | None = None
+    station: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVEL_NAMES:
+            raise ValueError(f"alarm level must be 0..3, not {self.level!r}")
+
+    @property
+    def level_name(self) -> str:
+        """``normal``, ``advisory``, ``warning`` or ``critical``."""
+        return LEVEL_NAMES[self.level]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alarm as a JSON-ready dict (the DESIGN.md alarm object)."""
+        return {
+            "time_ns": int(self.time_ns),
+            "time": to_iso(self.time_ns),
+            "level": int(self.level),
+            "level_name": self.level_name,
+            "index": self.index,
+            "value": _finite_or_none(self.value),
+            "threshold": _finite_or_none(self.threshold),
+            "mode": self.mode,
+            "message": self.message,
+            "channel": self.channel,
+            "station": self.station,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alarm:
+        """Rebuild an alarm from :meth:`to_dict` output."""
+        return cls(
+            time_ns=int(d["time_ns"]),
+            level=int(d["level"]),
+            index=str(d["index"]),
+            value=float("nan") if d.get("value") is None else float(d["value"]),
+            threshold=float("nan") if d.get("threshold") is None else float(d["threshold"]),
+            mode=d.get("mode"),
+            message=str(d.get("message", "")),
+            channel=d.get("channel"),
+            station=d.get("station"),
+        )
+
+
+def _finite_or_none(x: float) -> float | None:
+    x = float(x)
+    return x if x == x and abs(x) != float("inf") else None
+
+
+class AlarmFeed:
+    """An append-only JSON-lines file of alarms.
+
+    Parameters
+    ----------
+    path : str or Path
+        The feed file; its folder is created when needed.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def append(self, alarms: Iterable[Alarm]) -> int:
+        """Append alarms (one JSON object per line) and fsync; return how many."""
+        lines = [json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in alarms]
+        if not lines:
+            return 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write("".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
+        return len(lines)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every alarm object in the feed (a torn last line is ignored).
+
+        Raises
+        ------
+        StoreError
+            If a complete line is not a JSON object (names the line).
+        """
+        if not self.path.exists():
+            return []
+        out = []
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                if i == len(lines):  # torn write at the very end
+                    continue
+                raise StoreError(f"{self.path}:{i}: not a JSON alarm object") from None
+            out.append(obj)
+        return out
