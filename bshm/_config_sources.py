@@ -206,6 +206,7 @@ def _read_register(v: Validator, t: Table, default_unit: int) -> Register | None
     word_order = v.choice(t, "word_order", ORDERS, default="big")
     unit = v.integer(t, "unit_id", default=default_unit, minimum=0, maximum=247)
     ch = _read_channel(v, t, allow_column=False)
+    v.no_unknown(t)
     if address is not None and rtype is not None:
         last = address + REGISTER_WIDTH[rtype] - 1
         if last > MAX_REGISTER_ADDRESS:
@@ -255,8 +256,8 @@ def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | No
     direction = v.choice(t, "direction", DIRECTIONS, default="")
     column = v.integer(t, "column", default=None, minimum=0) if allow_column else None
     thresholds = _read_thresholds(v, v.table(t, "thresholds"))
-    if not allow_column and "column" in t.data:
-        t.used.discard("column")
+    if allow_column:
+        v.no_unknown(t)  # registers check their table after reading the point
     if None in (name, quantity, unit):
         return None
     if sensitivity is not None:
