@@ -1,0 +1,79 @@
+"""``bshm import FILE_OR_DIR... --out DIR --station NAME``: CSV into the raw store."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "import"
+GROUP = None
+HELP = "bring CSV data from other loggers into the raw store"
+DESCRIPTION = """\
+Import CSV files (one per record, or a folder of them) into raw HDF5 files.
+
+Each file needs a header row, a first column 'time' and one column per
+channel. 'time' is ISO 8601 UTC (2026-03-01T12:00:00.010Z) or seconds since
+the record start; the start then comes from the file name
+(rec_2026-03-01T12-00-00.csv) or --start. The sampling rate is derived from
+the time column and checked for regularity. Every file is checked before
+anything is written; the time between files becomes gap records.
+
+Describe the channels with --quantity/--unit or a TOML file (--channels):
+
+    [channels.A1]
+    quantity = "acceleration"
+    unit = "m/s2"
+    location = 12.5
+
+example:
+    bshm import logger/ --out data --station north-bridge \\
+        --quantity A1=acceleration --unit A1=m/s2
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments."""
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="CSV files or folders")
+    parser.add_argument("--out", required=True, metavar="DIR", help="raw store folder")
+    parser.add_argument("--station", required=True, help="station name (names the files)")
+    parser.add_argument("--source", default="import", help="source name (default: import)")
+    parser.add_argument("--quantity", action="append", default=[], metavar="NAME=QUANTITY",
+                        help="quantity of a channel (acceleration, strain, temperature, ...)")
+    parser.add_argument("--unit", action="append", default=[], metavar="NAME=UNIT",
+                        help="unit of a channel, e.g. A1=m/s2")
+    parser.add_argument("--channels", metavar="TOML", help="channel descriptions (see above)")
+    parser.add_argument("--start", help="record start (ISO 8601 UTC) for relative time columns")
+    parser.add_argument("--fs", type=float, help="sampling rate in Hz (default: from the times)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import and print a summary."""
+    import json
+    from pathlib import Path
+
+    from bshm.errors import ConfigError
+    from bshm.importer import ChannelInfo, import_csv, parse_assignments, read_sidecar
+    from bshm.timeutil import parse_time
+
+    channels: dict[str, ChannelInfo] = {}
+    if args.channels:
+        channels.update(read_sidecar(Path(args.channels)))
+    for name, q in parse_assignments(args.quantity, "quantity").items():
+        channels.setdefault(name, ChannelInfo(name)).quantity = q
+    for name, u in parse_assignments(args.unit, "unit").items():
+        channels.setdefault(name, ChannelInfo(name)).unit = u
+    try:
+        start = parse_time(args.start) if args.start else None
+    except ValueError as exc:
+        raise ConfigError(f"--start: {exc}") from None
+    if args.fs is not None and args.fs <= 0:
+        raise ConfigError("--fs must be > 0")
+    summary = import_csv(args.inputs, args.out, station=args.station, source=args.source,
+                         channels=channels, start_ns=start, fs=args.fs)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"imported {summary['files']} file(s), {summary['samples']} samples of "
+              f"{len(summary['channels'])} channels at {summary['fs']:g} Hz, "
+              f"{summary['start']} .. {summary['end']}, {summary['gaps']} gap(s) -> {args.out}")
+    return 0
