@@ -1,0 +1,60 @@
+"""Start the viewer: ``bshm view [PATH]`` and ``python -m bshm.gui.app``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication (created once), with the viewer's names set."""
+    import pyqtgraph as pg
+    from pyqtgraph.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(list(argv or sys.argv[:1]))
+    app.setOrganizationName("bshm")
+    app.setApplicationName("viewer")
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")
+    return app
+
+
+def run_viewer(path: str | Path | None = None, *, settings_path: str | None = None,
+               exit_after_ms: int | None = None) -> int:
+    """Open the main window (on ``path`` if given) and run the event loop.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A raw folder/file or a results file to open.
+    settings_path : str, optional
+        INI file for layout and recent files instead of the user's settings.
+    exit_after_ms : int, optional
+        Quit after this many ms (smoke tests and screenshots).
+
+    Returns
+    -------
+    int
+        The event loop's exit code.
+    """
+    from pyqtgraph.Qt import QtCore
+
+    from bshm.gui.main_window import MainWindow
+    from bshm.gui.settings import make_settings
+
+    app = make_app()
+    win = MainWindow(make_settings(settings_path))
+    win.show()
+    if path is not None:
+        QtCore.QTimer.singleShot(0, lambda: win.open_path(path))
+    if exit_after_ms is not None:
+        QtCore.QTimer.singleShot(exit_after_ms, win.close)
+    return int(app.exec())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_viewer(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -1,0 +1,345 @@
+"""Data access for the viewer: what is plotted, read from the stores.
+
+No Qt here: these functions run on the GUI thread for small visible slices
+and on pool threads for overviews, and are tested without a display.
+
+A plotted trace has float64 x in epoch seconds (``DateAxisItem`` time) and
+NaN rows where the data break (gaps, pauses between records), so that
+``connect="finite"`` draws a gap as a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bshm.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+RAW_POINT_LIMIT = 600_000
+"""Most samples per channel read raw for a view; wider views use the overview."""
+OVERVIEW_BLOCKS_PER_RUN = 120
+"""Min/max blocks computed per contiguous record run (at least 1 s each)."""
+READ_CHUNK_SAMPLES = 1_000_000
+"""Rows x channels read at once while computing an overview."""
+
+
+@dataclass
+class Trace:
+    """What one source looks like over a time range.
+
+    Attributes
+    ----------
+    source : str
+        Source name.
+    channels : tuple of str
+        Channel names, one per column of ``y``.
+    t : ndarray, shape (n,)
+        Epoch seconds (float64); NaN at a break.
+    y : ndarray, shape (n, n_channels)
+        Values (raw samples, or min/max pairs in ``"overview"`` mode); NaN at a break.
+    kind : str
+        ``"raw"`` (every sample) or ``"overview"`` (per-block min/max envelope).
+    start_ns, end_ns : int
+        The requested half-open range.
+    fs : float
+        Nominal sampling rate of the source (Hz).
+    complete : bool
+        False when part of an overview is still being computed.
+    """
+
+    source: str
+    channels: tuple[str, ...]
+    t: np.ndarray
+    y: np.ndarray
+    kind: str
+    start_ns: int
+    end_ns: int
+    fs: float
+    complete: bool = True
+
+    def finite(self, column: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Times and values of one column without the NaN break rows."""
+        ok = np.isfinite(self.t)
+        return self.t[ok], self.y[ok, column]
+
+
+def insert_breaks(
+    times_ns: np.ndarray, data: np.ndarray, fs: float, *, factor: float = 1.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn samples into a plottable trace with NaN rows at every break.
+
+    Parameters
+    ----------
+    times_ns : ndarray, shape (n,)
+        Sample times, int64 ns.
+    data : ndarray, shape (n, c)
+        Samples.
+    fs : float
+        Nominal rate (Hz); a step longer than ``factor / fs`` is a break.
+        For irregular (timestamped) sources pass the median rate.
+
+    Returns
+    -------
+    t : ndarray, shape (n + b,)
+        Epoch seconds with NaN at the ``b`` breaks.
+    y : ndarray, shape (n + b, c)
+        float32 samples with a NaN row at each break.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    t = np.asarray(times_ns, dtype=np.int64)
+    if len(t) < 2:
+        return t.astype(np.float64) / NS, data
+    limit = factor * NS / fs if fs > 0 else np.inf
+    jumps = np.flatnonzero(np.diff(t) > limit) + 1
+    ts = t.astype(np.float64) / NS
+    if len(jumps) == 0:
+        return ts, data
+    return (
+        np.insert(ts, jumps, np.nan),
+        np.insert(data, jumps, np.full(data.shape[1], np.nan, dtype=np.float32), axis=0),
+    )
+
+
+def effective_fs(times_ns: np.ndarray, nominal: float) -> float:
+    """The nominal rate, or the median rate of irregular timestamps."""
+    if nominal and nominal > 0:
+        return float(nominal)
+    if len(times_ns) < 2:
+        return 1.0
+    step = float(np.median(np.diff(times_ns)))
+    return NS / step if step > 0 else 1.0
+
+
+@dataclass
+class OverviewCache:
+    """Per-run min/max envelopes, computed lazily and kept for the session.
+
+    Keys are ``(source, run_start_ns, run_end_ns)``; values
+    ``(t_s (m,), lo (m, c), hi (m, c))`` with block centres in epoch seconds.
+    Thread safe: the worker fills it while the GUI thread reads.
+    """
+
+    runs: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[str, int, int]):
+        """The envelope of one run or None."""
+        with self.lock:
+            return self.runs.get(key)
+
+    def put(self, key: tuple[str, int, int], value) -> None:
+        """Store the envelope of one run."""
+        with self.lock:
+            self.runs[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        with self.lock:
+            return key in self.runs
+
+
+def run_envelope(reader, source: str, start_ns: int, end_ns: int, fs: float):
+    """Min/max envelope of one contiguous run, read in bounded chunks.
+
+    Parameters
+    ----------
+    reader : bshm.store.RawReader
+        An open reader (owned by the calling thread).
+    source : str
+        Source name.
+    start_ns, end_ns : int
+        The run (half-open).
+    fs : float
+        Nominal rate (Hz).
+
+    Returns
+    -------
+    t : ndarray, shape (m,)
+        Block centres, epoch seconds.
+    lo, hi : ndarray, shape (m, c)
+        Per-block minimum and maximum (NaN-aware; NaN for an all-NaN block).
+    """
+    n_ch = len(reader.sources[source].channels)
+    dur = end_ns - start_ns
+    block_ns = max(NS, dur // OVERVIEW_BLOCKS_PER_RUN + 1)
+    n_blocks = max(1, int(-(-dur // block_ns)))
+    lo = np.full((n_blocks, n_ch), np.nan, dtype=np.float32)
+    hi = np.full((n_blocks, n_ch), np.nan, dtype=np.float32)
+    chunk_ns = int(max(block_ns, (READ_CHUNK_SAMPLES // max(1, n_ch)) / max(fs, 1e-9) * NS))
+    chunk_ns = max(block_ns, chunk_ns // block_ns * block_ns)
+    pos = start_ns
+    while pos < end_ns:
+        stop = min(end_ns, pos + chunk_ns)
+        rec = reader.read(source, pos, stop)
+        if len(rec.times_ns):
+            idx = ((rec.times_ns - start_ns) // block_ns).astype(np.int64)
+            _blockwise_minmax(idx, np.asarray(rec.data, dtype=np.float32), lo, hi)
+        pos = stop
+    t = (start_ns + (np.arange(n_blocks) + 0.5) * block_ns) / NS
+    return t, lo, hi
+
+
+def _blockwise_minmax(idx: np.ndarray, data: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Fold ``data`` rows into ``lo``/``hi`` at block ``idx`` (sorted)."""
+    bounds = np.flatnonzero(np.diff(idx)) + 1
+    starts = np.concatenate(([0], bounds))
+    blocks = idx[starts]
+    with np.errstate(invalid="ignore"):
+        mn = np.fmin.reduceat(data, starts, axis=0)
+        mx = np.fmax.reduceat(data, starts, axis=0)
+    lo[blocks] = np.fmin(lo[blocks], mn)
+    hi[blocks] = np.fmax(hi[blocks], mx)
+
+
+def envelope_trace(
+    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Join run envelopes into one plottable min/max zig-zag with NaN between runs."""
+    ts, ys = [], []
+    for t, lo, hi in pieces:
+        m, c = lo.shape
+        tt = np.repeat(t, 2)
+        yy = np.empty((2 * m, c), dtype=np.float32)
+        yy[0::2] = lo
+        yy[1::2] = hi
+        ts.append(np.append(tt, np.nan))
+        ys.append(np.vstack([yy, np.full((1, c), np.nan, dtype=np.float32)]))
+    if not ts:
+        return np.empty(0), np.empty((0, 0), dtype=np.float32)
+    return np.concatenate(ts), np.vstack(ys)
+
+
+def overlapping(runs: list[tuple[int, int]], start_ns: int, end_ns: int) -> list[tuple[int, int]]:
+    """Runs ``(start, end)`` that overlap the half-open range."""
+    return [(a, b) for a, b in runs if b > start_ns and a < end_ns]
+
+
+def samples_in(runs: list[tuple[int, int]], start_ns: int, end_ns: int, fs: float) -> float:
+    """Expected samples per channel of the runs within a range."""
+    total = 0
+    for a, b in overlapping(runs, start_ns, end_ns):
+        total += min(b, end_ns) - max(a, start_ns)
+    return total / NS * fs
+
+
+def classify_path(path: Path) -> str:
+    """``"results"`` for a results file, ``"raw"`` for raw files or folders.
+
+    Raises
+    ------
+    bshm.errors.StoreError
+        When the path does not exist or holds nothing the viewer can read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if any(path.glob("*.h5")) or any(path.glob("*.h5.part")):
+            return "raw"
+        if any(path.glob("results/*_results.h5")) or any(path.glob("*_results.h5")):
+            return "results"
+        raise StoreError(
+            f"{path}: no raw HDF5 files (*.h5 or *.h5.part) or results file in this folder"
+        )
+    if path.name.endswith("_results.h5"):
+        return "results"
+    if path.name.endswith((".h5", ".h5.part", ".hdf5")):
+        try:
+            import h5py
+
+            with h5py.File(path, "r", swmr=True) as f:
+                kind = f.attrs.get("kind", f.attrs.get("bshm_kind", ""))
+                if isinstance(kind, bytes):
+                    kind = kind.decode()
+                if "result" in str(kind).lower():
+                    return "results"
+        except OSError as exc:
+            raise StoreError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        return "raw"
+    raise StoreError(f"{path}: not an HDF5 file (expected .h5, .h5.part or a folder)")
+
+
+def find_results(path: Path) -> Path | None:
+    """The results file that belongs to a raw folder, if any."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    for pattern in ("results/*_results.h5", "*_results.h5", "../results/*_results.h5"):
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Health:
+    """Health of a channel or source: a level (0 ok, 1 warning, 2 bad) and why."""
+
+    level: int
+    text: str
+
+
+def channel_health(values: np.ndarray) -> Health:
+    """Judge one channel from its latest samples (shape (n,)).
+
+    Bad: no samples, all NaN or a flat line (a dead sensor or a stuck
+    converter); warning: some NaN (dropouts). Otherwise ok with the RMS.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return Health(2, "no data")
+    bad = ~np.isfinite(v)
+    if bad.all():
+        return Health(2, "all NaN")
+    good = v[~bad]
+    if good.size > 2 and float(np.ptp(good)) == 0.0:
+        return Health(2, f"flat at {good[0]:.4g}")
+    if bad.any():
+        return Health(1, f"{100 * bad.mean():.0f}% NaN")
+    return Health(0, "ok")
+
+
+def source_health(reader, source: str, *, tail_s: float = 10.0) -> tuple[Health, dict[str, Health]]:
+    """Health of a source (gaps, error counters) and of each of its channels.
+
+    Reads only the last ``tail_s`` seconds of the source.
+    """
+    info = reader.sources[source]
+    names = [c.name for c in info.channels]
+    try:
+        start, end = reader.span(source)
+    except (StoreError, ValueError, KeyError):
+        return Health(2, "no data"), {n: Health(2, "no data") for n in names}
+    rec = reader.read(source, max(start, end - int(tail_s * NS)), end + 1)
+    per = {n: channel_health(rec.data[:, i]) for i, n in enumerate(names)}
+    notes = []
+    level = 0
+    try:
+        n_gaps = len(reader.gaps(source))
+    except (StoreError, KeyError):
+        n_gaps = 0
+    if n_gaps:
+        notes.append(f"{n_gaps} gap{'s' if n_gaps != 1 else ''}")
+        level = 1
+    try:
+        counters = reader.counters(source)
+    except (StoreError, KeyError):
+        counters = {}
+    for key in ("frames_bad", "samples_lost", "timeouts", "modbus_errors", "reconnects"):
+        if counters.get(key):
+            notes.append(f"{key}={counters[key]}")
+            level = 1
+    worst = max((h.level for h in per.values()), default=0)
+    if worst >= 2:
+        notes.append(f"{sum(h.level >= 2 for h in per.values())} bad channel(s)")
+    level = max(level, worst)
+    return Health(level, ", ".join(notes) or "ok"), per

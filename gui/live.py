@@ -1,0 +1,257 @@
+"""Live mode: follow the HDF5 file an ``acquire`` process is writing.
+
+A :class:`LiveFollower` thread owns its own SWMR reader, calls
+``RawReader.refresh()`` a few times a second and queues the new samples.
+On the GUI thread a 25 Hz ``QTimer`` drains the queue into a preallocated
+:class:`~bshm.gui.ringbuffer.RingBuffer` and calls ``setData`` on views of
+it: no allocation per frame, memory bounded by the window, and the reader
+never blocks painting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore, QtWidgets
+
+from bshm.errors import BshmError
+from bshm.gui.ringbuffer import RingBuffer
+from bshm.gui.signal_view import pen_for
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+FRAME_MS = 40  # 25 Hz
+
+
+class LiveFollower(QtCore.QThread):
+    """Poll a growing raw file/folder and queue ``(times_ns, data)`` chunks.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder (or ``.h5.part`` file) ``acquire`` writes.
+    source : str
+        Source to follow.
+    columns : list of int
+        Channel columns to keep.
+    out : queue.SimpleQueue
+        Receives ``(times_ns (n,), data (n, len(columns)))`` tuples.
+    backlog_s : float
+        How much history to fetch on start (s).
+    poll_s : float
+        Time between refreshes (s); latency is about this plus one writer flush.
+    """
+
+    sig_failed = QtCore.Signal(str)
+
+    def __init__(self, path, source: str, columns: list[int], out: queue.SimpleQueue,
+                 *, backlog_s: float = 10.0, poll_s: float = 0.2) -> None:
+        super().__init__()
+        self.path, self.source, self.columns, self.out = path, source, columns, out
+        self.backlog_ns = int(backlog_s * NS)
+        self.poll_s = poll_s
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:  # noqa: D102 - Qt API
+        from bshm.gui.session import open_reader
+
+        try:
+            reader = open_reader(self.path)
+        except BshmError as exc:
+            self.sig_failed.emit(str(exc))
+            return
+        last = None
+        try:
+            while not self.stop_event.is_set():
+                last = self._poll(reader, last)
+                self.stop_event.wait(self.poll_s)
+        except BshmError as exc:
+            self.sig_failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported, logged in full
+            log.exception("live follower failed")
+            self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            reader.close()
+
+    def _poll(self, reader, last: int | None) -> int | None:
+        reader.refresh()
+        try:
+            _, end = reader.span(self.source)
+        except (BshmError, KeyError, ValueError):
+            return last  # nothing written yet
+        if last is not None and end <= last:
+            return last
+        start = end - self.backlog_ns if last is None else last + 1
+        rec = reader.read(self.source, start, end + 1)
+        if len(rec.times_ns):
+            self.out.put((rec.times_ns, rec.data[:, self.columns]))
+            return int(rec.times_ns[-1])
+        return last
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        """Ask the thread to end and wait for it."""
+        self.stop_event.set()
+        self.wait(wait_ms)
+
+
+class LiveView(QtWidgets.QWidget):
+    """Scrolling time series of the newest ``window_s`` seconds.
+
+    Signals
+    -------
+    sig_stats(dict)
+        After each frame: ``latency_s``, ``frame_ms``, ``rate_hz``, ``samples``.
+    sig_message(str)
+        Errors of the follower.
+    """
+
+    sig_stats = QtCore.Signal(dict)
+    sig_message = QtCore.Signal(str)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.info = QtWidgets.QLabel("not following")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.info)
+        lay.addWidget(self.glw, 1)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.follower: LiveFollower | None = None
+        self.ring: RingBuffer | None = None
+        self.plots: list[pg.PlotItem] = []
+        self.curves: list[pg.PlotDataItem] = []
+        self.window_s = 10.0
+        self.fs = 1.0
+        self.frames = 0
+        self.last_frame_ms = 0.0
+        self.latency_s = float("nan")
+        self._rate_t0 = time.monotonic()
+        self._rate_n = 0
+        self.rate_hz = 0.0
+        self.timer = QtCore.QTimer(self, interval=FRAME_MS)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.tick)
+
+    # -- set-up ------------------------------------------------------------
+    def configure(self, channels: list[tuple[str, str]], fs: float, window_s: float = 10.0) -> None:
+        """Prepare plots and the ring buffer for ``[(name, unit), ...]`` at ``fs`` Hz."""
+        self.stop()
+        self.window_s, self.fs = float(window_s), float(fs)
+        cap = int(self.window_s * self.fs) + 64
+        self.ring = RingBuffer(cap, len(channels))
+        self.glw.clear()
+        self.plots, self.curves = [], []
+        first = None
+        for i, (name, unit) in enumerate(channels):
+            p = self.glw.addPlot(row=i, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+            p.getAxis("left").setLabel(f"{name} [{unit}]")
+            p.getAxis("left").setWidth(70)
+            p.setDownsampling(auto=True, mode="peak")
+            p.setClipToView(True)
+            p.enableAutoRange(x=False, y=True)
+            p.setMouseEnabled(x=False, y=True)
+            if i < len(channels) - 1:
+                p.getAxis("bottom").setStyle(showValues=False)
+            if first is None:
+                first = p
+            else:
+                p.setXLink(first)
+            self.plots.append(p)
+            self.curves.append(p.plot([], [], pen=pen_for(i), connect="finite"))
+        self.frames = 0
+
+    def follow(self, path, source: str, info, channels: list[str] | None = None,
+               window_s: float = 10.0) -> None:
+        """Start following ``source`` (a ``SourceInfo``) in a raw folder or file."""
+        names = [c.name for c in info.channels]
+        channels = [c for c in (channels or names) if c in names] or names
+        metas = {c.name: c for c in info.channels}
+        self.configure([(c, metas[c].unit) for c in channels], info.fs or 1.0, window_s)
+        self.follower = LiveFollower(path, source, [names.index(c) for c in channels],
+                                     self.queue, backlog_s=window_s)
+        self.follower.sig_failed.connect(self.sig_message)
+        self.follower.start()
+        self.info.setText(f"following {source} in {path}")
+        self.timer.start()
+
+    def stop(self) -> None:
+        """Stop the follower thread and the frame timer."""
+        self.timer.stop()
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    @property
+    def running(self) -> bool:
+        """True while following."""
+        return self.timer.isActive()
+
+    # -- data path ---------------------------------------------------------
+    def feed(self, times_ns: np.ndarray, data: np.ndarray) -> None:
+        """Queue samples for the next frame (thread safe)."""
+        self.queue.put((times_ns, data))
+
+    def drain(self) -> int:
+        """Move queued chunks into the ring buffer; returns rows added."""
+        ring = self.ring
+        if ring is None:
+            return 0
+        added = 0
+        gap_s = 1.5 / self.fs
+        while True:
+            try:
+                times_ns, data = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if len(times_ns) == 0:
+                continue
+            t = np.asarray(times_ns, dtype=np.int64) / NS
+            last = ring.last_time()
+            if np.isfinite(last) and t[0] - last > gap_s:
+                ring.append(np.array([np.nan]), np.full((1, ring.n_channels), np.nan))
+            ring.append(t, data)
+            added += len(t)
+        return added
+
+    def tick(self) -> None:
+        """One frame: drain, ``setData`` on views of the ring, scroll."""
+        t_start = time.perf_counter()
+        if self.ring is None:
+            return
+        self.drain()
+        if self.ring.count == 0:
+            return
+        t, y = self.ring.view()
+        for i, curve in enumerate(self.curves):
+            curve.setData(t, y[:, i], connect="finite")
+        last = self.ring.last_time()
+        self.plots[0].setXRange(last - self.window_s, last, padding=0)
+        self.latency_s = time.time() - last
+        self.frames += 1
+        self._rate_n += 1
+        now = time.monotonic()
+        if now - self._rate_t0 >= 1.0:
+            self.rate_hz = self._rate_n / (now - self._rate_t0)
+            self._rate_t0, self._rate_n = now, 0
+        self.last_frame_ms = (time.perf_counter() - t_start) * 1e3
+        self.sig_stats.emit({
+            "latency_s": self.latency_s, "frame_ms": self.last_frame_ms,
+            "rate_hz": self.rate_hz, "samples": self.ring.total,
+        })
+
+    def paint_now(self) -> None:
+        """Paint synchronously (benchmarks and soak tests)."""
+        self.glw.viewport().repaint()
+
+    def closeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
+        self.stop()
+        super().closeEvent(event)

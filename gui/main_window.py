@@ -1,0 +1,373 @@
+"""The viewer's main window: station tree, views in tabs, status bar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from bshm.errors import BshmError
+from bshm.gui import settings as S
+from bshm.gui.data import classify_path, find_results
+from bshm.gui.live import LiveView
+from bshm.gui.signal_view import SignalView
+from bshm.gui.spectra import SpectraView
+from bshm.gui.station_tree import StationTree
+from bshm.gui.workers import TaskRunner
+from bshm.timeutil import to_iso
+
+log = logging.getLogger(__name__)
+
+TABS = ("Signals", "Spectra", "Live", "Modal", "Trends")
+SHORTCUT_HELP = """<table>
+<tr><td>Ctrl+O / Ctrl+Shift+O</td><td>open a file / a folder</td></tr>
+<tr><td>Ctrl+1 ... Ctrl+5</td><td>Signals, Spectra, Live, Modal, Trends</td></tr>
+<tr><td>+ / -</td><td>zoom in / out</td></tr>
+<tr><td>Left / Right</td><td>pan by a quarter of the view</td></tr>
+<tr><td>Home / End</td><td>whole span / latest record</td></tr>
+<tr><td>Ctrl+L</td><td>follow live (start / stop)</td></tr>
+<tr><td>F5</td><td>refresh (pick up new data)</td></tr>
+<tr><td>Ctrl+E / Ctrl+Shift+E</td><td>export plot as PNG / visible range as CSV</td></tr>
+<tr><td>Ctrl+M</td><td>run the modal analysis of the visible window</td></tr>
+<tr><td>Ctrl+Q</td><td>quit</td></tr></table>"""
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The bshm viewer.
+
+    Parameters
+    ----------
+    settings : QSettings, optional
+        Where layout and recent files are remembered (tests pass an INI file).
+    """
+
+    sig_opened = QtCore.Signal(str)
+
+    def __init__(self, settings: QtCore.QSettings | None = None) -> None:
+        super().__init__()
+        from bshm.gui.modal_view import ModalView
+        from bshm.gui.trends import TrendsView
+
+        self.setWindowTitle("bshm viewer")
+        self.settings = settings if settings is not None else S.make_settings()
+        self.runner = TaskRunner(self)
+        self.session = None
+        self.results_path: Path | None = None
+        self.path: Path | None = None
+        self.last_error = ""
+        self.tree = StationTree()
+        dock = QtWidgets.QDockWidget("Station", self)
+        dock.setObjectName("station_dock")
+        dock.setWidget(self.tree)
+        self.tree.setMinimumWidth(330)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.signals = SignalView(self.runner)
+        self.spectra = SpectraView()
+        self.live = LiveView()
+        self.modal = ModalView(self.runner)
+        self.trends = TrendsView()
+        self.tabs = QtWidgets.QTabWidget()
+        for name, w in zip(TABS, (self.signals, self.spectra, self.live, self.modal, self.trends)):
+            self.tabs.addTab(w, name)
+        self.setCentralWidget(self.tabs)
+        self._make_status()
+        self._make_actions()
+        self.tree.sig_selection_changed.connect(self._on_selection)
+        self.signals.sig_cursor.connect(self.cursor_label.setText)
+        self.signals.sig_message.connect(self.status_message)
+        self.signals.sig_loaded.connect(self._on_signals_loaded)
+        self.live.sig_stats.connect(self._on_live_stats)
+        self.live.sig_message.connect(self.show_error)
+        self.modal.sig_message.connect(self.status_message)
+        self.trends.sig_message.connect(self.status_message)
+        self.trends.sig_jump.connect(self.jump_to)
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.resize(1280, 720)
+        self.setMinimumSize(900, 560)
+        S.restore_layout(self.settings, self)
+
+    # -- construction ------------------------------------------------------
+    def _make_status(self) -> None:
+        bar = self.statusBar()
+        self.file_label = QtWidgets.QLabel("no file")
+        self.span_label = QtWidgets.QLabel("")
+        self.mode_label = QtWidgets.QLabel("")
+        self.rate_label = QtWidgets.QLabel("")
+        self.cursor_label = QtWidgets.QLabel("")
+        for w in (self.file_label, self.span_label, self.mode_label, self.rate_label):
+            bar.addPermanentWidget(w)
+        bar.addWidget(self.cursor_label, 1)
+
+    def _action(self, menu, text: str, slot, shortcut: str | None = None) -> QtGui.QAction:
+        act = QtGui.QAction(text, self)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+            act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _make_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "Open file...", self._ask_open_file, "Ctrl+O")
+        self._action(f, "Open folder...", self._ask_open_folder, "Ctrl+Shift+O")
+        self.recent_menu = f.addMenu("Recent")
+        self._fill_recent()
+        f.addSeparator()
+        self._action(f, "Export plot as PNG...", self._ask_export_png, "Ctrl+E")
+        self._action(f, "Export visible range as CSV...", self._ask_export_csv, "Ctrl+Shift+E")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, "Ctrl+Q")
+        v = mb.addMenu("&View")
+        for i, name in enumerate(TABS):
+            self._action(v, name, lambda i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
+        v.addSeparator()
+        self._action(v, "Zoom in", lambda: self.signals.zoom(0.5), "+")
+        self._action(v, "Zoom out", lambda: self.signals.zoom(2.0), "-")
+        self._action(v, "Pan left", lambda: self.signals.pan(-0.25), "Left")
+        self._action(v, "Pan right", lambda: self.signals.pan(0.25), "Right")
+        self._action(v, "Whole span", self.signals.show_all, "Home")
+        self._action(v, "Latest record", self._show_latest, "End")
+        self._action(v, "Follow live", self.toggle_live, "Ctrl+L")
+        self._action(v, "Refresh", self.refresh, "F5")
+        a = mb.addMenu("&Analysis")
+        self._action(a, "Modal analysis of the visible window", self.run_modal, "Ctrl+M")
+        h = mb.addMenu("&Help")
+        self._action(h, "Keyboard shortcuts", self._show_shortcuts, "F1")
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in S.recent_files(self.settings):
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _c=False, p=p: self.open_path(p))
+
+    # -- opening -----------------------------------------------------------
+    def open_path(self, path) -> bool:
+        """Open a raw folder/file or a results file; False (and a message) on failure."""
+        path = Path(path)
+        try:
+            kind = classify_path(path)
+            if kind == "raw":
+                self._open_raw(path)
+                results = find_results(path)
+            else:
+                results = path if path.is_file() else find_results(path)
+                self._close_session()
+            if results is not None:
+                self.trends.open(results)
+                self.results_path = results
+            if kind == "results":
+                self.tabs.setCurrentWidget(self.trends)
+                self.file_label.setText(str(path))
+        except BshmError as exc:
+            self.show_error(str(exc))
+            return False
+        self.path = path
+        S.add_recent(self.settings, path)
+        self._fill_recent()
+        self.setWindowTitle(f"bshm viewer - {path.name}")
+        self.sig_opened.emit(str(path))
+        return True
+
+    def _close_session(self) -> None:
+        self.live.stop()
+        if self.session is not None:
+            self.runner.wait(10000)
+            self.session.close()
+            self.session = None
+
+    def _open_raw(self, path: Path) -> None:
+        from bshm.gui.session import RawSession
+
+        session = RawSession(path)
+        self._close_session()
+        self.session = session
+        self.tree.populate(session.station, session.sources, live=session.live)
+        self.signals.set_session(session)
+        self.modal.set_session(session)
+        for name in session.sources:
+            try:
+                h, per = session.health(name)
+            except BshmError as exc:
+                log.warning("health of %s: %s", name, exc)
+                continue
+            self.tree.set_health(name, h, per)
+        first = self.tree.current_source
+        self.signals.show_source(first, self.tree.checked_channels(first))
+        self._update_status(first)
+        if session.live:
+            self.start_live()
+
+    def _update_status(self, source: str) -> None:
+        s = self.session
+        self.file_label.setText(f"{s.path}  ({len(s.reader.files)} file(s))")
+        try:
+            a, b = s.span()
+            self.span_label.setText(f"{to_iso(a, digits=0)} .. {to_iso(b, digits=0)}")
+        except BshmError:
+            self.span_label.setText("empty")
+        self.mode_label.setText("LIVE" if s.live else "recorded")
+        self.mode_label.setStyleSheet("color: #c62828; font-weight: bold" if s.live else "")
+        info = s.sources[source]
+        self.rate_label.setText(f"{source}: {info.fs:g} Hz" if info.fs else f"{source}: irregular")
+
+    def refresh(self) -> None:
+        """Pick up data appended since opening."""
+        if self.session is None:
+            return
+        try:
+            self.session.refresh()
+        except BshmError as exc:
+            self.show_error(str(exc))
+            return
+        src = self.tree.current_source
+        self.signals.trace = None
+        self.signals.show_source(src, self.tree.checked_channels(src))
+        self._update_status(src)
+
+    # -- reactions -----------------------------------------------------------
+    def _on_selection(self, source: str, channels: list) -> None:
+        if self.session is None:
+            return
+        self.signals.show_source(source, channels)
+        self._update_status(source)
+        if self.live.running:
+            self.start_live()
+
+    def _on_signals_loaded(self) -> None:
+        if self.tabs.currentWidget() is self.spectra:
+            self._update_spectra()
+
+    def _on_tab(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.spectra:
+            self._update_spectra()
+        elif self.tabs.currentWidget() is self.modal and self.session is not None:
+            self.modal.set_window(*self.signals.view_range_ns())
+
+    def _update_spectra(self) -> None:
+        tr = self.signals.trace
+        if tr is None or self.session is None:
+            return
+        units = [self.session.channel_meta(tr.source, c).unit for c in tr.channels]
+        self.spectra.set_trace(tr, units)
+
+    def _on_live_stats(self, stats: dict) -> None:
+        self.rate_label.setText(
+            f"live {stats['rate_hz']:.0f} fps, latency {stats['latency_s']:.1f} s, "
+            f"frame {stats['frame_ms']:.0f} ms"
+        )
+
+    def jump_to(self, t_ns: int) -> None:
+        """Show the raw data around a time (e.g. an alarm): 10 minutes centred on it."""
+        if self.session is None:
+            self.status_message(f"{to_iso(t_ns)}: open the raw data folder to see the signals")
+            return
+        self.tabs.setCurrentWidget(self.signals)
+        self.signals.set_range(t_ns - 300 * 10**9, t_ns + 300 * 10**9)
+
+    def _show_latest(self) -> None:
+        if self.session is not None and self.signals.source:
+            self.signals.set_range(*self.signals.default_range(self.signals.source))
+
+    # -- live ----------------------------------------------------------------
+    def start_live(self) -> None:
+        """Follow the current source of the open folder."""
+        if self.session is None:
+            return
+        src = self.tree.current_source
+        self.live.follow(self.session.path, src, self.session.sources[src],
+                         self.tree.checked_channels(src))
+        self.tabs.setCurrentWidget(self.live)
+
+    def toggle_live(self) -> None:
+        """Start or stop following."""
+        if self.live.running:
+            self.live.stop()
+        else:
+            self.start_live()
+
+    # -- analysis ------------------------------------------------------------
+    def run_modal(self) -> None:
+        """Identify modes in the visible window of the signal view."""
+        if self.session is None:
+            self.show_error("open raw data first")
+            return
+        self.modal.set_window(*self.signals.view_range_ns())
+        self.tabs.setCurrentWidget(self.modal)
+        self.modal.run()
+
+    # -- messages and files ----------------------------------------------------
+    def status_message(self, text: str) -> None:
+        """A transient message in the status bar."""
+        self.statusBar().showMessage(text, 8000)
+
+    def show_error(self, text: str) -> None:
+        """A clear, non-blocking message box (and the status bar)."""
+        self.last_error = text
+        log.warning("%s", text)
+        self.status_message(text)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "bshm viewer", text,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def _ask_open_file(self) -> None:
+        p, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open raw or results file", "", "HDF5 (*.h5 *.h5.part *.hdf5);;All (*)")
+        if p:
+            self.open_path(p)
+
+    def _ask_open_folder(self) -> None:
+        p = QtWidgets.QFileDialog.getExistingDirectory(self, "Open raw data folder")
+        if p:
+            self.open_path(p)
+
+    def current_plot(self):
+        """The plot widget of the current tab (for PNG export)."""
+        w = self.tabs.currentWidget()
+        for attr in ("glw", "export_target"):
+            if hasattr(w, attr):
+                t = getattr(w, attr)
+                return t() if callable(t) else t
+        return w
+
+    def export_png(self, path) -> Path:
+        """Save the current tab's plot as PNG."""
+        from bshm.gui.export import export_png
+
+        return export_png(self.current_plot(), path)
+
+    def export_csv(self, path) -> tuple[Path, int]:
+        """Save the visible range of the signal view as CSV."""
+        from bshm.gui.export import export_csv
+
+        return export_csv(self.session, self.signals.trace, *self.signals.view_range_ns(), path)
+
+    def _ask_export_png(self) -> None:
+        p, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png)")
+        if p:
+            try:
+                self.status_message(f"saved {self.export_png(p)}")
+            except BshmError as exc:
+                self.show_error(str(exc))
+
+    def _ask_export_csv(self) -> None:
+        p, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export CSV", "selection.csv", "CSV (*.csv)")
+        if p:
+            try:
+                out, n = self.export_csv(p)
+                self.status_message(f"saved {n} rows to {out}")
+            except BshmError as exc:
+                self.show_error(str(exc))
+
+    def _show_shortcuts(self) -> None:
+        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", SHORTCUT_HELP)
+
+    def closeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
+        S.save_layout(self.settings, self)
+        self._close_session()
+        self.runner.wait(10000)
+        super().closeEvent(event)

@@ -1,0 +1,192 @@
+"""An opened raw store as the viewer sees it (no Qt).
+
+:class:`RawSession` answers "what does source S look like between t0 and
+t1" with either every sample (narrow ranges) or a per-run min/max overview
+(wide ranges), so that a month of data opens in seconds and only the
+visible slice is ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bshm.errors import StoreError
+from bshm.gui import data as D
+
+log = logging.getLogger(__name__)
+
+
+def open_reader(path: Path):
+    """``bshm.store.open_raw`` with errors turned into one clear line."""
+    try:
+        from bshm.store import open_raw
+    except ImportError as exc:  # pragma: no cover - the store ships with bshm
+        raise StoreError(f"the raw store is not available: {exc}") from exc
+    try:
+        return open_raw(path)
+    except StoreError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise StoreError(f"{path}: cannot read as a bshm raw file ({exc})") from exc
+
+
+class RawSession:
+    """A raw folder or file opened for viewing.
+
+    Parameters
+    ----------
+    path : path-like
+        A raw ``.h5``/``.h5.part`` file or a folder of them.
+
+    Raises
+    ------
+    bshm.errors.StoreError
+        When nothing readable is there.
+    """
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        self.reader = open_reader(self.path)
+        if not self.reader.sources:
+            raise StoreError(f"{self.path}: the file holds no sources")
+        self.overviews = D.OverviewCache()
+        self._runs: dict[str, list[tuple[int, int]]] = {}
+
+    # -- facts -------------------------------------------------------------
+    @property
+    def station(self) -> str:
+        """Station name."""
+        return str(self.reader.station)
+
+    @property
+    def sources(self) -> dict:
+        """Source name -> SourceInfo."""
+        return self.reader.sources
+
+    @property
+    def live(self) -> bool:
+        """True while a writer still has a ``.h5.part`` file open."""
+        return any(str(f).endswith(".part") for f in self.reader.files)
+
+    def channel_names(self, source: str) -> list[str]:
+        """Channel names of a source."""
+        return [c.name for c in self.sources[source].channels]
+
+    def channel_meta(self, source: str, name: str):
+        """ChannelMeta of one channel."""
+        for c in self.sources[source].channels:
+            if c.name == name:
+                return c
+        raise KeyError(f"source {source!r} has no channel {name!r}")
+
+    def span(self, source: str | None = None) -> tuple[int, int]:
+        """First/last sample time of a source (or of all sources), ns."""
+        names = [source] if source else list(self.sources)
+        spans = []
+        for s in names:
+            try:
+                spans.append(self.reader.span(s))
+            except (StoreError, ValueError, KeyError):
+                continue
+        if not spans:
+            raise StoreError(f"{self.path}: no samples recorded yet")
+        return min(a for a, _ in spans), max(b for _, b in spans)
+
+    def runs(self, source: str) -> list[tuple[int, int]]:
+        """Contiguous record runs of a source (cached until :meth:`refresh`)."""
+        if source not in self._runs:
+            self._runs[source] = [(int(a), int(b)) for a, b in self.reader.records(source)]
+        return self._runs[source]
+
+    def refresh(self) -> None:
+        """Pick up appended data and new files."""
+        self.reader.refresh()
+        self._runs.clear()
+
+    def close(self) -> None:
+        """Close the reader."""
+        self.reader.close()
+
+    # -- reading -----------------------------------------------------------
+    def read_raw(
+        self, source: str, start_ns: int, end_ns: int, channels: Sequence[str] | None = None
+    ) -> D.Trace:
+        """Every sample of a range as a plottable trace (NaN at breaks)."""
+        info = self.sources[source]
+        chans = tuple(channels) if channels else tuple(self.channel_names(source))
+        rec = self.reader.read(source, start_ns, end_ns, channels=list(chans))
+        fs = D.effective_fs(rec.times_ns, info.fs)
+        t, y = D.insert_breaks(rec.times_ns, rec.data, fs)
+        return D.Trace(source, chans, t, y, "raw", start_ns, end_ns, fs)
+
+    def missing_overview(self, source: str, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
+        """Runs in a range whose overview is not computed yet."""
+        return [
+            r for r in D.overlapping(self.runs(source), start_ns, end_ns)
+            if (source, *r) not in self.overviews
+        ]
+
+    def read_overview(
+        self, source: str, start_ns: int, end_ns: int, channels: Sequence[str] | None = None
+    ) -> D.Trace:
+        """The min/max envelope of the runs in a range (those computed so far)."""
+        names = self.channel_names(source)
+        chans = tuple(channels) if channels else tuple(names)
+        cols = [names.index(c) for c in chans]
+        pieces, complete = [], True
+        for run in D.overlapping(self.runs(source), start_ns, end_ns):
+            env = self.overviews.get((source, *run))
+            if env is None:
+                complete = False
+                continue
+            t, lo, hi = env
+            pieces.append((t, lo[:, cols], hi[:, cols]))
+        t, y = D.envelope_trace(pieces)
+        if y.size == 0:
+            y = np.empty((0, len(chans)), dtype=np.float32)
+        fs = float(self.sources[source].fs or 1.0)
+        return D.Trace(source, chans, t, y, "overview", start_ns, end_ns, fs, complete)
+
+    def load(
+        self, source: str, start_ns: int, end_ns: int, channels: Sequence[str] | None = None
+    ) -> D.Trace:
+        """Raw samples when the range is narrow enough, else the overview."""
+        fs = float(self.sources[source].fs or 1.0)
+        if D.samples_in(self.runs(source), start_ns, end_ns, fs) <= D.RAW_POINT_LIMIT:
+            return self.read_raw(source, start_ns, end_ns, channels)
+        return self.read_overview(source, start_ns, end_ns, channels)
+
+    def compute_overview(
+        self,
+        source: str,
+        runs: list[tuple[int, int]],
+        progress: Callable[[object], None] | None = None,
+    ) -> int:
+        """Compute (and cache) the envelopes of runs; runs in a pool thread.
+
+        Opens its own reader: a reader belongs to one thread.
+        Returns the number of runs computed.
+        """
+        reader = open_reader(self.path)
+        fs = float(self.sources[source].fs or 1.0)
+        done = 0
+        try:
+            for run in runs:
+                key = (source, *run)
+                if key in self.overviews:
+                    continue
+                self.overviews.put(key, D.run_envelope(reader, source, run[0], run[1], fs))
+                done += 1
+                if progress is not None and done % 8 == 0:
+                    progress(done)
+        finally:
+            reader.close()
+        return done
+
+    def health(self, source: str):
+        """(source Health, {channel: Health}) from the last seconds of data."""
+        return D.source_health(self.reader, source)
