@@ -84,7 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.trends.sig_jump.connect(self.jump_to)
         self.tabs.currentChanged.connect(self._on_tab)
         self.resize(1280, 720)
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(720, 480)
         S.restore_layout(self.settings, self)
 
     # -- construction ------------------------------------------------------

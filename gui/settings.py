@@ -50,4 +50,7 @@ def restore_layout(settings: QtCore.QSettings, window) -> bool:
     state = settings.value("state")
     if state is not None:
         window.restoreState(state)
+    tab = settings.value("tab")
+    if tab is not None and 0 <= int(tab) < window.tabs.count():
+        window.tabs.setCurrentIndex(int(tab))
     return True

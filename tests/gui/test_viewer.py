@@ -1,0 +1,208 @@
+"""The viewer on real HDF5 files: plotted arrays equal the store's data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bshm.store import open_raw
+
+NS = 10**9
+
+
+def _finite(curve):
+    x, y = curve.xData, curve.yData
+    ok = np.isfinite(x)
+    return x[ok], y[ok]
+
+
+def test_open_shows_tree_status_and_store_data(window, sim_dir):
+    assert window.open_path(sim_dir), window.last_error
+    sv = window.signals
+    with open_raw(sim_dir) as r:
+        assert sv.source in r.sources
+        tr = sv.trace
+        assert tr.kind == "raw"
+        rec = r.read(sv.source, tr.start_ns, tr.end_ns, channels=list(tr.channels))
+        assert len(rec.times_ns) > 1000
+        for i, curve in enumerate(sv.curves):
+            x, y = _finite(curve)
+            np.testing.assert_array_equal(y, rec.data[:, i])
+            np.testing.assert_allclose(x, rec.times_ns / NS, rtol=0, atol=1e-6)
+        # tree: every source and channel with its unit and location
+        root = window.tree.topLevelItem(0)
+        assert root.text(0).startswith(r.station)
+        assert root.childCount() == len(r.sources)
+        acc = window.tree.source_item("acc")
+        metas = r.sources["acc"].channels
+        assert acc.childCount() == len(metas)
+        for k, meta in enumerate(metas):
+            item = acc.child(k)
+            assert item.text(0).startswith(meta.name)
+            assert item.text(1) == meta.unit
+            if np.isfinite(meta.location[0]):
+                assert f"x={meta.location[0]:g}" in item.text(2)
+            assert item.text(3) == "ok"
+    assert "recorded" == window.mode_label.text()
+    assert "Hz" in window.rate_label.text()
+    assert str(sim_dir) in window.file_label.text()
+    assert ".." in window.span_label.text()
+
+
+def test_narrow_range_and_crosshair(window, sim_dir):
+    assert window.open_path(sim_dir)
+    sv = window.signals
+    a, _ = sv.default_range("acc")
+    sv.set_range(a + 10 * NS, a + 12 * NS)
+    with open_raw(sim_dir) as r:
+        rec = r.read("acc", a + 10 * NS, a + 12 * NS, channels=sv.channels)
+    x, y = _finite(sv.curves[0])
+    inside = (x >= (a + 10 * NS) / NS) & (x < (a + 12 * NS) / NS)
+    np.testing.assert_array_equal(y[inside], rec.data[:, 0])
+    text = sv.readout((a + 11 * NS) / NS)
+    k = int(np.searchsorted(rec.times_ns, a + 11 * NS))
+    assert f"{sv.channels[0]}={rec.data[k, 0]:.5g}" in text
+
+
+def test_gaps_are_breaks_and_overview_matches_minmax(window, sim_dir, qtbot, monkeypatch):
+    from bshm.gui import data as D
+
+    assert window.open_path(sim_dir)
+    sv = window.signals
+    # whole span as raw: the pauses between records are NaN breaks
+    sv.show_all()
+    assert sv.trace.kind == "raw"
+    runs = window.session.runs("acc")
+    assert len(runs) == 3
+    assert np.isnan(sv.curves[0].yData).sum() == len(runs) - 1
+    # force the overview and check it against the samples
+    monkeypatch.setattr(D, "RAW_POINT_LIMIT", 1000)
+    sv.trace = None
+    sv.show_all()
+    qtbot.waitUntil(lambda: sv.trace.kind == "overview" and sv.trace.complete, timeout=20000)
+    y = sv.curves[1].yData
+    with open_raw(sim_dir) as r:
+        data = r.read("acc", channels=[sv.channels[1]]).data[:, 0]
+    assert np.nanmin(y) == pytest.approx(float(data.min()))
+    assert np.nanmax(y) == pytest.approx(float(data.max()))
+    assert np.isnan(y).sum() == len(runs)
+
+
+def test_switch_views_and_spectra_peak(window, sim_dir, qtbot):
+    assert window.open_path(sim_dir)
+    for i in range(5):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(10)
+        assert window.tabs.currentIndex() == i
+    window.tabs.setCurrentWidget(window.spectra)
+    sp = window.spectra
+    assert sp.freqs.size > 10
+    assert len(sp.curves) == len(window.signals.channels)
+    assert sp.image.image is not None
+    # the PSD peak of the (mid-span) accelerations is a bridge mode
+    truth = json.loads((sim_dir / "truth.json").read_text())
+    freqs = _truth_frequencies(truth)
+    band = (sp.freqs > 0.5) & (sp.freqs < 20)
+    k = np.argmax(sp.psd[band].sum(axis=1))
+    f_peak = sp.freqs[band][k]
+    assert min(abs(f_peak - f) / f for f in freqs) < 0.05, (f_peak, freqs)
+
+
+def _truth_frequencies(truth: dict) -> list[float]:
+    """Frequencies (Hz) from truth.json, whatever its nesting."""
+    found: list[float] = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k in ("frequencies", "frequencies_hz") and isinstance(v, list):
+                    found.extend(float(x) for x in v if isinstance(x, (int, float)))
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(truth)
+    assert found, "truth.json holds no frequencies"
+    return found
+
+
+def test_export_png_and_csv(window, sim_dir, tmp_path):
+    assert window.open_path(sim_dir)
+    png = window.export_png(tmp_path / "plot")
+    assert png.suffix == ".png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sv = window.signals
+    a, _ = sv.default_range("acc")
+    sv.set_range(a, a + 5 * NS)
+    out, n = window.export_csv(tmp_path / "sel.csv")
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["time_utc", "time_ns"]
+    assert len(lines) == n + 1
+    with open_raw(sim_dir) as r:
+        rec = r.read("acc", a, a + 5 * NS, channels=sv.channels)
+    assert n == len(rec.times_ns)
+    first = lines[1].split(",")
+    assert int(first[1]) == rec.times_ns[0]
+    assert float(first[2]) == pytest.approx(float(rec.data[0, 0]), rel=1e-6)
+
+
+def test_unreadable_files_give_clear_messages(window, tmp_path):
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"this is not HDF5" * 10)
+    assert not window.open_path(bad)
+    assert "broken.h5" in window.last_error
+    assert not window.open_path(tmp_path / "missing")
+    assert "missing" in window.last_error and "no such" in window.last_error
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not window.open_path(empty)
+    assert "empty" in window.last_error
+
+
+def test_settings_remember_recent_and_layout(qtbot, settings, sim_dir):
+    from bshm.gui.main_window import MainWindow
+    from bshm.gui.settings import recent_files
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_path(sim_dir)
+    win.tabs.setCurrentIndex(1)
+    win.resize(780, 560)
+    win.close()
+    assert recent_files(settings)[0] == str(sim_dir.resolve())
+    win2 = MainWindow(settings)
+    qtbot.addWidget(win2)
+    assert (win2.width(), win2.height()) == (780, 560)
+    assert win2.tabs.currentIndex() == 1
+    assert [a.text() for a in win2.recent_menu.actions()][0] == str(sim_dir.resolve())
+
+
+def test_fits_small_screen(window):
+    window.resize(1366, 768)
+    assert window.minimumSizeHint().width() <= 1366
+    assert window.minimumSizeHint().height() <= 768
+    assert window.minimumWidth() <= 1366 and window.minimumHeight() <= 768
+
+
+def test_keyboard_shortcuts(window, sim_dir, qtbot):
+    from pyqtgraph.Qt import QtCore
+
+    assert window.open_path(sim_dir)
+    window.activateWindow()
+    window.tabs.setCurrentIndex(0)
+    a0, b0 = window.signals.view_range_ns()
+    actions = {a.shortcut().toString(): a for a in window.actions()}
+    for key in ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+E", "Ctrl+L", "F5",
+                "+", "-", "Home", "End", "Ctrl+M", "Ctrl+Q"):
+        assert key in actions, key
+    actions["Ctrl+2"].trigger()
+    assert window.tabs.currentWidget() is window.spectra
+    actions["Ctrl+1"].trigger()
+    actions["+"].trigger()
+    a1, b1 = window.signals.view_range_ns()
+    assert (b1 - a1) == pytest.approx((b0 - a0) / 2, rel=1e-6)
+    assert QtCore.Qt.Key.Key_Plus  # the shortcut text above maps to this key
