@@ -11,51 +11,38 @@ it, so a reader or a crash never sees an index entry without its data.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from bshm._version import __version__
 from bshm.errors import StoreError
 from bshm.store import schema as S
+from bshm.store.livefile import RESERVED_ATTRS, LiveFile
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
 
 log = logging.getLogger(__name__)
 
 _COMPRESSIONS = ("lzf", "gzip", None)
-_CHUNK_BYTES = 64 * 1024
-_MAX_PENDING_ROWS_BYTES = 8 * 1024 * 1024
+_MAX_PENDING_BYTES = 8 * 1024 * 1024
+#: Longest wall-clock time (s) a superseded file stays open for sources that
+#: lag behind the others (a dead device must not keep it open for an hour).
+_LINGER_S = 30.0
 
 
 class _SourceState:
-    """Per-source writer state (survives rollover for ordering checks)."""
+    """Per-source writer state that survives rollover."""
 
     def __init__(self, spec: S.SourceSpec) -> None:
         self.spec = spec
         self.nch = len(spec.channels)
         self.last_ns: int | None = None  # time of the last accepted sample
-        self.reset_file()
-
-    def reset_file(self) -> None:
-        self.pending: list[np.ndarray] = []
-        self.pending_rows = 0
-        self.rows = 0  # rows in the data dataset
-        self.blocks: list[tuple[int, int, int, int, int]] = []  # in memory, this file
-        self.blocks_written = 0  # rows of the blocks dataset
-        self.first_dirty_block: int | None = None
-        self.pending_times: list[np.ndarray] = []
-        self.times_written = 0
         self.pending_gaps: list[tuple[int, int, bytes]] = []
-        self.gaps_written = 0
-        self.counters = np.zeros(len(self.spec.counters), dtype=np.int64)
+        self.counters = np.zeros(len(spec.counters), dtype=np.int64)  # current file
         self.counters_dirty = False
-        self.ds: dict[str, Any] = {}
 
 
 class RawWriter:
@@ -87,6 +74,9 @@ class RawWriter:
         after close.
     paths : list of pathlib.Path
         Final paths of the files this writer closed.
+    n_flushes : int
+        Number of completed flushes (explicit or automatic): every sample
+        written before the latest one is on disk.
 
     Raises
     ------
@@ -128,20 +118,18 @@ class RawWriter:
         self.compression = compression
         self.flush_interval_s = float(flush_interval_s)
         self.attrs = dict(attrs or {})
-        reserved = {S.ATTR_VERSION, S.ATTR_KIND, "station", "start_ns", "rollover_s",
-                    "created_ns", "period_start_ns", "period_end_ns", "writer"}
-        clash = sorted(reserved & set(self.attrs))
+        clash = sorted(RESERVED_ATTRS & set(self.attrs))
         if clash:
             raise ValueError(f"attrs may not set reserved root attributes {clash}")
         self._src = {s.name: _SourceState(s) for s in sources}
-        self._file: h5py.File | None = None
-        self._period_end: int | None = None
-        self.current_path: Path | None = None
+        self._specs = sources
+        self._current: LiveFile | None = None
+        self._older: list[LiveFile] = []  # superseded files a lagging source may still fill
         self.paths: list[Path] = []
         self._last_flush = time.monotonic()
+        self.n_flushes = 0
         self._lock = threading.RLock()
         self._closed = False
-        self._pending_wo_file = False
 
     # ------------------------------------------------------------ public API
 
@@ -221,11 +209,10 @@ class RawWriter:
                 raise ValueError(
                     f"gap of {source!r}: end {to_iso(end_ns)} is before start {to_iso(start_ns)}"
                 )
-            if self._file is not None and self._period_end is not None and start_ns >= self._period_end:
-                self._close_file()
+            cur = self._current
+            if cur is not None and start_ns >= cur.period_end:
+                self._supersede()  # the gap belongs to a later period
             st.pending_gaps.append((start_ns, end_ns, S.encode_reason(reason)))
-            if self._file is None:
-                self._pending_wo_file = True
             self._maybe_flush()
 
     def count(self, source: str, name: str, n: int = 1) -> None:
@@ -247,17 +234,22 @@ class RawWriter:
                 ) from None
             st.counters[i] += int(n)
             st.counters_dirty = True
-            if self._file is None:
-                self._pending_wo_file = True
             self._maybe_flush()
 
     def flush(self) -> None:
         """Write buffered samples, then their index, gaps and counters, and flush."""
         with self._lock:
-            if self._file is None and self._pending_wo_file and not self._closed:
-                self._open_file(self._earliest_pending())
-            self._flush_file()
+            if self._closed:
+                return
+            if self._current is None and self._has_meta():
+                self._current = self._new_file(self._earliest_pending())
+            for lf in self._older:
+                lf.flush()
+            if self._current is not None:
+                self._flush_current()
+            self._close_finished()
             self._last_flush = time.monotonic()
+            self.n_flushes += 1
 
     def close(self) -> None:
         """Flush, close the live file and rename it from ``*.h5.part`` to ``*.h5``."""
@@ -267,8 +259,16 @@ class RawWriter:
             try:
                 self.flush()
             finally:
-                self._close_file()
+                files = self._older + ([self._current] if self._current else [])
+                self._older, self._current = [], None
                 self._closed = True
+                for lf in files:
+                    self.paths.append(lf.close())
+
+    @property
+    def current_path(self) -> Path | None:
+        """The live ``*.h5.part`` file of the latest period, or None."""
+        return self._current.path if self._current is not None else None
 
     # ------------------------------------------------------------ internals
 
@@ -301,70 +301,45 @@ class RawWriter:
             )
 
     def _write_regular(self, st: _SourceState, arr: np.ndarray, t0: int,
-                       dev: int | None, k0: int = 0) -> None:
+                       dev: int | None) -> None:
         fs = st.spec.fs
-        n = arr.shape[0]
-        first = int(S.grid_times(t0, k0, fs))
-        self._check_order(st, first)
-        while n:
-            self._ensure_file(first)
-            end = self._period_end
-            last = int(S.grid_times(t0, k0 + n - 1, fs))
-            m = n if last < end else S.grid_index(t0, k0, fs, end)
-            if m:
-                self._append_block(st, arr[:m], t0, k0, dev)
-                st.last_ns = int(S.grid_times(t0, k0 + m - 1, fs))
-            arr, n, k0 = arr[m:], n - m, k0 + m
-            if n:
-                self._close_file()
-                first = int(S.grid_times(t0, k0, fs))
-
-    def _append_block(self, st: _SourceState, arr: np.ndarray, t0: int, k0: int,
-                      dev: int | None) -> None:
         devv = S.NO_DEVICE_TIME if dev is None else int(dev)
-        n = arr.shape[0]
-        fs = st.spec.fs
-        if st.blocks and devv == S.NO_DEVICE_TIME:
-            fb, fn, ft0, fk0, fdev = st.blocks[-1]
-            if fdev == S.NO_DEVICE_TIME and fb + fn == st.rows + st.pending_rows:
-                mine = S.grid_times(t0, np.arange(k0, k0 + n), fs)
-                cont = S.grid_times(ft0, np.arange(fk0 + fn, fk0 + fn + n), fs)
-                if np.array_equal(mine, cont):  # continues the grid exactly: merge
-                    st.blocks[-1] = (fb, fn + n, ft0, fk0, fdev)
-                    idx = len(st.blocks) - 1
-                    if st.first_dirty_block is None or idx < st.first_dirty_block:
-                        st.first_dirty_block = idx
-                    self._buffer(st, arr)
-                    return
-        st.blocks.append((st.rows + st.pending_rows, n, t0, k0, devv))
-        if st.first_dirty_block is None:
-            st.first_dirty_block = len(st.blocks) - 1
-        self._buffer(st, arr)
+        k0, n = 0, arr.shape[0]
+        self._check_order(st, t0)
+        while n:
+            lf = self._file_for(int(S.grid_times(t0, k0, fs)))
+            last = int(S.grid_times(t0, k0 + n - 1, fs))
+            m = n if last < lf.period_end else S.grid_index(t0, k0, fs, lf.period_end)
+            lf.src[st.spec.name].append_block(arr[:m], t0, k0, devv)
+            st.last_ns = int(S.grid_times(t0, k0 + m - 1, fs))
+            arr, n, k0 = arr[m:], n - m, k0 + m
+            self._check_size(lf)
 
     def _write_timestamped(self, st: _SourceState, arr: np.ndarray, t: np.ndarray) -> None:
         if t.shape[0] > 1 and not np.all(np.diff(t) > 0):
             raise StoreError(f"source {st.spec.name!r}: times_ns must be strictly increasing")
         self._check_order(st, int(t[0]))
         while t.shape[0]:
-            self._ensure_file(int(t[0]))
-            m = int(np.searchsorted(t, self._period_end, side="left"))
-            if m:
-                st.pending_times.append(t[:m])
-                self._buffer(st, arr[:m])
-                st.last_ns = int(t[m - 1])
+            lf = self._file_for(int(t[0]))
+            m = int(np.searchsorted(t, lf.period_end, side="left"))
+            lf.src[st.spec.name].append_times(arr[:m], t[:m])
+            st.last_ns = int(t[m - 1])
             arr, t = arr[m:], t[m:]
-            if t.shape[0]:
-                self._close_file()
+            self._check_size(lf)
 
-    def _buffer(self, st: _SourceState, arr: np.ndarray) -> None:
-        st.pending.append(np.ascontiguousarray(arr))
-        st.pending_rows += arr.shape[0]
-        if st.pending_rows * st.nch * 4 > _MAX_PENDING_ROWS_BYTES:
-            self._flush_file()
+    def _check_size(self, lf: LiveFile) -> None:
+        if lf.pending_bytes() > _MAX_PENDING_BYTES:
+            if lf is self._current:
+                self._flush_current()
+            else:
+                lf.flush()
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
+
+    def _has_meta(self) -> bool:
+        return any(st.pending_gaps or st.counters_dirty for st in self._src.values())
 
     def _earliest_pending(self) -> int:
         starts = [g[0] for st in self._src.values() for g in st.pending_gaps]
@@ -372,196 +347,63 @@ class RawWriter:
 
     # ------------------------------------------------------------ files
 
-    def _ensure_file(self, t_ns: int) -> None:
-        if self._file is not None and self._period_end is not None:
-            start = self._period_end - self.rollover_ns
-            if start <= t_ns < self._period_end:
-                return
-            self._close_file()
-        self._open_file(t_ns)
+    def _file_for(self, t_ns: int) -> LiveFile:
+        """The open file whose period holds ``t_ns`` (opening one if needed)."""
+        cur = self._current
+        if cur is not None and cur.contains(t_ns):
+            return cur
+        for lf in self._older:
+            if lf.contains(t_ns):
+                return lf
+        if cur is None or t_ns >= cur.period_end:
+            self._supersede()
+            self._current = self._new_file(t_ns)
+            return self._current
+        # a source lagging by more than one period: give it a file of its own
+        lf = self._new_file(t_ns)
+        lf.superseded_at = time.monotonic()
+        self._older.append(lf)
+        return lf
 
-    def _open_file(self, t_ns: int) -> None:
-        period_start = (t_ns // self.rollover_ns) * self.rollover_ns
-        seq = 0
-        while True:
-            final = self.directory / S.file_name(self.station, t_ns, seq)
-            part = self.directory / S.file_name(self.station, t_ns, seq, part=True)
-            if not final.exists() and not part.exists():
-                try:
-                    f = h5py.File(part, "x", libver="latest")
-                    break
-                except FileExistsError:
-                    pass
-                except OSError as exc:
-                    if part.exists():
-                        continue
-                    raise StoreError(f"cannot create {part}: {exc}") from exc
-            seq += 1
-        try:
-            self._init_file(f, t_ns, period_start)
-            f.swmr_mode = True
-        except Exception as exc:
-            f.close()
-            raise StoreError(f"cannot initialise {part}: {exc}") from exc
-        self._file = f
-        self._period_end = period_start + self.rollover_ns
-        self.current_path = part
-        self._pending_wo_file = False
-        log.info("raw file %s opened", part)
+    def _new_file(self, t_ns: int) -> LiveFile:
+        return LiveFile(self.directory, self.station, self._specs, t_ns, self.rollover_ns,
+                        self.compression, self.attrs)
 
-    def _init_file(self, f: h5py.File, t_ns: int, period_start: int) -> None:
-        a = f.attrs
-        a[S.ATTR_VERSION] = np.int64(S.SCHEMA_VERSION)
-        a[S.ATTR_KIND] = S.KIND
-        a["station"] = self.station
-        a["start_ns"] = np.int64(t_ns)
-        a["period_start_ns"] = np.int64(period_start)
-        a["period_end_ns"] = np.int64(period_start + self.rollover_ns)
-        a["rollover_s"] = self.rollover_s
-        a["created_ns"] = np.int64(now_ns())
-        a["writer"] = f"bshm {__version__}"
-        for k, v in self.attrs.items():
-            a[k] = v
-        root = f.create_group(S.SOURCES_GROUP)
-        comp = {}
-        if self.compression == "lzf":
-            comp = {"compression": "lzf", "shuffle": True}
-        elif self.compression == "gzip":
-            comp = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    def _flush_current(self) -> None:
+        cur = self._current
+        assert cur is not None
+        gaps = {n: st.pending_gaps for n, st in self._src.items() if st.pending_gaps}
+        counts = {n: st.counters for n, st in self._src.items() if st.counters_dirty}
+        cur.flush(gaps, counts)
         for st in self._src.values():
-            st.reset_file()
-            self._init_source(root, st, comp)
+            st.pending_gaps = []
+            st.counters_dirty = False
 
-    def _init_source(self, root: h5py.Group, st: _SourceState, comp: dict) -> None:
-        spec = st.spec
-        g = root.create_group(spec.name)
-        g.attrs["kind"] = spec.kind
-        g.attrs["fs"] = float(spec.fs)
-        g.attrs["timing"] = spec.timing
-        g.attrs["n_channels"] = np.int64(st.nch)
-        ch = spec.channels
-        g.attrs["channel_names"] = [c.name for c in ch]
-        g.attrs["channel_quantities"] = [c.quantity for c in ch]
-        g.attrs["channel_units"] = [c.unit for c in ch]
-        g.attrs["channel_locations"] = np.array([tuple(map(float, c.location)) for c in ch],
-                                                dtype=np.float64).reshape(-1, 3)
-        g.attrs["channel_directions"] = [c.direction for c in ch]
-        g.attrs["channel_calibrations"] = [c.calibration for c in ch]
-        rows = max(64, min(16384, _CHUNK_BYTES // (4 * st.nch)))
-        d = g.create_dataset(S.DATA, shape=(0, st.nch), maxshape=(None, st.nch),
-                             dtype=np.float32, chunks=(rows, st.nch), **comp)
-        d.attrs["units"] = [c.unit for c in ch]
-        st.ds["data"] = d
-        if spec.timing == "regular":
-            st.ds["index"] = g.create_dataset(S.BLOCKS, shape=(0,), maxshape=(None,),
-                                              dtype=S.BLOCK_DTYPE, chunks=(512,))
-        else:
-            st.ds["index"] = g.create_dataset(S.TIME, shape=(0,), maxshape=(None,),
-                                              dtype=np.int64, chunks=(8192,), **comp)
-        st.ds["gaps"] = g.create_dataset(S.GAPS, shape=(0,), maxshape=(None,),
-                                         dtype=S.GAP_DTYPE, chunks=(64,))
-        c = g.create_dataset(S.COUNTERS, data=np.zeros(len(spec.counters), np.int64))
-        c.attrs["names"] = list(spec.counters)
-        st.ds["counters"] = c
-
-    def _flush_file(self) -> None:
-        f = self._file
-        if f is None:
+    def _supersede(self) -> None:
+        """Retire the current file: it keeps only samples of lagging sources."""
+        cur = self._current
+        if cur is None:
             return
-        try:
-            srcs = list(self._src.values())
-            for st in srcs:  # 1. data
-                if st.pending_rows:
-                    d = st.ds["data"]
-                    block = np.concatenate(st.pending) if len(st.pending) > 1 else st.pending[0]
-                    d.resize(st.rows + st.pending_rows, axis=0)
-                    d[st.rows:] = block
-                    st.rows += st.pending_rows
-                    st.pending, st.pending_rows = [], 0
-                    d.flush()
-            for st in srcs:  # 2. the index pointing at the data
-                self._flush_index(st)
-            for st in srcs:  # 3. gaps and counters
-                if st.pending_gaps:
-                    g = st.ds["gaps"]
-                    arr = np.array(st.pending_gaps, dtype=S.GAP_DTYPE)
-                    g.resize(st.gaps_written + arr.shape[0], axis=0)
-                    g[st.gaps_written:] = arr
-                    st.gaps_written += arr.shape[0]
-                    st.pending_gaps = []
-                    g.flush()
-                if st.counters_dirty:
-                    c = st.ds["counters"]
-                    c[...] = st.counters
-                    st.counters_dirty = False
-                    c.flush()
-            f.flush()
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise StoreError(f"cannot write {self.current_path}: {exc}") from exc
+        self._flush_current()
+        for st in self._src.values():
+            st.counters[:] = 0
+        cur.superseded_at = time.monotonic()
+        self._current = None
+        for lf in self._older:  # keep at most one period behind open
+            lf.superseded_at = 0.0
+        self._older.append(cur)
+        self._close_finished()
 
-    def _flush_index(self, st: _SourceState) -> None:
-        ds = st.ds["index"]
-        if st.spec.timing == "regular":
-            i0 = st.first_dirty_block
-            if i0 is None:
-                return
-            arr = np.array(st.blocks[i0:], dtype=S.BLOCK_DTYPE)
-            if len(st.blocks) > st.blocks_written:
-                ds.resize(len(st.blocks), axis=0)
-            ds[i0:] = arr
-            st.blocks_written = len(st.blocks)
-            st.first_dirty_block = None
-        else:
-            if not st.pending_times:
-                return
-            t = np.concatenate(st.pending_times)
-            ds.resize(st.times_written + t.shape[0], axis=0)
-            ds[st.times_written:] = t
-            st.times_written += t.shape[0]
-            st.pending_times = []
-        ds.flush()
-
-    def _close_file(self) -> None:
-        f = self._file
-        if f is None:
-            return
-        part = self.current_path
-        try:
-            self._flush_file()
-        finally:
-            self._file = None
-            self._period_end = None
-            self.current_path = None
-            try:
-                f.close()
-            except Exception as exc:  # pragma: no cover - h5py close failure
-                log.error("closing %s failed: %s", part, exc)
-            for st in self._src.values():
-                st.reset_file()
-        if part is not None:
-            self.paths.append(_finalize(part))
-
-
-def _finalize(part: Path) -> Path:
-    """Rename ``x.h5.part`` to ``x.h5`` without overwriting an existing file."""
-    final = part.with_name(part.name[: -len(".part")])
-    cand = final
-    seq = 0
-    while True:
-        try:
-            os.link(part, cand)
-        except FileExistsError:
-            seq += 1
-            cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
-            continue
-        except OSError:  # no hard links on this file system
-            if cand.exists():
-                seq += 1
-                cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
-                continue
-            os.replace(part, cand)
-            break
-        os.unlink(part)
-        break
-    log.info("raw file %s closed", cand)
-    return cand
+    def _close_finished(self) -> None:
+        """Close superseded files no source can still write into."""
+        keep = []
+        now = time.monotonic()
+        for lf in self._older:
+            done = all(st.last_ns is not None and st.last_ns >= lf.period_end - 1
+                       for st in self._src.values())
+            if done or now - (lf.superseded_at or 0.0) > _LINGER_S:
+                lf.flush()
+                self.paths.append(lf.close())
+            else:
+                keep.append(lf)
+        self._older = keep

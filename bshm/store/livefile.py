@@ -1,0 +1,309 @@
+"""One raw file being written: creation, buffered appends, ordered flushes.
+
+Internal to :class:`bshm.store.writer.RawWriter`. A :class:`LiveFile`
+creates every group, dataset and attribute of a raw file, then switches
+SWMR on. Appends are buffered in memory; :meth:`LiveFile.flush` writes the
+samples first, flushes them, and only then writes and flushes the index
+(block table or time dataset) that points at them, then gaps and counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from bshm._version import __version__
+from bshm.errors import StoreError
+from bshm.store import schema as S
+from bshm.timeutil import now_ns
+
+log = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 64 * 1024
+RESERVED_ATTRS = frozenset({
+    S.ATTR_VERSION, S.ATTR_KIND, "station", "start_ns", "rollover_s", "created_ns",
+    "period_start_ns", "period_end_ns", "writer",
+})
+
+
+class FileSource:
+    """Per-file state of one source: dataset handles, positions, buffers."""
+
+    def __init__(self, spec: S.SourceSpec, ds: dict[str, h5py.Dataset]) -> None:
+        self.spec = spec
+        self.ds = ds
+        self.pending: list[np.ndarray] = []
+        self.pending_rows = 0
+        self.rows = 0
+        self.blocks: list[tuple[int, int, int, int, int]] = []  # not yet final
+        self.block_base = 0  # dataset row of blocks[0]
+        self.first_dirty: int | None = None
+        self.pending_times: list[np.ndarray] = []
+        self.times_written = 0
+        self.gaps_written = 0
+
+    @property
+    def nbytes_pending(self) -> int:
+        return self.pending_rows * len(self.spec.channels) * 4
+
+    def append_block(self, arr: np.ndarray, t0: int, k0: int, dev: int) -> None:
+        """Buffer a regular block; merge it into the previous one when it
+        continues that block's time grid exactly (and neither has a device time)."""
+        n = arr.shape[0]
+        fs = self.spec.fs
+        if self.blocks and dev == S.NO_DEVICE_TIME:
+            fb, fn, ft0, fk0, fdev = self.blocks[-1]
+            if fdev == S.NO_DEVICE_TIME:
+                mine = S.grid_times(t0, np.arange(k0, k0 + n), fs)
+                cont = S.grid_times(ft0, np.arange(fk0 + fn, fk0 + fn + n), fs)
+                if np.array_equal(mine, cont):
+                    self.blocks[-1] = (fb, fn + n, ft0, fk0, fdev)
+                    i = len(self.blocks) - 1
+                    if self.first_dirty is None or i < self.first_dirty:
+                        self.first_dirty = i
+                    self._buffer(arr)
+                    return
+        self.blocks.append((self.rows + self.pending_rows, n, t0, k0, dev))
+        if self.first_dirty is None:
+            self.first_dirty = len(self.blocks) - 1
+        self._buffer(arr)
+
+    def append_times(self, arr: np.ndarray, t: np.ndarray) -> None:
+        """Buffer a timestamped block."""
+        self.pending_times.append(t)
+        self._buffer(arr)
+
+    def _buffer(self, arr: np.ndarray) -> None:
+        self.pending.append(np.ascontiguousarray(arr))
+        self.pending_rows += arr.shape[0]
+
+    def flush_data(self) -> None:
+        if not self.pending_rows:
+            return
+        d = self.ds[S.DATA]
+        block = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        d.resize(self.rows + self.pending_rows, axis=0)
+        d[self.rows:] = block
+        self.rows += self.pending_rows
+        self.pending, self.pending_rows = [], 0
+        d.flush()
+
+    def flush_index(self) -> None:
+        if self.spec.timing == "regular":
+            ds = self.ds[S.BLOCKS]
+            i0 = self.first_dirty
+            if i0 is None:
+                return
+            total = self.block_base + len(self.blocks)
+            if total > ds.shape[0]:
+                ds.resize(total, axis=0)
+            ds[self.block_base + i0:total] = np.array(self.blocks[i0:], dtype=S.BLOCK_DTYPE)
+            self.first_dirty = None
+            # only the last block can still be merged into: forget the others
+            self.block_base += len(self.blocks) - 1
+            self.blocks = self.blocks[-1:]
+        else:
+            if not self.pending_times:
+                return
+            ds = self.ds[S.TIME]
+            t = np.concatenate(self.pending_times)
+            ds.resize(self.times_written + t.shape[0], axis=0)
+            ds[self.times_written:] = t
+            self.times_written += t.shape[0]
+            self.pending_times = []
+        ds.flush()
+
+    def flush_gaps(self, gaps: list[tuple[int, int, bytes]]) -> None:
+        if not gaps:
+            return
+        g = self.ds[S.GAPS]
+        arr = np.array(gaps, dtype=S.GAP_DTYPE)
+        g.resize(self.gaps_written + arr.shape[0], axis=0)
+        g[self.gaps_written:] = arr
+        self.gaps_written += arr.shape[0]
+        g.flush()
+
+    def flush_counters(self, counts: np.ndarray) -> None:
+        c = self.ds[S.COUNTERS]
+        c[...] = counts
+        c.flush()
+
+
+class LiveFile:
+    """A raw file of one rollover period, open for SWMR writing.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        Folder of the files.
+    station : str
+        Station name.
+    specs : list of SourceSpec
+        The station's sources.
+    t_ns : int
+        Time of the first sample (names the file).
+    rollover_ns : int
+        Length of a period (ns); the file holds ``[period_start, period_end)``.
+    compression : str or None
+        ``"lzf"``, ``"gzip"`` or None.
+    attrs : dict
+        Extra root attributes.
+    """
+
+    def __init__(self, directory: Path, station: str, specs: list[S.SourceSpec], t_ns: int,
+                 rollover_ns: int, compression: str | None, attrs: dict[str, Any]) -> None:
+        self.period = t_ns // rollover_ns
+        self.period_start = self.period * rollover_ns
+        self.period_end = self.period_start + rollover_ns
+        self.superseded_at: float | None = None
+        f, self.path = _create(directory, station, t_ns)
+        try:
+            _write_root_attrs(f, station, t_ns, self.period_start, rollover_ns, attrs)
+            root = f.create_group(S.SOURCES_GROUP)
+            self.src = {s.name: FileSource(s, _create_source(root, s, compression)) for s in specs}
+            f.swmr_mode = True
+        except Exception as exc:
+            f.close()
+            raise StoreError(f"cannot initialise {self.path}: {exc}") from exc
+        self.f = f
+        log.info("raw file %s opened", self.path)
+
+    def contains(self, t_ns: int) -> bool:
+        return self.period_start <= t_ns < self.period_end
+
+    def flush(self, gaps: dict[str, list] | None = None,
+              counters: dict[str, np.ndarray] | None = None) -> None:
+        """Write buffered samples, then their index, then gaps and counters."""
+        try:
+            srcs = list(self.src.values())
+            for s in srcs:
+                s.flush_data()
+            for s in srcs:
+                s.flush_index()
+            for s in srcs:
+                if gaps:
+                    s.flush_gaps(gaps.get(s.spec.name, []))
+                if counters is not None and s.spec.name in counters:
+                    s.flush_counters(counters[s.spec.name])
+            self.f.flush()
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise StoreError(f"cannot write {self.path}: {exc}") from exc
+
+    def pending_bytes(self) -> int:
+        return sum(s.nbytes_pending for s in self.src.values())
+
+    def close(self) -> Path:
+        """Close (after a flush by the caller) and rename ``.part`` -> ``.h5``."""
+        try:
+            self.f.close()
+        except Exception as exc:  # pragma: no cover - h5py close failure
+            log.error("closing %s failed: %s", self.path, exc)
+        return finalize(self.path)
+
+
+def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
+    """Create a new ``.h5.part`` file with a name no other file has."""
+    seq = 0
+    while True:
+        final = directory / S.file_name(station, t_ns, seq)
+        part = directory / S.file_name(station, t_ns, seq, part=True)
+        if not final.exists() and not part.exists():
+            try:
+                return h5py.File(part, "x", libver="latest"), part
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                if not part.exists():
+                    raise StoreError(f"cannot create {part}: {exc}") from exc
+        seq += 1
+
+
+def _write_root_attrs(f: h5py.File, station: str, t_ns: int, period_start: int,
+                      rollover_ns: int, attrs: dict[str, Any]) -> None:
+    a = f.attrs
+    a[S.ATTR_VERSION] = np.int64(S.SCHEMA_VERSION)
+    a[S.ATTR_KIND] = S.KIND
+    a["station"] = station
+    a["start_ns"] = np.int64(t_ns)
+    a["period_start_ns"] = np.int64(period_start)
+    a["period_end_ns"] = np.int64(period_start + rollover_ns)
+    a["rollover_s"] = rollover_ns / 1e9
+    a["created_ns"] = np.int64(now_ns())
+    a["writer"] = f"bshm {__version__}"
+    for k, v in attrs.items():
+        a[k] = v
+
+
+def _filters(compression: str | None) -> dict[str, Any]:
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    return {}
+
+
+def _create_source(root: h5py.Group, spec: S.SourceSpec,
+                   compression: str | None) -> dict[str, h5py.Dataset]:
+    comp = _filters(compression)
+    nch = len(spec.channels)
+    g = root.create_group(spec.name)
+    ga = g.attrs
+    ga["kind"] = spec.kind
+    ga["fs"] = float(spec.fs)
+    ga["timing"] = spec.timing
+    ga["n_channels"] = np.int64(nch)
+    ch = spec.channels
+    ga["channel_names"] = [c.name for c in ch]
+    ga["channel_quantities"] = [c.quantity for c in ch]
+    ga["channel_units"] = [c.unit for c in ch]
+    ga["channel_locations"] = np.array(
+        [tuple(float(v) for v in c.location) for c in ch], dtype=np.float64).reshape(-1, 3)
+    ga["channel_directions"] = [c.direction for c in ch]
+    ga["channel_calibrations"] = [c.calibration for c in ch]
+    rows = max(64, min(16384, _CHUNK_BYTES // (4 * nch)))
+    ds: dict[str, h5py.Dataset] = {}
+    d = g.create_dataset(S.DATA, shape=(0, nch), maxshape=(None, nch), dtype=np.float32,
+                         chunks=(rows, nch), **comp)
+    d.attrs["units"] = [c.unit for c in ch]
+    ds[S.DATA] = d
+    if spec.timing == "regular":
+        ds[S.BLOCKS] = g.create_dataset(S.BLOCKS, shape=(0,), maxshape=(None,),
+                                        dtype=S.BLOCK_DTYPE, chunks=(512,))
+    else:
+        ds[S.TIME] = g.create_dataset(S.TIME, shape=(0,), maxshape=(None,), dtype=np.int64,
+                                      chunks=(8192,), **comp)
+    ds[S.GAPS] = g.create_dataset(S.GAPS, shape=(0,), maxshape=(None,), dtype=S.GAP_DTYPE,
+                                  chunks=(64,))
+    c = g.create_dataset(S.COUNTERS, data=np.zeros(len(spec.counters), np.int64))
+    c.attrs["names"] = list(spec.counters)
+    ds[S.COUNTERS] = c
+    return ds
+
+
+def finalize(part: Path) -> Path:
+    """Rename ``x.h5.part`` to ``x.h5`` without overwriting an existing file."""
+    final = part.with_name(part.name[: -len(".part")])
+    cand, seq = final, 0
+    while True:
+        try:
+            os.link(part, cand)
+        except FileExistsError:
+            seq += 1
+            cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
+            continue
+        except OSError:  # no hard links on this file system
+            if cand.exists():
+                seq += 1
+                cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
+                continue
+            os.replace(part, cand)
+            break
+        os.unlink(part)
+        break
+    log.info("raw file %s closed", cand)
+    return cand

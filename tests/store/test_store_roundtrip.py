@@ -1,0 +1,248 @@
+"""Write -> read round trips of the raw store (real files in tmp_path)."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bshm.errors import StoreError
+from bshm.store import SCHEMA_VERSION, RawWriter, open_raw
+from bshm.store import schema as S
+from bshm.timeutil import sample_times
+
+from store_helpers import T0, acc_spec, env_spec
+
+
+def _write_regular(w, rng, fs, sizes, t0=T0, pauses=None, name="acc", nch=3):
+    xs, ts = [], []
+    t = t0
+    for i, n in enumerate(sizes):
+        x = rng.standard_normal((n, nch)).astype(np.float32)
+        w.write(name, x, t0_ns=t)
+        xs.append(x)
+        ts.append(sample_times(t, n, fs))
+        t = int(sample_times(t, n + 1, fs)[-1])
+        if pauses is not None:
+            t += pauses[i]
+    return np.concatenate(xs), np.concatenate(ts)
+
+
+@pytest.mark.parametrize("fs", [100.0, 1024.0, 3.0, 2.5])
+def test_regular_round_trip_bit_exact(tmp_path, rng, fs):
+    spec = acc_spec(fs)
+    with RawWriter(tmp_path, "st", [spec]) as w:
+        x, t = _write_regular(w, rng, fs, [7, 100, 1, 333, 50])
+    with open_raw(tmp_path) as r:
+        rec = r.read("acc")
+        assert rec.data.dtype == np.float32 and rec.times_ns.dtype == np.int64
+        np.testing.assert_array_equal(rec.data, x)
+        np.testing.assert_array_equal(rec.times_ns, t)
+        assert r.span("acc") == (int(t[0]), int(t[-1]))
+        assert rec.channels == spec.channels
+        assert r.sources["acc"].fs == fs
+        assert r.station == "st"
+
+
+def test_sample_times_consistent_with_grid():
+    for fs in (100.0, 1024.0, 3.0, 2.5, 0.1, 999.7):
+        k = np.arange(0, 5000, 7)
+        assert np.array_equal(S.grid_times(T0 + 13, k, fs)[:1], sample_times(T0 + 13, 1, fs))
+        for k0 in (0, 5, 1001):
+            assert np.array_equal(S.grid_times(T0 + 13, np.arange(k0, k0 + 50), fs),
+                                  sample_times(T0 + 13, 50, fs, first_index=k0))
+
+
+def test_contiguous_blocks_merge_but_device_time_kept(tmp_path, rng):
+    spec = acc_spec(100.0)
+    with RawWriter(tmp_path, "st", [spec]) as w:
+        _write_regular(w, rng, 100.0, [100] * 10)
+        t = T0 + 20 * 10**9
+        w.write("acc", np.zeros((10, 3)), t0_ns=t, device_t0_ns=5)
+        w.write("acc", np.zeros((10, 3)), t0_ns=t + 10**8, device_t0_ns=10**8 + 7)
+        path = w.paths[-1] if w.paths else None
+    path = next(tmp_path.glob("*.h5"))
+    with h5py.File(path, "r") as f:
+        b = f["sources/acc/blocks"][...]
+    assert len(b) == 3  # 10 contiguous blocks -> one; two blocks with device time
+    assert b["n"].tolist() == [1000, 10, 10]
+    assert b["device_t0_ns"].tolist() == [S.NO_DEVICE_TIME, 5, 10**8 + 7]
+
+
+def test_timestamped_round_trip(tmp_path, rng):
+    with RawWriter(tmp_path, "st", [env_spec()]) as w:
+        t = T0 + np.cumsum(rng.integers(900_000_000, 1_100_000_000, 500)).astype(np.int64)
+        x = rng.standard_normal((500, 2)).astype(np.float32)
+        for a in range(0, 500, 37):
+            w.write("env", x[a:a + 37], times_ns=t[a:a + 37])
+    with open_raw(tmp_path) as r:
+        rec = r.read("env")
+        np.testing.assert_array_equal(rec.data, x)
+        np.testing.assert_array_equal(rec.times_ns, t)
+        sub = r.read("env", int(t[100]), int(t[200]), channels=["T2"])
+        np.testing.assert_array_equal(sub.data[:, 0], x[100:200, 1])
+        np.testing.assert_array_equal(sub.times_ns, t[100:200])
+        # between samples
+        sub = r.read("env", int(t[10]) + 1, int(t[20]) + 1)
+        np.testing.assert_array_equal(sub.times_ns, t[11:21])
+
+
+def test_half_open_edges_and_subsets(tmp_path, rng):
+    with RawWriter(tmp_path, "st", [acc_spec()]) as w:
+        x, t = _write_regular(w, rng, 100.0, [250, 250])
+    with open_raw(tmp_path) as r:
+        for a, b in [(0, 500), (0, 1), (17, 18), (249, 251), (100, 400), (499, 500)]:
+            end = int(t[b]) if b < len(t) else int(t[-1]) + 1
+            rec = r.read("acc", int(t[a]), end)
+            np.testing.assert_array_equal(rec.times_ns, t[a:b])
+            np.testing.assert_array_equal(rec.data, x[a:b])
+        rec = r.read("acc", int(t[9]), int(t[10]))  # ends exactly at a sample: excluded
+        assert rec.times_ns.tolist() == [t[9]]
+        rec = r.read("acc", int(t[9]) + 1, int(t[10]) + 1)  # starts after a sample: excluded
+        assert rec.times_ns.tolist() == [t[10]]
+        rec = r.read("acc", int(t[10]) + 1, int(t[11]))  # strictly between two samples
+        assert rec.n_samples == 0 and rec.data.shape == (0, 3)
+        assert r.read("acc", int(t[-1]) + 1).n_samples == 0
+        assert r.read("acc", None, int(t[0])).n_samples == 0
+        assert r.read("acc", int(t[5]), int(t[5])).n_samples == 0
+        rec = r.read("acc", channels=["A03", "A01"])
+        np.testing.assert_array_equal(rec.data, x[:, [2, 0]])
+        assert rec.channel_names == ("A03", "A01")
+        with pytest.raises(ValueError, match=r"no channel 'A9'.*A01, A02, A03"):
+            r.read("acc", channels=["A01", "A9"])
+        with pytest.raises(ValueError, match="unknown source 'nope'.*acc"):
+            r.read("nope")
+
+
+def test_back_in_time_rejected(tmp_path, rng):
+    with RawWriter(tmp_path, "st", [acc_spec(), env_spec()]) as w:
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0)
+        with pytest.raises(StoreError, match="'acc'.*times must increase"):
+            w.write("acc", np.ones((5, 3)), t0_ns=T0 + 500_000_000)
+        with pytest.raises(StoreError, match="'acc'"):
+            w.write("acc", np.ones((5, 3)), t0_ns=T0 + 990_000_000)  # = last sample
+        w.write("acc", np.ones((5, 3)), t0_ns=T0 + 995_000_000)  # later: a new block
+        w.write("env", np.zeros((2, 2)), times_ns=[T0, T0 + 10])
+        with pytest.raises(StoreError, match="'env'"):
+            w.write("env", np.zeros((1, 2)), times_ns=[T0 + 10])
+        with pytest.raises(StoreError, match="strictly increasing"):
+            w.write("env", np.zeros((2, 2)), times_ns=[T0 + 30, T0 + 20])
+        with pytest.raises(ValueError, match=r"data must be \(n, 3\)"):
+            w.write("acc", np.zeros((5, 2)), t0_ns=T0 + 5 * 10**9)
+        with pytest.raises(ValueError, match="unknown source 'x'"):
+            w.write("x", np.zeros((5, 2)), t0_ns=T0)
+        with pytest.raises(ValueError, match="pass t0_ns"):
+            w.write("acc", np.zeros((5, 3)))
+        with pytest.raises(ValueError, match="has no counter 'bogus'"):
+            w.count("acc", "bogus")
+    with open_raw(tmp_path) as r:
+        rec = r.read("acc")
+        assert rec.n_samples == 105  # the rejected blocks left nothing behind
+        assert np.all(np.diff(rec.times_ns) > 0)
+        assert r.read("env").n_samples == 2
+
+
+def test_gaps_counters_and_attrs(tmp_path):
+    with RawWriter(tmp_path, "st", [acc_spec(), env_spec()], attrs={"site": "A1 bridge"}) as w:
+        w.count("acc", "frames_bad", 3)  # before any data: kept until the file opens
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0)
+        w.add_gap("acc", T0 + 10**9, T0 + 3 * 10**9, "device silent")
+        w.add_gap("acc", T0 + 5 * 10**9, T0 + 6 * 10**9, "CRC errors " + "x" * 300)
+        w.count("acc", "frames_ok", 100)
+        w.count("acc", "frames_ok")
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0 + 3 * 10**9)
+    with open_raw(tmp_path) as r:
+        g = r.gaps("acc")
+        assert [(x.start_ns - T0, x.end_ns - T0) for x in g] == [(10**9, 3 * 10**9),
+                                                               (5 * 10**9, 6 * 10**9)]
+        assert g[0].reason == "device silent" and g[1].reason.startswith("CRC errors xx")
+        assert r.gaps("acc", T0 + 3 * 10**9, T0 + 5 * 10**9) == []  # half-open on both
+        assert r.gaps("acc", T0 + 3 * 10**9 - 1, T0 + 5 * 10**9 + 1) == g
+        rec = r.read("acc", T0, T0 + 2 * 10**9)
+        assert rec.gaps == (g[0],)
+        c = r.counters("acc")
+        assert c["frames_ok"] == 101 and c["frames_bad"] == 3 and c["timeouts"] == 0
+        assert r.counters("env")["frames_ok"] == 0
+        assert r.gaps("env") == []
+    with h5py.File(next(tmp_path.glob("*.h5")), "r") as f:
+        assert f.attrs["bshm_schema_version"] == SCHEMA_VERSION
+        assert f.attrs["bshm_kind"] == "raw" and f.attrs["station"] == "st"
+        assert f.attrs["site"] == "A1 bridge"
+        assert list(f["sources/acc"].attrs["channel_units"]) == ["m/s2"] * 3
+
+
+def test_gaps_only_still_written(tmp_path):
+    with RawWriter(tmp_path, "st", [acc_spec()]) as w:
+        w.add_gap("acc", T0, T0 + 10**9, "no device")
+    with open_raw(tmp_path) as r:
+        assert r.gaps("acc") == [S.Gap(T0, T0 + 10**9, "no device")]
+        assert r.read("acc").n_samples == 0
+        with pytest.raises(StoreError, match="no samples"):
+            r.span("acc")
+
+
+def test_records_split_at_pauses(tmp_path, rng):
+    fs = 100.0
+    with RawWriter(tmp_path, "st", [acc_spec(fs)]) as w:
+        # 3 blocks contiguous, one with 3 ms jitter (< half a sample), then a pause
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0)
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0 + 10**9 + 3_000_000)
+        w.write("acc", np.zeros((100, 3)), t0_ns=T0 + 2 * 10**9 + 3_000_000)
+        w.write("acc", np.zeros((50, 3)), t0_ns=T0 + 60 * 10**9)
+    with open_raw(tmp_path) as r:
+        runs = r.records("acc")
+        assert runs == [(T0, T0 + 3 * 10**9 + 3_000_000), (T0 + 60 * 10**9, T0 + 60_500_000_000)]
+        assert r.read("acc", *runs[0]).n_samples == 300
+        assert r.read("acc", *runs[1]).n_samples == 50
+
+
+def test_records_timestamped(tmp_path):
+    t = np.concatenate([T0 + np.arange(10) * 10**8, T0 + 5 * 10**9 + np.arange(5) * 10**8])
+    with RawWriter(tmp_path, "st", [env_spec(10.0)]) as w:
+        w.write("env", np.zeros((15, 2)), times_ns=t)
+    with open_raw(tmp_path) as r:
+        assert r.records("env") == [(T0, T0 + 10**9), (T0 + 5 * 10**9, T0 + 5_500_000_000)]
+
+
+def test_never_overwrites(tmp_path):
+    for k in range(3):
+        with RawWriter(tmp_path, "st", [acc_spec()]) as w:
+            w.write("acc", np.full((10, 3), k), t0_ns=T0 + k)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["st_20260301T100000Z-1.h5", "st_20260301T100000Z-2.h5",
+                     "st_20260301T100000Z.h5"]
+    with open_raw(tmp_path) as r:
+        # three files, each with its own block; times increase across them
+        rec = r.read("acc")
+        assert rec.n_samples == 30 and sorted(set(rec.data[:, 0].tolist())) == [0, 1, 2]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=12),
+    pauses=st.lists(st.sampled_from([0, 0, 0, 1, 7_000_000, 2 * 10**9]), min_size=12, max_size=12),
+    fs=st.sampled_from([100.0, 1024.0, 3.0, 33.3]),
+    offset=st.integers(0, 10**9),
+    cut=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+)
+def test_hypothesis_round_trip(tmp_path_factory, sizes, pauses, fs, offset, cut):
+    d = tmp_path_factory.mktemp("h")
+    rng = np.random.default_rng(len(sizes))
+    duration_s = sum(sizes) / fs + sum(pauses) / 1e9
+    rollover_s = max(0.5, round(duration_s / 4, 1))  # a few files, boundaries inside blocks
+    with RawWriter(d, "st", [acc_spec(fs, 2)], rollover_s=rollover_s, flush_interval_s=0.0) as w:
+        x, t = _write_regular(w, rng, fs, sizes, t0=T0 + offset, pauses=pauses, nch=2)
+    with open_raw(d) as r:
+        rec = r.read("acc")
+        np.testing.assert_array_equal(rec.data, x)
+        np.testing.assert_array_equal(rec.times_ns, t)
+        lo, hi = sorted(cut)
+        s = int(t[0] + lo * (t[-1] - t[0] + 5))
+        e = int(t[0] + hi * (t[-1] - t[0] + 5))
+        m = (t >= s) & (t < e)
+        rec = r.read("acc", s, e, channels=["A02"])
+        np.testing.assert_array_equal(rec.times_ns, t[m])
+        np.testing.assert_array_equal(rec.data[:, 0], x[m, 1])
+        assert sum(r.read("acc", a, b).n_samples for a, b in r.records("acc")) == len(t)
