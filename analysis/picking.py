@@ -1,0 +1,233 @@
+"""Automated mode picking from a stabilization diagram, with no per-dataset tuning.
+
+1. Hard validation: keep poles that are stable against the previous order
+   (frequency, damping and MAC), have a damping ratio in ``(0, max_damping)``,
+   lie in the frequency band, have MPC >= ``min_mpc`` and MPD <= ``max_mpd``.
+2. Hierarchical clustering (average linkage) of those poles on the distance
+   ``|f_i - f_j| / max(f_i, f_j) + (1 - MAC_ij)`` (Magalhães et al. 2009),
+   cut at a level derived from the data: mean + 2 standard deviations of the
+   distances between each validated pole and its match in the previous
+   order (Reynders et al. 2012), kept within ``[0.01, 0.05]``.
+3. One pole per model order and cluster (the nearest to the cluster's
+   median frequency); clusters smaller than ``min_fraction`` of the
+   computed orders (and than ``min_fraction`` of the largest cluster) are
+   rejected as spurious.
+4. One representative per cluster: median frequency and damping, the shape
+   of the member nearest to them, the standard deviations across members.
+
+References
+----------
+Magalhães, F., Cunha, Á., Caetano, E. (2009). Online automatic identification
+of the modal parameters of a long span arch bridge. Mech. Syst. Signal
+Process. 23(2), 316-329. https://doi.org/10.1016/j.ymssp.2008.05.003
+Reynders, E., Houbrechts, J., De Roeck, G. (2012). Fully automated
+(operational) modal analysis. Mech. Syst. Signal Process. 29, 228-250.
+https://doi.org/10.1016/j.ymssp.2012.01.007
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from bshm.analysis.mac import _cluster_distance, _mac_rows
+from bshm.analysis.ssi import StabilizationDiagram
+
+__all__ = ["PickedModes", "pick_modes"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PickedModes:
+    """Modes chosen from a stabilization diagram (sorted by frequency).
+
+    Attributes
+    ----------
+    frequencies, damping, freq_std, damping_std, mpc, mpd : ndarray, (n_modes,)
+        Hz, ratio, Hz, ratio, 0..1, degrees.
+    shapes : ndarray, shape (n_channels, n_modes), complex
+    cluster_size : ndarray, shape (n_modes,), int
+        Number of poles (one per order) supporting each mode.
+    labels : ndarray, shape (n_poles,), int
+        Mode index of each pole of the diagram, -1 if none.
+    cutoff : float
+        Distance level at which the cluster tree was cut.
+    """
+
+    frequencies: np.ndarray
+    damping: np.ndarray
+    shapes: np.ndarray
+    freq_std: np.ndarray
+    damping_std: np.ndarray
+    mpc: np.ndarray
+    mpd: np.ndarray
+    cluster_size: np.ndarray
+    labels: np.ndarray
+    cutoff: float
+
+
+def _candidates(
+    diag: StabilizationDiagram,
+    freq_min: float,
+    freq_max: float,
+    max_damping: float,
+    min_mpc: float,
+    max_mpd: float,
+) -> np.ndarray:
+    f, z = diag.frequencies, diag.damping
+    ok = diag.stable & (z > 0.0) & (z < max_damping) & (diag.mpc >= min_mpc)
+    ok &= diag.mpd <= max_mpd
+    ok &= (f >= freq_min) & (f <= freq_max)
+    return np.flatnonzero(ok)
+
+
+def _clusters(freq: np.ndarray, rows: np.ndarray, cutoff: float) -> np.ndarray:
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if freq.size == 1:
+        return np.zeros(1, dtype=np.int64)
+    dist = _cluster_distance(freq, rows)
+    tree = linkage(dist, method="average")
+    return fcluster(tree, t=cutoff, criterion="distance").astype(np.int64) - 1
+
+
+def _one_per_order(members: np.ndarray, orders: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Keep, for every order, the member nearest to the median frequency."""
+    med = np.median(freq[members])
+    key = np.abs(freq[members] - med)
+    idx = members[np.lexsort((key, orders[members]))]
+    first = np.ones(idx.size, dtype=bool)
+    first[1:] = orders[idx[1:]] != orders[idx[:-1]]
+    return idx[first]
+
+
+def pick_modes(
+    diag: StabilizationDiagram,
+    *,
+    freq_min: float = 0.0,
+    freq_max: float = np.inf,
+    max_damping: float = 0.1,
+    min_mpc: float = 0.8,
+    max_mpd: float = 20.0,
+    min_fraction: float = 0.3,
+    cutoff: float | None = None,
+) -> PickedModes:
+    """Choose physical modes from all poles of a stabilization diagram.
+
+    Parameters
+    ----------
+    diag : StabilizationDiagram
+        Poles of all model orders (see :func:`bshm.analysis.ssi.ssi_cov`).
+    freq_min, freq_max : float
+        Frequency band of interest (Hz).
+    max_damping : float, default 0.1
+        Poles with a larger damping ratio are rejected.
+    min_mpc : float, default 0.8
+        Poles with a smaller modal phase collinearity are rejected.
+    max_mpd : float, default 20
+        Poles with a larger mean phase deviation (degrees) are rejected.
+    min_fraction : float, default 0.3
+        A cluster must hold at least this fraction of the computed model
+        orders and of the largest cluster.
+    cutoff : float, optional
+        Fixed clustering distance (default: derived from the data).
+
+    Returns
+    -------
+    PickedModes
+    """
+    nl = diag.shapes.shape[0]
+    labels = np.full(diag.n_poles, -1, dtype=np.int64)
+    cand = _candidates(diag, freq_min, freq_max, max_damping, min_mpc, max_mpd)
+    if cutoff is None:
+        d = diag.match_distance[cand]
+        d = d[np.isfinite(d)]
+        level = float(d.mean() + 2.0 * d.std()) if d.size > 1 else 0.02
+        cutoff = float(np.clip(level, 0.01, 0.05))
+    if cand.size == 0:
+        return _empty(nl, labels, cutoff)
+    rows = np.ascontiguousarray(diag.shapes[:, cand].T)
+    freq = diag.frequencies[cand]
+    lab = _clusters(freq, rows, cutoff)
+    clusters = [
+        _one_per_order(cand[lab == c], diag.orders, diag.frequencies)
+        for c in range(lab.max() + 1)
+    ]
+    sizes = np.array([c.size for c in clusters])
+    need = max(3.0, min_fraction * diag.model_orders.size, min_fraction * sizes.max())
+    kept = [c for c in clusters if c.size >= need]
+    kept.sort(key=lambda c: float(np.median(diag.frequencies[c])))
+    kept = _drop_duplicates(diag, kept)
+    log.debug("picking: %s candidates, %s clusters, %s kept (cutoff %.4f)",
+              cand.size, len(clusters), len(kept), cutoff)
+    if not kept:
+        return _empty(nl, labels, cutoff)
+    return _summarise(diag, kept, labels, cutoff)
+
+
+def _drop_duplicates(diag: StabilizationDiagram, kept: list[np.ndarray]) -> list[np.ndarray]:
+    """Of two clusters within 5 % in frequency with MAC > 0.9, keep the larger.
+
+    Harmonic or coloured excitation near a mode can produce a second, more
+    damped stable cluster with the mode's shape next to it; two genuine modes
+    that close with the same shape at the sensors cannot be told apart anyway.
+    """
+    def rep(c: np.ndarray) -> np.ndarray:
+        f = diag.frequencies[c]
+        i = c[np.argmin(np.abs(f - np.median(f)))]
+        return np.ascontiguousarray(diag.shapes[:, i : i + 1].T)
+
+    out: list[np.ndarray] = []
+    for c in kept:
+        f = np.median(diag.frequencies[c])
+        dup = False
+        for i, o in enumerate(out):
+            fo = np.median(diag.frequencies[o])
+            if abs(f - fo) / fo < 0.05:
+                m = _mac_rows(rep(c), rep(o))[0, 0]
+                if m > 0.9:
+                    dup = True
+                    if c.size > o.size:
+                        out[i] = c
+                    break
+        if not dup:
+            out.append(c)
+    return out
+
+
+def _summarise(
+    diag: StabilizationDiagram, kept: list[np.ndarray], labels: np.ndarray, cutoff: float
+) -> PickedModes:
+    n = len(kept)
+    nl = diag.shapes.shape[0]
+    out = {k: np.empty(n) for k in ("f", "z", "fs", "zs", "mpc", "mpd")}
+    shapes = np.empty((nl, n), dtype=np.complex128)
+    size = np.empty(n, dtype=np.int64)
+    for k, c in enumerate(kept):
+        f, z = diag.frequencies[c], diag.damping[c]
+        fm, zm = np.median(f), np.median(z)
+        rep = c[np.argmin(np.abs(f - fm) / fm + np.abs(z - zm) / zm)]
+        out["f"][k], out["z"][k] = fm, zm
+        out["fs"][k] = f.std(ddof=1) if c.size > 1 else 0.0
+        out["zs"][k] = z.std(ddof=1) if c.size > 1 else 0.0
+        out["mpc"][k], out["mpd"][k] = diag.mpc[rep], diag.mpd[rep]
+        shapes[:, k] = diag.shapes[:, rep]
+        size[k] = c.size
+        labels[c] = k
+    return PickedModes(
+        frequencies=out["f"], damping=out["z"], shapes=shapes, freq_std=out["fs"],
+        damping_std=out["zs"], mpc=out["mpc"], mpd=out["mpd"], cluster_size=size,
+        labels=labels, cutoff=cutoff,
+    )
+
+
+def _empty(nl: int, labels: np.ndarray, cutoff: float) -> PickedModes:
+    e = np.empty(0)
+    return PickedModes(
+        frequencies=e, damping=e.copy(), shapes=np.empty((nl, 0), dtype=np.complex128),
+        freq_std=e.copy(), damping_std=e.copy(), mpc=e.copy(), mpd=e.copy(),
+        cluster_size=np.empty(0, dtype=np.int64), labels=labels, cutoff=cutoff,
+    )

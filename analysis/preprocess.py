@@ -1,0 +1,327 @@
+"""Preprocessing of an analysis window: checks, gaps, detrend, filters, decimation.
+
+Every repair is recorded: :class:`Prepared` carries a ``notes`` tuple with
+one line per thing that was done to the data (never silently).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Prepared",
+    "bandpass",
+    "check_window",
+    "decimate",
+    "detrend",
+    "prepare",
+    "repair_gaps",
+    "select_channels",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A window ready for identification.
+
+    Attributes
+    ----------
+    data : ndarray, shape (n_samples, n_channels), float64
+    fs : float
+        Sampling rate (Hz) after decimation.
+    channels : tuple of str
+        Names of the kept channels (``ch0``, ``ch1``... when none were given).
+    notes : tuple of str
+        What was done to the data, one line per step that changed it.
+    """
+
+    data: np.ndarray
+    fs: float
+    channels: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _names(n: int, names: Sequence[str] | None) -> tuple[str, ...]:
+    if names is None:
+        return tuple(f"ch{i}" for i in range(n))
+    if len(names) != n:
+        raise ValueError(f"{len(names)} channel names given for {n} data columns")
+    return tuple(str(s) for s in names)
+
+
+def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[np.ndarray, float]:
+    """Validate a window: a 2-D real array (n_samples, n_channels) and fs > 0.
+
+    Parameters
+    ----------
+    data : array_like
+        Samples, one column per channel.
+    fs : float
+        Sampling rate (Hz).
+    allow_nan : bool
+        Accept NaN (gaps to be repaired); infinities are always refused.
+
+    Returns
+    -------
+    data : ndarray (float64, or float32 kept as is), fs : float
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, too few samples, complex or non-numeric data, bad fs,
+        non-finite values.
+    """
+    try:
+        fs_f = float(fs)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"fs must be a number in Hz, got {fs!r}") from exc
+    if not (np.isfinite(fs_f) and fs_f > 0):
+        raise ValueError(f"fs must be a finite rate > 0 Hz, got {fs!r}")
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"data must be real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"data must be 2-D (n_samples, n_channels), got shape {arr.shape}; "
+            "use data[:, None] for one channel"
+        )
+    n, nl = arr.shape
+    if nl < 1 or n < 2:
+        raise ValueError(f"data has shape {arr.shape}: need samples and channels")
+    if n < nl:
+        raise ValueError(
+            f"data has {n} rows and {nl} columns: expected (n_samples, n_channels); "
+            "pass data.T"
+        )
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        cols = np.flatnonzero(bad.any(axis=0))
+        n_inf = int(np.isinf(arr).sum())
+        if n_inf or not allow_nan:
+            what = f"{int(bad.sum())} non-finite values" + (f" ({n_inf} infinite)" if n_inf else "")
+            raise ValueError(
+                f"{what} in channel(s) {cols.tolist()}: pass nan_policy='repair' to "
+                "interpolate short NaN gaps, or cut the window around them"
+            )
+    return arr, fs_f
+
+
+def select_channels(
+    data: np.ndarray, names: Sequence[str], wanted: Sequence[str | int]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Keep the channels named (or indexed) in ``wanted``, in that order.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown or an index is out of range.
+    """
+    idx = []
+    for w in wanted:
+        if isinstance(w, (int, np.integer)):
+            if not 0 <= int(w) < len(names):
+                raise ValueError(f"channel index {w} out of range 0..{len(names) - 1}")
+            idx.append(int(w))
+        elif w in names:
+            idx.append(list(names).index(w))
+        else:
+            raise ValueError(f"unknown channel {w!r}; have {', '.join(names)}")
+    if not idx:
+        raise ValueError("no channels selected")
+    return data[:, idx], tuple(names[i] for i in idx)
+
+
+def repair_gaps(
+    data: np.ndarray, fs: float, names: Sequence[str], *, max_gap_s: float = 0.5
+) -> tuple[np.ndarray, list[str]]:
+    """Fill NaN runs of at most ``max_gap_s`` by linear interpolation.
+
+    Returns
+    -------
+    data : ndarray
+        A float64 copy with the gaps filled (the input is not modified).
+    notes : list of str
+        One line per repaired channel.
+
+    Raises
+    ------
+    ValueError
+        If a NaN run is longer than ``max_gap_s`` or a channel is all NaN.
+    """
+    out = np.array(data, dtype=np.float64)
+    notes = []
+    limit = max(1, int(round(max_gap_s * fs)))
+    t = np.arange(out.shape[0])
+    for c in range(out.shape[1]):
+        bad = np.isnan(out[:, c])
+        if not bad.any():
+            continue
+        if bad.all():
+            raise ValueError(f"channel {names[c]} has no valid sample in the window")
+        edges = np.diff(np.concatenate([[0], bad.view(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        longest = int((ends - starts).max())
+        if longest > limit:
+            raise ValueError(
+                f"channel {names[c]}: a gap of {longest / fs:.3g} s at sample "
+                f"{int(starts[np.argmax(ends - starts)])} exceeds max_gap_s={max_gap_s}; "
+                "cut the window around it"
+            )
+        out[bad, c] = np.interp(t[bad], t[~bad], out[~bad, c])
+        notes.append(
+            f"{names[c]}: interpolated {int(bad.sum())} NaN samples in {starts.size} gap(s)"
+        )
+    return out, notes
+
+
+def detrend(data: np.ndarray, kind: str = "linear") -> np.ndarray:
+    """Remove the mean (``"constant"``) or a straight line (``"linear"``) per channel."""
+    import scipy.signal
+
+    if kind not in ("linear", "constant"):
+        raise ValueError(f"detrend must be 'linear' or 'constant', got {kind!r}")
+    return scipy.signal.detrend(np.asarray(data, dtype=np.float64), axis=0, type=kind)
+
+
+def bandpass(
+    data: np.ndarray, fs: float, low_hz: float | None, high_hz: float | None, *, order: int = 4
+) -> np.ndarray:
+    """Zero-phase Butterworth band-, high- or low-pass (``sosfiltfilt``).
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_samples, n_channels)
+    fs : float
+        Sampling rate (Hz).
+    low_hz, high_hz : float or None
+        Corner frequencies (Hz); ``None`` leaves that side open.
+    order : int
+        Filter order per side.
+    """
+    import scipy.signal
+
+    nyq = fs / 2.0
+    if low_hz is not None and not 0 < low_hz < nyq:
+        raise ValueError(f"low corner {low_hz} Hz must be in (0, {nyq}) Hz")
+    if high_hz is not None and not 0 < high_hz < nyq:
+        raise ValueError(f"high corner {high_hz} Hz must be in (0, {nyq}) Hz")
+    if low_hz and high_hz:
+        if low_hz >= high_hz:
+            raise ValueError(f"band {low_hz}..{high_hz} Hz is empty")
+        sos = scipy.signal.butter(order, [low_hz, high_hz], "bandpass", fs=fs, output="sos")
+    elif low_hz:
+        sos = scipy.signal.butter(order, low_hz, "highpass", fs=fs, output="sos")
+    elif high_hz:
+        sos = scipy.signal.butter(order, high_hz, "lowpass", fs=fs, output="sos")
+    else:
+        return np.asarray(data, dtype=np.float64)
+    return scipy.signal.sosfiltfilt(sos, data, axis=0)
+
+
+def decimate(data: np.ndarray, fs: float, target_hz: float) -> tuple[np.ndarray, float]:
+    """Low-pass (zero-phase Chebyshev I, order 8) and keep every q-th sample.
+
+    ``q = floor(fs / target_hz)``, applied in stages of at most 10. The
+    result's rate is ``fs / q`` (at least ``target_hz``).
+
+    Returns
+    -------
+    data : ndarray, fs_new : float
+    """
+    import scipy.signal
+
+    if not 0 < target_hz <= fs:
+        raise ValueError(f"decimate_to_hz must be in (0, fs={fs}] Hz, got {target_hz}")
+    q = int(np.floor(fs / target_hz + 1e-9))
+    out = np.asarray(data, dtype=np.float64)
+    if q <= 1:
+        return out, fs
+    if out.shape[0] // q < 64:
+        raise ValueError(f"window too short to decimate by {q}: {out.shape[0]} samples")
+    left = q
+    while left > 1:
+        step = next(s for s in range(min(left, 10), 1, -1) if left % s == 0)
+        out = scipy.signal.decimate(out, step, ftype="iir", axis=0, zero_phase=True)
+        left //= step
+    return np.ascontiguousarray(out), fs / q
+
+
+def prepare(
+    data: object,
+    fs: float,
+    *,
+    channel_names: Sequence[str] | None = None,
+    channels: Sequence[str | int] | None = None,
+    nan_policy: str = "refuse",
+    max_gap_s: float = 0.5,
+    detrend_kind: str | None = None,
+    band_hz: tuple[float | None, float | None] | None = None,
+    decimate_to_hz: float | None = None,
+) -> Prepared:
+    """Validate and condition one window for identification.
+
+    Parameters
+    ----------
+    data : array_like, shape (n_samples, n_channels)
+    fs : float
+        Sampling rate (Hz).
+    channel_names : sequence of str, optional
+        Names of the columns (for messages and selection).
+    channels : sequence of str or int, optional
+        Keep only these channels.
+    nan_policy : {"refuse", "repair"}
+        ``"refuse"`` raises on any NaN; ``"repair"`` interpolates NaN runs up to
+        ``max_gap_s`` and records it in ``notes`` (longer gaps still raise).
+    max_gap_s : float
+        Longest gap ``"repair"`` may fill (s).
+    detrend_kind : {"linear", "constant"} or None
+        Trend removal (the correlation step always removes the mean).
+    band_hz : (low, high), optional
+        Zero-phase Butterworth filter corners (Hz), either may be None.
+    decimate_to_hz : float, optional
+        Decimate (with anti-alias filter) to at least this rate.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    ValueError
+        Bad shape, non-finite data that the policy refuses, unknown channels.
+    """
+    if nan_policy not in ("refuse", "repair"):
+        raise ValueError(f"nan_policy must be 'refuse' or 'repair', got {nan_policy!r}")
+    arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair")
+    names = _names(arr.shape[1], channel_names)
+    notes: list[str] = []
+    if channels is not None:
+        arr, names = select_channels(arr, names, channels)
+    if nan_policy == "repair" and np.isnan(arr).any():
+        arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
+        notes += fixed
+        log.info("repaired gaps: %s", "; ".join(fixed))
+    std = arr.std(axis=0)
+    flat = [names[i] for i in np.flatnonzero(~(std > 0))]
+    if flat:
+        raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
+    if detrend_kind is not None:
+        arr = detrend(arr, detrend_kind)
+        notes.append(f"detrend {detrend_kind}")
+    if band_hz is not None and (band_hz[0] or band_hz[1]):
+        arr = bandpass(arr, fs, band_hz[0], band_hz[1])
+        notes.append(f"band-pass {band_hz[0]}..{band_hz[1]} Hz")
+    if decimate_to_hz is not None:
+        fs0 = fs
+        arr, fs = decimate(arr, fs, decimate_to_hz)
+        if fs != fs0:
+            notes.append(f"decimated {fs0:g} -> {fs:g} Hz")
+    return Prepared(data=arr, fs=fs, channels=names, notes=tuple(notes))
