@@ -1,0 +1,340 @@
+"""Serial driver: a digitizer on a serial port into a sink (the store).
+
+Transport (pyserial, timeouts, reconnect with back-off) -> framing (pure
+decoders of :mod:`bshm.acquisition.framing_binary` / ``framing_line``) ->
+calibration (``physical = scale * raw + offset`` per channel) -> timing
+(device clock aligned to host time, :mod:`bshm.acquisition.timing`) ->
+blocks, gaps and counters into the sink.
+
+Timing of the stored blocks: a frame that follows the previous one without
+a sequence gap continues the previous block's regular grid exactly; the
+grid is re-anchored on the aligned device time when they differ by more
+than ``max(2 ms, half a sample period)`` (never backwards past a stored
+sample). Each block also stores the raw device time of its first sample
+(``device_t0_ns``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from bshm.acquisition.framing_binary import BinaryDecoder, Frame
+from bshm.acquisition.framing_line import LineDecoder
+from bshm.acquisition.timing import ClockAligner
+from bshm.errors import ConfigError
+from bshm.timeutil import NS_PER_S, now_ns, to_iso
+
+log = logging.getLogger(__name__)
+
+BLOCK_S = 0.25  # contiguous frames are written in blocks of about this length
+BACKOFF_MIN_S = 0.1
+SEQ_MOD = 1 << 32
+
+
+def make_decoder(source):
+    """The frame decoder a serial source's config asks for."""
+    if source.protocol == "binary":
+        return BinaryDecoder()
+    if source.protocol == "line":
+        cols = [c.column for c in source.channels]
+        if any(c is None for c in cols):
+            missing = [c.name for c in source.channels if c.column is None]
+            raise ConfigError(
+                f"sources.{source.name}: line protocol needs a 'column' for every "
+                f"channel; missing for {', '.join(missing)}"
+            )
+        return LineDecoder(
+            cols,
+            time_column=source.time_column,
+            delimiter=source.delimiter,
+            checksum=source.checksum,
+        )
+    raise ConfigError(f"sources.{source.name}.protocol: {source.protocol!r} is not binary or line")
+
+
+class SerialDriver:
+    """Reads one serial source of a station config.
+
+    Parameters
+    ----------
+    source : bshm.config.SerialSource
+        Port settings, protocol, channels with calibration.
+    """
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.name = source.name
+        self.fs = float(source.fs)
+        self._decoder = make_decoder(source)
+        self._scale = np.array([c.scale for c in source.channels], dtype=np.float64)
+        self._offset = np.array([c.offset for c in source.channels], dtype=np.float64)
+        self._nch = len(source.channels)
+        self._period_ns = NS_PER_S / self.fs
+        self.aligner = ClockAligner()
+        self._lock = threading.Lock()
+        self._pushed: dict[str, int] = {}
+        self.counts = dict(timeouts=0, reconnects=0, samples_lost=0)
+        self.gaps = 0
+        self.samples = 0
+        self.connected = False
+        self.last_sample_ns: int | None = None
+        self._last_seq: int | None = None
+        self._last_dev_end: int | None = None  # device time of the next expected sample
+        self._next_t: int | None = None  # host time of the next expected sample
+        self._block: list[np.ndarray] = []
+        self._block_t0 = 0
+        self._block_dev_t0: int | None = None
+        self._block_n = 0
+        self._recent: deque[bytes] = deque(maxlen=8)  # raw reads, logged on trouble
+        self._warned: set[str] = set()
+
+    # -- Driver protocol -----------------------------------------------------------
+    def spec(self):
+        """The store description of this source."""
+        return self.source.spec()
+
+    def status(self) -> dict:
+        """Counters and state for the status log."""
+        d = self._decoder
+        with self._lock:
+            return dict(
+                name=self.name,
+                connected=self.connected,
+                samples=self.samples,
+                frames_ok=d.frames_ok,
+                frames_bad=d.frames_bad,
+                bytes_skipped=d.bytes_skipped,
+                gaps=self.gaps,
+                last_sample_ns=self.last_sample_ns,
+                **self.counts,
+            )
+
+    def run(self, sink, stop: threading.Event) -> None:
+        """Read frames until ``stop`` is set; reconnect with back-off on trouble."""
+        backoff = BACKOFF_MIN_S
+        had_connection = False
+        lost_at: int | None = None
+        while not stop.is_set():
+            ser = self._open(quiet=lost_at is not None)
+            if ser is None:
+                if lost_at is None:
+                    lost_at = now_ns()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.source.reconnect_max_s)
+                continue
+            if had_connection:
+                self.counts["reconnects"] += 1
+                log.info("%s: reconnected to %s", self.name, self.source.port)
+            had_connection = True
+            lost_at = None
+            backoff = BACKOFF_MIN_S
+            self._set_connected(True)
+            try:
+                self._read_loop(ser, sink, stop)
+            finally:
+                self._set_connected(False)
+                self._flush_block(sink)
+                self._push_counters(sink)
+                try:
+                    ser.close()
+                except Exception:  # noqa: BLE001 - closing a vanished port may fail
+                    log.debug("%s: error closing the port", self.name, exc_info=True)
+                self._decoder.reset()
+            if not stop.is_set():
+                lost_at = now_ns()
+                stop.wait(BACKOFF_MIN_S)
+        self._flush_block(sink)
+        end = now_ns()
+        if lost_at is not None and self._next_t is not None and end > self._next_t:
+            self._gap(sink, self._next_t, end, "device lost until the recording stopped",
+                      lost=int((end - self._next_t) // self._period_ns))
+        self._push_counters(sink)
+
+    # -- transport -------------------------------------------------------------------
+    def _open(self, quiet: bool):
+        import serial
+
+        s = self.source
+        try:
+            return serial.Serial(
+                port=s.port,
+                baudrate=s.baudrate,
+                bytesize=s.bytesize,
+                parity=s.parity,
+                stopbits=s.stopbits,
+                timeout=s.timeout_s,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            (log.debug if quiet else log.warning)(
+                "%s: cannot open %s (%s); retrying with back-off up to %.0f s",
+                self.name, s.port, exc, s.reconnect_max_s,
+            )
+            return None
+
+    def _set_connected(self, value: bool) -> None:
+        with self._lock:
+            self.connected = value
+
+    def _read_loop(self, ser, sink, stop: threading.Event) -> None:
+        import serial
+
+        silence_ns = int(self.source.silence_timeout_s * NS_PER_S)
+        last_ok = time.monotonic_ns()
+        last_push = last_ok
+        while not stop.is_set():
+            try:
+                data = ser.read(ser.in_waiting or 1)
+                if data:
+                    more = ser.in_waiting
+                    if more:
+                        data += ser.read(more)
+            except (serial.SerialException, OSError) as exc:
+                log.warning("%s: port %s lost (%s)", self.name, self.source.port, exc)
+                self._log_recent()
+                return
+            host_ns = now_ns()
+            mono = time.monotonic_ns()
+            if data:
+                self._recent.append(bytes(data[-256:]))
+                frames = self._decoder.feed(data)
+                if frames:
+                    last_ok = mono
+                    self._handle(frames, host_ns, sink)
+            if mono - last_ok > silence_ns:
+                self.counts["timeouts"] += 1
+                log.warning(
+                    "%s: no valid frame for %.1f s on %s; reconnecting",
+                    self.name, (mono - last_ok) / 1e9, self.source.port,
+                )
+                self._log_recent()
+                return
+            if self._block and (
+                self._block_n >= BLOCK_S * self.fs or mono - last_ok > BLOCK_S * NS_PER_S
+            ):
+                self._flush_block(sink)
+            if mono - last_push > NS_PER_S:
+                self._push_counters(sink)
+                last_push = mono
+
+    def _log_recent(self) -> None:
+        if log.isEnabledFor(logging.DEBUG) and self._recent:
+            log.debug("%s: last bytes received: %s", self.name,
+                      b"".join(self._recent)[-512:].hex(" "))
+
+    # -- frames -> blocks -------------------------------------------------------------
+    def _handle(self, frames: list[Frame], host_ns: int, sink) -> None:
+        # clock observation: the newest frame's last sample arrived at host_ns
+        last = frames[-1]
+        if last.device_time_ns is not None:
+            n = last.samples.shape[0]
+            self.aligner.update(
+                last.device_time_ns + int(round((n - 1) * self._period_ns)), host_ns
+            )
+        for fr in frames:
+            if fr.samples.shape[1] != self._nch:
+                self._warn_once(
+                    "nch",
+                    "%s: frame with %s channels, config has %s: frame dropped (check the "
+                    "channel list of the source)", self.name, fr.samples.shape[1], self._nch,
+                )
+                continue  # the sequence jump at the next good frame records the loss
+            if fr.fmt not in ("line", self.source.sample_format):
+                self._warn_once(
+                    "fmt", "%s: device sends %s samples, config says %s (decoded as sent)",
+                    self.name, fr.fmt, self.source.sample_format,
+                )
+            self._add_frame(fr, host_ns, sink)
+
+    def _warn_once(self, key: str, msg: str, *args) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(msg, *args)
+
+    def _add_frame(self, fr: Frame, host_ns: int, sink) -> None:
+        n = fr.samples.shape[0]
+        dev_t0 = fr.device_time_ns
+        if dev_t0 is None:  # no device clock: the host's arrival time stands in
+            dev_t0 = host_ns - int(round((n - 1) * self._period_ns))
+        aligned = self.aligner.to_host(dev_t0) if fr.device_time_ns is not None else dev_t0
+        t0 = aligned
+        lost_frames = 0
+        if self._next_t is not None:
+            expected = self._next_t
+            if fr.seq >= 0 and self._last_seq is not None:
+                jump = (fr.seq - self._last_seq - 1) % SEQ_MOD
+                if jump == 0:
+                    t0 = self._continue_or_anchor(expected, aligned)
+                elif jump < SEQ_MOD // 2:
+                    lost_frames = jump
+                    expected += int(round(jump * n * self._period_ns))
+                    t0 = self._continue_or_anchor(expected, aligned)
+                    self._gap(sink, self._next_t, t0,
+                              f"sequence jump {(self._last_seq + 1) % SEQ_MOD} -> {fr.seq}: "
+                              f"{jump} frame(s) lost", lost=jump * n)
+                else:
+                    t0 = max(aligned, expected)
+                    if t0 - expected > 1.5 * self._period_ns:
+                        self._gap(sink, expected, t0,
+                                  f"device restarted (sequence {self._last_seq} -> {fr.seq})",
+                                  lost=int(round((t0 - expected) / self._period_ns)))
+            else:
+                t0 = self._continue_or_anchor(expected, aligned)
+                if t0 - expected > max(5 * self._period_ns, 0.25 * NS_PER_S):
+                    self._gap(sink, expected, t0, "no samples (time jump)",
+                              lost=int(round((t0 - expected) / self._period_ns)))
+        contiguous = self._block and t0 == self._next_t and lost_frames == 0
+        if not contiguous:
+            self._flush_block(sink)
+            self._block_t0 = t0
+            self._block_dev_t0 = fr.device_time_ns
+        self._block.append(fr.samples * self._scale + self._offset)
+        self._block_n += n
+        self._last_seq = fr.seq if fr.seq >= 0 else None
+        self._next_t = self._block_t0 + int(round(self._block_n * self._period_ns))
+
+    def _continue_or_anchor(self, expected: int, aligned: int) -> int:
+        tol = max(2_000_000, 0.5 * self._period_ns)
+        if abs(aligned - expected) <= tol:
+            return expected
+        if aligned < expected:  # cannot go back before a stored sample
+            return expected
+        log.debug("%s: time re-anchored by %+.3f ms", self.name, (aligned - expected) / 1e6)
+        return aligned
+
+    def _gap(self, sink, start: int, end: int, reason: str, lost: int) -> None:
+        self._flush_block(sink)
+        if end <= start:
+            return
+        log.warning("%s: gap %s .. %s (%s)", self.name, to_iso(start), to_iso(end), reason)
+        sink.add_gap(self.name, start, end, reason)
+        with self._lock:
+            self.gaps += 1
+            self.counts["samples_lost"] += int(lost)
+
+    def _flush_block(self, sink) -> None:
+        if not self._block:
+            return
+        data = np.concatenate(self._block) if len(self._block) > 1 else self._block[0]
+        sink.write(self.name, data, t0_ns=self._block_t0, device_t0_ns=self._block_dev_t0)
+        n = data.shape[0]
+        with self._lock:
+            self.samples += n
+            self.last_sample_ns = self._block_t0 + int(round((n - 1) * self._period_ns))
+        self._next_t = self._block_t0 + int(round(n * self._period_ns))
+        self._block = []
+        self._block_n = 0
+
+    def _push_counters(self, sink) -> None:
+        d = self._decoder
+        now = dict(frames_ok=d.frames_ok, frames_bad=d.frames_bad,
+                   bytes_skipped=d.bytes_skipped, **self.counts)
+        for key, value in now.items():
+            delta = value - self._pushed.get(key, 0)
+            if delta:
+                sink.count(self.name, key, delta)
+                self._pushed[key] = value
