@@ -1,0 +1,281 @@
+"""Environmental compensation of tracked natural frequencies.
+
+Two models, both trained on a baseline period:
+
+``mlr``
+    Multiple linear regression of each mode's frequency on the measured
+    temperature(s), with a bilinear (piecewise-linear) term around freezing
+    ``min(T - T0, 0)`` that captures the stiffening of frozen bearings and
+    asphalt, and optional lagged temperatures (the temperature ``lag`` hours
+    earlier, for thermal inertia). For each mode the candidate designs
+    (linear; + bilinear; + lags) are compared by BIC and the best is kept.
+``pca``
+    Output-only principal component model for stations without temperature:
+    the first principal components of the standardised baseline frequencies
+    are taken as the environmental subspace, and the residual is what lies
+    outside it.
+
+The residual is expressed in percent of the predicted frequency, so a
+residual of -0.5 means "0.5 % lower than expected for these conditions".
+
+References
+----------
+Peeters, B., De Roeck, G. (2001). One-year monitoring of the Z24-Bridge:
+environmental effects versus damage events. Earthq. Eng. Struct. Dyn. 30(2),
+149-171. https://doi.org/10.1002/1096-9845(200102)30:2<149::AID-EQE1>3.0.CO;2-Z
+Yan, A.-M., Kerschen, G., De Boe, P., Golinval, J.-C. (2005). Structural
+damage diagnosis under varying environmental conditions, part I: a linear
+analysis. Mech. Syst. Signal Process. 19(4), 847-864.
+https://doi.org/10.1016/j.ymssp.2004.12.002
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bshm.errors import AnalysisError
+
+__all__ = ["CompensationModel", "Compensated", "fit_compensation", "lagged"]
+
+FREEZING_C = 0.0
+
+
+@dataclass
+class CompensationModel:
+    """A trained compensation model (JSON-serialisable via :meth:`to_dict`).
+
+    Attributes
+    ----------
+    kind : str
+        ``"mlr"`` or ``"pca"``.
+    env_names : list of str
+        Temperature variables used (mlr).
+    coefs : list of list of float
+        Per mode, the regression coefficients (mlr).
+    terms : list of list of str
+        Per mode, the names of the design columns (mlr).
+    mean, std, components : list
+        Standardisation and retained principal directions (pca).
+    quality : dict
+        Fit quality per mode (``r2``, ``rmse_pct``, ``n``) and the model choice.
+    t_range : list of float
+        Baseline range of the first temperature [min, max] (degC).
+    """
+
+    kind: str
+    env_names: list[str] = field(default_factory=list)
+    lags_h: list[float] = field(default_factory=list)
+    hinge_c: float = FREEZING_C
+    coefs: list[list[float]] = field(default_factory=list)
+    terms: list[list[str]] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    components: list[list[float]] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+    t_range: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CompensationModel:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**d)
+
+    def predict(self, freq: np.ndarray, env: dict[str, np.ndarray]) -> np.ndarray:
+        """Expected frequencies for the conditions, shape (n_w, k) (NaN where unknown)."""
+        if self.kind == "mlr":
+            cols = _columns(env, self.env_names, self.lags_h, self.hinge_c)
+            n = next(iter(cols.values())).shape[0]
+            out = np.full((n, len(self.coefs)), np.nan)
+            for j, (b, names) in enumerate(zip(self.coefs, self.terms)):
+                x = np.column_stack([cols[t] for t in names])
+                out[:, j] = x @ np.asarray(b)
+            return out
+        mu, sd = np.asarray(self.mean), np.asarray(self.std)
+        comp = np.asarray(self.components).reshape(-1, mu.size)
+        z = (freq - mu) / sd
+        z_fill = np.where(np.isfinite(z), z, 0.0)
+        # project the available coordinates onto the environmental subspace
+        rec = np.zeros_like(z_fill)
+        for i in range(z.shape[0]):
+            ok = np.isfinite(z[i])
+            if not ok.any() or comp.size == 0:
+                continue
+            a = comp[:, ok].T
+            coef, *_ = np.linalg.lstsq(a, z_fill[i, ok], rcond=None)
+            rec[i] = coef @ comp
+        return rec * sd + mu
+
+    def residual_pct(self, freq: np.ndarray, env: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(predicted, residual)``; residual = 100 (f - f_pred) / f_pred, shape (n_w, k)."""
+        pred = self.predict(freq, env)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res = 100.0 * (freq - pred) / pred
+        return pred, res
+
+
+@dataclass
+class Compensated:
+    """Output of :func:`fit_compensation` applied to all windows."""
+
+    model: CompensationModel
+    predicted: np.ndarray
+    residual: np.ndarray
+    extrapolated: np.ndarray
+
+
+def lagged(time_ns: np.ndarray, values: np.ndarray, lag_h: float) -> np.ndarray:
+    """Value of a series ``lag_h`` hours earlier (linear interpolation; the first value before the start)."""
+    t = np.asarray(time_ns, np.int64)
+    v = np.asarray(values, float)
+    ok = np.isfinite(v)
+    if ok.sum() < 2:
+        return np.full(t.shape, np.nan)
+    tq = t - int(lag_h * 3600e9)
+    return np.interp(tq.astype(float), t[ok].astype(float), v[ok])
+
+
+def _columns(env: dict[str, np.ndarray], names: Sequence[str], lags_h: Sequence[float],
+             hinge_c: float) -> dict[str, np.ndarray]:
+    t = env["time_ns"]
+    cols = {"1": np.ones(t.shape[0])}
+    for name in names:
+        x = np.asarray(env[name], float)
+        cols[name] = x
+        cols[f"min({name}-{hinge_c:g},0)"] = np.minimum(x - hinge_c, 0.0)
+        for lag in lags_h:
+            cols[f"{name}[-{lag:g}h]"] = lagged(t, x, lag)
+    return cols
+
+
+def _bic(rss: float, n: int, p: int) -> float:
+    return n * np.log(max(rss, 1e-300) / n) + p * np.log(n)
+
+
+def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
+    cols = _columns(env, names, lags_h, hinge_c)
+    first = np.asarray(env[names[0]], float)
+    frost_n = int(np.sum(base & (first < hinge_c)))
+    coefs, terms, qual = [], [], {}
+    for j in range(freq.shape[1]):
+        y = freq[:, j]
+        ok = base & np.isfinite(y) & np.all(np.isfinite(np.column_stack(list(cols.values()))), axis=1)
+        n = int(ok.sum())
+        if n < 6:
+            raise AnalysisError(f"compensation: mode {j + 1} was found in only {n} baseline "
+                                "windows; extend the baseline (--baseline FROM..TO)")
+        cands = [["1"] + list(names)]
+        if frost_n >= min_frost:
+            cands.append(cands[0] + [f"min({nm}-{hinge_c:g},0)" for nm in names])
+        for lag in lags_h:
+            cands.append(cands[-1] + [f"{nm}[-{lag:g}h]" for nm in names])
+        best = None
+        for c in cands:
+            if len(c) >= n - 2:
+                continue
+            x = np.column_stack([cols[t][ok] for t in c])
+            b, *_ = np.linalg.lstsq(x, y[ok], rcond=None)
+            rss = float(np.sum((y[ok] - x @ b) ** 2))
+            score = _bic(rss, n, len(c))
+            if best is None or score < best[0] - 1e-9:
+                best = (score, c, b, rss)
+        assert best is not None
+        _, c, b, rss = best
+        tss = float(np.sum((y[ok] - y[ok].mean()) ** 2))
+        pred = np.column_stack([cols[t][ok] for t in c]) @ b
+        qual[f"M{j + 1}"] = {"terms": c, "n": n, "r2": 1 - rss / tss if tss > 0 else 0.0,
+                             "rmse_pct": float(100 * np.sqrt(rss / n) / np.mean(pred))}
+        coefs.append([float(v) for v in b])
+        terms.append(c)
+    qual["frost_windows_in_baseline"] = frost_n
+    if frost_n < min_frost:
+        qual["note"] = (f"only {frost_n} baseline windows below {hinge_c:g} degC: the "
+                        "bilinear frost term could not be trained")
+    t_range = [float(np.nanmin(first[base])), float(np.nanmax(first[base]))]
+    return CompensationModel("mlr", list(names), list(lags_h), hinge_c, coefs, terms,
+                             quality=qual, t_range=t_range)
+
+
+def _fit_pca(freq, base, var_frac):
+    y = freq[base]
+    complete = np.all(np.isfinite(y), axis=1)
+    if complete.sum() < max(6, y.shape[1] + 2):
+        raise AnalysisError(f"compensation (PCA): only {int(complete.sum())} baseline windows "
+                            "have every tracked mode; extend the baseline")
+    y = y[complete]
+    mu, sd = y.mean(axis=0), y.std(axis=0, ddof=1)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (y - mu) / sd
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    ev = s**2 / np.sum(s**2)
+    q = int(np.searchsorted(np.cumsum(ev), var_frac) + 1)
+    q = min(q, max(1, y.shape[1] - 1))
+    model = CompensationModel("pca", mean=mu.tolist(), std=sd.tolist(),
+                              components=vt[:q].tolist())
+    _, res = model.residual_pct(y, {})
+    model.quality = {"n": int(y.shape[0]), "components": q,
+                     "explained_variance": float(np.sum(ev[:q])),
+                     "rmse_pct": np.sqrt(np.nanmean(res**2, axis=0)).tolist()}
+    return model
+
+
+def fit_compensation(time_ns: np.ndarray, freq: np.ndarray, env: dict[str, np.ndarray],
+                     baseline: np.ndarray, *, temperatures: Sequence[str] = (),
+                     lags_h: Sequence[float] = (), hinge_c: float = FREEZING_C,
+                     pca_variance: float = 0.9, model: CompensationModel | None = None,
+                     ) -> Compensated:
+    """Train (or reuse) a compensation model and compute residuals for every window.
+
+    Parameters
+    ----------
+    time_ns : ndarray, shape (n_w,)
+        Window times (ns).
+    freq : ndarray, shape (n_w, k)
+        Tracked frequencies (Hz), NaN where missing.
+    env : dict of str to ndarray, shape (n_w,)
+        Environmental variables per window (degC), by name.
+    baseline : ndarray of bool, shape (n_w,)
+        Windows of the training period.
+    temperatures : sequence of str
+        Names in ``env`` to regress on; empty selects the PCA model.
+    lags_h : sequence of float
+        Optional lags (hours) of the temperatures to offer as regressors.
+    hinge_c : float
+        Knee of the bilinear term (degC), default 0.
+    pca_variance : float
+        Fraction of variance the environmental subspace must explain (pca).
+    model : CompensationModel, optional
+        A model trained earlier, reused as is.
+
+    Returns
+    -------
+    Compensated
+
+    Raises
+    ------
+    bshm.errors.AnalysisError
+        If the baseline is too short to train the model.
+    """
+    env = dict(env)
+    env["time_ns"] = np.asarray(time_ns, np.int64)
+    freq = np.asarray(freq, float)
+    base = np.asarray(baseline, bool)
+    temps = [t for t in temperatures if t in env and np.isfinite(env[t][base]).sum() >= 6]
+    if model is None:
+        if temps:
+            model = _fit_mlr(freq, env, base, temps, list(lags_h), hinge_c)
+        else:
+            model = _fit_pca(freq, base, pca_variance)
+        model.quality["model"] = model.kind
+    pred, res = model.residual_pct(freq, env)
+    extrap = np.zeros(freq.shape[0], bool)
+    if model.kind == "mlr" and model.t_range:
+        t = np.asarray(env[model.env_names[0]], float)
+        extrap = (t < model.t_range[0] - 2.0) | (t > model.t_range[1] + 2.0)
+    return Compensated(model, pred, res, extrap)

@@ -1,0 +1,398 @@
+"""Damage indices, novelty detection and graded alarms.
+
+Indices per window (computed from the tracked modes and the compensated
+residuals):
+
+``frequency_shift``
+    The compensated frequency residual of each mode, in percent (negative =
+    softer than expected for the measured conditions). Graded by
+    ``AlarmSettings.frequency_shift_pct`` on ``|residual|``.
+``t2``
+    Hotelling's T^2 of the residual vector against the baseline mean and
+    covariance (the Mahalanobis distance squared). With ``p`` modes present
+    and ``n`` baseline windows, the control limit for a false-alarm rate
+    ``alpha`` per window is the Phase II limit
+    ``p (n + 1)(n - 1) / (n (n - p)) F_{1-alpha}(p, n - p)`` (Tracy, Young and
+    Mason 1992), evaluated for the modes actually present in each window.
+``mac``
+    The drop of the MAC between each tracked shape and the reference shape
+    below its baseline median. The graded limits are
+    ``AlarmSettings.mac_drop`` plus the baseline spread of that mode's MAC
+    (median minus 1st percentile), so that noisy shapes of weakly excited
+    modes do not alarm.
+``comac``
+    COMAC per channel over the tracked modes of recent windows against the
+    reference: where the shapes changed (used in the messages).
+
+Persistence: an index rises to level L at a window only when at least
+``k`` of the last ``n`` processed windows exceed the level-L limit. Under
+independence the false-alarm rate per window of level L is then about
+``C(n, k) alpha^k``. An alarm is emitted whenever the persistent level of an
+index changes upward, and a level-0 "back to normal" alarm once it has been
+below every limit for ``n`` windows.
+
+References
+----------
+Tracy, N. D., Young, J. C., Mason, R. L. (1992). Multivariate control charts
+for individual observations. J. Qual. Technol. 24(2), 88-95.
+https://doi.org/10.1080/00224065.1992.11979381
+Lieven, N. A. J., Ewins, D. J. (1988). Spatial correlation of mode shapes,
+the coordinate modal assurance criterion (COMAC). Proc. IMAC VI, 690-695.
+Worden, K., Manson, G., Fieller, N. R. J. (2000). Damage detection using
+outlier analysis. J. Sound Vib. 229(3), 647-667.
+https://doi.org/10.1006/jsvi.1999.2514
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from bshm.errors import AnalysisError
+
+__all__ = ["DamageIndices", "NoveltyModel", "comac", "compute_indices", "fit_novelty",
+           "grade_alarms", "persistence_rate", "t2_limit"]
+
+
+def t2_limit(alpha: float, p: int, n: int) -> float:
+    """Phase II Hotelling T^2 upper control limit.
+
+    Parameters
+    ----------
+    alpha : float
+        False-alarm probability per window.
+    p : int
+        Number of features.
+    n : int
+        Number of baseline windows.
+
+    Returns
+    -------
+    float
+    """
+    from scipy.stats import f
+
+    if n <= p:
+        return np.inf
+    return float(p * (n + 1) * (n - 1) / (n * (n - p)) * f.ppf(1.0 - alpha, p, n - p))
+
+
+def persistence_rate(alpha: float, k: int, n: int) -> float:
+    """Probability that at least k of n independent windows exceed a limit of rate alpha."""
+    return float(sum(comb(n, i) * alpha**i * (1 - alpha) ** (n - i) for i in range(k, n + 1)))
+
+
+@dataclass
+class NoveltyModel:
+    """Baseline statistics of the residuals (JSON-serialisable).
+
+    Attributes
+    ----------
+    mean : list of float, shape (k,)
+    cov : list of list of float, shape (k, k)
+    n : int
+        Baseline windows with every mode present.
+    mac_median, mac_spread : list of float, shape (k,)
+    """
+
+    mean: list[float]
+    cov: list[list[float]]
+    n: int
+    mac_median: list[float]
+    mac_spread: list[float]
+    residual_std: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NoveltyModel:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**d)
+
+
+def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray) -> NoveltyModel:
+    """Baseline mean/covariance of the residuals and MAC statistics.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_w, k)
+        Compensated residuals (%).
+    mac : ndarray, shape (n_w, k)
+        MAC of each tracked shape to the reference.
+    baseline : ndarray of bool, shape (n_w,)
+
+    Returns
+    -------
+    NoveltyModel
+
+    Raises
+    ------
+    AnalysisError
+        If fewer than k + 3 baseline windows have every mode.
+    """
+    r = residual[baseline]
+    k = r.shape[1]
+    fin = np.isfinite(r)
+    complete = np.all(fin, axis=1)
+    counts = fin.sum(axis=0)
+    if k == 0 or counts.min() < 5:
+        raise AnalysisError(
+            f"novelty model: a tracked mode was found in only {int(counts.min(initial=0))} "
+            "baseline windows; extend the baseline")
+    mu = np.nanmean(r, axis=0)
+    if complete.sum() >= max(k + 3, 0.5 * r.shape[0]):
+        cov = np.cov(r[complete], rowvar=False).reshape(k, k)
+        n = int(complete.sum())
+    else:
+        # pairwise covariance from the windows each pair of modes shares,
+        # made positive definite; n = the smallest pairwise sample size
+        pair = fin.T.astype(float) @ fin.astype(float)
+        cov = np.ma.cov(np.ma.masked_invalid(r), rowvar=False).filled(0.0).reshape(k, k)
+        w, v = np.linalg.eigh(cov)
+        cov = (v * np.maximum(w, 1e-6 * max(w.max(), 1e-12))) @ v.T
+        n = int(max(pair[pair > 0].min(), k + 2))
+    cov = cov + np.eye(k) * 1e-9 * max(np.trace(cov) / max(k, 1), 1e-12)
+    m = mac[baseline]
+    med = np.array([np.nanmedian(c) if np.isfinite(c).any() else 1.0 for c in m.T])
+    p01 = np.array([np.nanpercentile(c, 1) if np.isfinite(c).any() else 1.0 for c in m.T])
+    return NoveltyModel(mu.tolist(), cov.tolist(), n, med.tolist(), (med - p01).tolist(),
+                        np.sqrt(np.diag(cov)).tolist())
+
+
+def comac(shapes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """COMAC per channel.
+
+    Parameters
+    ----------
+    shapes : ndarray, shape (k, n_ch), complex
+        Current shapes of the k modes (phase-aligned to the reference).
+    reference : ndarray, shape (k, n_ch), complex
+
+    Returns
+    -------
+    ndarray, shape (n_ch,)
+        1 = unchanged; lower = the shapes changed at that channel.
+    """
+    a = np.abs(np.asarray(shapes))
+    b = np.abs(np.asarray(reference))
+    num = np.sum(a * b, axis=0) ** 2
+    den = np.sum(a**2, axis=0) * np.sum(b**2, axis=0)
+    return np.where(den > 0, num / np.where(den > 0, den, 1), 1.0)
+
+
+@dataclass
+class DamageIndices:
+    """Indices per window.
+
+    Attributes
+    ----------
+    time_ns : ndarray, shape (n_w,)
+    freq_shift_pct : ndarray, shape (n_w, k)
+    t2 : ndarray, shape (n_w,)
+    t2_limits : ndarray, shape (n_w, 3)
+        Limits for the modes present in each window.
+    n_present : ndarray, shape (n_w,)
+    mac_drop : ndarray, shape (n_w, k)
+    mac_limits : ndarray, shape (k, 3)
+    comac : ndarray, shape (n_w, n_ch)
+    """
+
+    time_ns: np.ndarray
+    freq_shift_pct: np.ndarray
+    t2: np.ndarray
+    t2_limits: np.ndarray
+    n_present: np.ndarray
+    mac_drop: np.ndarray
+    mac_limits: np.ndarray
+    comac: np.ndarray
+
+
+def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
+                    shapes: np.ndarray, ref_shape: np.ndarray, model: NoveltyModel,
+                    novelty_alpha: Sequence[float], mac_drop: Sequence[float],
+                    comac_windows: int = 5) -> DamageIndices:
+    """Damage indices of every window.
+
+    Parameters
+    ----------
+    time_ns : ndarray, shape (n_w,)
+    residual : ndarray, shape (n_w, k)
+        Compensated residuals (%).
+    mac : ndarray, shape (n_w, k)
+    shapes : ndarray, shape (n_w, k, n_ch), complex
+        Tracked shapes (zeros where missing).
+    ref_shape : ndarray, shape (k, n_ch), complex
+    model : NoveltyModel
+    novelty_alpha : sequence of 3 float
+        False-alarm rate per window of each level's T^2 limit.
+    mac_drop : sequence of 3 float
+        Graded MAC drops.
+    comac_windows : int
+        Windows averaged for the COMAC.
+
+    Returns
+    -------
+    DamageIndices
+    """
+    n_w, k = residual.shape
+    mu = np.asarray(model.mean)
+    cov = np.asarray(model.cov).reshape(k, k)
+    t2 = np.full(n_w, np.nan)
+    lim = np.full((n_w, 3), np.nan)
+    npres = np.isfinite(residual).sum(axis=1)
+    cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    for i in range(n_w):
+        ok = np.isfinite(residual[i])
+        if not ok.any():
+            continue
+        key = tuple(ok)
+        if key not in cache:
+            sub = cov[np.ix_(ok, ok)]
+            cache[key] = (np.linalg.inv(sub),
+                          np.array([t2_limit(a, int(ok.sum()), model.n) for a in novelty_alpha]))
+        inv, limits = cache[key]
+        d = residual[i, ok] - mu[ok]
+        t2[i] = float(d @ inv @ d)
+        lim[i] = limits
+    drop = np.asarray(model.mac_median)[None, :] - mac
+    mlim = np.asarray(mac_drop)[None, :] + np.asarray(model.mac_spread)[:, None]
+    n_ch = ref_shape.shape[1]
+    cm = np.ones((n_w, n_ch))
+    for i in range(n_w):
+        lo = max(0, i - comac_windows + 1)
+        s = shapes[lo:i + 1]
+        present = np.abs(s).sum(axis=2) > 0  # (m, k)
+        if not present.any():
+            continue
+        avg = np.where(present.any(axis=0)[:, None],
+                       np.abs(s).sum(axis=0) / np.maximum(present.sum(axis=0), 1)[:, None], 0)
+        keep = present.any(axis=0)
+        cm[i] = comac(avg[keep], ref_shape[keep])
+    return DamageIndices(np.asarray(time_ns, np.int64), residual.copy(), t2, lim, npres,
+                         drop, mlim, cm)
+
+
+def _persistent_levels(exceed_level: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Level reached by at least k of the last n windows, per window."""
+    out = np.zeros(exceed_level.size, np.int8)
+    for i in range(exceed_level.size):
+        past = exceed_level[max(0, i - n + 1):i + 1]
+        for lv in (3, 2, 1):
+            if np.sum(past >= lv) >= k:
+                out[i] = lv
+                break
+    return out
+
+
+def _grade(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Highest level whose limit each value exceeds; values (n,), limits (n, 3)."""
+    lv = np.zeros(values.size, np.int8)
+    for L in range(3):
+        with np.errstate(invalid="ignore"):
+            lv[np.nan_to_num(values, nan=-np.inf) > limits[:, L]] = L + 1
+    return lv
+
+
+def _events(levels: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """(window index, new level) whenever the persistent level rises, or returns to 0."""
+    state, below = 0, 0
+    out = []
+    for i, lv in enumerate(levels):
+        if lv > state:
+            state = int(lv)
+            below = 0
+            out.append((i, state))
+        elif lv == 0 and state > 0:
+            below += 1
+            if below >= n:
+                state = 0
+                out.append((i, 0))
+        else:
+            below = 0
+    return out
+
+
+def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarray,
+                 channels: Sequence[str], *, freq_levels: Sequence[float],
+                 novelty_alpha: Sequence[float], k: int, n: int, station: str | None = None,
+                 channel_x: Sequence[float] | None = None) -> tuple[list[Any], np.ndarray]:
+    """Graded, persistent alarms from the indices.
+
+    Returns
+    -------
+    alarms : list of bshm.alarms.Alarm
+    level : ndarray of int8, shape (n_w,)
+        Highest persistent level of any index per window.
+    """
+    from bshm.alarms import LEVEL_NAMES, Alarm
+
+    alarms = []
+    n_w = ix.t2.size
+    overall = np.zeros(n_w, np.int8)
+    fl = np.tile(np.asarray(freq_levels, float), (n_w, 1))
+    far = [persistence_rate(a, k, n) for a in novelty_alpha]
+
+    def where(i: int) -> str:
+        c = int(np.argmin(ix.comac[i]))
+        if ix.comac[i, c] > 0.999:
+            return ""
+        pos = ""
+        if channel_x is not None and np.isfinite(channel_x[c]):
+            pos = f", x = {channel_x[c]:g} m"
+        return f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."
+
+    for j, mid in enumerate(ids):
+        r = ix.freq_shift_pct[:, j]
+        pl = _persistent_levels(_grade(np.abs(r), fl), k, n)
+        overall = np.maximum(overall, pl)
+        for i, lv in _events(pl, n):
+            f0 = float(ref_frequency[j])
+            if lv == 0:
+                msg = f"Mode {mid} ({f0:.3f} Hz): natural frequency back within its normal range."
+                thr = float(freq_levels[0])
+            else:
+                thr = float(freq_levels[lv - 1])
+                sense = "lower" if r[i] < 0 else "higher"
+                msg = (f"Mode {mid} ({f0:.3f} Hz): natural frequency {abs(r[i]):.2f} % {sense} than "
+                       f"expected for the measured temperature in at least {k} of the last {n} "
+                       f"windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
+                       + (" A loss of stiffness is a possible cause." if r[i] < 0 else "")
+                       + where(i))
+            alarms.append(Alarm(int(ix.time_ns[i]), lv, "frequency_shift", float(r[i]), thr,
+                                mid, msg, None, station))
+        dr = ix.mac_drop[:, j]
+        pl = _persistent_levels(_grade(dr, np.tile(ix.mac_limits[j], (n_w, 1))), k, n)
+        overall = np.maximum(overall, pl)
+        for i, lv in _events(pl, n):
+            thr = float(ix.mac_limits[j, max(lv, 1) - 1])
+            msg = (f"Mode {mid}: mode shape back to normal." if lv == 0 else
+                   f"Mode {mid}: mode shape differs from the reference (MAC lower by "
+                   f"{dr[i]:.3f}, level {lv} limit {thr:.3f}) in at least {k} of the last {n} "
+                   f"windows." + where(i))
+            alarms.append(Alarm(int(ix.time_ns[i]), lv, "mac", float(dr[i]), thr, mid, msg,
+                                None, station))
+    pl = _persistent_levels(_grade(ix.t2, ix.t2_limits), k, n)
+    overall = np.maximum(overall, pl)
+    for i, lv in _events(pl, n):
+        thr = float(ix.t2_limits[i, max(lv, 1) - 1])
+        if lv == 0:
+            msg = "Vibration behaviour back within the baseline range (novelty index T^2)."
+        else:
+            contrib = np.nan_to_num(ix.freq_shift_pct[i])
+            top = np.argsort(-np.abs(contrib))[:3]
+            parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
+            msg = (f"The bridge's vibration behaviour departs from the baseline: novelty index "
+                   f"T^2 = {ix.t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' limit "
+                   f"{thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
+                   f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule) in at least {k} of the "
+                   f"last {n} windows. Frequency residuals: {parts}." + where(i))
+        alarms.append(Alarm(int(ix.time_ns[i]), lv, "t2", float(ix.t2[i]), thr, None, msg,
+                            None, station))
+    alarms.sort(key=lambda a: (a.time_ns, a.index, a.mode or ""))
+    return alarms, overall

@@ -1,0 +1,170 @@
+"""Executors and the crash-safe staging area of the analysis job.
+
+The expensive part (reading and identifying windows) runs on an executor:
+in this process (``LocalExecutor``) or on Dask (``DaskExecutor``: a
+``LocalCluster`` of N single-threaded worker processes, or an existing
+scheduler). Work is sent in batches of windows; each batch's results come
+back to this process, which writes them atomically (temporary file +
+rename) to ``<results>/pending/``. A run killed at any moment therefore
+loses at most the batches in flight; the next run finds the staged batches
+and does not recompute them. The executors return the same
+:class:`~bshm.analysis.windows.WindowResult` objects, so the results do not
+depend on the executor (each worker uses one BLAS thread).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bshm.analysis.windows import WindowConfig, WindowResult, process_batch
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DaskExecutor", "LocalExecutor", "load_pending", "make_executor", "write_pending"]
+
+_SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class LocalExecutor:
+    """Process batches one after the other in this process."""
+
+    name = "local"
+
+    def map(self, cfg: WindowConfig, batches: Sequence[Sequence[tuple[int, int]]],
+            ) -> Iterator[list[WindowResult]]:
+        """Yield the results of each batch as it completes."""
+        for b in batches:
+            yield process_batch(cfg, b)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class DaskExecutor:
+    """Process batches on Dask: a local cluster of ``workers`` processes or a scheduler.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a ``LocalCluster`` with this many single-threaded workers.
+    scheduler : str, optional
+        Address of an existing scheduler (``tcp://host:8786``); its workers
+        must import the same bshm version and see the data folder at the
+        same path.
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - extra not installed
+            from bshm.errors import AnalysisError
+
+            raise AnalysisError("--workers/--scheduler need Dask: pip install 'bshm[cluster]'") from exc
+        self._cluster = None
+        if scheduler:
+            self.client = Client(scheduler, timeout="20s")
+        else:
+            for k, v in _SINGLE_THREAD_ENV.items():
+                os.environ.setdefault(k, v)
+            self._cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                                         processes=True, dashboard_address=None)
+            self.client = Client(self._cluster)
+        self.name = f"dask({scheduler or f'{workers} local workers'})"
+
+    def map(self, cfg: WindowConfig, batches: Sequence[Sequence[tuple[int, int]]],
+            ) -> Iterator[list[WindowResult]]:
+        """Yield the results of each batch as it completes (any order)."""
+        from distributed import as_completed
+
+        futs = [self.client.submit(process_batch, cfg, list(b), pure=False) for b in batches]
+        try:
+            for fut in as_completed(futs):
+                yield fut.result()
+        finally:
+            for f in futs:
+                f.cancel()
+
+    def close(self) -> None:
+        """Close the client and the local cluster."""
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None):
+    """The executor for the options: local when neither is given."""
+    if scheduler or (workers and workers > 0):
+        return DaskExecutor(workers, scheduler)
+    return LocalExecutor()
+
+
+# --------------------------------------------------------------------------- staging
+
+_FIELDS = ("frequencies", "damping", "mpc", "stability")
+
+
+def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
+    """Write a batch of window results atomically to ``folder`` (npz)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rs = sorted(results, key=lambda r: r.start_ns)
+    name = f"{rs[0].start_ns}_{rs[-1].start_ns}.npz"
+    meta = [{"start_ns": r.start_ns, "end_ns": r.end_ns, "status": r.status, "reason": r.reason,
+             "rms": r.rms, "env": r.env, "detail": r.detail} for r in rs]
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+    for i, r in enumerate(rs):
+        for f in _FIELDS:
+            arrays[f"{i}_{f}"] = np.asarray(getattr(r, f))
+        arrays[f"{i}_shapes"] = np.asarray(r.shapes, np.complex128)
+    tmp = folder / (name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    final = folder / name
+    os.replace(tmp, final)
+    return final
+
+
+def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
+    """Every staged window result (unreadable or temporary files are removed)."""
+    out: list[WindowResult] = []
+    files: list[Path] = []
+    if not folder.is_dir():
+        return out, files
+    for p in sorted(folder.iterdir()):
+        if p.suffix != ".npz":
+            p.unlink(missing_ok=True)  # *.tmp of a killed run
+            continue
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                for i, m in enumerate(meta):
+                    r = WindowResult(m["start_ns"], m["end_ns"], m["status"], m["reason"],
+                                     m["rms"], m["env"], detail=m.get("detail", ""))
+                    for f in _FIELDS:
+                        setattr(r, f, z[f"{i}_{f}"])
+                    r.shapes = z[f"{i}_shapes"]
+                    out.append(r)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("dropping unreadable staged results %s: %s", p, exc)
+            p.unlink(missing_ok=True)
+            continue
+        files.append(p)
+    return out, files
+
+
+def batched(windows: Sequence[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
+    """Split windows into batches of at most ``size`` (time order kept)."""
+    size = max(1, int(size))
+    return [list(windows[i:i + size]) for i in range(0, len(windows), size)]
+
+
+ProgressFn = Callable[[int], None]

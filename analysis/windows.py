@@ -1,0 +1,359 @@
+"""Analysis windows: cut the raw store, check data quality, identify modes.
+
+A window is identified by its start time (ns). The job plans the windows
+from the contiguous runs of the acceleration source (``RawReader.records``):
+each run is cut into windows of ``window_s`` seconds with the configured
+overlap; a partial window at the end of a run is not used. Each window is
+checked before identification and *skipped with a recorded reason* when the
+data cannot give trustworthy modes:
+
+=================  ==========================================================
+reason             when
+=================  ==========================================================
+``gap``            a recorded gap overlaps the window, or samples are missing
+``nan``            a sample is NaN or infinite
+``flat``           a channel is constant, or repeats the same value for
+                   ``flat_run_s`` seconds (stuck sensor, dead digitizer)
+``clipping``       a channel sits at its extreme value in many samples
+                   (saturated sensor or ADC)
+``spikes``         isolated samples far outside the local signal (second
+                   difference > ``spike_z`` robust standard deviations)
+``low_excitation`` the spectrum in the analysis band is not above the noise
+                   floor (no structural response), or the RMS is below
+                   ``min_rms``
+``identification`` the identification failed or found no mode
+=================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QualitySettings", "WindowConfig", "WindowResult", "check_quality", "plan_windows",
+           "process_batch", "process_window"]
+
+REASONS = ("gap", "nan", "flat", "clipping", "spikes", "low_excitation", "identification")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Limits of the data-quality checks (see the module docstring).
+
+    Attributes
+    ----------
+    flat_run_s : float
+        Longest tolerated run of identical values (s).
+    clip_fraction : float
+        Fraction of samples at a channel's extreme value that counts as clipping.
+    spike_z : float
+        Robust z-score of the second difference that counts as a spike.
+    min_band_ratio : float
+        Smallest ratio between the spectral peak in the analysis band and the
+        median spectral level (white noise gives about 2).
+    min_rms : float
+        Smallest RMS of the median channel (physical unit), 0 = no check.
+    """
+
+    flat_run_s: float = 1.0
+    clip_fraction: float = 5e-4
+    spike_z: float = 40.0
+    min_band_ratio: float = 6.0
+    min_rms: float = 0.0
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Everything a worker needs to process windows (picklable).
+
+    Attributes
+    ----------
+    data_dir : str
+        Folder of the raw files.
+    source : str
+        Acceleration source.
+    channels : tuple of str
+        Channels used for identification.
+    env : tuple of (str, str)
+        (source, channel) of each environmental variable averaged per window.
+    window_s : float
+    decimate_to_hz : float or None
+    freq_min_hz, freq_max_hz : float, float or None
+    method : str
+    max_order, time_lag : int
+    quality : QualitySettings
+    """
+
+    data_dir: str
+    source: str
+    channels: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    window_s: float = 600.0
+    decimate_to_hz: float | None = None
+    freq_min_hz: float = 0.3
+    freq_max_hz: float | None = None
+    method: str = "ssi-cov"
+    max_order: int = 80
+    time_lag: int = 40
+    quality: QualitySettings = field(default_factory=QualitySettings)
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """Names of the environmental variables (channel names)."""
+        return tuple(c for _, c in self.env)
+
+
+@dataclass
+class WindowResult:
+    """Outcome of one window.
+
+    Attributes
+    ----------
+    start_ns, end_ns : int
+    status : str
+        ``"processed"`` or ``"skipped"``.
+    reason : str
+        Skip reason (one of ``REASONS``), empty when processed.
+    rms : float
+        Median channel RMS of the acceleration (physical unit).
+    env : dict of str to float
+        Environmental means over the window.
+    frequencies, damping, mpc : ndarray, shape (m,)
+    shapes : ndarray, shape (n_channels, m), complex
+    stability : ndarray of int, shape (m,)
+        Number of model orders supporting each mode.
+    detail : str
+        Human-readable detail of a skip.
+    """
+
+    start_ns: int
+    end_ns: int
+    status: str
+    reason: str = ""
+    rms: float = float("nan")
+    env: dict[str, float] = field(default_factory=dict)
+    frequencies: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    damping: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shapes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), complex))
+    mpc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stability: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    detail: str = ""
+
+
+def plan_windows(runs: Sequence[tuple[int, int]], window_s: float, overlap: float = 0.0,
+                 fs: float = 100.0) -> list[tuple[int, int]]:
+    """Cut contiguous runs into windows.
+
+    Parameters
+    ----------
+    runs : sequence of (start_ns, end_ns)
+        Contiguous runs (end exclusive), e.g. ``RawReader.records(source)``.
+    window_s : float
+        Window length (s).
+    overlap : float
+        Fraction of overlap between consecutive windows, 0 <= overlap < 1.
+    fs : float
+        Sampling rate (Hz): a window may end up to half a sample after its run.
+
+    Returns
+    -------
+    list of (start_ns, end_ns)
+        In time order, end exclusive.
+    """
+    if not window_s > 0:
+        raise ValueError(f"window_s must be > 0, got {window_s}")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    w = int(round(window_s * 1e9))
+    step = max(1, int(round(w * (1.0 - overlap))))
+    tol = int(0.5e9 / fs)
+    out = []
+    for a, b in sorted(runs):
+        s = int(a)
+        while s + w <= int(b) + tol:
+            out.append((s, s + w))
+            s += step
+    return out
+
+
+def _longest_run(eq: np.ndarray) -> int:
+    """Longest run of True in a 1-D bool array."""
+    if not eq.any():
+        return 0
+    d = np.diff(np.concatenate([[0], eq.view(np.int8), [0]]))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return int((ends - starts).max())
+
+
+def check_quality(data: np.ndarray, fs: float, q: QualitySettings, *,
+                  band: tuple[float, float] | None = None) -> tuple[str, str]:
+    """Data-quality checks of one window.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, n_channels)
+    fs : float
+        Sampling rate (Hz).
+    q : QualitySettings
+    band : (float, float), optional
+        Analysis band (Hz) for the excitation check.
+
+    Returns
+    -------
+    (reason, detail) : (str, str)
+        ``("", "")`` when the window is fit for identification.
+    """
+    x = np.asarray(data, np.float64)
+    if not np.all(np.isfinite(x)):
+        bad = int(np.sum(~np.isfinite(x)))
+        return "nan", f"{bad} NaN/infinite samples"
+    n = x.shape[0]
+    max_run = max(2, int(q.flat_run_s * fs))
+    for c in range(x.shape[1]):
+        col = x[:, c]
+        if np.ptp(col) == 0 or _longest_run(np.diff(col) == 0) + 1 >= max_run:
+            return "flat", f"channel {c} is flat"
+        m = np.max(np.abs(col))
+        at_max = np.abs(np.abs(col) - m) <= 1e-6 * m
+        if at_max.sum() >= max(4, q.clip_fraction * n):
+            return "clipping", f"channel {c}: {int(at_max.sum())} samples at {m:g}"
+    d2 = x[1:-1] - 0.5 * (x[:-2] + x[2:])
+    med = np.median(d2, axis=0)
+    mad = 1.4826 * np.median(np.abs(d2 - med), axis=0)
+    z = np.abs(d2 - med) / np.where(mad > 0, mad, np.inf)
+    if np.any(z > q.spike_z):
+        c = int(np.argmax(np.max(z, axis=0)))
+        return "spikes", f"channel {c}: second difference {np.max(z):.0f} sigma"
+    xc = x - x.mean(axis=0)
+    rms = float(np.median(np.sqrt(np.mean(xc**2, axis=0))))
+    if q.min_rms and rms < q.min_rms:
+        return "low_excitation", f"median RMS {rms:g} < {q.min_rms:g}"
+    if band is not None and q.min_band_ratio > 0:
+        from scipy.signal import welch
+
+        nper = int(min(n, max(256, 2 ** int(np.log2(fs * 10)))))
+        f, p = welch(xc, fs=fs, nperseg=nper, axis=0)
+        p = p.mean(axis=1)
+        inb = (f >= band[0]) & (f <= band[1])
+        ratio = float(p[inb].max() / np.median(p[1:])) if inb.any() else 0.0
+        if ratio < q.min_band_ratio:
+            return "low_excitation", f"spectral peak only {ratio:.1f} x the noise floor"
+    return "", ""
+
+
+def _preprocess(data: np.ndarray, fs: float, decimate_to_hz: float | None) -> tuple[np.ndarray, float]:
+    from scipy.signal import decimate, detrend
+
+    x = detrend(np.asarray(data, np.float64), axis=0, type="linear")
+    if decimate_to_hz and decimate_to_hz < fs:
+        q = int(round(fs / decimate_to_hz))
+        if q > 1:
+            x = decimate(x, q, ftype="fir", axis=0, zero_phase=True)
+            fs = fs / q
+    return x, fs
+
+
+def _identify(x: np.ndarray, fs: float, cfg: WindowConfig):
+    fmax = cfg.freq_max_hz or 0.4 * fs
+    try:
+        from bshm.analysis import identify
+    except ImportError:  # the OMA front end not installed yet: SSI-COV + automated picking
+        from bshm.analysis.picking import pick_modes
+        from bshm.analysis.ssi import ssi_cov
+
+        diag = ssi_cov(x, fs, time_lag=cfg.time_lag, max_order=cfg.max_order)
+        return pick_modes(diag, freq_min=cfg.freq_min_hz, freq_max=fmax)
+    return identify(x, fs, method=cfg.method, max_order=cfg.max_order, time_lag=cfg.time_lag,
+                    freq_range=(cfg.freq_min_hz, fmax))
+
+
+def _stability_count(res, n_modes: int) -> np.ndarray:
+    for name in ("stability", "n_stable", "stability_count", "cluster_size", "n_poles"):
+        v = getattr(res, name, None)
+        if v is not None and np.size(v) == n_modes:
+            return np.asarray(v, np.int32)
+    return np.zeros(n_modes, np.int32)
+
+
+def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> WindowResult:
+    """Read, check and identify one window.
+
+    Parameters
+    ----------
+    reader : bshm.store.RawReader
+    cfg : WindowConfig
+    start_ns, end_ns : int
+        Window limits (end exclusive).
+
+    Returns
+    -------
+    WindowResult
+        Never raises for bad data: the reason is recorded instead.
+    """
+    out = WindowResult(int(start_ns), int(end_ns), "skipped")
+    for src, ch in cfg.env:
+        try:
+            r = reader.read(src, start_ns, end_ns, channels=[ch])
+            v = r.data[:, 0].astype(np.float64)
+            v = v[np.isfinite(v)]
+            out.env[ch] = float(v.mean()) if v.size else float("nan")
+        except (ValueError, KeyError):
+            out.env[ch] = float("nan")
+    rec = reader.read(cfg.source, start_ns, end_ns, channels=list(cfg.channels))
+    fs = rec.fs
+    expected = int(round((end_ns - start_ns) * fs / 1e9))
+    if rec.gaps or rec.data.shape[0] < expected - 1:
+        out.reason = "gap"
+        out.detail = f"{rec.data.shape[0]} of {expected} samples, {len(rec.gaps)} gaps"
+        return out
+    fmax = cfg.freq_max_hz or 0.4 * (cfg.decimate_to_hz or fs)
+    reason, detail = check_quality(rec.data, fs, cfg.quality, band=(cfg.freq_min_hz, fmax))
+    x = rec.data.astype(np.float64)
+    out.rms = float(np.median(np.std(x, axis=0))) if np.all(np.isfinite(x)) else float("nan")
+    if reason:
+        out.reason, out.detail = reason, detail
+        return out
+    x, fs2 = _preprocess(x, fs, cfg.decimate_to_hz)
+    try:
+        res = _identify(x, fs2, cfg)
+    except Exception as exc:  # noqa: BLE001 - any numerical failure skips the window
+        log.debug("window %s: identification failed: %s", start_ns, exc)
+        out.reason, out.detail = "identification", f"{type(exc).__name__}: {exc}"
+        return out
+    f = np.asarray(res.frequencies, float)
+    keep = (f >= cfg.freq_min_hz) & (f <= fmax) & np.isfinite(f)
+    if not keep.any():
+        out.reason, out.detail = "identification", "no mode found"
+        return out
+    out.status = "processed"
+    out.frequencies = f[keep]
+    out.damping = np.asarray(res.damping, float)[keep]
+    out.shapes = np.asarray(res.shapes, np.complex128)[:, keep]
+    mpc = getattr(res, "mpc", None)
+    out.mpc = np.asarray(mpc, float)[keep] if mpc is not None else np.full(keep.sum(), np.nan)
+    out.stability = _stability_count(res, f.size)[keep]
+    return out
+
+
+def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list[WindowResult]:
+    """Process a batch of windows with one reader (the unit of work of the executors).
+
+    Parameters
+    ----------
+    cfg : WindowConfig
+    windows : sequence of (start_ns, end_ns)
+
+    Returns
+    -------
+    list of WindowResult
+        In the order of ``windows``.
+    """
+    from bshm.store import open_raw
+
+    with open_raw(cfg.data_dir) as reader:
+        return [process_window(reader, cfg, s, e) for s, e in windows]

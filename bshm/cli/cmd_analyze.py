@@ -1,0 +1,115 @@
+"""``bshm analyze DATA_DIR``: the incremental long-term monitoring job."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "analyze"
+GROUP = None
+HELP = "process every window not yet processed: modes, tracking, compensation, alarms"
+DESCRIPTION = """\
+Process every analysis window of DATA_DIR that is not processed yet:
+data-quality checks, modal identification, mode tracking, temperature
+compensation, damage indices and graded alarms. Results go to
+DATA_DIR/results/<station>_results.h5, alarms also to the alarm feed
+(JSON lines). Safe under cron: a second run while one is active exits
+at once with code 75, a killed run is finished by the next.
+
+Config: --config, else DATA_DIR/station.toml, else settings inferred
+from the raw files (said on stderr).
+
+Exit codes: 0 success, 1 failure, 2 usage or config error, 75 another
+run holds the lock; with --fail-on-alarm LEVEL, 3 when this run raised
+an alarm of that level or above.
+
+examples:
+  bshm analyze /data/bridge1
+  bshm analyze /data/bridge1 --json --baseline 2026-01-01..2026-01-15
+  bshm analyze /data/bridge1 --workers 2
+  bshm analyze /data/bridge1 --scheduler tcp://10.0.0.5:8786
+"""
+
+EXIT_ALARM = 3
+
+
+def _level(text: str) -> int:
+    names = {"advisory": 1, "warning": 2, "critical": 3}
+    t = text.strip().lower()
+    if t in names:
+        return names[t]
+    if t in {"1", "2", "3"}:
+        return int(t)
+    raise argparse.ArgumentTypeError(f"{text!r}: use 1, 2, 3 or advisory, warning, critical")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI contract
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of the raw HDF5 files")
+    parser.add_argument("--config", metavar="STATION.TOML",
+                        help="station config (default: DATA_DIR/station.toml if present)")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    parser.add_argument("--baseline", metavar="FROM..TO",
+                        help="training period of the models, ISO 8601 (default: config, "
+                             "else the first 14 days)")
+    exe = parser.add_mutually_exclusive_group()
+    exe.add_argument("--workers", type=int, metavar="N",
+                     help="run on a local Dask cluster of N worker processes")
+    exe.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on an existing Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--fail-on-alarm", type=_level, metavar="LEVEL",
+                        help=f"exit with code {EXIT_ALARM} when this run raises an alarm of "
+                             "LEVEL (1-3 or advisory/warning/critical) or above")
+    parser.add_argument("--reprocess", action="store_true",
+                        help="delete the results (not the alarm feed) and process everything again")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+def run(args: argparse.Namespace) -> int:  # noqa: D103 - CLI contract
+    import json
+    import logging
+    import sys
+
+    from bshm.analysis.job import EXIT_LOCKED, run_analysis
+    from bshm.errors import LockError
+
+    log = logging.getLogger("bshm.analyze")
+    if args.workers is not None and args.workers < 1:
+        from bshm.errors import ConfigError
+
+        raise ConfigError(f"--workers {args.workers}: must be at least 1")
+    try:
+        summary = run_analysis(args.data_dir, config=args.config, baseline=args.baseline,
+                               workers=args.workers, scheduler=args.scheduler,
+                               progress=False if args.no_progress else None,
+                               reprocess=args.reprocess)
+    except LockError as exc:
+        print(f"bshm: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2, default=str))
+    else:
+        _print_text(summary)
+    log.debug("results in %s", summary.results_path)
+    if args.fail_on_alarm and summary.max_level >= args.fail_on_alarm:
+        return EXIT_ALARM
+    return 0
+
+
+def _print_text(s) -> None:
+    skipped = sum(s.skipped.values())
+    why = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))
+    print(f"{s.station}: {s.processed} windows processed, {skipped} skipped"
+          + (f" ({why})" if why else "") + f"; {s.total_windows} in {s.results_path}")
+    for n in s.notes:
+        print(f"note: {n}")
+    if s.tracked_modes:
+        print("tracked modes:")
+        for m in s.tracked_modes:
+            f = m["mean_frequency_hz"]
+            print(f"  {m['id']:>4}  {f:8.3f} Hz  found in {100 * m['availability']:5.1f} % of windows"
+                  if f is not None else f"  {m['id']:>4}  not found yet")
+    if s.alarms:
+        print(f"{len(s.alarms)} new alarm(s):")
+        for a in s.alarms:
+            print(f"  {a['time']}  level {a['level']}  {a['index']}  {a['message']}")
+    else:
+        print("no new alarm")

@@ -1,0 +1,680 @@
+"""The HDF5 results store: one file per station, written by the analysis job.
+
+Layout (schema version :data:`RESULTS_SCHEMA_VERSION`, documented in
+``docs/hdf5-schema-results.md``)::
+
+    /                     attrs: bshm_kind="results", schema_version, station
+    /windows/             one row per analysis window ever seen (processed or skipped)
+    /environment/         per-window environmental means, rows aligned with /windows
+    /modes/               every identified mode of every processed window (flat rows)
+    /tracks/              tracked modes: one column per tracked mode (derived)
+    /features/            compensated features: residual per tracked mode (derived)
+    /indices/             damage indices and their thresholds (derived)
+    /alarms/              alarms raised (append-only, de-duplicated)
+    /fatigue/<gauge>/     rainflow histograms and Miner damage per gauge window
+    /channel_health/      per-channel health rows
+    /models/              JSON descriptions of the reference set and models
+
+Writes are crash-safe: :class:`ResultsWriter` copies the file to a temporary
+sibling, modifies the copy and atomically renames it over the original, all
+under an exclusive ``flock`` on ``<file>.lock``. A process killed mid-write
+leaves the previous complete file untouched. Readers never see a half-written
+file. Appending a window (or alarm, or fatigue window) that is already stored
+is a no-op.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bshm.errors import SchemaVersionError, StoreError
+
+log = logging.getLogger(__name__)
+
+RESULTS_SCHEMA_VERSION = 1
+RESULTS_KIND = "results"
+
+_STR = None  # h5py string dtype, created lazily
+
+
+def _str_dtype():
+    global _STR
+    if _STR is None:
+        import h5py
+
+        _STR = h5py.string_dtype("utf-8")
+    return _STR
+
+
+def results_path(data_dir: str | os.PathLike, station: str) -> Path:
+    """Default results file of a station: ``<data_dir>/results/<station>_results.h5``."""
+    return Path(data_dir) / "results" / f"{station}_results.h5"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
+    """Append rows to the parallel resizable datasets of ``group``."""
+    n_new = None
+    for name, values in columns.items():
+        arr = np.asarray(values)
+        if n_new is None:
+            n_new = arr.shape[0]
+        elif arr.shape[0] != n_new:
+            raise StoreError(f"{group.name}/{name}: {arr.shape[0]} rows, expected {n_new}")
+    if not n_new:
+        return
+    for name, values in columns.items():
+        arr = np.asarray(values)
+        if arr.dtype.kind in "UO":
+            arr = arr.astype(object)
+            dtype = _str_dtype()
+        else:
+            dtype = arr.dtype
+        if name not in group:
+            group.create_dataset(
+                name,
+                data=arr,
+                dtype=dtype,
+                maxshape=(None,) + arr.shape[1:],
+                chunks=True,
+                compression="gzip" if arr.dtype.kind not in "O" else None,
+            )
+            continue
+        ds = group[name]
+        if ds.shape[1:] != arr.shape[1:]:
+            raise StoreError(
+                f"{ds.name}: rows of shape {arr.shape[1:]} do not fit the stored "
+                f"{ds.shape[1:]} (channel list changed? use a new results file)"
+            )
+        n0 = ds.shape[0]
+        ds.resize(n0 + n_new, axis=0)
+        ds[n0:] = arr
+
+
+def _read_columns(group) -> dict[str, np.ndarray]:
+    out = {}
+    for name, ds in group.items():
+        if not hasattr(ds, "dtype"):
+            continue
+        arr = ds[()]
+        if ds.dtype.kind == "O":
+            arr = np.array([v.decode() if isinstance(v, bytes) else v for v in arr], dtype=object)
+        out[name] = arr
+    return out
+
+
+def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+    if name in f:
+        del f[name]
+    g = f.create_group(name)
+    for k, v in arrays.items():
+        arr = np.asarray(v)
+        if arr.dtype.kind in "UO":
+            g.create_dataset(k, data=arr.astype(object), dtype=_str_dtype())
+        else:
+            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None)
+    for k, v in attrs.items():
+        g.attrs[k] = v
+
+
+def _check_file(f, path) -> None:
+    kind = f.attrs.get("bshm_kind")
+    if isinstance(kind, bytes):
+        kind = kind.decode()
+    if kind != RESULTS_KIND:
+        raise StoreError(f"{path}: not a bshm results file (bshm_kind={kind!r})")
+    ver = f.attrs.get("schema_version")
+    if ver is None or int(ver) > RESULTS_SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: results schema version {ver!r} is not supported "
+            f"(this bshm reads up to {RESULTS_SCHEMA_VERSION}); upgrade bshm"
+        )
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class ResultsWriter:
+    """Write access to a results file, crash-safe (copy, modify, atomic rename).
+
+    Use as a context manager; the changes become visible only when the
+    ``with`` block ends without an exception.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The results file (created with its folder if missing).
+    station : str
+        Station name, stored as an attribute of a new file.
+    """
+
+    def __init__(self, path: str | os.PathLike, station: str = "") -> None:
+        self.path = Path(path)
+        self.station = station
+        self._lock_fd: int | None = None
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self.f = None
+
+    # context management -------------------------------------------------------
+    def __enter__(self) -> ResultsWriter:
+        import h5py
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
+        try:
+            if self._tmp.exists():
+                self._tmp.unlink()  # left by a killed writer
+            if self.path.exists():
+                shutil.copyfile(self.path, self._tmp)
+                self.f = h5py.File(self._tmp, "a")
+                _check_file(self.f, self.path)
+            else:
+                self.f = h5py.File(self._tmp, "w")
+                self.f.attrs["bshm_kind"] = RESULTS_KIND
+                self.f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
+                self.f.attrs["station"] = self.station
+                from bshm._version import __version__
+
+                self.f.attrs["bshm_version"] = __version__
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._abort()
+            return
+        try:
+            self.f.close()
+            self.f = None
+            fd = os.open(self._tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp, self.path)
+        finally:
+            self._release()
+
+    def _abort(self) -> None:
+        try:
+            if self.f is not None:
+                self.f.close()
+        finally:
+            self.f = None
+            if self._tmp.exists():
+                self._tmp.unlink()
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _group(self, name: str):
+        return self.f.require_group(name)
+
+    # windows and modes --------------------------------------------------------
+    def window_starts(self) -> np.ndarray:
+        """Start times (ns) of every window already stored (processed or skipped)."""
+        if "windows" in self.f and "start_ns" in self.f["windows"]:
+            return self.f["windows/start_ns"][()]
+        return np.zeros(0, np.int64)
+
+    def append_windows(self, results: Sequence[Any], *, channels: Sequence[str],
+                       env_names: Sequence[str]) -> int:
+        """Append window results (:class:`bshm.analysis.windows.WindowResult`-like).
+
+        Each result needs ``start_ns, end_ns, status, reason, rms, env`` (dict)
+        and, when processed, ``frequencies, damping, shapes, mpc, stability``.
+        Windows already stored are skipped (idempotent).
+
+        Returns
+        -------
+        int
+            Number of windows actually added.
+        """
+        have = set(self.window_starts().tolist())
+        new = []
+        for r in sorted(results, key=lambda r: r.start_ns):
+            if r.start_ns in have:
+                continue
+            have.add(r.start_ns)
+            new.append(r)
+        if not new:
+            return 0
+        g = self._group("windows")
+        if "channels" not in g.attrs:
+            g.attrs["channels"] = json.dumps(list(channels))
+            self._group("environment").attrs["names"] = json.dumps(list(env_names))
+        else:
+            stored = json.loads(g.attrs["channels"])
+            if stored != list(channels):
+                raise StoreError(
+                    f"{self.path}: results were computed for channels {stored}, "
+                    f"not {list(channels)}; use --reprocess or a new results file"
+                )
+        names = json.loads(self.f["environment"].attrs["names"])
+        _append_rows(g, {
+            "start_ns": np.array([r.start_ns for r in new], np.int64),
+            "end_ns": np.array([r.end_ns for r in new], np.int64),
+            "processed": np.array([r.status == "processed" for r in new], np.bool_),
+            "reason": np.array([r.reason for r in new], object),
+            "rms": np.array([r.rms for r in new], np.float64),
+            "n_modes": np.array([len(r.frequencies) for r in new], np.int32),
+        })
+        env = np.array([[r.env.get(n, np.nan) for n in names] for r in new], np.float64)
+        _append_rows(self._group("environment"), {"values": env.reshape(len(new), len(names))})
+        rows = [r for r in new if len(r.frequencies)]
+        if rows:
+            n_ch = len(channels)
+            _append_rows(self._group("modes"), {
+                "window_start_ns": np.concatenate([np.full(len(r.frequencies), r.start_ns, np.int64) for r in rows]),
+                "frequency": np.concatenate([r.frequencies for r in rows]).astype(np.float64),
+                "damping": np.concatenate([r.damping for r in rows]).astype(np.float64),
+                "mpc": np.concatenate([r.mpc for r in rows]).astype(np.float64),
+                "stability": np.concatenate([r.stability for r in rows]).astype(np.int32),
+                "shape": np.concatenate([np.asarray(r.shapes).T.reshape(-1, n_ch) for r in rows]).astype(np.complex64),
+            })
+        return len(new)
+
+    # derived groups (rewritten in full by each run; deterministic) -----------
+    def write_group(self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
+        """Replace a derived group (``tracks``, ``features``, ``indices``) entirely."""
+        if name not in {"tracks", "features", "indices"}:
+            raise ValueError(f"{name!r} is not a derived group (tracks, features, indices)")
+        _replace_group(self.f, name, arrays, attrs or {})
+
+    def write_model(self, name: str, model: Mapping[str, Any]) -> None:
+        """Store a model description (JSON-serialisable dict) under ``/models``."""
+        g = self._group("models")
+        g.attrs[name] = json.dumps(model, sort_keys=True, default=_json_default)
+
+    # alarms ---------------------------------------------------------------------
+    def append_alarms(self, alarms: Iterable[Any]) -> list[Any]:
+        """Append alarms (:class:`bshm.alarms.Alarm` or dicts); duplicates are skipped.
+
+        Two alarms are the same when time, index, mode, channel and level agree.
+
+        Returns
+        -------
+        list
+            The alarms actually added (to forward to the alarm feed).
+        """
+        g = self._group("alarms")
+        have = set()
+        if "time_ns" in g:
+            cols = _read_columns(g)
+            have = {(int(t), i, m, c, int(lv)) for t, i, m, c, lv in zip(
+                cols["time_ns"], cols["index"], cols["mode"], cols["channel"], cols["level"])}
+        added = []
+        for a in alarms:
+            d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
+            key = (int(d["time_ns"]), str(d["index"]), str(d.get("mode") or ""),
+                   str(d.get("channel") or ""), int(d["level"]))
+            if key in have:
+                continue
+            have.add(key)
+            added.append((a, d))
+        if added:
+            _append_rows(g, {
+                "time_ns": np.array([d["time_ns"] for _, d in added], np.int64),
+                "level": np.array([d["level"] for _, d in added], np.int8),
+                "index": np.array([str(d["index"]) for _, d in added], object),
+                "value": np.array([d["value"] for _, d in added], np.float64),
+                "threshold": np.array([d["threshold"] for _, d in added], np.float64),
+                "mode": np.array([str(d.get("mode") or "") for _, d in added], object),
+                "channel": np.array([str(d.get("channel") or "") for _, d in added], object),
+                "message": np.array([str(d["message"]) for _, d in added], object),
+            })
+        return [a for a, _ in added]
+
+    # fatigue and channel health (written by the strain/fatigue part) -----------
+    def append_fatigue(self, gauge: str, *, window_start_ns: Sequence[int], window_end_ns: Sequence[int],
+                       range_edges: np.ndarray, counts: np.ndarray, miner_damage: Sequence[float],
+                       unit: str = "MPa", attrs: Mapping[str, Any] | None = None) -> int:
+        """Append rainflow histograms and Miner damage of one gauge, per window.
+
+        Parameters
+        ----------
+        gauge : str
+            Strain channel name.
+        window_start_ns, window_end_ns : sequence of int, shape (n,)
+            Window limits (ns). A window already stored for this gauge is skipped.
+        range_edges : ndarray, shape (n_bins + 1,)
+            Stress-range bin edges (``unit``); must match earlier appends.
+        counts : ndarray, shape (n, n_bins)
+            Cycle counts per bin (half cycles count 0.5).
+        miner_damage : sequence of float, shape (n,)
+            Palmgren-Miner damage increment of each window (dimensionless).
+        unit : str
+            Unit of the ranges (default MPa).
+        attrs : mapping, optional
+            Extra attributes for the gauge group (detail category, modulus ...).
+
+        Returns
+        -------
+        int
+            Windows added.
+        """
+        g = self._group("fatigue").require_group(gauge)
+        edges = np.asarray(range_edges, np.float64)
+        counts = np.asarray(counts, np.float64)
+        starts = np.asarray(window_start_ns, np.int64)
+        if counts.ndim != 2 or counts.shape != (starts.size, edges.size - 1):
+            raise ValueError(f"fatigue {gauge}: counts must have shape ({starts.size}, {edges.size - 1}), got {counts.shape}")
+        if "range_edges" in g.attrs:
+            if not np.array_equal(g.attrs["range_edges"], edges):
+                raise StoreError(f"{self.path}: fatigue/{gauge}: range bin edges differ from the stored ones")
+        else:
+            g.attrs["range_edges"] = edges
+            g.attrs["unit"] = unit
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = v
+        have = set(g["window_start_ns"][()].tolist()) if "window_start_ns" in g else set()
+        keep = np.array([s not in have for s in starts.tolist()], bool)
+        # de-duplicate inside the batch as well
+        _, first = np.unique(starts, return_index=True)
+        mask = np.zeros(starts.size, bool)
+        mask[first] = True
+        keep &= mask
+        if not keep.any():
+            return 0
+        _append_rows(g, {
+            "window_start_ns": starts[keep],
+            "window_end_ns": np.asarray(window_end_ns, np.int64)[keep],
+            "counts": counts[keep],
+            "miner_damage": np.asarray(miner_damage, np.float64)[keep],
+        })
+        return int(keep.sum())
+
+    def append_channel_health(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append channel-health rows: dicts with ``time_ns, channel, check, value, status, message``.
+
+        ``status`` is a short word ("ok", "warning", "fault"). Rows whose
+        (time_ns, channel, check) are already stored are skipped.
+
+        Returns
+        -------
+        int
+            Rows added.
+        """
+        g = self._group("channel_health")
+        have = set()
+        if "time_ns" in g:
+            c = _read_columns(g)
+            have = set(zip(c["time_ns"].tolist(), c["channel"].tolist(), c["check"].tolist()))
+        new = []
+        for r in rows:
+            key = (int(r["time_ns"]), str(r["channel"]), str(r["check"]))
+            if key in have:
+                continue
+            have.add(key)
+            new.append(r)
+        if new:
+            _append_rows(g, {
+                "time_ns": np.array([r["time_ns"] for r in new], np.int64),
+                "channel": np.array([str(r["channel"]) for r in new], object),
+                "check": np.array([str(r["check"]) for r in new], object),
+                "value": np.array([float(r.get("value", np.nan)) for r in new], np.float64),
+                "status": np.array([str(r.get("status", "")) for r in new], object),
+                "message": np.array([str(r.get("message", "")) for r in new], object),
+            })
+        return len(new)
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot store {type(o).__name__} in a model description")
+
+
+@contextmanager
+def _writer(path, station="") -> Iterator[ResultsWriter]:
+    with ResultsWriter(path, station) as w:
+        yield w
+
+
+def append_alarms(path: str | os.PathLike, alarms: Iterable[Any], *, station: str = "") -> list[Any]:
+    """Append alarms to a results file (see :meth:`ResultsWriter.append_alarms`)."""
+    with _writer(path, station) as w:
+        return w.append_alarms(alarms)
+
+
+def append_fatigue(path: str | os.PathLike, gauge: str, *, station: str = "", **kw: Any) -> int:
+    """Append fatigue windows of one gauge (see :meth:`ResultsWriter.append_fatigue`)."""
+    with _writer(path, station) as w:
+        return w.append_fatigue(gauge, **kw)
+
+
+def append_channel_health(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, station: str = "") -> int:
+    """Append channel-health rows (see :meth:`ResultsWriter.append_channel_health`)."""
+    with _writer(path, station) as w:
+        return w.append_channel_health(rows)
+
+
+# --------------------------------------------------------------------------- reader
+
+
+class ResultsReader:
+    """Read a results file (context manager). Every method returns plain NumPy data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The results file.
+
+    Raises
+    ------
+    bshm.errors.StoreError
+        If the file is not a results file; ``SchemaVersionError`` for an
+        unsupported schema version.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self.f = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open results file: {exc}") from exc
+        try:
+            _check_file(self.f, self.path)
+        except BaseException:
+            self.f.close()
+            raise
+        st = self.f.attrs.get("station", "")
+        self.station = st.decode() if isinstance(st, bytes) else str(st)
+
+    def __enter__(self) -> ResultsReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self.f.close()
+
+    @property
+    def channels(self) -> list[str]:
+        """Channel names of the mode shapes (rows of every shape)."""
+        if "windows" in self.f and "channels" in self.f["windows"].attrs:
+            return json.loads(self.f["windows"].attrs["channels"])
+        return []
+
+    def windows(self) -> dict[str, np.ndarray]:
+        """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,)."""
+        if "windows" not in self.f:
+            return {k: np.zeros(0) for k in ("start_ns", "end_ns", "processed", "reason", "rms", "n_modes")}
+        return _read_columns(self.f["windows"])
+
+    def environment(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Environment per window: ``(names, start_ns (n,), values (n, n_vars))``."""
+        if "environment" not in self.f or "values" not in self.f["environment"]:
+            return [], np.zeros(0, np.int64), np.zeros((0, 0))
+        names = json.loads(self.f["environment"].attrs["names"])
+        return names, self.f["windows/start_ns"][()], self.f["environment/values"][()]
+
+    def modes(self, start_ns: int | None = None, end_ns: int | None = None) -> dict[str, np.ndarray]:
+        """Identified modes, flat rows: ``window_start_ns, frequency (Hz), damping (ratio),
+        mpc, stability, shape (n_rows, n_channels) complex``, optionally in [start, end)."""
+        if "modes" not in self.f:
+            return {"window_start_ns": np.zeros(0, np.int64), "frequency": np.zeros(0),
+                    "damping": np.zeros(0), "mpc": np.zeros(0), "stability": np.zeros(0, np.int32),
+                    "shape": np.zeros((0, len(self.channels)), np.complex64)}
+        cols = _read_columns(self.f["modes"])
+        t = cols["window_start_ns"]
+        keep = np.ones(t.size, bool)
+        if start_ns is not None:
+            keep &= t >= start_ns
+        if end_ns is not None:
+            keep &= t < end_ns
+        return {k: v[keep] for k, v in cols.items()}
+
+    def _derived(self, name: str) -> dict[str, Any]:
+        if name not in self.f:
+            return {}
+        g = self.f[name]
+        out: dict[str, Any] = _read_columns(g)
+        for k, v in g.attrs.items():
+            out[k] = json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v
+        return out
+
+    def tracks(self) -> dict[str, Any]:
+        """Tracked modes: ``time_ns (n_w,), mode_ids, frequency/damping/mac (n_w, n_modes)
+        with NaN where a mode was not found, shape (n_w, n_modes, n_ch) complex,
+        ref_frequency (n_modes,), ref_shape (n_modes, n_ch)``."""
+        return self._derived("tracks")
+
+    def features(self) -> dict[str, Any]:
+        """Compensated features: ``time_ns, predicted, residual (n_w, n_modes)``, model attrs."""
+        return self._derived("features")
+
+    def indices(self) -> dict[str, Any]:
+        """Damage indices: ``time_ns, freq_shift_pct (n_w, n_modes), t2, t2_limits (3,),
+        mac (n_w, n_modes), comac (n_ch,), level (n_w,)``."""
+        return self._derived("indices")
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """Alarms as DESIGN.md alarm objects (time order)."""
+        if "alarms" not in self.f or "time_ns" not in self.f["alarms"]:
+            return []
+        from bshm.timeutil import to_iso
+
+        c = _read_columns(self.f["alarms"])
+        out = []
+        for i in np.argsort(c["time_ns"], kind="stable"):
+            out.append({
+                "time_ns": int(c["time_ns"][i]), "time": to_iso(int(c["time_ns"][i])),
+                "level": int(c["level"][i]), "index": str(c["index"][i]),
+                "value": float(c["value"][i]), "threshold": float(c["threshold"][i]),
+                "mode": str(c["mode"][i]) or None, "channel": str(c["channel"][i]) or None,
+                "message": str(c["message"][i]),
+            })
+        return out
+
+    def fatigue(self) -> dict[str, dict[str, Any]]:
+        """Per gauge: ``window_start_ns, window_end_ns, counts (n, n_bins), miner_damage (n,),
+        range_edges (n_bins+1,), unit`` plus any extra attributes."""
+        out: dict[str, dict[str, Any]] = {}
+        if "fatigue" not in self.f:
+            return out
+        for gauge, g in self.f["fatigue"].items():
+            d: dict[str, Any] = _read_columns(g)
+            d.update({k: v for k, v in g.attrs.items()})
+            out[gauge] = d
+        return out
+
+    def channel_health(self) -> dict[str, np.ndarray]:
+        """Channel-health rows: ``time_ns, channel, check, value, status, message``."""
+        if "channel_health" not in self.f:
+            return {}
+        return _read_columns(self.f["channel_health"])
+
+    def models(self) -> dict[str, Any]:
+        """Model descriptions stored by the job (``reference``, ``compensation``, ``limits`` ...)."""
+        if "models" not in self.f:
+            return {}
+        return {k: json.loads(v) for k, v in self.f["models"].attrs.items()}
+
+
+def open_results(path: str | os.PathLike) -> ResultsReader:
+    """Open a results file for reading (see :class:`ResultsReader`)."""
+    return ResultsReader(path)
+
+
+def is_results_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` is an HDF5 file with ``bshm_kind = "results"``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            k = f.attrs.get("bshm_kind")
+            return (k.decode() if isinstance(k, bytes) else k) == RESULTS_KIND
+    except OSError:
+        return False
+
+
+def summarize(path: str | os.PathLike) -> dict[str, Any]:
+    """What a results file holds, as a JSON-ready dict (for ``bshm inspect``)."""
+    with ResultsReader(path) as r:
+        w = r.windows()
+        processed = np.asarray(w.get("processed", np.zeros(0, bool)), bool)
+        reasons: dict[str, int] = {}
+        for reason, p in zip(w.get("reason", []), processed):
+            if not p:
+                reasons[str(reason)] = reasons.get(str(reason), 0) + 1
+        tr = r.tracks()
+        tracked = []
+        if tr:
+            freq = np.asarray(tr["frequency"])
+            for j, mid in enumerate(tr["mode_ids"]):
+                col = freq[:, j]
+                ok = np.isfinite(col)
+                tracked.append({
+                    "id": str(mid),
+                    "mean_frequency_hz": float(np.mean(col[ok])) if ok.any() else None,
+                    "availability": float(ok.mean()) if col.size else 0.0,
+                })
+        alarms = r.alarms()
+        starts = np.asarray(w.get("start_ns", np.zeros(0, np.int64)), np.int64)
+        return {
+            "schema_version": int(r.f.attrs["schema_version"]),
+            "kind": RESULTS_KIND,
+            "station": r.station,
+            "files": [str(r.path)],
+            "channels": r.channels,
+            "windows": {"total": int(starts.size), "processed": int(processed.sum()),
+                        "skipped": reasons,
+                        "start_ns": int(starts.min()) if starts.size else None,
+                        "end_ns": int(np.asarray(w["end_ns"]).max()) if starts.size else None},
+            "modes": int(r.modes()["frequency"].size),
+            "tracked_modes": tracked,
+            "alarms": {"count": len(alarms),
+                       "max_level": max((a["level"] for a in alarms), default=0)},
+            "fatigue_gauges": sorted(r.fatigue()),
+            "models": sorted(r.models()),
+        }
