@@ -1,0 +1,295 @@
+"""Data quality per channel: is this sensor telling the truth?
+
+Each window of each channel gets a status -- ``ok``, ``suspect`` or
+``failed`` -- with plain-language reasons, so a technician knows which
+sensor to check. The checks:
+
+========== ==================================================================
+dropouts   share of NaN samples and of time lost in recorded gaps
+flat line  longest run of identical consecutive samples (a frozen ADC or a
+           stuck conditioner repeats its last value)
+dead       constant, all-missing, or no signal above the channel's noise
+           floor (``min_std``) over the whole window
+spikes     samples that jump away from both neighbours and back, by more
+           than ``spike_k`` times the local typical step (running median
+           of ``|diff|``)
+clipping   runs of samples pinned at the window's extreme value (the
+           conditioner or the ADC saturates)
+drift      a linear trend over the window much larger than the
+           signal's own variability (robust std of the detrended signal);
+           temperature channels are exempt (they drift by nature)
+========== ==================================================================
+
+The thresholds are in :class:`HealthSettings`. Rows for the results store
+come from :meth:`ChannelHealth.rows`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+OK, SUSPECT, FAILED = "ok", "suspect", "failed"
+_RANK = {OK: 0, SUSPECT: 1, FAILED: 2}
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Limits of the data-quality checks.
+
+    Parameters
+    ----------
+    nan_suspect, nan_failed : float
+        Fraction of missing samples (NaN or gap time) that makes a channel
+        suspect / failed.
+    flat_suspect_s : float
+        Longest run of identical samples (s) that makes it suspect (and at
+        least ``flat_min_samples`` samples).
+    flat_failed_fraction : float
+        Share of the window inside identical-sample runs that makes it failed.
+    spike_k : float
+        Spike limit: a sample that jumps away from both neighbours (same
+        direction) by more than ``spike_k`` times the running median of
+        ``|diff|`` over ``spike_window`` samples.
+    spike_failed : int
+        Spikes per window that make a channel failed (fewer: suspect).
+    clip_run : int
+        Consecutive samples at the window's extreme that count as clipping.
+    drift_ratio : float
+        Trend over the window / robust std of the detrended signal that
+        makes a channel suspect.
+    min_std : mapping
+        Noise floor per quantity (channel unit): a smaller standard deviation
+        means the sensor is dead. Quantities not listed are not checked.
+    no_drift_check : tuple of str
+        Quantities exempt from the drift check.
+    """
+
+    nan_suspect: float = 0.02
+    nan_failed: float = 0.5
+    flat_suspect_s: float = 2.0
+    flat_min_samples: int = 20
+    flat_failed_fraction: float = 0.9
+    spike_k: float = 30.0
+    spike_window: int = 51
+    spike_failed: int = 50
+    clip_run: int = 5
+    drift_ratio: float = 8.0
+    min_std: Mapping[str, float] = field(default_factory=lambda: {"acceleration": 1e-5})
+    no_drift_check: tuple[str, ...] = ("temperature",)
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """Health of one channel over one window.
+
+    Attributes
+    ----------
+    channel, quantity : str
+    status : str
+        ``ok``, ``suspect`` or ``failed`` (the worst of the checks).
+    reasons : tuple of str
+        One plain sentence per failed or suspect check.
+    checks : dict
+        Check name -> ``(value, status)``; values: ``dropouts`` (fraction),
+        ``flat`` (longest identical run, s), ``dead`` (std, unit), ``spikes``
+        (count), ``clipping`` (samples at the extremes), ``drift`` (ratio).
+    """
+
+    channel: str
+    quantity: str
+    status: str
+    reasons: tuple[str, ...]
+    checks: dict[str, tuple[float, str]]
+
+    def rows(self, time_ns: int) -> list[dict[str, Any]]:
+        """Rows for :func:`bshm.store.results.append_channel_health`."""
+        out = []
+        for name, (value, status) in self.checks.items():
+            msg = next((r for r in self.reasons if r.startswith(f"{name}:")), "")
+            out.append({"time_ns": int(time_ns), "channel": self.channel, "check": name,
+                        "value": float(value), "status": status, "message": msg})
+        return out
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True."""
+    if not mask.any():
+        return 0
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(m)
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    return int((ends - starts).max())
+
+
+def _runs_at(x: np.ndarray, value: float, min_len: int) -> int:
+    """Samples in runs of at least ``min_len`` consecutive ``x == value``."""
+    m = np.concatenate([[False], x == value, [False]]).astype(np.int8)
+    d = np.diff(m)
+    lens = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    return int(lens[lens >= min_len].sum())
+
+
+def _mad_std(r: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
+                  gap_fraction: float = 0.0,
+                  settings: HealthSettings | None = None) -> ChannelHealth:
+    """Data-quality checks of one channel over one window.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Samples in the channel's unit, NaN for dropouts.
+    fs : float
+        Sampling rate (Hz), > 0.
+    name, quantity : str
+        Channel name and quantity (``acceleration``, ``strain``, ...).
+    gap_fraction : float
+        Share of the window lost in recorded gaps (counted as dropouts).
+    settings : HealthSettings, optional
+
+    Returns
+    -------
+    ChannelHealth
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 1-D or ``fs`` not positive.
+    """
+    from scipy.ndimage import median_filter
+
+    s = settings or HealthSettings()
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected 1-D samples, got shape {x.shape}")
+    if not fs > 0:
+        raise ValueError(f"{name}: fs must be > 0, got {fs!r}")
+    checks: dict[str, tuple[float, str]] = {}
+    reasons: list[str] = []
+
+    def flag(check: str, value: float, status: str, why: str = "") -> None:
+        checks[check] = (float(value), status)
+        if status != OK:
+            reasons.append(f"{check}: {why}")
+
+    n = x.size
+    finite = np.isfinite(x)
+    lost = (1.0 - (finite.mean() if n else 0.0)) * (1.0 - gap_fraction) + gap_fraction
+    st = FAILED if lost >= s.nan_failed else SUSPECT if lost >= s.nan_suspect else OK
+    flag("dropouts", lost, st, f"{100 * lost:.1f} % of the window missing (NaN or gaps)")
+    v = x[finite]
+    if v.size < 3:
+        flag("dead", 0.0, FAILED, "no valid samples in the window")
+        return _result(name, quantity, checks, reasons)
+
+    # dead / flat ---------------------------------------------------------
+    constant = bool(v.max() == v.min())
+    std = 0.0 if constant else float(v.std())
+    floor = s.min_std.get(quantity)
+    same = np.diff(v) == 0
+    run_s = (_longest_run(same) + 1) / fs if same.any() else 1.0 / fs
+    flat_share = float(same.mean())
+    if std == 0.0:
+        flag("dead", std, FAILED, f"constant value {v[0]:.6g} over the whole window")
+    elif floor is not None and std < floor:
+        flag("dead", std, FAILED,
+             f"no signal: std {std:.3g} below the noise floor {floor:.3g} of a live sensor")
+    else:
+        flag("dead", std, OK)
+    if std > 0.0:
+        if flat_share >= s.flat_failed_fraction:
+            st = FAILED
+        elif run_s >= s.flat_suspect_s and run_s * fs >= s.flat_min_samples:
+            st = SUSPECT
+        else:
+            st = OK
+        flag("flat", run_s, st, f"value frozen for {run_s:.1f} s "
+             f"({100 * flat_share:.0f} % of samples repeat the previous one)")
+    else:
+        flag("flat", run_s, FAILED, "the whole window is one value")
+        return _result(name, quantity, checks, reasons)
+
+    # spikes --------------------------------------------------------------
+    # a spike jumps away from both neighbours in the same direction; the jump
+    # (the smaller of the two) is compared with the local typical step, the
+    # running median of |diff|. Vehicle arrivals bend the signal (a kink), they
+    # do not jump out and back, so they stay low on this scale.
+    d = np.diff(v)
+    out_jump = d[:-1]
+    back_jump = -d[1:]
+    jump = np.minimum(np.abs(out_jump), np.abs(back_jump))
+    jump[np.sign(out_jump) != np.sign(back_jump)] = 0.0
+    step = median_filter(np.abs(d), size=s.spike_window, mode="nearest")
+    step = np.maximum(0.5 * (step[:-1] + step[1:]),
+                      max(np.finfo(float).eps * float(np.abs(v).max()), 1e-300))
+    n_spikes = int(np.count_nonzero(jump > s.spike_k * step))
+    st = FAILED if n_spikes >= s.spike_failed else SUSPECT if n_spikes else OK
+    flag("spikes", n_spikes, st, f"{n_spikes} isolated spike(s), jumps above {s.spike_k:g} x the "
+         "typical sample-to-sample step")
+
+    # clipping ------------------------------------------------------------
+    clipped = _runs_at(v, float(v.max()), s.clip_run) + _runs_at(v, float(v.min()), s.clip_run)
+    flag("clipping", clipped, SUSPECT if clipped else OK,
+         f"{clipped} samples pinned at the extreme value "
+         f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range")
+
+    # drift ---------------------------------------------------------------
+    if quantity not in s.no_drift_check:
+        t = np.flatnonzero(finite) / fs
+        a, b = np.polyfit(t - t.mean(), v, 1)
+        trend = abs(a) * (t[-1] - t[0])
+        noise = _mad_std(v - (a * (t - t.mean()) + b))
+        ratio = trend / noise if noise > 0 else (np.inf if trend > 0 else 0.0)
+        flag("drift", ratio, SUSPECT if ratio >= s.drift_ratio else OK,
+             f"trend of {trend:.3g} over the window, {ratio:.1f} x the signal's variability")
+    return _result(name, quantity, checks, reasons)
+
+
+def _result(name: str, quantity: str, checks: dict[str, tuple[float, str]],
+            reasons: list[str]) -> ChannelHealth:
+    status = max((st for _, st in checks.values()), key=_RANK.__getitem__, default=OK)
+    return ChannelHealth(name, quantity, status, tuple(reasons), checks)
+
+
+def check_record(data: Any, fs: float, channels: Sequence[Any], *,
+                 gap_fraction: float | Sequence[float] = 0.0,
+                 settings: HealthSettings | None = None) -> list[ChannelHealth]:
+    """Health of every channel of a window (e.g. a ``bshm.store.Record``).
+
+    Parameters
+    ----------
+    data : array_like, shape (n, n_channels)
+    fs : float
+    channels : sequence of ChannelMeta-like (``name``, ``quantity``)
+    gap_fraction : float or sequence
+        Share of the window lost in gaps (one value, or one per channel).
+    settings : HealthSettings, optional
+    """
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(channels):
+        raise ValueError(f"expected (n, {len(channels)}) samples, got {np.shape(arr)}")
+    gf = np.broadcast_to(np.asarray(gap_fraction, np.float64), (len(channels),))
+    return [check_channel(arr[:, j], fs, name=c.name, quantity=c.quantity,
+                          gap_fraction=float(gf[j]), settings=settings)
+            for j, c in enumerate(channels)]
+
+
+def gap_fraction(gaps: Sequence[Any], start_ns: int, end_ns: int) -> float:
+    """Share of ``[start_ns, end_ns)`` covered by gaps (objects with start_ns/end_ns)."""
+    if end_ns <= start_ns:
+        return 0.0
+    lost = 0
+    for g in gaps:
+        lost += max(0, min(end_ns, g.end_ns) - max(start_ns, g.start_ns))
+    return min(1.0, lost / (end_ns - start_ns))
