@@ -166,6 +166,7 @@ class ModbusDriver:
         """
         self._sink = sink
         period = 1e9 / float(self.cfg.poll_rate)
+        self._ensure_connected()  # imports pymodbus and opens the link before the clock starts
         t0 = time.monotonic_ns()
         self._started_mono = t0
         wall_offset = time.time_ns() - t0
@@ -242,7 +243,8 @@ class ModbusDriver:
             self._lost(t_start, "down", str(exc))
             return
         t_end = time.time_ns()
-        stamp = (t_start + t_end) // 2
+        # The store needs increasing times: a wall clock stepped back is clamped.
+        stamp = max((t_start + t_end) // 2, self._floor_ns)
         if failures and len(failures) == len(self.blocks):
             self._lost(t_start, "down", _describe(failures))
             return

@@ -1,0 +1,436 @@
+"""The Modbus poller against real pymodbus servers (TCP on 127.0.0.1, RTU on a pty)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from bshm.acquisition.modbus import ModbusDriver
+from bshm.config import Channel, ModbusSource, Register
+from bshm.fixtures.virtual_modbus import ModbusFaults, start_virtual_modbus
+from bshm.store import open_raw
+from bshm.store.writer import RawWriter
+
+ORDERS = list(itertools.product(["big", "little"], ["big", "little"]))
+# Values exactly representable in float32 (the store's sample type).
+TYPE_VALUES = {
+    "int16": -12345,
+    "uint16": 54321,
+    "int32": -7654321,
+    "uint32": 4_000_000_000,
+    "float32": -1234.5625,
+    "float64": 98765.25,
+}
+
+
+class MemorySink:
+    """A Sink keeping everything in memory (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.blocks: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []
+        self.gaps: list[tuple[int, int, str]] = []
+        self.counters: dict[str, int] = {}
+
+    def write(self, source, data, *, t0_ns=None, times_ns=None, device_t0_ns=None):
+        assert t0_ns is None and times_ns is not None
+        with self.lock:
+            self.blocks.append(np.asarray(data, dtype=np.float32))
+            self.times.append(np.asarray(times_ns, dtype=np.int64))
+
+    def add_gap(self, source, start_ns, end_ns, reason):
+        assert end_ns > start_ns
+        with self.lock:
+            self.gaps.append((start_ns, end_ns, reason))
+
+    def count(self, source, name, n=1):
+        with self.lock:
+            self.counters[name] = self.counters.get(name, 0) + n
+
+    @property
+    def data(self) -> np.ndarray:
+        with self.lock:
+            return np.vstack(self.blocks) if self.blocks else np.empty((0, 0), np.float32)
+
+    @property
+    def t(self) -> np.ndarray:
+        with self.lock:
+            return np.concatenate(self.times) if self.times else np.empty(0, np.int64)
+
+
+def _only_overruns(sink):
+    """No gap but scheduling overruns (a busy CI machine may delay a poll)."""
+    assert all("overrun" in g[2] for g in sink.gaps), sink.gaps
+    return True
+
+
+def _ch(name, **kw):
+    return Channel(name=name, quantity="strain", unit="um/m", **kw)
+
+
+def _source(kind, registers, tmp_path=None, **kw):
+    port = 0 if kind == "modbus-tcp" else str(tmp_path / "rtu")
+    kw.setdefault("poll_rate", 20.0)
+    kw.setdefault("timeout_s", 0.1)
+    return ModbusSource(name="mb", kind=kind, port=port, registers=tuple(registers), **kw)
+
+
+def _served(src, dev):
+    """The config pointing at the running device (TCP: its ephemeral port)."""
+    return dataclasses.replace(src, port=dev.port) if src.kind == "modbus-tcp" else src
+
+
+class Running:
+    """Run a driver in a thread; stop it on exit."""
+
+    def __init__(self, driver, sink):
+        self.driver, self.sink, self.stop = driver, sink, threading.Event()
+        self.thread = threading.Thread(target=driver.run, args=(sink, self.stop), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def wait(self, cond, timeout=10.0):
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise AssertionError(f"condition not met in {timeout} s: {self.driver.status()}")
+            time.sleep(0.005)
+
+    def rows(self):
+        return self.driver.status()["rows"]
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def tcp_device():
+    devs = []
+
+    def start(registers, stream=None, **kw):
+        src = _source("modbus-tcp", registers, **kw.pop("src", {}))
+        dev = start_virtual_modbus(src, stream, **kw)
+        devs.append(dev)
+        return _served(src, dev), dev
+
+    yield start
+    for d in devs:
+        d.stop()
+
+
+def test_every_type_and_order_decodes_exactly_over_tcp(tcp_device):
+    regs, expect, address = [], [], 0
+    for (type_, value), (bo, wo) in itertools.product(TYPE_VALUES.items(), ORDERS):
+        regs.append(Register(address=address, type=type_, byte_order=bo, word_order=wo,
+                             channel=_ch(f"{type_}_{bo}_{wo}")))
+        expect.append(value)
+        address += regs[-1].count
+    src, dev = tcp_device(regs)
+    for r, v in zip(regs, expect, strict=True):
+        dev.set_raw(r.channel.name, v)
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 3)
+    got = sink.data
+    assert got.shape[1] == len(regs) == 24
+    np.testing.assert_array_equal(got, np.tile(np.float32(expect), (got.shape[0], 1)))
+    assert sink.counters.get("modbus_errors", 0) == 0 and _only_overruns(sink)
+
+
+def test_scale_and_offset_and_every_order_over_rtu(tmp_path):
+    regs = [Register(address=4 * i, type="int32", byte_order=bo, word_order=wo, unit_id=1,
+                     channel=_ch(f"c{i}", scale=0.5, offset=-10.0))
+            for i, (bo, wo) in enumerate(ORDERS)]
+    src = _source("modbus-rtu", regs, tmp_path, poll_rate=20.0)
+    with start_virtual_modbus(src) as dev:
+        for i, r in enumerate(regs):
+            dev.set_raw(r.channel.name, -100000 - i)
+        sink = MemorySink()
+        with Running(ModbusDriver(src), sink) as run:
+            run.wait(lambda: run.rows() >= 2)
+    assert (tmp_path / "rtu").is_symlink() is False  # removed on stop
+    expect = np.float32([0.5 * (-100000 - i) - 10.0 for i in range(4)])
+    np.testing.assert_array_equal(sink.data[0], expect)
+
+
+def test_coalescing_sends_the_planned_requests(tcp_device):
+    # unit 1 holding: 0,2 (float32), 4 (int16), 20 (gap of 15 > 8: new request);
+    # unit 1 input: 0; unit 2 holding: 0..3 as two float32 (unit ids on TCP = gateway).
+    regs = [Register(address=0, channel=_ch("a")), Register(address=2, channel=_ch("b")),
+            Register(address=4, type="int16", channel=_ch("c")),
+            Register(address=20, channel=_ch("d")),
+            Register(address=0, function="input", channel=_ch("e")),
+            Register(address=0, unit_id=2, channel=_ch("f")),
+            Register(address=2, unit_id=2, channel=_ch("g"))]
+    src, dev = tcp_device(regs)
+    drv = ModbusDriver(src)
+    planned = {(b.unit_id, 3 if b.function == "holding" else 4, b.address, b.count)
+               for b in drv.blocks}
+    assert planned == {(1, 3, 0, 5), (1, 3, 20, 2), (1, 4, 0, 2), (2, 3, 0, 4)}
+    dev.clear_requests()
+    with Running(drv, MemorySink()) as run:
+        run.wait(lambda: run.rows() >= 5)
+    n_polls = drv.status()["polls"]
+    got = [(r.unit_id, r.function_code, r.address, r.count) for r in dev.requests()]
+    assert set(got) == planned
+    assert n_polls * 4 - 4 <= len(got) <= n_polls * 4  # 4 requests per poll, nothing else
+
+
+def test_bridged_gap_answered_illegal_address_is_split(tcp_device):
+    regs = [Register(address=0, channel=_ch("a")), Register(address=6, channel=_ch("b"))]
+    src, dev = tcp_device(regs, contiguous=False)  # registers 2..5 do not exist
+    dev.set_raw("a", 1.25)
+    dev.set_raw("b", -2.5)
+    drv = ModbusDriver(src)
+    assert [(b.address, b.count) for b in drv.blocks] == [(0, 8)]
+    sink = MemorySink()
+    with Running(drv, sink) as run:
+        run.wait(lambda: run.rows() >= 3)
+    assert [(b.address, b.count) for b in drv.blocks] == [(0, 2), (6, 2)]
+    np.testing.assert_array_equal(sink.data, np.tile(np.float32([1.25, -2.5]), (len(sink.data), 1)))
+    assert sink.counters["modbus_errors"] == 1
+    assert _only_overruns(sink)
+
+
+def _store_run(tmp_path, src, act, *, rows_before=5):
+    """Run the driver into a real RawWriter; ``act(run)`` injects and clears a fault."""
+    out = tmp_path / "data"
+    with RawWriter(out, "st", [src.spec()], flush_interval_s=0.2) as writer:
+        drv = ModbusDriver(src)
+        with Running(drv, writer) as run:
+            run.wait(lambda: run.rows() >= rows_before)
+            act(run)
+    return drv, open_raw(out)
+
+
+def test_timeouts_make_a_gap_and_the_poller_recovers(tmp_path, tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))],
+                          src={"poll_rate": 50.0, "timeout_s": 0.05, "retries": 1})
+    dev.set_raw("a", 3.0)
+    marks = {}
+
+    def act(run):
+        marks["t0"] = time.time_ns()
+        dev.faults.no_response = True
+        run.wait(lambda: run.driver.status()["timeouts"] >= 6)
+        dev.faults.clear()
+        marks["t1"] = time.time_ns()
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 5)
+
+    drv, reader = _store_run(tmp_path, src, act)
+    with reader:
+        rec = reader.read("mb")
+        gaps = reader.gaps("mb")
+        counters = reader.counters("mb")
+    assert counters["timeouts"] >= 6 and counters["samples_lost"] >= 3
+    assert counters["timeouts"] == drv.status()["timeouts"]
+    assert len(gaps) >= 1 and "no response" in gaps[0].reason
+    g = gaps[0]
+    assert marks["t0"] - 30_000_000 <= g.start_ns <= marks["t1"] and g.end_ns >= marks["t1"] - 5e6
+    # no sample inside the gap, samples on both sides, all good values
+    assert not np.any((rec.times_ns >= g.start_ns) & (rec.times_ns < g.end_ns))
+    assert rec.times_ns[0] < g.start_ns and rec.times_ns[-1] >= g.end_ns
+    assert np.all(rec.data == 3.0)
+
+
+def test_single_timeout_is_retried_without_losing_the_sample(tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))],
+                          src={"poll_rate": 20.0, "timeout_s": 0.05, "retries": 1})
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 2)
+        dev.faults.no_response, dev.faults.remaining = True, 1
+        run.wait(lambda: run.driver.status()["timeouts"] >= 1)
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 3)
+    assert sink.counters["timeouts"] == 1
+    assert _only_overruns(sink)
+
+
+def test_exception_response_on_one_unit_gives_nan_and_a_partial_gap(tmp_path, tcp_device):
+    regs = [Register(address=0, unit_id=1, channel=_ch("a")),
+            Register(address=0, unit_id=2, channel=_ch("b"))]
+    src, dev = tcp_device(regs)
+    dev.set_raw("a", 1.0)
+    dev.set_raw("b", 2.0)
+
+    def act(run):
+        dev.faults.exception_code, dev.faults.units = 4, frozenset({2})
+        run.wait(lambda: run.driver.status()["modbus_errors"] >= 5)
+        dev.faults.clear()
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 3)
+
+    drv, reader = _store_run(tmp_path, src, act)
+    with reader:
+        rec, gaps, counters = reader.read("mb"), reader.gaps("mb"), reader.counters("mb")
+    bad = np.isnan(rec.data[:, 1])
+    assert bad.sum() >= 5 and not np.isnan(rec.data[:, 0]).any()  # unit 1 never lost
+    assert np.all(rec.data[:, 0] == 1.0) and np.all(rec.data[~bad, 1] == 2.0)
+    assert counters["modbus_errors"] == bad.sum() and counters.get("samples_lost", 0) == 0
+    (g,) = gaps
+    assert "partial" in g.reason and "b" in g.reason and "exception 4" in g.reason
+    t_bad = rec.times_ns[bad]
+    assert g.start_ns == t_bad[0] and t_bad[-1] < g.end_ns
+
+
+def test_exception_on_every_request_loses_the_poll(tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))])
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 2)
+        dev.faults.exception_code = 6
+        run.wait(lambda: run.driver.status()["samples_lost"] >= 3)
+        dev.faults.clear()
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 2)
+    assert not np.isnan(sink.data).any()
+    assert sink.counters["modbus_errors"] == sink.counters["samples_lost"] >= 3
+    assert len(sink.gaps) == 1 and "exception 6 (device busy)" in sink.gaps[0][2]
+
+
+def test_dropped_tcp_connection_reconnects_without_loss(tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))])
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        for i in range(3):
+            n = run.rows()
+            run.wait(lambda n=n: run.rows() >= n + 3)
+            assert dev.drop_connections() == 1
+            run.wait(lambda i=i: run.driver.status()["reconnects"] >= i + 1)
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 3)
+    assert sink.counters["reconnects"] == 3
+    assert _only_overruns(sink)
+
+
+def test_server_down_then_back_reconnects_with_backoff(tmp_path):
+    src = _source("modbus-tcp", [Register(address=0, channel=_ch("a"))],
+                  reconnect_max_s=0.2)
+    dev = start_virtual_modbus(src)
+    src = _served(src, dev)
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 3)
+        dev.stop()
+        run.wait(lambda: run.driver.status()["samples_lost"] >= 10)
+        assert not run.driver.status()["connected"]
+        dev = start_virtual_modbus(src)  # same port
+        try:
+            n = run.rows()
+            run.wait(lambda: run.rows() >= n + 3)
+        finally:
+            dev.stop()
+    assert sink.counters["reconnects"] == 1
+    (g,) = sink.gaps
+    assert "not connected" in g[2] or "connection lost" in g[2]
+    t = sink.t
+    assert not np.any((t >= g[0]) & (t < g[1]))
+    lost = sink.counters["samples_lost"]
+    assert abs(lost - (g[1] - g[0]) * src.poll_rate / 1e9) <= 2  # one per missed poll
+
+
+def test_slow_responses_overrun_and_skip_ahead(tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))],
+                          src={"poll_rate": 50.0, "timeout_s": 0.5})
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 3)
+        dev.faults.delay_s = 0.07  # 3.5 periods
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 4)
+        dev.faults.clear()
+        n = run.rows()
+        run.wait(lambda: run.rows() >= n + 5)
+    assert sink.counters["samples_lost"] >= 4
+    assert any("overrun" in g[2] for g in sink.gaps)
+    t = sink.t
+    assert np.all(np.diff(t) > 0)
+    for a, b, _ in sink.gaps:
+        assert not np.any((t >= a) & (t < b))
+
+
+def test_schedule_does_not_drift_over_100_polls(tcp_device):
+    src, _dev = tcp_device([Register(address=0, channel=_ch("a"))], src={"poll_rate": 50.0})
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 101, timeout=20)
+    t = sink.t[:101].astype(np.float64)
+    period = 20e6
+    k = np.round((t - t[0]) / period)
+    assert k[-1] - len(k) + 1 <= 2  # at most a couple of skipped polls on a busy machine
+    dev_ms = (t - t[0] - k * period) / 1e6
+    # absolute deadlines: the offset at the end equals the offset at the start
+    drift = np.median(dev_ms[-10:]) - np.median(dev_ms[:10])
+    assert abs(drift) < 2.0, drift
+    assert np.median(np.abs(dev_ms - np.median(dev_ms))) < 2.0
+
+
+def test_rtu_two_units_on_one_bus(tmp_path):
+    regs = [Register(address=0, unit_id=2, type="int16", channel=_ch("T1", scale=0.01)),
+            Register(address=10, unit_id=3, type="uint16",
+                     channel=_ch("T2", scale=0.01, offset=-100.0)),
+            Register(address=11, unit_id=3, type="float32", channel=_ch("D1"))]
+    src = _source("modbus-rtu", regs, tmp_path, poll_rate=20.0)
+    with start_virtual_modbus(src) as dev:
+        dev.set_raw("T1", 1234)
+        dev.set_raw("T2", 11234)
+        dev.set_raw("D1", 0.75)
+        sink = MemorySink()
+        with Running(ModbusDriver(src), sink) as run:
+            run.wait(lambda: run.rows() >= 3)
+            dev.faults.no_response, dev.faults.units = True, frozenset({3})
+            run.wait(lambda: run.driver.status()["partial"] >= 2)
+            dev.faults.clear()
+            n = run.rows()
+            run.wait(lambda: run.rows() >= n + 2)
+        reqs = {(r.unit_id, r.function_code, r.address, r.count) for r in dev.requests()}
+    assert reqs == {(2, 3, 0, 1), (3, 3, 10, 3)}
+    d = sink.data
+    np.testing.assert_allclose(d[:, 0], 12.34, rtol=0, atol=1e-5)  # unit 2 never lost
+    ok = ~np.isnan(d[:, 1])
+    assert (~ok).sum() >= 2 and np.all(np.isnan(d[~ok, 2]))
+    np.testing.assert_allclose(d[ok, 1], 12.34, atol=1e-4)
+    np.testing.assert_array_equal(d[ok, 2], np.float32(0.75))
+    assert any("partial" in g[2] and "T2" in g[2] and "D1" in g[2] for g in sink.gaps)
+
+
+def test_driver_never_raises_when_the_port_does_not_exist(tmp_path):
+    src = _source("modbus-rtu", [Register(address=0, channel=_ch("a"))], tmp_path,
+                  reconnect_max_s=0.05)
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.driver.status()["samples_lost"] >= 5)
+        assert "cannot" in run.driver.status()["last_error"]
+    assert sink.counters["samples_lost"] >= 5 and len(sink.gaps) == 1
+    assert sink.data.size == 0
+
+
+def test_status_and_spec():
+    src = _source("modbus-tcp", [Register(address=0, channel=_ch("a"))], poll_rate=5.0)
+    drv = ModbusDriver(src)
+    assert drv.name == "mb" and drv.spec().timing == "timestamped" and drv.spec().fs == 5.0
+    st = drv.status()
+    for key in ("rate", "connected", "timeouts", "modbus_errors", "reconnects",
+                "samples_lost", "gaps", "last_sample_ns", "requests_per_poll"):
+        assert key in st
+    with pytest.raises(ValueError, match="not Modbus"):
+        ModbusDriver(dataclasses.replace(src, kind="serial"))
+
+
+def test_faults_dataclass_limits_by_unit_and_count():
+    f = ModbusFaults(exception_code=2, units=frozenset({5}), remaining=2)
+    assert f._take(1) is None
+    assert f._take(5) == (False, 2, 0.0)
+    assert f._take(5) is not None and f._take(5) is None
