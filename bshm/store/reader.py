@@ -64,6 +64,8 @@ class _OpenFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.f, self.swmr = _open_h5(path)
+        if not path.name.endswith(".part"):
+            _check_size(self.f, path)
         self.ds: dict[tuple[str, str], h5py.Dataset] = {}
         self.tables: dict[str, tuple[np.ndarray, ...]] = {}
 
@@ -92,20 +94,37 @@ class _OpenFile:
 
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
+    """Open read-only, as a SWMR reader when the file allows it."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such file")
     try:
         try:
             return h5py.File(path, "r", swmr=True), True
-        except OSError:
-            if not path.exists():
-                raise
-            return h5py.File(path, "r"), False  # a non-SWMR (older superblock) file
-    except FileNotFoundError:
-        raise StoreError(f"{path}: no such file") from None
-    except OSError as exc:
+        except (OSError, RuntimeError, ValueError):
+            return h5py.File(path, "r"), False  # e.g. a file without SWMR superblock
+    except (OSError, RuntimeError, ValueError) as exc:
         msg = str(exc).split("(")[0].strip() or type(exc).__name__
         raise StoreError(
             f"{path}: not a readable HDF5 file ({msg}); it may be truncated or not a bshm file"
         ) from None
+
+
+def _check_size(f: h5py.File, path: Path) -> None:
+    """A closed file shorter than HDF5's end of allocation was truncated.
+
+    (A live ``.part`` file is not checked: a writer killed in the middle of
+    a flush may leave space allocated but unwritten after the good data.)
+    """
+    try:
+        need = f.id.get_filesize()
+        have = path.stat().st_size
+    except (OSError, RuntimeError):  # pragma: no cover - unusual drivers
+        return
+    if have < need:
+        f.close()
+        raise StoreError(
+            f"{path}: truncated file ({have} of {need} bytes); restore it from a copy"
+        )
 
 
 def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
@@ -382,7 +401,7 @@ class RawReader:
         except StoreError:
             self._drop(path)
             raise
-        except (KeyError, OSError, ValueError, TypeError) as exc:
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
             self._drop(path)
             raise StoreError(f"{path}: damaged raw file ({exc})") from None
 
@@ -545,7 +564,7 @@ class RawReader:
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
             raw = of.dataset(name, S.DATA)[a:b]
-        except (OSError, KeyError, RuntimeError) as exc:
+        except (OSError, KeyError, RuntimeError, ValueError) as exc:
             raise StoreError(f"{path}: cannot read source {name!r} ({exc})") from None
         fnames = list(finfo.channel_names)
         cols = [fnames.index(c) if c in fnames else -1 for c in want]
