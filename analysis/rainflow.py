@@ -38,14 +38,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
+
+from bshm.analysis._numba import kernel
 
 __all__ = ["Cycles", "RainflowCounter", "rainflow"]
 
 
 
 # --------------------------------------------------------------------- kernel
-@njit(cache=True)
+@kernel(fastmath=False)  # exact IEEE: results must match the package bit for bit
 def _push_reversal(
     value, index, stk_v, stk_i, nstk, out_rng, out_mean, out_cnt, out_i0, out_i1, nc
 ):  # pragma: no cover - compiled; checked against tests/reference/rainflow.py
@@ -89,7 +90,7 @@ def _push_reversal(
     return nc, nstk
 
 
-@njit(cache=True)
+@kernel(fastmath=False)  # exact IEEE: results must match the package bit for bit
 def _rainflow_kernel(
     x, pos0, state, stk_v, stk_i, nstk, out_rng, out_mean, out_cnt, out_i0, out_i1
 ):  # pragma: no cover - compiled; checked against tests/reference/rainflow.py
@@ -178,7 +179,7 @@ def _rainflow_kernel(
     return nc, nstk
 
 
-@njit(cache=True)
+@kernel(fastmath=False)  # exact IEEE: results must match the package bit for bit
 def _finish_kernel(
     stk_v, stk_i, nstk, value, index, push, out_rng, out_mean, out_cnt, out_i0, out_i1
 ):  # pragma: no cover - compiled; checked against tests/reference/rainflow.py
