@@ -138,6 +138,10 @@ def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
         The file is a bshm file of another kind (e.g. results).
     """
     a = f.attrs
+    k = a.get(S.ATTR_KIND, "")
+    k = k.decode() if isinstance(k, bytes) else str(k)
+    if k and k != kind:
+        raise StoreError(f"{path}: a bshm {k} file, not a {kind} file")
     if S.ATTR_VERSION not in a:
         raise SchemaVersionError(
             f"{path}: no '{S.ATTR_VERSION}' attribute: not a bshm {kind} file "
@@ -149,10 +153,8 @@ def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
         raise SchemaVersionError(
             f"{path}: '{S.ATTR_VERSION}' is {a[S.ATTR_VERSION]!r}, not an integer"
         ) from None
-    k = a.get(S.ATTR_KIND, "")
-    k = k.decode() if isinstance(k, bytes) else str(k)
-    if k != kind:
-        raise StoreError(f"{path}: a bshm {k or 'unknown'!s} file, not a {kind} file")
+    if not k:
+        raise StoreError(f"{path}: no '{S.ATTR_KIND}' attribute: not a bshm {kind} file")
     if v > S.SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{path}: raw schema version {v} is newer than this bshm reads "

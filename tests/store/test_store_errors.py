@@ -68,7 +68,7 @@ def test_garbage_and_truncated_files(tmp_path):
 def test_results_and_foreign_files(tmp_path):
     p = tmp_path / "res.h5"
     with h5py.File(p, "w") as f:
-        f.attrs["bshm_schema_version"] = 1
+        f.attrs["schema_version"] = 1
         f.attrs["bshm_kind"] = "results"
     with pytest.raises(StoreError, match="res.h5: a bshm results file, not a raw file"):
         open_raw(p)
