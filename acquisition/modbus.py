@@ -148,6 +148,8 @@ class ModbusDriver:
             connected=self._connected,
             poll_rate=float(self.cfg.poll_rate),
             rate=st["rows"] / elapsed if elapsed > 0 else 0.0,
+            samples=st["rows"],
+            frames_bad=st["requests"] - st["frames_ok"],
             requests_per_poll=len(self.blocks),
             last_sample_ns=self._last_sample_ns,
             last_error=self._last_error,

@@ -1,0 +1,85 @@
+"""A station with one serial and two Modbus sources (TCP and RTU) under ``bshm acquire``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bshm.config import load_station
+from bshm.fixtures.stations import simulated_station_toml
+from bshm.store import open_raw
+
+DURATION_S = 4.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_acquire_records_serial_and_both_modbus_sources(tmp_path):
+    from bshm.fixtures.devices import start_devices
+    from bshm.fixtures.stream import BridgeStream
+    from bshm.fixtures.temperature import temperature_at
+
+    text = simulated_station_toml("data").replace("port = 15020", f"port = {_free_port()}")
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(text)
+    station = load_station(cfg)
+    kinds = {s.name: s.kind for s in station.sources}
+    assert kinds == {"acc": "serial", "strain": "modbus-tcp", "env": "modbus-rtu"}
+    stream = BridgeStream(seed=3)
+    with start_devices(station, stream=stream):
+        t_start = time.time_ns()
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("bshm")), "acquire", str(cfg),
+             "--duration", str(DURATION_S), "--status-interval", "1"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        )
+        t_end = time.time_ns()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open_raw(tmp_path / "data") as raw:
+        assert set(raw.sources) == {"acc", "strain", "env"}
+        recs = {name: raw.read(name) for name in raw.sources}
+        counters = {name: raw.counters(name) for name in raw.sources}
+        gaps = {name: raw.gaps(name) for name in raw.sources}
+    for name, rec in recs.items():
+        t = rec.times_ns
+        assert len(t) > 0, name
+        assert np.all(np.diff(t) > 0), name
+        assert t_start <= t[0] and t[-1] <= t_end, name
+        assert not np.isnan(rec.data).any(), name
+    # every source covers (nearly) the same span: within one env poll at each end
+    starts = [recs[n].times_ns[0] for n in recs]
+    ends = [recs[n].times_ns[-1] for n in recs]
+    assert max(starts) - min(starts) < 1.5e9 and max(ends) - min(ends) < 1.5e9
+
+    strain, env = recs["strain"], recs["env"]
+    span_s = (strain.times_ns[-1] - strain.times_ns[0]) / 1e9
+    assert len(strain.times_ns) >= 0.9 * 20 * span_s  # 20 Hz held
+    assert abs(np.median(np.diff(strain.times_ns)) / 1e6 - 50.0) < 2.0
+    assert counters["strain"]["samples_lost"] <= 2 and counters["env"]["samples_lost"] == 0
+    assert len(env.times_ns) >= DURATION_S - 2
+
+    # consistent times: each stored strain equals the bridge's strain at its own
+    # time stamp, within the device's register refresh (2 x 20 Hz) and one grid step.
+    names = [c.name for c in strain.channels]
+    grid = 1e9 / 20.0
+    for t, row in zip(strain.times_ns, strain.data, strict=True):
+        k = np.arange(-3, 2)
+        cand = [stream.values(names, int(t + j * grid), 1, 20.0)[0] for j in k]
+        assert min(np.max(np.abs(np.float32(c) - row)) for c in cand) < 1e-3, t
+    # temperatures: 0.01 degC registers, read at the stored times
+    structural, air = temperature_at(env.times_ns)
+    t1 = env.data[:, [c.name for c in env.channels].index("T1")]
+    t2 = env.data[:, [c.name for c in env.channels].index("T2")]
+    assert np.max(np.abs(t1 - structural)) < 0.02 and np.max(np.abs(t2 - air)) < 0.02
+    assert not gaps["strain"] or all("overrun" in g.reason for g in gaps["strain"])
