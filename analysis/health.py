@@ -69,6 +69,10 @@ class HealthSettings:
         means the sensor is dead. Quantities not listed are not checked.
     no_drift_check : tuple of str
         Quantities exempt from the drift check.
+    no_flat_check : tuple of str
+        Quantities exempt from the flat-line and constant-value checks: a
+        quantised temperature probe legitimately repeats its value for many
+        minutes (a broken one reads NaN or an absurd value: use limits).
     """
 
     nan_suspect: float = 0.02
@@ -83,6 +87,7 @@ class HealthSettings:
     drift_ratio: float = 8.0
     min_std: Mapping[str, float] = field(default_factory=lambda: {"acceleration": 1e-5})
     no_drift_check: tuple[str, ...] = ("temperature",)
+    no_flat_check: tuple[str, ...] = ("temperature",)
 
 
 @dataclass(frozen=True)
@@ -200,14 +205,19 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
     same = np.diff(v) == 0
     run_s = (_longest_run(same) + 1) / fs if same.any() else 1.0 / fs
     flat_share = float(same.mean())
-    if std == 0.0:
+    if quantity in s.no_flat_check:
+        flag("dead", std, OK)
+        flag("flat", run_s, OK)
+    elif std == 0.0:
         flag("dead", std, FAILED, f"constant value {v[0]:.6g} over the whole window")
     elif floor is not None and std < floor:
         flag("dead", std, FAILED,
              f"no signal: std {std:.3g} below the noise floor {floor:.3g} of a live sensor")
     else:
         flag("dead", std, OK)
-    if std > 0.0:
+    if quantity in s.no_flat_check:
+        pass
+    elif std > 0.0:
         if flat_share >= s.flat_failed_fraction:
             st = FAILED
         elif run_s >= s.flat_suspect_s and run_s * fs >= s.flat_min_samples:
@@ -239,7 +249,8 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
          "typical sample-to-sample step")
 
     # clipping ------------------------------------------------------------
-    clipped = _runs_at(v, float(v.max()), s.clip_run) + _runs_at(v, float(v.min()), s.clip_run)
+    clipped = 0 if constant else (_runs_at(v, float(v.max()), s.clip_run)
+                                  + _runs_at(v, float(v.min()), s.clip_run))
     flag("clipping", clipped, SUSPECT if clipped else OK,
          f"{clipped} samples pinned at the extreme value "
          f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range")

@@ -125,3 +125,9 @@ def test_rows_and_settings(sim) -> None:
     assert spike["status"] == SUSPECT and spike["time_ns"] == 123 and spike["message"]
     with pytest.raises(ValueError, match="1-D"):
         check_channel(np.zeros((3, 3)), FS)
+
+
+def test_quantised_temperature_is_not_dead() -> None:
+    t = np.full(600, 12.5)  # 0.1 degC probe on a calm day: one value for 10 min
+    h = check_channel(t, 1.0, name="T1", quantity="temperature")
+    assert h.status == OK, h.reasons
