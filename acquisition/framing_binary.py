@@ -26,12 +26,13 @@ the scan goes on, so a valid frame that follows corruption is never lost.
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from bshm.acquisition.crc import TABLE, crc32
+from bshm.acquisition.crc import TABLE
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def frame_length(n_channels: int, n_samples: int, fmt: str) -> int:
 
 
 def encode_frame(seq: int, device_time_ns: int, samples, fmt: str = "int24") -> bytes:
-    """Encode one frame.
+    """Encode one frame (the CRC comes from :func:`zlib.crc32`, the same CRC-32).
 
     Parameters
     ----------
@@ -140,7 +141,7 @@ def encode_frame(seq: int, device_time_ns: int, samples, fmt: str = "int24") -> 
     header = np.zeros(1, dtype=_HEADER_DTYPE)
     header[0] = (0x5AA5, VERSION, code, length, seq & 0xFFFFFFFF, device_time_ns, nch, ns)
     body = header.tobytes()[2:] + payload
-    return SYNC + body + int(crc32(body)).to_bytes(4, "little")
+    return SYNC + body + zlib.crc32(body).to_bytes(4, "little")
 
 
 @njit(cache=True)
@@ -216,6 +217,11 @@ def _decode_payloads(arr: np.ndarray, starts: np.ndarray, code: int, nch: int, n
         v = (v ^ 0x800000) - 0x800000  # sign-extend 24 -> 32 bits
         vals = v.astype(np.float64)
     return vals.reshape(len(starts), ns, nch)
+
+
+def warm_up() -> None:
+    """Load (or compile) the scan kernel now rather than on the first frame."""
+    BinaryDecoder().feed(encode_frame(0, 0, [[0]], "int24"))
 
 
 class BinaryDecoder:

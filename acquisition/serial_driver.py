@@ -32,6 +32,8 @@ from bshm.timeutil import NS_PER_S, now_ns, to_iso
 log = logging.getLogger(__name__)
 
 BLOCK_S = 0.25  # contiguous frames are written in blocks of about this length
+WARM_OBS = 10  # the first block waits for this many clock observations ...
+WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
 SEQ_MOD = 1 << 32
 
@@ -84,12 +86,15 @@ class SerialDriver:
         self.connected = False
         self.last_sample_ns: int | None = None
         self._last_seq: int | None = None
-        self._last_dev_end: int | None = None  # device time of the next expected sample
+        self._last_dev_next: int | None = None  # device time of the next expected sample
         self._next_t: int | None = None  # host time of the next expected sample
-        self._block: list[np.ndarray] = []
-        self._block_t0 = 0
-        self._block_dev_t0: int | None = None
+        self._block: list[np.ndarray] = []  # calibrated frames of the pending block
+        self._block_dev_t0 = 0  # device (or arrival) time of its first sample
+        self._block_has_dev = False
+        self._block_rel: tuple[str, int, int] = ("first", 0, -1)
         self._block_n = 0
+        self._sink = None
+        self._n_obs = 0  # clock observations so far
         self._recent: deque[bytes] = deque(maxlen=8)  # raw reads, logged on trouble
         self._warned: set[str] = set()
 
@@ -116,6 +121,10 @@ class SerialDriver:
 
     def run(self, sink, stop: threading.Event) -> None:
         """Read frames until ``stop`` is set; reconnect with back-off on trouble."""
+        if isinstance(self._decoder, BinaryDecoder):
+            from bshm.acquisition.framing_binary import warm_up
+
+            warm_up()  # JIT load before the port opens, not while data waits
         backoff = BACKOFF_MIN_S
         had_connection = False
         lost_at: int | None = None
@@ -139,12 +148,12 @@ class SerialDriver:
             finally:
                 self._set_connected(False)
                 self._flush_block(sink)
-                self._push_counters(sink)
                 try:
                     ser.close()
                 except Exception:  # noqa: BLE001 - closing a vanished port may fail
                     log.debug("%s: error closing the port", self.name, exc_info=True)
-                self._decoder.reset()
+                self._decoder.reset()  # an unfinished frame is lost with the connection
+                self._push_counters(sink)
             if not stop.is_set():
                 lost_at = now_ns()
                 stop.wait(BACKOFF_MIN_S)
@@ -213,8 +222,11 @@ class SerialDriver:
                 )
                 self._log_recent()
                 return
+            ready = self._n_obs >= WARM_OBS or self._next_t is not None
             if self._block and (
-                self._block_n >= BLOCK_S * self.fs or mono - last_ok > BLOCK_S * NS_PER_S
+                (ready and self._block_n >= BLOCK_S * self.fs)
+                or self._block_n >= WARM_MAX_S * self.fs
+                or mono - last_ok > BLOCK_S * NS_PER_S
             ):
                 self._flush_block(sink)
             if mono - last_push > NS_PER_S:
@@ -235,6 +247,7 @@ class SerialDriver:
             self.aligner.update(
                 last.device_time_ns + int(round((n - 1) * self._period_ns)), host_ns
             )
+            self._n_obs += 1
         for fr in frames:
             if fr.samples.shape[1] != self._nch:
                 self._warn_once(
@@ -255,59 +268,77 @@ class SerialDriver:
             self._warned.add(key)
             log.warning(msg, *args)
 
+    def _relation(self, fr: Frame, dev_t0: int) -> tuple[str, int]:
+        """How a frame follows the previous one: ("continue"|"lost"|"restart", samples lost)."""
+        n = fr.samples.shape[0]
+        if self._last_dev_next is None:
+            return "first", 0
+        if fr.seq >= 0 and self._last_seq is not None:
+            jump = (fr.seq - self._last_seq - 1) % SEQ_MOD
+            if jump == 0:
+                return "continue", 0
+            if jump < SEQ_MOD // 2:
+                return "lost", jump * n
+            return "restart", 0
+        diff = dev_t0 - self._last_dev_next
+        if fr.device_time_ns is None:  # host arrival times: only a long silence is a gap
+            limit = max(5 * self._period_ns, 0.25 * NS_PER_S)
+            return ("lost", int(round(diff / self._period_ns))) if diff > limit else (
+                "continue", 0)
+        if abs(diff) <= 0.5 * self._period_ns:
+            return "continue", 0
+        if diff > 0:
+            return "lost", int(round(diff / self._period_ns))
+        return "restart", 0
+
     def _add_frame(self, fr: Frame, host_ns: int, sink) -> None:
         n = fr.samples.shape[0]
         dev_t0 = fr.device_time_ns
         if dev_t0 is None:  # no device clock: the host's arrival time stands in
             dev_t0 = host_ns - int(round((n - 1) * self._period_ns))
-        aligned = self.aligner.to_host(dev_t0) if fr.device_time_ns is not None else dev_t0
-        t0 = aligned
-        lost_frames = 0
-        if self._next_t is not None:
-            expected = self._next_t
-            if fr.seq >= 0 and self._last_seq is not None:
-                jump = (fr.seq - self._last_seq - 1) % SEQ_MOD
-                if jump == 0:
-                    t0 = self._continue_or_anchor(expected, aligned)
-                elif jump < SEQ_MOD // 2:
-                    lost_frames = jump
-                    expected += int(round(jump * n * self._period_ns))
-                    t0 = self._continue_or_anchor(expected, aligned)
-                    self._gap(sink, self._next_t, t0,
-                              f"sequence jump {(self._last_seq + 1) % SEQ_MOD} -> {fr.seq}: "
-                              f"{jump} frame(s) lost", lost=jump * n)
-                else:
-                    t0 = max(aligned, expected)
-                    if t0 - expected > 1.5 * self._period_ns:
-                        self._gap(sink, expected, t0,
-                                  f"device restarted (sequence {self._last_seq} -> {fr.seq})",
-                                  lost=int(round((t0 - expected) / self._period_ns)))
-            else:
-                t0 = self._continue_or_anchor(expected, aligned)
-                if t0 - expected > max(5 * self._period_ns, 0.25 * NS_PER_S):
-                    self._gap(sink, expected, t0, "no samples (time jump)",
-                              lost=int(round((t0 - expected) / self._period_ns)))
-        contiguous = self._block and t0 == self._next_t and lost_frames == 0
-        if not contiguous:
+        rel, lost = self._relation(fr, dev_t0)
+        if rel != "continue" or not self._block:
             self._flush_block(sink)
-            self._block_t0 = t0
-            self._block_dev_t0 = fr.device_time_ns
+            self._block_rel = (rel, lost, fr.seq)
+            self._block_dev_t0 = dev_t0
+            self._block_has_dev = fr.device_time_ns is not None
         self._block.append(fr.samples * self._scale + self._offset)
         self._block_n += n
         self._last_seq = fr.seq if fr.seq >= 0 else None
-        self._next_t = self._block_t0 + int(round(self._block_n * self._period_ns))
+        self._last_dev_next = dev_t0 + int(round(n * self._period_ns))
 
     def _continue_or_anchor(self, expected: int, aligned: int) -> int:
         tol = max(2_000_000, 0.5 * self._period_ns)
-        if abs(aligned - expected) <= tol:
-            return expected
-        if aligned < expected:  # cannot go back before a stored sample
-            return expected
+        if abs(aligned - expected) <= tol or aligned < expected:
+            return expected  # never back before a stored sample
         log.debug("%s: time re-anchored by %+.3f ms", self.name, (aligned - expected) / 1e6)
         return aligned
 
+    def _block_t0(self) -> int:
+        """Host time of the pending block, decided when it is written."""
+        dev = self._block_dev_t0
+        aligned = self.aligner.to_host(dev) if self._block_has_dev else dev
+        rel, lost, seq = self._block_rel
+        if self._next_t is None:
+            return aligned
+        period = self._period_ns
+        if rel in ("first", "continue"):
+            return self._continue_or_anchor(self._next_t, aligned)
+        if rel == "lost":
+            t0 = self._continue_or_anchor(self._next_t + int(round(lost * period)), aligned)
+            what = (f"sequence jump to {seq}: {lost} sample(s) lost" if seq >= 0
+                    else f"no samples for {(t0 - self._next_t) / 1e9:.3f} s")
+            self._gap(sink=None, start=self._next_t, end=t0, reason=what, lost=lost)
+            return t0
+        t0 = max(aligned, self._next_t)
+        if t0 - self._next_t > 1.5 * period:
+            self._gap(sink=None, start=self._next_t, end=t0,
+                      reason=f"device restarted (sequence -> {seq})",
+                      lost=int(round((t0 - self._next_t) / period)))
+        return t0
+
     def _gap(self, sink, start: int, end: int, reason: str, lost: int) -> None:
-        self._flush_block(sink)
+        sink = sink if sink is not None else self._sink
         if end <= start:
             return
         log.warning("%s: gap %s .. %s (%s)", self.name, to_iso(start), to_iso(end), reason)
@@ -319,13 +350,16 @@ class SerialDriver:
     def _flush_block(self, sink) -> None:
         if not self._block:
             return
+        self._sink = sink
         data = np.concatenate(self._block) if len(self._block) > 1 else self._block[0]
-        sink.write(self.name, data, t0_ns=self._block_t0, device_t0_ns=self._block_dev_t0)
+        t0 = self._block_t0()
+        dev = self._block_dev_t0 if self._block_has_dev else None
+        sink.write(self.name, data, t0_ns=t0, device_t0_ns=dev)
         n = data.shape[0]
         with self._lock:
             self.samples += n
-            self.last_sample_ns = self._block_t0 + int(round((n - 1) * self._period_ns))
-        self._next_t = self._block_t0 + int(round(n * self._period_ns))
+            self.last_sample_ns = t0 + int(round((n - 1) * self._period_ns))
+        self._next_t = t0 + int(round(n * self._period_ns))
         self._block = []
         self._block_n = 0
 

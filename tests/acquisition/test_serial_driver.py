@@ -1,0 +1,194 @@
+"""Serial driver on real pseudo-terminals into a real HDF5 store.
+
+A VirtualSerialDevice streams frames on a pty exposed at a symlink; the
+SerialDriver reads it through pyserial into a RawWriter in tmp_path. The
+ledger of the device says exactly what was delivered, so stored samples,
+times, gaps and counters are checked against it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from bshm.acquisition.serial_driver import SerialDriver
+from bshm.acquisition.timing import ClockAligner
+from bshm.config import Channel, SerialSource
+from bshm.fixtures.stream import BridgeStream
+from bshm.fixtures.virtual_serial import FaultConfig, VirtualSerialDevice
+from bshm.store import RawWriter, open_raw
+from bshm.timeutil import NS_PER_S
+
+NAMES = ("N1", "N2", "N3")  # unknown to the bridge: band-limited noise, cheap
+
+
+def make_source(port, *, fs=200.0, protocol="binary", fmt="int24", **kw) -> SerialSource:
+    chans = tuple(
+        Channel(name=n, quantity="acceleration", unit="m/s2", scale=s, offset=o,
+                column=i if protocol == "line" else None)
+        for i, (n, s, o) in enumerate(zip(NAMES, (2.4e-6, 1e-6, 3e-6), (0.0, 0.5, -1.0),
+                                          strict=True))
+    )
+    return SerialSource(name="acc", port=str(port), channels=chans, fs=fs, protocol=protocol,
+                        sample_format=fmt, timeout_s=0.05, silence_timeout_s=0.6,
+                        reconnect_max_s=0.4, **kw)
+
+
+class Run:
+    """Device + driver + writer; stops everything on exit."""
+
+    def __init__(self, tmp_path, source, **dev_kw):
+        self.source = source
+        self.dev = VirtualSerialDevice.from_source(source, BridgeStream(seed=3), **dev_kw)
+        self.writer = RawWriter(tmp_path / "data", "st", [source.spec()])
+        self.driver = SerialDriver(source)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.driver.run, args=(self.writer, self.stop))
+
+    def __enter__(self):
+        self.dev.start()
+        self.thread.start()
+        assert self.dev.wait_listener(10)
+        return self
+
+    def record(self, n_frames: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.dev.ledger.ok()) < n_frames and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.dev.halt(5)
+        want = len(self.dev.ledger.ok())
+        while self.driver.status()["frames_ok"] < want and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.dev.stop()
+        self.writer.close()
+
+
+def expected_values(source, raw):
+    scale = np.array([c.scale for c in source.channels])
+    offset = np.array([c.offset for c in source.channels])
+    return (raw.astype(np.float64) * scale + offset).astype(np.float32)
+
+
+def check_store(tmp_path, run, *, time_tol_ns=5_000_000):
+    ok = run.dev.ledger.ok()
+    with open_raw(tmp_path / "data") as r:
+        rec = r.read("acc")
+        counters = r.counters("acc")
+        gaps = r.gaps("acc")
+    assert rec.data.shape[0] == sum(f.raw.shape[0] for f in ok)
+    spf = ok[0].raw.shape[0]
+    for k, f in enumerate(ok):  # every intact frame, exactly, in order
+        block = rec.data[k * spf : (k + 1) * spf]
+        np.testing.assert_array_equal(block, expected_values(run.source, f.raw))
+        assert abs(int(rec.times_ns[k * spf]) - f.t0_ns) <= time_tol_ns
+    assert np.all(np.diff(rec.times_ns) > 0)
+    return counters, gaps
+
+
+def test_clean_stream_stored_exactly(tmp_path):
+    src = make_source(tmp_path / "dev" / "acc")
+    with Run(tmp_path, src) as run:
+        run.record(25)
+        assert run.driver.status()["connected"]
+    counters, gaps = check_store(tmp_path, run)
+    assert gaps == []
+    assert counters["frames_ok"] == len(run.dev.ledger.ok())
+    assert counters["frames_bad"] == counters["bytes_skipped"] == counters["samples_lost"] == 0
+    assert not (tmp_path / "dev" / "acc").exists()  # the device removed its symlink
+
+
+@pytest.mark.parametrize("fmt", ["int32", "float32"])
+def test_other_formats(tmp_path, fmt):
+    src = make_source(tmp_path / "acc", fmt=fmt, fs=100.0)
+    with Run(tmp_path, src) as run:
+        run.record(8)
+    check_store(tmp_path, run)
+
+
+def test_line_protocol_with_device_time(tmp_path):
+    src = make_source(tmp_path / "acc", protocol="line", fs=50.0, time_column=3,
+                      checksum=True)
+    with Run(tmp_path, src, faults=FaultConfig(bit_flip=0.1, garbage=0.05, seed=4)) as run:
+        run.record(60)
+    ok = run.dev.ledger.ok()
+    with open_raw(tmp_path / "data") as r:
+        rec = r.read("acc")
+        counters = r.counters("acc")
+    stored_t = rec.times_ns.tolist()
+    for f in ok:  # each intact line stored exactly, at its time
+        i = int(np.argmin(np.abs(rec.times_ns - f.t0_ns)))
+        assert abs(stored_t[i] - f.t0_ns) < 5_000_000
+        np.testing.assert_array_equal(rec.data[i], expected_values(src, f.raw)[0])
+    assert counters["frames_ok"] == len(ok)
+    corrupted = [f for f in run.dev.ledger.snapshot() if f.status == "corrupted"]
+    assert counters["frames_bad"] >= len(corrupted) > 0
+
+
+def test_byte_corruption_counters_match_ledger(tmp_path):
+    """1 % random byte errors plus garbage and truncation: no intact frame is lost."""
+    src = make_source(tmp_path / "acc", fs=400.0)
+    faults = FaultConfig(byte_error=0.01, garbage=0.05, truncate=0.02, drop_byte=0.02,
+                         insert_byte=0.02, seed=11)
+    with Run(tmp_path, src, faults=faults, samples_per_frame=4) as run:
+        run.record(150)
+    counters, gaps = check_store(tmp_path, run)
+    want = run.dev.ledger.expected_counters()
+    assert want["frames_bad"] > 10  # the faults really happened
+    for key in ("frames_ok", "frames_bad", "bytes_skipped", "samples_lost"):
+        assert counters[key] == want[key], key
+    assert len(gaps) == sum(1 for _ in _missing_runs(run.dev.ledger.snapshot()))
+
+
+def _missing_runs(frames):
+    ok = [i for i, f in enumerate(frames) if f.status == "ok"]
+    for a, b in zip(ok, ok[1:], strict=False):
+        if b > a + 1:
+            yield a, b
+
+
+def test_disconnect_and_reappear(tmp_path):
+    """The pty and its symlink vanish (USB unplugged) and come back."""
+    src = make_source(tmp_path / "dev" / "acc", fs=100.0)
+    faults = FaultConfig(disconnect=0.04, disconnect_s=0.8, seed=2)
+    with Run(tmp_path, src, faults=faults) as run:
+        deadline = time.monotonic() + 30
+        while run.dev.ledger.disconnects < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.dev.ledger.disconnects >= 2
+        run.record(len(run.dev.ledger.ok()) + 5)
+    counters, gaps = check_store(tmp_path, run)
+    assert counters["reconnects"] >= 2
+    assert len(gaps) >= 2
+    want = run.dev.ledger.expected_counters()
+    assert counters["samples_lost"] == want["samples_lost"] > 0
+    assert all("sequence jump" in g.reason for g in gaps)
+
+
+def test_device_clock_offset_aligned_to_host(tmp_path):
+    """A device clock 3 s ahead: stored times follow the host, device time kept apart."""
+    src = make_source(tmp_path / "acc", fs=100.0)
+    with Run(tmp_path, src, clock_offset_ns=3 * NS_PER_S) as run:
+        run.record(15)
+    check_store(tmp_path, run)
+    assert abs(run.driver.aligner.offset_ns + 3 * NS_PER_S) < 20_000_000
+
+
+def test_clock_aligner_offset_and_drift(rng):
+    al = ClockAligner(bucket_s=1.0)
+    offset, drift = 5e9, 50e-6
+    t = np.arange(0, 120e9, 0.1e9)
+    latency = rng.exponential(2e6, t.size) + 1e5
+    for dev, lat in zip(t, latency, strict=True):
+        al.update(int(dev), int(dev + offset + drift * dev + lat))
+    assert abs(al.drift_ppm - 50) < 2
+    probe = int(100e9)
+    assert abs(al.to_host(probe) - (probe + offset + drift * probe)) < 1e6
+    al.update(int(130e9), int(130e9 + offset + 60e9))  # device clock reset
+    assert al.resets == 1
