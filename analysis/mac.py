@@ -49,10 +49,10 @@ def _mac_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             for c in range(nl):
                 acc += a[i, c].conjugate() * b[j, c]
             den = na[i] * nb[j]
-            if den > 0.0:
-                out[i, j] = (acc.real**2 + acc.imag**2) / den
-            else:
+            if den == 0.0:
                 out[i, j] = 0.0
+            else:  # NaN propagates
+                out[i, j] = (acc.real**2 + acc.imag**2) / den
     return out
 
 
@@ -72,10 +72,10 @@ def _mpc_rows(phi: np.ndarray) -> np.ndarray:
             syy += y * y
             sxy += x * y
         tot = sxx + syy
-        if tot > 0.0:
-            out[i] = ((sxx - syy) ** 2 + 4.0 * sxy * sxy) / (tot * tot)
-        else:
+        if tot == 0.0:
             out[i] = 0.0
+        else:  # NaN propagates
+            out[i] = ((sxx - syy) ** 2 + 4.0 * sxy * sxy) / (tot * tot)
     return out
 
 
@@ -94,6 +94,9 @@ def _mpd_rows(phi: np.ndarray) -> np.ndarray:
             sxx += x * x
             syy += y * y
             sxy += x * y
+        if not np.isfinite(sxx + syy + sxy):
+            out[i] = np.nan
+            continue
         # principal direction of the points (Re, Im): total least squares
         theta = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)
         ct = np.cos(theta)
@@ -132,7 +135,7 @@ def _cluster_distance(freq: np.ndarray, phi: np.ndarray) -> np.ndarray:
             for c in range(nl):
                 acc += phi[i, c].conjugate() * phi[j, c]
             den = norms[i] * norms[j]
-            mac = (acc.real**2 + acc.imag**2) / den if den > 0.0 else 0.0
+            mac = 0.0 if den == 0.0 else (acc.real**2 + acc.imag**2) / den
             fmax = max(freq[i], freq[j])
             df = abs(freq[i] - freq[j]) / fmax if fmax > 0.0 else 0.0
             out[k] = df + 1.0 - mac
@@ -163,7 +166,7 @@ def mac_matrix(phi_a: np.ndarray, phi_b: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (m, k)
         ``MAC[i, j] = |a_i^H b_j|^2 / ((a_i^H a_i)(b_j^H b_j))`` in [0, 1];
-        0 where a shape is all zeros.
+        0 where a shape is all zeros, NaN where a shape holds NaN.
 
     Raises
     ------

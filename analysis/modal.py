@@ -98,7 +98,7 @@ class ModalResult:
 
 _SSI_DEFAULTS: dict[str, Any] = {
     "time_lag": 40, "max_order": 80, "min_order": 2, "order_step": 2, "refs": None,
-    "stability": (0.01, 0.05, 0.02), "max_damping": 0.1, "min_mpc": 0.8,
+    "stability": (0.01, 0.2, 0.02), "max_damping": 0.1, "min_mpc": 0.8,
     "max_mpd": 20.0, "min_fraction": 0.3, "cutoff": None, "multi_order": True,
 }
 _FDD_DEFAULTS: dict[str, Any] = {
@@ -178,7 +178,7 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
         SSI-COV: ``time_lag`` (40 block rows; correlations to lag 2 p - 1),
         ``max_order`` (80), ``min_order`` (2), ``order_step`` (2), ``refs``
         (reference channel indices, SSI-COV/ref), ``stability`` ((0.01,
-        0.05, 0.02): relative frequency, relative damping, 1 - MAC),
+        0.2, 0.02): relative frequency, relative damping, 1 - MAC),
         ``max_damping`` (0.1), ``min_mpc`` (0.8), ``max_mpd`` (20 degrees),
         ``min_fraction`` (0.3), ``cutoff`` (None = from the data),
         ``multi_order`` (True).

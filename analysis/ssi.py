@@ -378,7 +378,7 @@ def ssi_cov(
     order_step: int = 2,
     refs: np.ndarray | None = None,
     multi_order: bool = True,
-    stability: tuple[float, float, float] = (0.01, 0.05, 0.02),
+    stability: tuple[float, float, float] = (0.01, 0.2, 0.02),
 ) -> StabilizationDiagram:
     """SSI-COV poles of all model orders, with their stability.
 

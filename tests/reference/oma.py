@@ -18,13 +18,15 @@ def mac_matrix_ref(phi_a: np.ndarray, phi_b: np.ndarray) -> np.ndarray:
     for i in range(a.shape[1]):
         for j in range(b.shape[1]):
             den = np.vdot(a[:, i], a[:, i]).real * np.vdot(b[:, j], b[:, j]).real
-            out[i, j] = abs(np.vdot(a[:, i], b[:, j])) ** 2 / den if den > 0 else 0.0
+            out[i, j] = 0.0 if den == 0 else abs(np.vdot(a[:, i], b[:, j])) ** 2 / den
     return out
 
 
 def mpc_ref(phi: np.ndarray) -> float:
     """MPC from the singular values of the 2 x l matrix [Re; Im]."""
     m = np.vstack([np.real(phi), np.imag(phi)])
+    if not np.isfinite(m).all():
+        return float("nan")
     s = np.linalg.svd(m, compute_uv=False)
     s2 = s**2
     if s2.sum() == 0:
@@ -35,6 +37,8 @@ def mpc_ref(phi: np.ndarray) -> float:
 def mpd_ref(phi: np.ndarray) -> float:
     """MPD (degrees) as Reynders et al. (2012) define it, via the SVD of [Re Im]."""
     phi = np.asarray(phi, dtype=complex)
+    if not np.isfinite(phi).all():
+        return float("nan")
     _, _, vt = np.linalg.svd(np.column_stack([phi.real, phi.imag]))
     v12, v22 = vt.T[0, 1], vt.T[1, 1]
     w = np.abs(phi)
