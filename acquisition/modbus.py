@@ -44,7 +44,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from bshm.acquisition.modbus_codec import (
     DEFAULT_MAX_GAP,
     ReadBlock,
@@ -138,7 +137,7 @@ class ModbusDriver:
 
     def status(self) -> dict:
         """Health snapshot: achieved rate (Hz), counters, last sample time, link state."""
-        st = dict(self._stats)
+        st: dict[str, Any] = dict(self._stats)
         elapsed = (
             (time.monotonic_ns() - self._started_mono) / 1e9 if self._started_mono else 0.0
         )
@@ -254,7 +253,8 @@ class ModbusDriver:
             self._stats["partial"] += 1
             names = sorted({n for b, _ in failures for n in b.names})
             key = ("partial", tuple(names))
-            self._set_state(key, stamp, f"partial: NaN in {','.join(names)} ({_describe(failures)})")
+            why = f"partial: NaN in {','.join(names)} ({_describe(failures)})"
+            self._set_state(key, stamp, why)
         else:
             self._set_state(None, stamp, "")
         self._rows.append(values.astype(np.float32))

@@ -39,6 +39,7 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: Most registers one read request may ask for (Modbus application protocol).
 MAX_READ_COUNT = 125
@@ -235,13 +236,13 @@ def plan_reads(
         raise ValueError(f"max_count {max_count} must be in 1..{MAX_READ_COUNT}")
     if max_gap < 0:
         raise ValueError(f"max_gap {max_gap} must be >= 0")
-    groups: dict[tuple[int, str], list[tuple[int, object]]] = {}
+    groups: dict[tuple[int, str], list[tuple[int, Any]]] = {}
     for column, reg in enumerate(registers):
         groups.setdefault((reg.unit_id, reg.function), []).append((column, reg))
     blocks: list[ReadBlock] = []
     for (unit, function), points in sorted(groups.items()):
         points.sort(key=lambda p: p[1].address)
-        current: list[tuple[int, object]] = []
+        current: list[tuple[int, Any]] = []
         start = end = 0
         for column, reg in points:
             width = register_count(reg.type)

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
-
 from bshm.acquisition.modbus import ModbusDriver
-from bshm.config import Channel, ModbusSource, Register
 from bshm.fixtures.virtual_modbus import ModbusFaults, start_virtual_modbus
+
+from bshm.config import Channel, ModbusSource, Register
 from bshm.store import open_raw
 from bshm.store.writer import RawWriter
 
@@ -39,7 +39,8 @@ class MemorySink:
         self.counters: dict[str, int] = {}
 
     def write(self, source, data, *, t0_ns=None, times_ns=None, device_t0_ns=None):
-        assert t0_ns is None and times_ns is not None
+        assert t0_ns is None
+        assert times_ns is not None
         with self.lock:
             self.blocks.append(np.asarray(data, dtype=np.float32))
             self.times.append(np.asarray(times_ns, dtype=np.int64))
@@ -144,7 +145,8 @@ def test_every_type_and_order_decodes_exactly_over_tcp(tcp_device):
     got = sink.data
     assert got.shape[1] == len(regs) == 24
     np.testing.assert_array_equal(got, np.tile(np.float32(expect), (got.shape[0], 1)))
-    assert sink.counters.get("modbus_errors", 0) == 0 and _only_overruns(sink)
+    assert sink.counters.get("modbus_errors", 0) == 0
+    assert _only_overruns(sink)
 
 
 def test_scale_and_offset_and_every_order_over_rtu(tmp_path):
@@ -233,14 +235,18 @@ def test_timeouts_make_a_gap_and_the_poller_recovers(tmp_path, tcp_device):
         rec = reader.read("mb")
         gaps = reader.gaps("mb")
         counters = reader.counters("mb")
-    assert counters["timeouts"] >= 6 and counters["samples_lost"] >= 3
+    assert counters["timeouts"] >= 6
+    assert counters["samples_lost"] >= 3
     assert counters["timeouts"] == drv.status()["timeouts"]
-    assert len(gaps) >= 1 and "no response" in gaps[0].reason
+    assert len(gaps) >= 1
+    assert "no response" in gaps[0].reason
     g = gaps[0]
-    assert marks["t0"] - 30_000_000 <= g.start_ns <= marks["t1"] and g.end_ns >= marks["t1"] - 5e6
+    assert marks["t0"] - 30_000_000 <= g.start_ns <= marks["t1"]
+    assert g.end_ns >= marks["t1"] - 5e6
     # no sample inside the gap, samples on both sides, all good values
     assert not np.any((rec.times_ns >= g.start_ns) & (rec.times_ns < g.end_ns))
-    assert rec.times_ns[0] < g.start_ns and rec.times_ns[-1] >= g.end_ns
+    assert rec.times_ns[0] < g.start_ns
+    assert rec.times_ns[-1] >= g.end_ns
     assert np.all(rec.data == 3.0)
 
 
@@ -276,13 +282,19 @@ def test_exception_response_on_one_unit_gives_nan_and_a_partial_gap(tmp_path, tc
     with reader:
         rec, gaps, counters = reader.read("mb"), reader.gaps("mb"), reader.counters("mb")
     bad = np.isnan(rec.data[:, 1])
-    assert bad.sum() >= 5 and not np.isnan(rec.data[:, 0]).any()  # unit 1 never lost
-    assert np.all(rec.data[:, 0] == 1.0) and np.all(rec.data[~bad, 1] == 2.0)
-    assert counters["modbus_errors"] == bad.sum() and counters.get("samples_lost", 0) == 0
+    assert bad.sum() >= 5
+    assert not np.isnan(rec.data[:, 0]).any()
+    assert np.all(rec.data[:, 0] == 1.0)
+    assert np.all(rec.data[~bad, 1] == 2.0)
+    assert counters["modbus_errors"] == bad.sum()
+    assert counters.get("samples_lost", 0) == 0
     (g,) = gaps
-    assert "partial" in g.reason and "b" in g.reason and "exception 4" in g.reason
+    assert "partial" in g.reason
+    assert "b" in g.reason
+    assert "exception 4" in g.reason
     t_bad = rec.times_ns[bad]
-    assert g.start_ns == t_bad[0] and t_bad[-1] < g.end_ns
+    assert g.start_ns == t_bad[0]
+    assert t_bad[-1] < g.end_ns
 
 
 def test_exception_on_every_request_loses_the_poll(tcp_device):
@@ -297,7 +309,8 @@ def test_exception_on_every_request_loses_the_poll(tcp_device):
         run.wait(lambda: run.rows() >= n + 2)
     assert not np.isnan(sink.data).any()
     assert sink.counters["modbus_errors"] == sink.counters["samples_lost"] >= 3
-    assert len(sink.gaps) == 1 and "exception 6 (device busy)" in sink.gaps[0][2]
+    assert len(sink.gaps) == 1
+    assert "exception 6 (device busy)" in sink.gaps[0][2]
 
 
 def test_dropped_tcp_connection_reconnects_without_loss(tcp_device):
@@ -400,7 +413,8 @@ def test_rtu_two_units_on_one_bus(tmp_path):
     d = sink.data
     np.testing.assert_allclose(d[:, 0], 12.34, rtol=0, atol=1e-5)  # unit 2 never lost
     ok = ~np.isnan(d[:, 1])
-    assert (~ok).sum() >= 2 and np.all(np.isnan(d[~ok, 2]))
+    assert (~ok).sum() >= 2
+    assert np.all(np.isnan(d[~ok, 2]))
     np.testing.assert_allclose(d[ok, 1], 12.34, atol=1e-4)
     np.testing.assert_array_equal(d[ok, 2], np.float32(0.75))
     assert any("partial" in g[2] and "T2" in g[2] and "D1" in g[2] for g in sink.gaps)
@@ -413,14 +427,17 @@ def test_driver_never_raises_when_the_port_does_not_exist(tmp_path):
     with Running(ModbusDriver(src), sink) as run:
         run.wait(lambda: run.driver.status()["samples_lost"] >= 5)
         assert "cannot" in run.driver.status()["last_error"]
-    assert sink.counters["samples_lost"] >= 5 and len(sink.gaps) == 1
+    assert sink.counters["samples_lost"] >= 5
+    assert len(sink.gaps) == 1
     assert sink.data.size == 0
 
 
 def test_status_and_spec():
     src = _source("modbus-tcp", [Register(address=0, channel=_ch("a"))], poll_rate=5.0)
     drv = ModbusDriver(src)
-    assert drv.name == "mb" and drv.spec().timing == "timestamped" and drv.spec().fs == 5.0
+    assert drv.name == "mb"
+    assert drv.spec().timing == "timestamped"
+    assert drv.spec().fs == 5.0
     st = drv.status()
     for key in ("rate", "connected", "timeouts", "modbus_errors", "reconnects",
                 "samples_lost", "gaps", "last_sample_ns", "requests_per_poll"):
@@ -433,4 +450,5 @@ def test_faults_dataclass_limits_by_unit_and_count():
     f = ModbusFaults(exception_code=2, units=frozenset({5}), remaining=2)
     assert f._take(1) is None
     assert f._take(5) == (False, 2, 0.0)
-    assert f._take(5) is not None and f._take(5) is None
+    assert f._take(5) is not None
+    assert f._take(5) is None

@@ -6,9 +6,6 @@ import math
 import struct
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from bshm.acquisition.modbus_codec import (
     MAX_READ_COUNT,
     RegisterCodec,
@@ -16,6 +13,9 @@ from bshm.acquisition.modbus_codec import (
     register_count,
     split_block,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bshm.config import Channel, Register
 
 # float32 1.5 = 0x3FC00000 (A B C D = 3F C0 00 00); float64 / int32 likewise.
@@ -114,7 +114,8 @@ def test_plan_coalesces_adjacent_and_bridges_small_gaps():
     blocks = plan_reads(regs, max_gap=8)
     # 0..4 contiguous, 13 is 8 unused registers after 5 -> bridged, 30 is 16 after 14
     assert [(b.address, b.count) for b in blocks] == [(0, 14), (30, 2)]
-    assert blocks[0].bridged and not blocks[1].bridged
+    assert blocks[0].bridged
+    assert not blocks[1].bridged
     assert [s.offset for s in blocks[0].slots] == [0, 2, 4, 13]
     assert [s.column for s in blocks[0].slots] == [0, 1, 2, 3]
     assert [(b.address, b.count) for b in plan_reads(regs, max_gap=0)] == [

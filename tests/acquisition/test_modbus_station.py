@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bshm.fixtures.stations import simulated_station_toml
 
 from bshm.config import load_station
-from bshm.fixtures.stations import simulated_station_toml
 from bshm.store import open_raw
 
 DURATION_S = 4.0
@@ -55,18 +55,21 @@ def test_acquire_records_serial_and_both_modbus_sources(tmp_path):
         t = rec.times_ns
         assert len(t) > 0, name
         assert np.all(np.diff(t) > 0), name
-        assert t_start <= t[0] and t[-1] <= t_end, name
+        assert t_start <= t[0], name
+        assert t[-1] <= t_end, name
         assert not np.isnan(rec.data).any(), name
     # every source covers (nearly) the same span: within one env poll at each end
     starts = [recs[n].times_ns[0] for n in recs]
     ends = [recs[n].times_ns[-1] for n in recs]
-    assert max(starts) - min(starts) < 1.5e9 and max(ends) - min(ends) < 1.5e9
+    assert max(starts) - min(starts) < 1.5e9
+    assert max(ends) - min(ends) < 1.5e9
 
     strain, env = recs["strain"], recs["env"]
     span_s = (strain.times_ns[-1] - strain.times_ns[0]) / 1e9
     assert len(strain.times_ns) >= 0.9 * 20 * span_s  # 20 Hz held
     assert abs(np.median(np.diff(strain.times_ns)) / 1e6 - 50.0) < 2.0
-    assert counters["strain"]["samples_lost"] <= 2 and counters["env"]["samples_lost"] == 0
+    assert counters["strain"]["samples_lost"] <= 2
+    assert counters["env"]["samples_lost"] == 0
     assert len(env.times_ns) >= DURATION_S - 2
 
     # consistent times: each stored strain equals the bridge's strain at its own
@@ -81,5 +84,6 @@ def test_acquire_records_serial_and_both_modbus_sources(tmp_path):
     structural, air = temperature_at(env.times_ns)
     t1 = env.data[:, [c.name for c in env.channels].index("T1")]
     t2 = env.data[:, [c.name for c in env.channels].index("T2")]
-    assert np.max(np.abs(t1 - structural)) < 0.02 and np.max(np.abs(t2 - air)) < 0.02
+    assert np.max(np.abs(t1 - structural)) < 0.02
+    assert np.max(np.abs(t2 - air)) < 0.02
     assert not gaps["strain"] or all("overrun" in g.reason for g in gaps["strain"])
