@@ -1,11 +1,14 @@
 """Read raw HDF5 files (one file or a folder of them) by time range.
 
 A :class:`RawReader` keeps a small summary per file (per source: sample
-count, first and last sample time, gaps, counters), built once when the
-file is first seen, so a time-range query opens only the files it needs.
-Open files are cached (least recently used, bounded), and slices are found
-by binary search on the block table (regular sources) or on the time
-dataset (timestamped sources), so only the requested rows are read.
+count, first and last sample time, contiguous runs, gaps, counters; see
+:mod:`bshm.store.fileindex`), so a time-range query opens only the files
+it needs, and ``span``/``gaps``/``counters``/``records`` open none. The
+summaries of a folder's finished files are cached in
+``<folder>/.bshm_index.json``. Open files are cached (least recently
+used, bounded), and slices are found by binary search on the block table
+(regular sources) or on the time dataset (timestamped sources), so only
+the requested rows are read.
 
 Folders: a file that cannot be read (not HDF5, truncated, wrong schema
 version, another station) is skipped with a logged warning and listed in
@@ -17,226 +20,28 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from bshm.errors import SchemaVersionError, StoreError
+from bshm.errors import StoreError
 from bshm.store import schema as S
+from bshm.store.fileindex import (
+    FileSummary,
+    IndexCache,
+    OpenFile,
+    SrcSummary,
+    block_table,
+    n_timestamped,
+    search,
+    summarize_file,
+)
 
 log = logging.getLogger(__name__)
 
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
-
-
-@dataclass
-class _SrcSummary:
-    info: S.SourceInfo
-    n: int
-    first_ns: int
-    last_ns: int
-    gaps: list[S.Gap]
-    counters: dict[str, int]
-
-
-@dataclass
-class _FileSummary:
-    path: Path
-    station: str
-    start_ns: int
-    version: int
-    sources: dict[str, _SrcSummary]
-    stat: tuple[float, int]
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def live(self) -> bool:
-        return self.path.name.endswith(".part")
-
-
-class _OpenFile:
-    """An open file with its datasets and derived block tables cached."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.f, self.swmr = _open_h5(path)
-        if not path.name.endswith(".part"):
-            _check_size(self.f, path)
-        self.ds: dict[tuple[str, str], h5py.Dataset] = {}
-        self.tables: dict[str, tuple[np.ndarray, ...]] = {}
-
-    def dataset(self, source: str, name: str) -> h5py.Dataset | None:
-        key = (source, name)
-        if key not in self.ds:
-            g = self.f[S.SOURCES_GROUP][source]
-            if name not in g:
-                return None
-            self.ds[key] = g[name]
-        return self.ds[key]
-
-    def refresh(self) -> None:
-        if self.swmr:
-            for d in self.ds.values():
-                d.refresh()
-        self.tables.clear()
-
-    def close(self) -> None:
-        self.ds.clear()
-        self.tables.clear()
-        try:
-            self.f.close()
-        except Exception:  # pragma: no cover - already closed / broken file
-            pass
-
-
-def _open_h5(path: Path) -> tuple[h5py.File, bool]:
-    """Open read-only, as a SWMR reader when the file allows it."""
-    if not path.exists():
-        raise StoreError(f"{path}: no such file")
-    try:
-        try:
-            return h5py.File(path, "r", swmr=True), True
-        except (OSError, RuntimeError, ValueError):
-            return h5py.File(path, "r"), False  # e.g. a file without SWMR superblock
-    except (OSError, RuntimeError, ValueError) as exc:
-        msg = str(exc).split("(")[0].strip() or type(exc).__name__
-        raise StoreError(
-            f"{path}: not a readable HDF5 file ({msg}); it may be truncated or not a bshm file"
-        ) from None
-
-
-def _check_size(f: h5py.File, path: Path) -> None:
-    """A closed file shorter than HDF5's end of allocation was truncated.
-
-    (A live ``.part`` file is not checked: a writer killed in the middle of
-    a flush may leave space allocated but unwritten after the good data.)
-    """
-    try:
-        need = f.id.get_filesize()
-        have = path.stat().st_size
-    except (OSError, RuntimeError):  # pragma: no cover - unusual drivers
-        return
-    if have < need:
-        f.close()
-        raise StoreError(
-            f"{path}: truncated file ({have} of {need} bytes); restore it from a copy"
-        )
-
-
-def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
-    """Check the root attributes of a bshm file; return its schema version.
-
-    Raises
-    ------
-    bshm.errors.SchemaVersionError
-        Missing, invalid or unsupported version.
-    bshm.errors.StoreError
-        The file is a bshm file of another kind (e.g. results).
-    """
-    a = f.attrs
-    k = a.get(S.ATTR_KIND, "")
-    k = k.decode() if isinstance(k, bytes) else str(k)
-    if k and k != kind:
-        raise StoreError(f"{path}: a bshm {k} file, not a {kind} file")
-    if S.ATTR_VERSION not in a:
-        raise SchemaVersionError(
-            f"{path}: no '{S.ATTR_VERSION}' attribute: not a bshm {kind} file "
-            "(written by another program?); import it with 'bshm import'"
-        )
-    try:
-        v = int(a[S.ATTR_VERSION])
-    except (TypeError, ValueError):
-        raise SchemaVersionError(
-            f"{path}: '{S.ATTR_VERSION}' is {a[S.ATTR_VERSION]!r}, not an integer"
-        ) from None
-    if not k:
-        raise StoreError(f"{path}: no '{S.ATTR_KIND}' attribute: not a bshm {kind} file")
-    if v > S.SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{path}: raw schema version {v} is newer than this bshm reads "
-            f"(up to {S.SCHEMA_VERSION}); upgrade bshm"
-        )
-    if v < S.MIN_SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{path}: raw schema version {v} is older than this bshm reads "
-            f"({S.MIN_SCHEMA_VERSION}..{S.SCHEMA_VERSION}); use an older bshm to convert it"
-        )
-    return v
-
-
-def _str_list(v: Any) -> list[str]:
-    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(v)]
-
-
-def _attr_str(a: Any, key: str, default: str = "") -> str:
-    v = a.get(key, default)
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
-    a = g.attrs
-    names = _str_list(a["channel_names"])
-    n = len(names)
-    q = _str_list(a.get("channel_quantities", ["other"] * n))
-    u = _str_list(a.get("channel_units", [""] * n))
-    loc = np.asarray(a.get("channel_locations", np.full((n, 3), np.nan))).reshape(n, 3)
-    d = _str_list(a.get("channel_directions", [""] * n))
-    c = _str_list(a.get("channel_calibrations", [""] * n))
-    chans = tuple(
-        S.ChannelMeta(names[i], q[i], u[i], tuple(float(x) for x in loc[i]), d[i], c[i])
-        for i in range(n)
-    )
-    cnames = tuple(_str_list(g[S.COUNTERS].attrs["names"])) if S.COUNTERS in g else ()
-    return S.SourceInfo(name, _attr_str(a, "kind"), float(a["fs"]), chans,
-                        _attr_str(a, "timing", "regular"), cnames)
-
-
-def _block_table(of: _OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
-    """Blocks of a regular source, trimmed to the rows the data holds.
-
-    Returns ``(first_sample, n, t0, k0, first_ns, last_ns)`` int64 arrays.
-    """
-    if source in of.tables:
-        return of.tables[source]
-    b = of.dataset(source, S.BLOCKS)
-    d = of.dataset(source, S.DATA)
-    arr = b[...] if b is not None and b.shape[0] else np.zeros(0, S.BLOCK_DTYPE)
-    rows = d.shape[0] if d is not None else 0
-    fsamp = arr["first_sample"].astype(np.int64)
-    n = np.minimum(arr["n"].astype(np.int64), np.maximum(rows - fsamp, 0))
-    keep = n > 0
-    fsamp, n = fsamp[keep], n[keep]
-    t0, k0 = arr["t0_ns"][keep].astype(np.int64), arr["k0"][keep].astype(np.int64)
-    first = S.grid_times(t0, k0, fs)
-    last = S.grid_times(t0, k0 + n - 1, fs)
-    tab = (fsamp, n, t0, k0, first, last)
-    of.tables[source] = tab
-    return tab
-
-
-def _n_timestamped(of: _OpenFile, source: str) -> int:
-    t = of.dataset(source, S.TIME)
-    d = of.dataset(source, S.DATA)
-    return min(t.shape[0] if t is not None else 0, d.shape[0] if d is not None else 0)
-
-
-def _search(ds: h5py.Dataset, value: int, n: int) -> int:
-    """Smallest ``i`` in ``[0, n]`` with ``ds[i] >= value`` (sorted 1-D dataset)."""
-    chunk = ds.chunks[0] if ds.chunks else 65536
-    lo, hi = 0, (n + chunk - 1) // chunk
-    while lo < hi:  # first chunk whose first element >= value
-        mid = (lo + hi) // 2
-        if int(ds[mid * chunk]) >= value:
-            hi = mid
-        else:
-            lo = mid + 1
-    a = max(lo - 1, 0) * chunk
-    b = min(n, a + chunk)
-    return a + int(np.searchsorted(ds[a:b], value, side="left"))
 
 
 class RawReader:
@@ -258,13 +63,16 @@ class RawReader:
         Files of a folder that were skipped, with the reason.
     """
 
-    def __init__(self, path: Any, *, max_open_files: int = 16, allow_empty: bool = False) -> None:
+    def __init__(self, path: Any, *, max_open_files: int = 16, allow_empty: bool = False,
+                 use_cache: bool = True) -> None:
         self.path = Path(path)
         self.max_open_files = max(1, int(max_open_files))
         self._allow_empty = allow_empty
-        self._open: OrderedDict[Path, _OpenFile] = OrderedDict()
-        self._summ: dict[Path, _FileSummary] = {}
-        self._bad: dict[Path, tuple[tuple[float, int], str]] = {}
+        self._open: OrderedDict[Path, OpenFile] = OrderedDict()
+        self._summ: dict[Path, FileSummary] = {}
+        self._bad: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._warned: set[tuple[Path, str]] = set()
+        self._order: list[FileSummary] = []
         self.station = ""
         self.files: list[Path] = []
         self.sources: dict[str, S.SourceInfo] = {}
@@ -272,6 +80,7 @@ class RawReader:
         self._is_dir = self.path.is_dir()
         if not self._is_dir and not self.path.exists():
             raise StoreError(f"{self.path}: no such file or folder")
+        self._cache = IndexCache(self.path) if (self._is_dir and use_cache) else None
         self._scan(first=True)
 
     # ------------------------------------------------------------ context
@@ -292,7 +101,7 @@ class RawReader:
 
     def _listing(self) -> list[Path]:
         if self._is_dir:
-            return sorted(p for p in self.path.iterdir() if p.is_file() and S.is_raw_name(p))
+            return sorted(p for p in self.path.iterdir() if S.is_raw_name(p) and p.is_file())
         p = self.path
         if not p.exists() and p.name.endswith(".part"):
             final = p.with_name(p.name[: -len(".part")])
@@ -300,12 +109,12 @@ class RawReader:
                 self.path = p = final
         return [p] if p.exists() else []
 
-    def _handle(self, path: Path) -> _OpenFile:
+    def _handle(self, path: Path) -> OpenFile:
         of = self._open.get(path)
         if of is not None:
             self._open.move_to_end(path)
             return of
-        of = _OpenFile(path)
+        of = OpenFile(path)
         self._open[path] = of
         while len(self._open) > self.max_open_files:
             _, old = self._open.popitem(last=False)
@@ -321,40 +130,62 @@ class RawReader:
     def _scan(self, first: bool = False) -> None:
         listing = self._listing()
         present = set(listing)
-        for p in list(self._summ):
-            if p not in present:
-                self._drop(p)
-        for p in list(self._open):
-            if p not in present:
-                self._drop(p)
-        for p in list(self._bad):
-            if p not in present:
-                del self._bad[p]
+        for p in [p for p in set(self._summ) | set(self._open) if p not in present]:
+            self._drop(p)
+        for p in [p for p in self._bad if p not in present]:
+            del self._bad[p]
         for p in listing:
-            st = p.stat()
-            stat = (st.st_mtime, st.st_size)
-            old = self._summ.get(p)
-            if old is not None:
-                if old.live:
-                    of = self._open.get(p)
-                    if of is not None:
-                        of.refresh()
-                    self._summ[p] = self._summarize(p)
-                continue
-            bad = self._bad.get(p)
-            if bad is not None and bad[0] == stat and not p.name.endswith(".part"):
-                continue
-            try:
-                self._summ[p] = self._summarize(p)
-                self._bad.pop(p, None)
-            except StoreError as exc:
-                self._drop(p)
-                if not self._is_dir:
-                    raise
-                if bad is None or bad[1] != str(exc):
-                    log.warning("skipping %s", exc)
-                self._bad[p] = (stat, str(exc))
+            self._scan_one(p)
+        if self._cache is not None:
+            self._cache.prune({p.name for p in listing})
+            self._cache.save()
         self._rebuild(first)
+
+    def _scan_one(self, p: Path) -> None:
+        try:
+            st = p.stat()
+        except FileNotFoundError:  # renamed or removed meanwhile
+            self._drop(p)
+            return
+        stat = (st.st_mtime_ns, st.st_size)
+        live = p.name.endswith(".part")
+        old = self._summ.get(p)
+        if old is not None and not live:
+            return
+        bad = self._bad.get(p)
+        if bad is not None and bad[0] == stat:
+            return
+        cached = self._cache.get(p, stat) if (self._cache is not None and not live) else None
+        if isinstance(cached, FileSummary):
+            self._summ[p] = cached
+            return
+        if isinstance(cached, str):
+            self._mark_bad(p, stat, cached)
+            return
+        try:
+            of = self._open.get(p)
+            if of is not None and live:
+                of.refresh()
+            self._summ[p] = summarize_file(self._handle(p))
+            self._bad.pop(p, None)
+            if self._cache is not None and not live:
+                self._cache.put(p, self._summ[p], stat)
+        except StoreError as exc:
+            self._drop(p)
+            if not self._is_dir:
+                raise
+            if live:  # maybe caught while the writer creates it: retry next time
+                log.debug("not yet readable: %s", exc)
+                return
+            self._mark_bad(p, stat, str(exc))
+            if self._cache is not None:
+                self._cache.put(p, str(exc), stat)
+
+    def _mark_bad(self, p: Path, stat: tuple[int, int], why: str) -> None:
+        self._bad[p] = (stat, why)
+        if (p, why) not in self._warned:
+            self._warned.add((p, why))
+            log.warning("skipping %s", why)
 
     def _rebuild(self, first: bool) -> None:
         summ = sorted(self._summ.values(), key=lambda s: (s.start_ns, s.path.name))
@@ -363,10 +194,7 @@ class RawReader:
         ordered = []
         for s in summ:
             if s.station != self.station:
-                msg = f"{s.path}: station {s.station!r}, not {self.station!r}"
-                if (s.path not in self._bad) or self._bad[s.path][1] != msg:
-                    log.warning("skipping %s", msg)
-                self._bad[s.path] = (s.stat, msg)
+                self._mark_bad(s.path, s.stat, f"{s.path}: station {s.station!r}, not {self.station!r}")
                 continue
             ordered.append(s)
         self._order = ordered
@@ -384,54 +212,6 @@ class RawReader:
                 )
             raise StoreError(f"{self.path}: no raw HDF5 files (*.h5, *.h5.part)")
 
-    def _summarize(self, path: Path) -> _FileSummary:
-        st = path.stat()
-        of = self._handle(path)
-        try:
-            f = of.f
-            v = check_version(f, path)
-            a = f.attrs
-            sources: dict[str, _SrcSummary] = {}
-            grp = f.get(S.SOURCES_GROUP)
-            for name in (grp.keys() if grp is not None else ()):
-                sources[name] = self._summarize_source(of, name, grp[name])
-            return _FileSummary(
-                path, _attr_str(a, "station"), int(a.get("start_ns", 0)), v, sources,
-                (st.st_mtime, st.st_size),
-                {k: a[k] for k in a.keys()},
-            )
-        except StoreError:
-            self._drop(path)
-            raise
-        except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
-            self._drop(path)
-            raise StoreError(f"{path}: damaged raw file ({exc})") from None
-
-    def _summarize_source(self, of: _OpenFile, name: str, g: h5py.Group) -> _SrcSummary:
-        info = _source_info(name, g)
-        if info.timing == "regular":
-            fsamp, n, t0, k0, first, last = _block_table(of, name, info.fs)
-            total = int(n.sum())
-            f0 = int(first[0]) if total else 0
-            l0 = int(last[-1]) if total else 0
-        else:
-            total = _n_timestamped(of, name)
-            t = of.dataset(name, S.TIME)
-            f0 = int(t[0]) if total else 0
-            l0 = int(t[total - 1]) if total else 0
-        gaps: list[S.Gap] = []
-        gds = of.dataset(name, S.GAPS)
-        if gds is not None and gds.shape[0]:
-            for row in gds[...]:
-                gaps.append(S.Gap(int(row["start_ns"]), int(row["end_ns"]),
-                                  S.decode_reason(row["reason"])))
-        counters: dict[str, int] = {}
-        cds = of.dataset(name, S.COUNTERS)
-        if cds is not None:
-            vals = cds[...]
-            counters = {k: int(x) for k, x in zip(info.counters, vals, strict=False)}
-        return _SrcSummary(info, total, f0, l0, gaps, counters)
-
     def refresh(self) -> None:
         """Pick up new files and data appended to live files since the last call."""
         self._scan()
@@ -447,7 +227,7 @@ class RawReader:
                 f"{', '.join(self.sources) or '(none)'}"
             ) from None
 
-    def _summaries(self, source: str) -> list[tuple[_FileSummary, _SrcSummary]]:
+    def _summaries(self, source: str) -> list[tuple[FileSummary, SrcSummary]]:
         return [(s, s.sources[source]) for s in self._order if source in s.sources]
 
     def span(self, source: str) -> tuple[int, int]:
@@ -473,7 +253,11 @@ class RawReader:
 
     def gaps(self, source: str, start_ns: int | None = None,
              end_ns: int | None = None) -> list[S.Gap]:
-        """Gaps of a source overlapping ``[start_ns, end_ns)``, sorted, without duplicates."""
+        """Gaps of a source overlapping ``[start_ns, end_ns)``, sorted, without duplicates.
+
+        A gap ``[a, b)`` overlaps when ``a < end_ns`` and ``b > start_ns``
+        (a zero-length gap when ``start_ns <= a < end_ns``).
+        """
         self._info(source)
         s = _I64_MIN if start_ns is None else int(start_ns)
         e = _I64_MAX if end_ns is None else int(end_ns)
@@ -581,9 +365,9 @@ class RawReader:
         return out, t
 
     @staticmethod
-    def _rows_regular(of: _OpenFile, name: str, fs: float, s: int,
+    def _rows_regular(of: OpenFile, name: str, fs: float, s: int,
                       e: int) -> tuple[int, int, np.ndarray]:
-        fsamp, n, t0, k0, first, last = _block_table(of, name, fs)
+        fsamp, n, t0, k0, first, last = block_table(of, name, fs)
         b_lo = int(np.searchsorted(last, s, side="left"))
         b_hi = int(np.searchsorted(first, e, side="left"))
         if b_lo >= b_hi:
@@ -599,14 +383,14 @@ class RawReader:
         return a, b, t
 
     @staticmethod
-    def _rows_timestamped(of: _OpenFile, name: str, s: int,
+    def _rows_timestamped(of: OpenFile, name: str, s: int,
                           e: int) -> tuple[int, int, np.ndarray]:
-        n = _n_timestamped(of, name)
+        n = n_timestamped(of, name)
         ds = of.dataset(name, S.TIME)
         if n == 0:
             return 0, 0, np.zeros(0, np.int64)
-        a = 0 if s <= int(ds[0]) else _search(ds, s, n)
-        b = n if e > int(ds[n - 1]) else _search(ds, e, n)
+        a = 0 if s <= int(ds[0]) else search(ds, s, n)
+        b = n if e > int(ds[n - 1]) else search(ds, e, n)
         if b <= a:
             return 0, 0, np.zeros(0, np.int64)
         return a, b, ds[a:b].astype(np.int64)
@@ -617,27 +401,15 @@ class RawReader:
         ``start_ns`` is the first sample's time; ``end_ns`` is exclusive:
         the last sample's time plus one period, so ``read(source, *run)``
         returns exactly the run. Consecutive blocks whose start is within
-        half a period of the grid continuation form one run; for
-        timestamped sources a step longer than 1.5 periods starts a new run.
+        half a period of the grid continuation form one run (also across
+        files); for timestamped sources a step longer than 1.5 periods
+        starts a new run.
         """
         info = self._info(source)
+        p = 1e9 / info.fs
         runs: list[list[int]] = []
-        for fsum, ss in self._summaries(source):
-            if not ss.n:
-                continue
-            fs = ss.info.fs
-            p = 1e9 / fs
-            of = self._handle(fsum.path)
-            if ss.info.timing == "regular":
-                _, n, _, _, first, last = _block_table(of, source, fs)
-                starts, ends = first, last
-            else:
-                cnt = _n_timestamped(of, source)
-                t = of.dataset(source, S.TIME)[:cnt].astype(np.int64)
-                brk = np.nonzero(np.diff(t) > 1.5 * p)[0]
-                starts = np.concatenate([t[:1], t[brk + 1]])
-                ends = np.concatenate([t[brk], t[-1:]])
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        for _, ss in self._summaries(source):
+            for a, b in ss.runs:
                 if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
                     runs[-1][1] = b
                 else:
@@ -645,13 +417,13 @@ class RawReader:
         pend = S.period_ns(info.fs)
         return [(a, b + pend) for a, b in runs]
 
-    def summaries(self) -> list[_FileSummary]:
-        """Per-file summaries (internal use: ``bshm inspect``)."""
+    def summaries(self) -> list[FileSummary]:
+        """Per-file summaries, in file order (used by ``bshm inspect``)."""
         return list(self._order)
 
 
-def open_raw(path_or_dir: Any, *, max_open_files: int = 16,
-             allow_empty: bool = False) -> RawReader:
+def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = False,
+             use_cache: bool = True) -> RawReader:
     """Open a raw file (``.h5`` or live ``.h5.part``) or a folder of them.
 
     Parameters
@@ -663,6 +435,8 @@ def open_raw(path_or_dir: Any, *, max_open_files: int = 16,
     allow_empty : bool, optional
         Accept a folder with no raw file yet (to follow a writer that has
         not started); :meth:`RawReader.refresh` picks the files up later.
+    use_cache : bool, optional
+        Read and update the folder's summary cache ``.bshm_index.json``.
 
     Returns
     -------
@@ -676,5 +450,5 @@ def open_raw(path_or_dir: Any, *, max_open_files: int = 16,
         A single file that is not a readable raw file, or a folder without
         any readable raw file.
     """
-    return RawReader(path_or_dir, max_open_files=max_open_files, allow_empty=allow_empty)
-
+    return RawReader(path_or_dir, max_open_files=max_open_files, allow_empty=allow_empty,
+                     use_cache=use_cache)

@@ -1,0 +1,403 @@
+"""Per-file index of raw files: open, check, summarise, cache.
+
+A :class:`FileSummary` holds what the reader needs to route a query
+without opening the file: per source the sample count, first and last
+sample time, contiguous runs, gaps and counters. Summaries of finished
+``.h5`` files of a folder are cached in ``<folder>/.bshm_index.json``
+(keyed by name, size and modification time), so reopening a folder of
+hundreds of files does not open each of them again. A folder that is not
+writable simply gets no cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from bshm.errors import SchemaVersionError, StoreError
+from bshm.store import schema as S
+
+log = logging.getLogger(__name__)
+
+CACHE_NAME = ".bshm_index.json"
+_CACHE_VERSION = 1
+
+
+@dataclass
+class SrcSummary:
+    info: S.SourceInfo
+    n: int
+    first_ns: int
+    last_ns: int
+    gaps: list[S.Gap]
+    counters: dict[str, int]
+    runs: list[tuple[int, int]]
+
+
+@dataclass
+class FileSummary:
+    path: Path
+    station: str
+    start_ns: int
+    version: int
+    sources: dict[str, SrcSummary]
+    stat: tuple[int, int]  # (st_mtime_ns, st_size)
+
+    @property
+    def live(self) -> bool:
+        return self.path.name.endswith(".part")
+
+
+class OpenFile:
+    """An open file with its datasets and derived block tables cached."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.f, self.swmr = _open_h5(path)
+        if not path.name.endswith(".part"):
+            _check_size(self.f, path)
+        self.ds: dict[tuple[str, str], h5py.Dataset] = {}
+        self.tables: dict[str, tuple[np.ndarray, ...]] = {}
+
+    def dataset(self, source: str, name: str) -> h5py.Dataset | None:
+        key = (source, name)
+        if key not in self.ds:
+            g = self.f[S.SOURCES_GROUP][source]
+            if name not in g:
+                return None
+            self.ds[key] = g[name]
+        return self.ds[key]
+
+    def refresh(self) -> None:
+        if self.swmr:
+            for d in self.ds.values():
+                d.refresh()
+        self.tables.clear()
+
+    def close(self) -> None:
+        self.ds.clear()
+        self.tables.clear()
+        try:
+            self.f.close()
+        except Exception:  # pragma: no cover - already closed / broken file
+            pass
+
+
+def _open_h5(path: Path) -> tuple[h5py.File, bool]:
+    """Open read-only, as a SWMR reader when the file allows it."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such file")
+    try:
+        try:
+            return h5py.File(path, "r", swmr=True), True
+        except (OSError, RuntimeError, ValueError):
+            return h5py.File(path, "r"), False  # e.g. a file without SWMR superblock
+    except (OSError, RuntimeError, ValueError) as exc:
+        msg = str(exc).split("(")[0].strip() or type(exc).__name__
+        raise StoreError(
+            f"{path}: not a readable HDF5 file ({msg}); it may be truncated or not a bshm file"
+        ) from None
+
+
+def _check_size(f: h5py.File, path: Path) -> None:
+    """A closed file shorter than HDF5's end of allocation was truncated.
+
+    (A live ``.part`` file is not checked: a writer killed in the middle of
+    a flush may leave space allocated but unwritten after the good data.)
+    """
+    try:
+        need = f.id.get_filesize()
+        have = path.stat().st_size
+    except (OSError, RuntimeError):  # pragma: no cover - unusual drivers
+        return
+    if have < need:
+        f.close()
+        raise StoreError(
+            f"{path}: truncated file ({have} of {need} bytes); restore it from a copy"
+        )
+
+
+def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
+    """Check the root attributes of a bshm file; return its schema version.
+
+    Raises
+    ------
+    bshm.errors.SchemaVersionError
+        Missing, invalid or unsupported version.
+    bshm.errors.StoreError
+        The file is a bshm file of another kind (e.g. results).
+    """
+    a = f.attrs
+    k = a.get(S.ATTR_KIND, "")
+    k = k.decode() if isinstance(k, bytes) else str(k)
+    if k and k != kind:
+        raise StoreError(f"{path}: a bshm {k} file, not a {kind} file")
+    if S.ATTR_VERSION not in a:
+        raise SchemaVersionError(
+            f"{path}: no '{S.ATTR_VERSION}' attribute: not a bshm {kind} file "
+            "(written by another program?); import it with 'bshm import'"
+        )
+    try:
+        v = int(a[S.ATTR_VERSION])
+    except (TypeError, ValueError):
+        raise SchemaVersionError(
+            f"{path}: '{S.ATTR_VERSION}' is {a[S.ATTR_VERSION]!r}, not an integer"
+        ) from None
+    if not k:
+        raise StoreError(f"{path}: no '{S.ATTR_KIND}' attribute: not a bshm {kind} file")
+    if v > S.SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: raw schema version {v} is newer than this bshm reads "
+            f"(up to {S.SCHEMA_VERSION}); upgrade bshm"
+        )
+    if v < S.MIN_SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: raw schema version {v} is older than this bshm reads "
+            f"({S.MIN_SCHEMA_VERSION}..{S.SCHEMA_VERSION}); use an older bshm to convert it"
+        )
+    return v
+
+
+def _str_list(v: Any) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(v)]
+
+
+def _attr_str(a: Any, key: str, default: str = "") -> str:
+    v = a.get(key, default)
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
+    a = g.attrs
+    names = _str_list(a["channel_names"])
+    n = len(names)
+    q = _str_list(a.get("channel_quantities", ["other"] * n))
+    u = _str_list(a.get("channel_units", [""] * n))
+    loc = np.asarray(a.get("channel_locations", np.full((n, 3), np.nan))).reshape(n, 3)
+    d = _str_list(a.get("channel_directions", [""] * n))
+    c = _str_list(a.get("channel_calibrations", [""] * n))
+    chans = tuple(
+        S.ChannelMeta(names[i], q[i], u[i], tuple(float(x) for x in loc[i]), d[i], c[i])
+        for i in range(n)
+    )
+    cnames = tuple(_str_list(g[S.COUNTERS].attrs["names"])) if S.COUNTERS in g else ()
+    return S.SourceInfo(name, _attr_str(a, "kind"), float(a["fs"]), chans,
+                        _attr_str(a, "timing", "regular"), cnames)
+
+
+def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
+    """Blocks of a regular source, trimmed to the rows the data holds.
+
+    Returns ``(first_sample, n, t0, k0, first_ns, last_ns)`` int64 arrays.
+    """
+    if source in of.tables:
+        return of.tables[source]
+    b = of.dataset(source, S.BLOCKS)
+    d = of.dataset(source, S.DATA)
+    arr = b[...] if b is not None and b.shape[0] else np.zeros(0, S.BLOCK_DTYPE)
+    rows = d.shape[0] if d is not None else 0
+    fsamp = arr["first_sample"].astype(np.int64)
+    n = np.minimum(arr["n"].astype(np.int64), np.maximum(rows - fsamp, 0))
+    keep = n > 0
+    fsamp, n = fsamp[keep], n[keep]
+    t0, k0 = arr["t0_ns"][keep].astype(np.int64), arr["k0"][keep].astype(np.int64)
+    first = S.grid_times(t0, k0, fs)
+    last = S.grid_times(t0, k0 + n - 1, fs)
+    tab = (fsamp, n, t0, k0, first, last)
+    of.tables[source] = tab
+    return tab
+
+
+def n_timestamped(of: OpenFile, source: str) -> int:
+    t = of.dataset(source, S.TIME)
+    d = of.dataset(source, S.DATA)
+    return min(t.shape[0] if t is not None else 0, d.shape[0] if d is not None else 0)
+
+
+def search(ds: h5py.Dataset, value: int, n: int) -> int:
+    """Smallest ``i`` in ``[0, n]`` with ``ds[i] >= value`` (sorted 1-D dataset)."""
+    chunk = ds.chunks[0] if ds.chunks else 65536
+    lo, hi = 0, (n + chunk - 1) // chunk
+    while lo < hi:  # first chunk whose first element >= value
+        mid = (lo + hi) // 2
+        if int(ds[mid * chunk]) >= value:
+            hi = mid
+        else:
+            lo = mid + 1
+    a = max(lo - 1, 0) * chunk
+    b = min(n, a + chunk)
+    return a + int(np.searchsorted(ds[a:b], value, side="left"))
+
+
+def summarize_file(of: OpenFile) -> FileSummary:
+    """Summarise an open raw file (version checked first).
+
+    Raises
+    ------
+    bshm.errors.SchemaVersionError, bshm.errors.StoreError
+        Unsupported version, wrong kind or a damaged file.
+    """
+    path = of.path
+    st = path.stat()
+    try:
+        f = of.f
+        v = check_version(f, path)
+        a = f.attrs
+        sources: dict[str, SrcSummary] = {}
+        grp = f.get(S.SOURCES_GROUP)
+        for name in (grp.keys() if grp is not None else ()):
+            sources[name] = _summarize_source(of, name, grp[name])
+        return FileSummary(path, _attr_str(a, "station"), int(a.get("start_ns", 0)), v, sources,
+                           (st.st_mtime_ns, st.st_size))
+    except StoreError:
+        raise
+    except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
+        raise StoreError(f"{path}: damaged raw file ({exc})") from None
+
+
+def _summarize_source(of: OpenFile, name: str, g: h5py.Group) -> SrcSummary:
+    info = _source_info(name, g)
+    p = 1e9 / info.fs
+    if info.timing == "regular":
+        _, n, _, _, first, last = block_table(of, name, info.fs)
+        total = int(n.sum())
+        runs = _runs(first, last, p)
+    else:
+        total = n_timestamped(of, name)
+        t = of.dataset(name, S.TIME)[:total].astype(np.int64) if total else np.zeros(0, np.int64)
+        brk = np.nonzero(np.diff(t) > 1.5 * p)[0]
+        runs = _runs(np.concatenate([t[:1], t[brk + 1]]), np.concatenate([t[brk], t[-1:]]), p)
+    f0 = runs[0][0] if runs else 0
+    l0 = runs[-1][1] if runs else 0
+    gaps: list[S.Gap] = []
+    gds = of.dataset(name, S.GAPS)
+    if gds is not None and gds.shape[0]:
+        for row in gds[...]:
+            gaps.append(S.Gap(int(row["start_ns"]), int(row["end_ns"]),
+                              S.decode_reason(row["reason"])))
+    counters: dict[str, int] = {}
+    cds = of.dataset(name, S.COUNTERS)
+    if cds is not None:
+        counters = {k: int(x) for k, x in zip(info.counters, cds[...], strict=False)}
+    return SrcSummary(info, total, f0, l0, gaps, counters, runs)
+
+
+def _runs(first: np.ndarray, last: np.ndarray, p: float) -> list[tuple[int, int]]:
+    """Merge consecutive spans whose start continues the grid within half a period."""
+    runs: list[list[int]] = []
+    for a, b in zip(first.tolist(), last.tolist(), strict=True):
+        if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
+            runs[-1][1] = b
+        else:
+            runs.append([a, b])
+    return [(a, b) for a, b in runs]
+
+
+# ---------------------------------------------------------------- cache
+
+
+def _summary_to_json(s: FileSummary) -> dict[str, Any]:
+    srcs = {}
+    for name, ss in s.sources.items():
+        i = ss.info
+        srcs[name] = {
+            "kind": i.kind, "fs": i.fs, "timing": i.timing, "counter_names": list(i.counters),
+            "channels": [[c.name, c.quantity, c.unit, [None if v != v else v for v in c.location],
+                          c.direction, c.calibration] for c in i.channels],
+            "n": ss.n, "first_ns": ss.first_ns, "last_ns": ss.last_ns,
+            "gaps": [[g.start_ns, g.end_ns, g.reason] for g in ss.gaps],
+            "counters": ss.counters, "runs": [list(r) for r in ss.runs],
+        }
+    return {"station": s.station, "start_ns": s.start_ns, "version": s.version,
+            "stat": list(s.stat), "sources": srcs}
+
+
+def _summary_from_json(path: Path, d: dict[str, Any]) -> FileSummary:
+    sources = {}
+    for name, x in d["sources"].items():
+        chans = tuple(
+            S.ChannelMeta(c[0], c[1], c[2], tuple(float("nan") if v is None else float(v)
+                                                  for v in c[3]), c[4], c[5])
+            for c in x["channels"]
+        )
+        info = S.SourceInfo(name, x["kind"], float(x["fs"]), chans, x["timing"],
+                            tuple(x["counter_names"]))
+        sources[name] = SrcSummary(
+            info, int(x["n"]), int(x["first_ns"]), int(x["last_ns"]),
+            [S.Gap(int(a), int(b), str(r)) for a, b, r in x["gaps"]],
+            {k: int(v) for k, v in x["counters"].items()},
+            [(int(a), int(b)) for a, b in x["runs"]],
+        )
+    return FileSummary(path, d["station"], int(d["start_ns"]), int(d["version"]), sources,
+                       (int(d["stat"][0]), int(d["stat"][1])))
+
+
+class IndexCache:
+    """The summaries of a folder's finished files, kept in ``.bshm_index.json``.
+
+    Entries are valid while a file's size and modification time are
+    unchanged; files that failed to open are remembered with their reason.
+    Any problem with the cache file itself (missing, corrupt, read-only
+    folder) just means no cache.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / CACHE_NAME
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        try:
+            d = json.loads(self.path.read_text())
+            if d.get("cache_version") == _CACHE_VERSION and d.get("schema_version") == S.SCHEMA_VERSION:
+                self.entries = dict(d.get("files", {}))
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def get(self, path: Path, stat: tuple[int, int]) -> FileSummary | str | None:
+        """The cached summary, the cached error text, or None."""
+        e = self.entries.get(path.name)
+        if e is None or tuple(e.get("stat", ())) != stat:
+            return None
+        if "error" in e:
+            return str(e["error"])
+        try:
+            return _summary_from_json(path, e)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+
+    def put(self, path: Path, value: FileSummary | str, stat: tuple[int, int]) -> None:
+        if isinstance(value, str):
+            self.entries[path.name] = {"stat": list(stat), "error": value}
+        else:
+            self.entries[path.name] = _summary_to_json(value)
+        self.dirty = True
+
+    def prune(self, names: set[str]) -> None:
+        for k in [k for k in self.entries if k not in names]:
+            del self.entries[k]
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        doc = {"cache_version": _CACHE_VERSION, "schema_version": S.SCHEMA_VERSION,
+               "files": self.entries}
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".bshm_index.", dir=self.path.parent)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(doc, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError as exc:
+            log.debug("cannot write %s: %s", self.path, exc)
+            try:
+                os.unlink(tmp)
+            except (OSError, UnboundLocalError):
+                pass
