@@ -1,0 +1,98 @@
+"""The reader routes queries with per-file summaries and caches them per folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from store_helpers import HOUR, T0, acc_spec, env_spec
+
+import bshm.store.reader as reader_mod
+from bshm.store import RawWriter, open_raw
+from bshm.store.fileindex import CACHE_NAME, OpenFile
+from bshm.timeutil import sample_times
+
+
+@pytest.fixture
+def five_hours(tmp_path, rng):
+    xs, ts = [], []
+    with RawWriter(tmp_path, "st", [acc_spec(), env_spec()]) as w:
+        for h in range(5):
+            t0 = T0 + h * HOUR
+            x = rng.standard_normal((6000, 3)).astype(np.float32)
+            w.write("acc", x, t0_ns=t0)
+            w.write("env", np.ones((1, 2)), times_ns=[t0])
+            w.add_gap("acc", t0 + 60 * 10**9, t0 + 120 * 10**9, f"pause {h}")
+            w.count("acc", "frames_ok", h)
+            xs.append(x)
+            ts.append(sample_times(t0, 6000, 100.0))
+    return tmp_path, np.concatenate(xs), np.concatenate(ts)
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    paths = []
+
+    class Counting(OpenFile):
+        def __init__(self, path):
+            paths.append(path.name)
+            super().__init__(path)
+
+    monkeypatch.setattr(reader_mod, "OpenFile", Counting)
+    return paths
+
+
+def test_cached_folder_opens_only_what_a_query_needs(five_hours, opened):
+    d, x, t = five_hours
+    with open_raw(d) as r:
+        assert len(opened) == 5  # first time: every file is summarised once
+    assert (d / CACHE_NAME).exists()
+    opened.clear()
+    with open_raw(d) as r:
+        assert opened == []
+        assert r.span("acc") == (int(t[0]), int(t[-1]))
+        assert len(r.gaps("acc")) == 5 and r.counters("acc")["frames_ok"] == 10
+        assert len(r.records("acc")) == 5 and r.n_samples("acc") == 30000
+        assert opened == []
+        a, b = int(t[12345]), int(t[12500])
+        rec = r.read("acc", a, b)
+        assert opened == ["st_20260301T120000Z.h5"]
+        np.testing.assert_array_equal(rec.data, x[12345:12500])
+        np.testing.assert_array_equal(rec.times_ns, t[12345:12500])
+        assert [g.reason for g in r.read("acc", T0 + 2 * HOUR, T0 + 2 * HOUR + 61 * 10**9).gaps] \
+            == ["pause 2"]
+
+
+def test_cache_invalidated_by_changed_file_and_ignored_when_corrupt(five_hours, opened):
+    d, x, t = five_hours
+    open_raw(d).close()
+    p = d / "st_20260301T110000Z.h5"
+    p.unlink()
+    with RawWriter(d, "st", [acc_spec()]) as w:  # same name, other content
+        w.write("acc", np.full((7, 3), 5.0), t0_ns=T0 + HOUR)
+    opened.clear()
+    with open_raw(d) as r:
+        assert opened == [p.name]
+        assert r.n_samples("acc") == 24007
+    (d / CACHE_NAME).write_text("{not json")
+    opened.clear()
+    with open_raw(d) as r:
+        assert len(opened) == 5 and r.n_samples("acc") == 24007
+    opened.clear()
+    with open_raw(d, use_cache=False) as r:
+        assert len(opened) == 5
+
+
+def test_bad_file_cached_and_still_reported(five_hours, caplog):
+    d, _, _ = five_hours
+    (d / "st_20260301T230000Z.h5").write_bytes(b"garbage")
+    for _ in range(2):
+        with open_raw(d) as r:
+            assert len(r.files) == 5 and len(r.skipped) == 1
+    assert sum("skipping" in m for m in caplog.messages) == 2
+
+
+def test_open_file_limit(five_hours, opened):
+    d, x, t = five_hours
+    with open_raw(d, max_open_files=2) as r:
+        np.testing.assert_array_equal(r.read("acc").data, x)
+        assert len(r._open) <= 2
