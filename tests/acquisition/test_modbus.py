@@ -452,3 +452,14 @@ def test_faults_dataclass_limits_by_unit_and_count():
     assert f._take(5) == (False, 2, 0.0)
     assert f._take(5) is not None
     assert f._take(5) is None
+
+
+def test_faults_parse_for_the_command_line():
+    f = ModbusFaults.parse("exception=4, delay=0.05,units=2;3,remaining=7")
+    assert (f.exception_code, f.delay_s, f.units, f.remaining) == (4, 0.05, frozenset({2, 3}), 7)
+    assert ModbusFaults.parse("no_response=1").no_response
+    assert ModbusFaults.parse(None) == ModbusFaults()
+    with pytest.raises(ValueError, match="'exceptoin' is unknown"):
+        ModbusFaults.parse("exceptoin=4")
+    with pytest.raises(ValueError, match="delay='slow'"):
+        ModbusFaults.parse("delay=slow")
