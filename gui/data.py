@@ -153,8 +153,9 @@ def run_envelope(reader, source: str, start_ns: int, end_ns: int, fs: float):
 
     Parameters
     ----------
-    reader : bshm.store.RawReader
-        An open reader (owned by the calling thread).
+    reader : RawSession or RawReader
+        Anything with ``sources`` and ``read_record`` (a session, thread
+        safe) or ``read`` (a reader).
     source : str
         Source name.
     start_ns, end_ns : int
@@ -170,6 +171,7 @@ def run_envelope(reader, source: str, start_ns: int, end_ns: int, fs: float):
         Per-block minimum and maximum (NaN-aware; NaN for an all-NaN block).
     """
     n_ch = len(reader.sources[source].channels)
+    read = getattr(reader, "read_record", None) or reader.read
     dur = end_ns - start_ns
     block_ns = max(NS, dur // OVERVIEW_BLOCKS_PER_RUN + 1)
     n_blocks = max(1, int(-(-dur // block_ns)))
@@ -180,7 +182,7 @@ def run_envelope(reader, source: str, start_ns: int, end_ns: int, fs: float):
     pos = start_ns
     while pos < end_ns:
         stop = min(end_ns, pos + chunk_ns)
-        rec = reader.read(source, pos, stop)
+        rec = read(source, pos, stop)
         if len(rec.times_ns):
             idx = ((rec.times_ns - start_ns) // block_ns).astype(np.int64)
             _blockwise_minmax(idx, np.asarray(rec.data, dtype=np.float32), lo, hi)

@@ -77,7 +77,7 @@ def export_csv(session, trace, start_ns: int, end_ns: int, path) -> tuple[Path, 
         raise BshmError("nothing plotted to export")
     units = [session.channel_meta(trace.source, c).unit for c in trace.channels]
     if trace.kind == "raw":
-        rec = session.reader.read(trace.source, start_ns, end_ns, channels=list(trace.channels))
+        rec = session.read_record(trace.source, start_ns, end_ns, trace.channels)
         header = ["time_utc", "time_ns"] + [f"{c} [{u}]" for c, u in zip(trace.channels, units)]
         cols = [iso_ms(rec.times_ns), rec.times_ns.astype(str)]
         cols += [np.char.mod("%.7g", rec.data[:, i]) for i in range(rec.data.shape[1])]

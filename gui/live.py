@@ -30,12 +30,14 @@ FRAME_MS = 40  # 25 Hz
 
 
 class LiveFollower(QtCore.QThread):
-    """Poll a growing raw file/folder and queue ``(times_ns, data)`` chunks.
+    """Poll a growing raw store and queue ``(times_ns, data)`` chunks.
 
     Parameters
     ----------
-    path : path-like
-        The folder (or ``.h5.part`` file) ``acquire`` writes.
+    session : bshm.gui.session.RawSession
+        The open folder (or ``.h5.part`` file) ``acquire`` writes. Its reader
+        is shared under ``session.lock``: HDF5 cannot hold one SWMR file open
+        twice in a process.
     source : str
         Source to follow.
     columns : list of int
@@ -50,45 +52,40 @@ class LiveFollower(QtCore.QThread):
 
     sig_failed = QtCore.Signal(str)
 
-    def __init__(self, path, source: str, columns: list[int], out: queue.SimpleQueue,
+    def __init__(self, session, source: str, columns: list[int], out: queue.SimpleQueue,
                  *, backlog_s: float = 10.0, poll_s: float = 0.2) -> None:
         super().__init__()
-        self.path, self.source, self.columns, self.out = path, source, columns, out
+        self.session, self.source, self.columns, self.out = session, source, columns, out
         self.backlog_ns = int(backlog_s * NS)
         self.poll_s = poll_s
         self.stop_event = threading.Event()
+        self.polls = 0
 
     def run(self) -> None:  # noqa: D102 - Qt API
-        from bshm.gui.session import open_reader
-
-        try:
-            reader = open_reader(self.path)
-        except BshmError as exc:
-            self.sig_failed.emit(str(exc))
-            return
         last = None
         try:
             while not self.stop_event.is_set():
-                last = self._poll(reader, last)
+                last = self._poll(last)
+                self.polls += 1
                 self.stop_event.wait(self.poll_s)
         except BshmError as exc:
             self.sig_failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - reported, logged in full
             log.exception("live follower failed")
             self.sig_failed.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            reader.close()
 
-    def _poll(self, reader, last: int | None) -> int | None:
-        reader.refresh()
-        try:
-            _, end = reader.span(self.source)
-        except (BshmError, KeyError, ValueError):
-            return last  # nothing written yet
-        if last is not None and end <= last:
-            return last
-        start = end - self.backlog_ns if last is None else last + 1
-        rec = reader.read(self.source, start, end + 1)
+    def _poll(self, last: int | None) -> int | None:
+        s = self.session
+        with s.lock:
+            s.refresh()
+            try:
+                _, end = s.reader.span(self.source)
+            except (BshmError, KeyError, ValueError):
+                return last  # nothing written yet
+            if last is not None and end <= last:
+                return last
+            start = end - self.backlog_ns if last is None else last + 1
+            rec = s.reader.read(self.source, start, end + 1)
         if len(rec.times_ns):
             self.out.put((rec.times_ns, rec.data[:, self.columns]))
             return int(rec.times_ns[-1])
@@ -141,44 +138,84 @@ class LiveView(QtWidgets.QWidget):
 
     # -- set-up ------------------------------------------------------------
     def configure(self, channels: list[tuple[str, str]], fs: float, window_s: float = 10.0) -> None:
-        """Prepare plots and the ring buffer for ``[(name, unit), ...]`` at ``fs`` Hz."""
+        """Prepare plots and the ring buffer for ``[(name, unit), ...]`` at ``fs`` Hz.
+
+        The x axis is fixed at ``[-window_s, 0]`` seconds before the newest
+        sample (an oscilloscope): scrolling moves the data, not the axes, so
+        a frame repaints curves only and no linked view ranges propagate.
+        """
         self.stop()
         self.window_s, self.fs = float(window_s), float(fs)
         cap = int(self.window_s * self.fs) + 64
         self.ring = RingBuffer(cap, len(channels))
+        self._x = np.empty(cap)
         self.glw.clear()
         self.plots, self.curves = [], []
-        first = None
         for i, (name, unit) in enumerate(channels):
-            p = self.glw.addPlot(row=i, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-            p.getAxis("left").setLabel(f"{name} [{unit}]")
-            p.getAxis("left").setWidth(70)
-            p.setDownsampling(auto=True, mode="peak")
-            p.setClipToView(True)
-            p.enableAutoRange(x=False, y=True)
-            p.setMouseEnabled(x=False, y=True)
+            p = self.glw.addPlot(row=i, col=0)
+            left = p.getAxis("left")
+            left.enableAutoSIPrefix(False)
+            left.setLabel(f"{name} [{unit}]")
+            left.setWidth(70)
+            p.setMouseEnabled(x=False, y=False)
+            p.disableAutoRange()
+            p.setXRange(-self.window_s, 0, padding=0)
+            p.setMenuEnabled(False)
+            p.hideButtons()
             if i < len(channels) - 1:
-                p.getAxis("bottom").setStyle(showValues=False)
-            if first is None:
-                first = p
+                p.hideAxis("bottom")
             else:
-                p.setXLink(first)
+                p.setLabel("bottom", "seconds before the newest sample")
+            curve = p.plot([], [], pen=pen_for(i), connect="finite")
             self.plots.append(p)
-            self.curves.append(p.plot([], [], pen=pen_for(i), connect="finite"))
+            self.curves.append(curve)
+        self._set_downsampling()
         self.frames = 0
+        self._y_ranges = [None] * len(channels)
 
-    def follow(self, path, source: str, info, channels: list[str] | None = None,
+    def _set_downsampling(self) -> None:
+        """Fixed peak decimation to about two points per pixel column."""
+        if self.ring is None:
+            return
+        px = max(200, self.glw.width() - 90)
+        ds = max(1, int(self.ring.capacity // px))
+        for c in self.curves:
+            c.setDownsampling(ds=ds, auto=False, method="peak")
+
+    def resizeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
+        super().resizeEvent(event)
+        self._set_downsampling()
+
+    def _update_y_ranges(self, y: np.ndarray) -> None:
+        """Rescale a lane only when its data leave it or fill under a third of it."""
+        with np.errstate(invalid="ignore"):
+            lo = np.nanmin(y, axis=0)
+            hi = np.nanmax(y, axis=0)
+        for i, p in enumerate(self.plots):
+            a, b = float(lo[i]), float(hi[i])
+            if not (np.isfinite(a) and np.isfinite(b)):
+                continue
+            if b - a <= 0:
+                a, b = a - 1.0, b + 1.0
+            cur = self._y_ranges[i]
+            if cur is None or a < cur[0] or b > cur[1] or (b - a) < (cur[1] - cur[0]) / 3:
+                pad = 0.1 * (b - a)
+                self._y_ranges[i] = (a - pad, b + pad)
+                p.setYRange(a - pad, b + pad, padding=0)
+
+    def follow(self, session, source: str, channels: list[str] | None = None,
                window_s: float = 10.0) -> None:
-        """Start following ``source`` (a ``SourceInfo``) in a raw folder or file."""
+        """Start following ``source`` of a :class:`~bshm.gui.session.RawSession`."""
+        info = session.sources[source]
         names = [c.name for c in info.channels]
         channels = [c for c in (channels or names) if c in names] or names
         metas = {c.name: c for c in info.channels}
         self.configure([(c, metas[c].unit) for c in channels], info.fs or 1.0, window_s)
-        self.follower = LiveFollower(path, source, [names.index(c) for c in channels],
+        self.follower = LiveFollower(session, source, [names.index(c) for c in channels],
                                      self.queue, backlog_s=window_s)
         self.follower.sig_failed.connect(self.sig_message)
         self.follower.start()
-        self.info.setText(f"following {source} in {path}")
+        self.info.setText(f"following {source} in {session.path}")
         self.timer.start()
 
     def stop(self) -> None:
@@ -231,10 +268,13 @@ class LiveView(QtWidgets.QWidget):
         if self.ring.count == 0:
             return
         t, y = self.ring.view()
-        for i, curve in enumerate(self.curves):
-            curve.setData(t, y[:, i], connect="finite")
         last = self.ring.last_time()
-        self.plots[0].setXRange(last - self.window_s, last, padding=0)
+        x = self._x[: len(t)]
+        np.subtract(t, last, out=x)
+        for i, curve in enumerate(self.curves):
+            curve.setData(x, y[:, i], connect="finite")
+        if self.frames % 12 == 0:
+            self._update_y_ranges(y)
         self.latency_s = time.time() - last
         self.frames += 1
         self._rate_n += 1
@@ -249,8 +289,8 @@ class LiveView(QtWidgets.QWidget):
         })
 
     def paint_now(self) -> None:
-        """Paint synchronously (benchmarks and soak tests)."""
-        self.glw.viewport().repaint()
+        """Let Qt paint the pending frame now (benchmarks and soak tests)."""
+        QtWidgets.QApplication.processEvents()
 
     def closeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
         self.stop()

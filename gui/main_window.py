@@ -278,8 +278,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is None:
             return
         src = self.tree.current_source
-        self.live.follow(self.session.path, src, self.session.sources[src],
-                         self.tree.checked_channels(src))
+        self.live.follow(self.session, src, self.tree.checked_channels(src))
         self.tabs.setCurrentWidget(self.live)
 
     def toggle_live(self) -> None:

@@ -9,6 +9,7 @@ visible slice is ever read.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -54,6 +55,10 @@ class RawSession:
         if not self.reader.sources:
             raise StoreError(f"{self.path}: the file holds no sources")
         self.overviews = D.OverviewCache()
+        # HDF5 cannot have one SWMR file open twice in a process (a second
+        # reader's refresh corrupts the first's reads), so every thread shares
+        # this reader and takes this lock around each call.
+        self.lock = threading.RLock()
         self._runs: dict[str, list[tuple[int, int]]] = {}
 
     # -- facts -------------------------------------------------------------
@@ -89,7 +94,8 @@ class RawSession:
         spans = []
         for s in names:
             try:
-                spans.append(self.reader.span(s))
+                with self.lock:
+                    spans.append(self.reader.span(s))
             except (StoreError, ValueError, KeyError):
                 continue
         if not spans:
@@ -98,18 +104,33 @@ class RawSession:
 
     def runs(self, source: str) -> list[tuple[int, int]]:
         """Contiguous record runs of a source (cached until :meth:`refresh`)."""
-        if source not in self._runs:
-            self._runs[source] = [(int(a), int(b)) for a, b in self.reader.records(source)]
-        return self._runs[source]
+        with self.lock:
+            if source not in self._runs:
+                self._runs[source] = [(int(a), int(b)) for a, b in self.reader.records(source)]
+            return self._runs[source]
 
     def refresh(self) -> None:
         """Pick up appended data and new files."""
-        self.reader.refresh()
-        self._runs.clear()
+        with self.lock:
+            self.reader.refresh()
+            self._runs.clear()
 
     def close(self) -> None:
         """Close the reader."""
-        self.reader.close()
+        with self.lock:
+            self.reader.close()
+
+    def read_record(self, source: str, start_ns: int | None = None, end_ns: int | None = None,
+                    channels: Sequence[str] | None = None):
+        """``RawReader.read`` under the session lock (any thread)."""
+        with self.lock:
+            return self.reader.read(source, start_ns, end_ns,
+                                    channels=list(channels) if channels else None)
+
+    def gaps(self, source: str, start_ns: int | None = None, end_ns: int | None = None) -> list:
+        """Gaps of a source overlapping a range."""
+        with self.lock:
+            return self.reader.gaps(source, start_ns, end_ns)
 
     # -- reading -----------------------------------------------------------
     def read_raw(
@@ -118,7 +139,7 @@ class RawSession:
         """Every sample of a range as a plottable trace (NaN at breaks)."""
         info = self.sources[source]
         chans = tuple(channels) if channels else tuple(self.channel_names(source))
-        rec = self.reader.read(source, start_ns, end_ns, channels=list(chans))
+        rec = self.read_record(source, start_ns, end_ns, chans)
         fs = D.effective_fs(rec.times_ns, info.fs)
         t, y = D.insert_breaks(rec.times_ns, rec.data, fs)
         return D.Trace(source, chans, t, y, "raw", start_ns, end_ns, fs)
@@ -168,25 +189,23 @@ class RawSession:
     ) -> int:
         """Compute (and cache) the envelopes of runs; runs in a pool thread.
 
-        Opens its own reader: a reader belongs to one thread.
+        Shares the session's reader, taking the lock for each chunk read, so
+        the GUI thread waits at most one chunk.
         Returns the number of runs computed.
         """
-        reader = open_reader(self.path)
         fs = float(self.sources[source].fs or 1.0)
         done = 0
-        try:
-            for run in runs:
-                key = (source, *run)
-                if key in self.overviews:
-                    continue
-                self.overviews.put(key, D.run_envelope(reader, source, run[0], run[1], fs))
-                done += 1
-                if progress is not None and done % 8 == 0:
-                    progress(done)
-        finally:
-            reader.close()
+        for run in runs:
+            key = (source, *run)
+            if key in self.overviews:
+                continue
+            self.overviews.put(key, D.run_envelope(self, source, run[0], run[1], fs))
+            done += 1
+            if progress is not None and done % 8 == 0:
+                progress(done)
         return done
 
     def health(self, source: str):
         """(source Health, {channel: Health}) from the last seconds of data."""
-        return D.source_health(self.reader, source)
+        with self.lock:
+            return D.source_health(self.reader, source)

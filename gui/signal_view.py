@@ -258,7 +258,7 @@ class SignalView(QtWidgets.QWidget):
             plot.removeItem(item)
         self._gap_items = []
         try:
-            gaps = self.session.reader.gaps(self.source, start, end)
+            gaps = self.session.gaps(self.source, start, end)
         except (BshmError, KeyError):
             gaps = []
         for g in gaps[:MAX_GAP_ITEMS]:
