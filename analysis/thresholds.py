@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -309,4 +309,169 @@ def thresholds_of(station: Any) -> dict[str, Any]:
         for ch in src.channels:
             if ch.thresholds.any():
                 out[ch.name] = ch.thresholds
+    return out
+
+
+# ------------------------------------------------------------ raw-data job
+@dataclass
+class MonitorSummary:
+    """What :func:`monitor_raw` did."""
+
+    windows: int = 0
+    fatigue_windows: int = 0
+    alarms: list[Any] = field(default_factory=list)
+    health_rows: int = 0
+    baseline: dict[str, dict[str, float]] | None = None
+
+
+def _windows(runs: Sequence[tuple[int, int]], window_ns: int) -> list[tuple[int, int]]:
+    """Full windows on a grid from each run's start, plus each run's tail,
+    except the tail of the last run (it may still grow)."""
+    out = []
+    for k, (s, e) in enumerate(runs):
+        t = s
+        while t + window_ns <= e:
+            out.append((t, t + window_ns))
+            t += window_ns
+        if t < e and k < len(runs) - 1:
+            out.append((t, e))
+    return out
+
+
+def _temperature_channel(reader: Any, station: Any) -> tuple[str, str] | None:
+    want = getattr(getattr(station, "analysis", None), "temperature", None)
+    for src, info in reader.sources.items():
+        for c in info.channels:
+            if (want and c.name == want) or (not want and c.quantity == "temperature"):
+                return src, c.name
+    return None
+
+
+def _mean_temperature(reader: Any, tch: tuple[str, str] | None, a: int, b: int) -> float:
+    if tch is None:
+        return float("nan")
+    rec = reader.read(tch[0], a, b, channels=[tch[1]])
+    v = rec.data[:, 0].astype(np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
+                baseline_days: float | None = None) -> MonitorSummary:
+    """Strain, fatigue, threshold and health monitoring of a raw store.
+
+    Processes every window of every source not processed yet and writes to
+    the results file (``<data_dir>/results/<station>_results.h5``): fatigue
+    rows and gauge state (:func:`bshm.analysis.fatigue.save_fatigue`),
+    threshold alarms and channel-health rows. Safe to rerun: fatigue skips
+    windows already counted (saved state), alarms and health rows are
+    de-duplicated by the results store.
+
+    Parameters
+    ----------
+    data_dir : path
+        Raw store folder.
+    station : bshm.config.Station, optional
+        Gives the thresholds (``Channel.thresholds``), fatigue settings and
+        the temperature channel; without it only fatigue (all strain
+        channels, EN 1993-1-9 detail 71) and health run.
+    window_s : float
+        Window length (s).
+    baseline_days : float, optional
+        Reference period of the strain baselines for ``change`` limits,
+        from the first sample (default: the station's ``baseline_days``).
+
+    Returns
+    -------
+    MonitorSummary
+    """
+    from bshm.analysis.fatigue import load_fatigue_state, process_strain_window, save_fatigue
+    from bshm.analysis.health import check_record, gap_fraction
+    from bshm.store import open_raw
+    from bshm.store.results import (
+        ResultsReader,
+        ResultsWriter,
+        append_alarms,
+        append_channel_health,
+        results_path,
+    )
+
+    summary = MonitorSummary()
+    th = thresholds_of(station) if station is not None else {}
+    fset = getattr(station, "fatigue", None)
+    days = baseline_days if baseline_days is not None else float(
+        getattr(getattr(station, "analysis", None), "baseline_days", 14.0))
+    wns = int(window_s * 1e9)
+    with open_raw(data_dir) as reader:
+        name = getattr(station, "name", None) or reader.station
+        rpath = results_path(data_dir, name)
+        state: dict = {}
+        models: dict = {}
+        if rpath.exists():
+            with ResultsReader(rpath) as rr:
+                state = load_fatigue_state(rr.fatigue())
+                models = rr.models()
+        tch = _temperature_channel(reader, station)
+        baselines = {k: StrainBaseline(**v) for k, v in (models.get("strain_baseline") or {}).items()}
+        change_ch = [c for c, t in th.items() if getattr(t, "change", None) is not None]
+        if change_ch and not baselines and tch is not None:
+            baselines = _fit_baselines(reader, change_ch, tch, wns, days)
+            if baselines:
+                with ResultsWriter(rpath, name) as w:
+                    w.write_model("strain_baseline", {k: b.to_dict() for k, b in baselines.items()})
+        summary.baseline = {k: b.to_dict() for k, b in baselines.items()}
+        for src, info in reader.sources.items():
+            has_strain = any(c.quantity == "strain" for c in info.channels)
+            for a, b in _windows(reader.records(src), wns):
+                rec = reader.read(src, a, b)
+                if rec.data.shape[0] < 3:
+                    continue
+                summary.windows += 1
+                if has_strain:
+                    out, state = process_strain_window(rec.data, rec.channels, start_ns=a,
+                                                       end_ns=b, settings=fset, state=state)
+                    if out:
+                        summary.fatigue_windows += save_fatigue(rpath, out, state, station=name)
+                temp = _mean_temperature(reader, tch, a, b) if baselines else None
+                res = evaluate_window(rec.data, rec.times_ns, rec.channels, th, station=name,
+                                      temperature=temp, baselines=baselines)
+                if res.alarms:
+                    summary.alarms += append_alarms(rpath, res.alarms, station=name)
+                gf = gap_fraction(rec.gaps, a, b)
+                rows = [r for h in check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf)
+                        for r in h.rows(a)]
+                summary.health_rows += append_channel_health(rpath, rows, station=name)
+    log.info("%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows", name,
+             summary.windows, summary.fatigue_windows, len(summary.alarms), summary.health_rows)
+    return summary
+
+
+def _fit_baselines(reader: Any, names: Sequence[str], tch: tuple[str, str], wns: int,
+                   days: float) -> dict[str, StrainBaseline]:
+    """Fit strain-vs-temperature baselines on the first ``days`` of data, if complete."""
+    out = {}
+    for src, info in reader.sources.items():
+        mine = [c.name for c in info.channels if c.name in names]
+        if not mine:
+            continue
+        first, last = reader.span(src)
+        end = first + int(days * 86400e9)
+        if last < end:
+            log.info("strain baseline: the first %.1f days are not complete yet", days)
+            continue
+        means, temps = [], []
+        for a, b in _windows(reader.records(src), wns):
+            if a >= end:
+                break
+            rec = reader.read(src, a, b, channels=mine)
+            means.append(np.nanmean(rec.data.astype(np.float64), axis=0))
+            temps.append(_mean_temperature(reader, tch, a, b))
+        if len(means) < 3:
+            continue
+        m = np.asarray(means)
+        for j, n in enumerate(mine):
+            try:
+                out[n] = StrainBaseline.fit(m[:, j], temps)
+            except ValueError as exc:
+                log.warning("strain baseline of %s not fitted: %s", n, exc)
     return out
