@@ -192,69 +192,36 @@ class ModbusDriver:
                 if time.monotonic() - self._last_flush >= _FLUSH_S:
                     self._flush()
         finally:
-            self._set_state(None, time.time_ns(), "")
-            self._flush()
-            self._close()
+            try:
+                self._set_state(None, time.time_ns(), "")
+                self._flush()
+            finally:
+                self._close()
 
     # ------------------------------------------------------------ polling
     def _poll_guarded(self) -> None:
+        """One poll; device trouble is recorded, sink (store) errors propagate."""
+        self._stats["polls"] += 1
+        t_start = time.time_ns()
         try:
-            self._poll()
+            outcome = self._acquire()
         except Exception as exc:  # never let device trouble end the recording
             log.exception("%s: unexpected error while polling", self.name)
             self._count("modbus_errors")
             self._last_error = f"unexpected: {exc!r}"
-            self._lost(time.time_ns(), "error", f"unexpected error: {exc!r}")
             self._disconnect()
-
-    def _poll(self) -> None:
-        self._stats["polls"] += 1
-        t_start = time.time_ns()
-        if not self._ensure_connected():
-            self._lost(t_start, "down", f"not connected: {self._last_error}")
+            outcome = f"unexpected error: {exc!r}"
+        if isinstance(outcome, str):  # the whole poll is lost
+            self._lost(t_start, "down", outcome)
             return
-        values = np.full(self.n_channels, np.nan, dtype=np.float64)
-        failures: list[tuple[ReadBlock, _Failure]] = []
-        silent_units: set[int] = set()
-        try:
-            i = 0
-            while i < len(self.blocks):
-                block = self.blocks[i]
-                i += 1
-                if block.unit_id in silent_units:
-                    failures.append((block, _Failure("skipped", "unit silent this poll")))
-                    continue
-                result = self._read(block)
-                if isinstance(result, _Failure):
-                    if result.kind == "split":
-                        parts = split_block(block)
-                        log.warning("%s: %s answered 'illegal data address'; reading it as %d "
-                                    "gap-free requests from now on", self.name, block.label,
-                                    len(parts))
-                        self.blocks[i - 1 : i] = parts
-                        i -= 1
-                        continue
-                    failures.append((block, result))
-                    if result.kind == "timeout":
-                        silent_units.add(block.unit_id)
-                    continue
-                for slot in block.slots:
-                    values[slot.column] = slot.value(result)
-        except _Disconnected as exc:
-            self._lost(t_start, "down", str(exc))
-            return
-        t_end = time.time_ns()
+        values, failures, t_end = outcome
         # The store needs increasing times: a wall clock stepped back is clamped.
         stamp = max((t_start + t_end) // 2, self._floor_ns)
-        if failures and len(failures) == len(self.blocks):
-            self._lost(t_start, "down", _describe(failures))
-            return
         if failures:
             self._stats["partial"] += 1
             names = sorted({n for b, _ in failures for n in b.names})
-            key = ("partial", tuple(names))
             why = f"partial: NaN in {','.join(names)} ({_describe(failures)})"
-            self._set_state(key, stamp, why)
+            self._set_state(("partial", tuple(names)), stamp, why)
         else:
             self._set_state(None, stamp, "")
         self._rows.append(values.astype(np.float32))
@@ -264,6 +231,42 @@ class ModbusDriver:
         self._last_sample_ns = stamp
         if len(self._rows) >= _FLUSH_ROWS:
             self._flush()
+
+    def _acquire(self) -> str | tuple[np.ndarray, list[tuple[ReadBlock, _Failure]], int]:
+        """Send the poll's requests: (values, failures, end time) or why all is lost."""
+        if not self._ensure_connected():
+            return f"not connected: {self._last_error}"
+        values = np.full(self.n_channels, np.nan, dtype=np.float64)
+        failures: list[tuple[ReadBlock, _Failure]] = []
+        silent_units: set[int] = set()
+        i = 0
+        try:
+            while i < len(self.blocks):
+                block = self.blocks[i]
+                i += 1
+                if block.unit_id in silent_units:
+                    failures.append((block, _Failure("skipped", "unit silent this poll")))
+                    continue
+                result = self._read(block)
+                if isinstance(result, list):
+                    for slot in block.slots:
+                        values[slot.column] = slot.value(result)
+                elif result.kind == "split":
+                    parts = split_block(block)
+                    log.warning("%s: %s answered 'illegal data address'; reading it as %d "
+                                "gap-free requests from now on", self.name, block.label,
+                                len(parts))
+                    self.blocks[i - 1 : i] = parts
+                    i -= 1
+                else:
+                    failures.append((block, result))
+                    if result.kind == "timeout":
+                        silent_units.add(block.unit_id)
+        except _Disconnected as exc:
+            return str(exc)
+        if len(failures) == len(self.blocks):
+            return _describe(failures)
+        return values, failures, time.time_ns()
 
     def _read(self, block: ReadBlock) -> list[int] | _Failure:
         """One request with retries; returns the registers or why it failed."""

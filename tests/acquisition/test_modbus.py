@@ -463,3 +463,46 @@ def test_faults_parse_for_the_command_line():
         ModbusFaults.parse("exceptoin=4")
     with pytest.raises(ValueError, match="delay='slow'"):
         ModbusFaults.parse("delay=slow")
+
+
+def test_rtu_port_vanishes_and_comes_back(tmp_path):
+    src = _source("modbus-rtu", [Register(address=0, channel=_ch("a"))], tmp_path,
+                  reconnect_max_s=0.1)
+    dev = start_virtual_modbus(src)
+    dev.set_raw("a", 4.0)
+    sink = MemorySink()
+    with Running(ModbusDriver(src), sink) as run:
+        run.wait(lambda: run.rows() >= 3)
+        dev.stop()  # adapter unplugged: the pty closes and the port path disappears
+        run.wait(lambda: run.driver.status()["samples_lost"] >= 5)
+        assert not (tmp_path / "rtu").exists()
+        dev = start_virtual_modbus(src)  # plugged in again (a new pty at the same path)
+        try:
+            dev.set_raw("a", 5.0)
+            run.wait(lambda: run.driver.status()["reconnects"] >= 1)
+            n = run.rows()
+            run.wait(lambda: run.rows() >= n + 3)
+        finally:
+            dev.stop()
+    d = sink.data[:, 0]
+    assert set(np.unique(d)) == {4.0, 5.0}
+    assert sink.counters["reconnects"] == 1
+    (g,) = [g for g in sink.gaps if "overrun" not in g[2]]
+    assert "connection lost" in g[2] or "not connected" in g[2]
+    t = sink.t
+    assert t[d == 4.0].max() < g[0] and g[1] <= t[d == 5.0].min()
+
+
+class FailingSink(MemorySink):
+    def write(self, *a, **kw):
+        raise OSError("disk full")
+
+
+def test_store_errors_are_not_swallowed_and_the_port_is_closed(tcp_device):
+    src, dev = tcp_device([Register(address=0, channel=_ch("a"))])
+    drv = ModbusDriver(src)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    with pytest.raises(OSError, match="disk full"):
+        drv.run(FailingSink(), stop)
+    assert drv._client is None and not drv.status()["connected"]
