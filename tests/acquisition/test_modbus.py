@@ -490,7 +490,8 @@ def test_rtu_port_vanishes_and_comes_back(tmp_path):
     (g,) = [g for g in sink.gaps if "overrun" not in g[2]]
     assert "connection lost" in g[2] or "not connected" in g[2]
     t = sink.t
-    assert t[d == 4.0].max() < g[0] and g[1] <= t[d == 5.0].min()
+    assert t[d == 4.0].max() < g[0]
+    assert g[1] <= t[d == 5.0].min()
 
 
 class FailingSink(MemorySink):
@@ -505,4 +506,5 @@ def test_store_errors_are_not_swallowed_and_the_port_is_closed(tcp_device):
     threading.Timer(0.5, stop.set).start()
     with pytest.raises(OSError, match="disk full"):
         drv.run(FailingSink(), stop)
-    assert drv._client is None and not drv.status()["connected"]
+    assert drv._client is None
+    assert not drv.status()["connected"]
