@@ -116,7 +116,8 @@ class FileSource:
             ds[self.times_written:] = t
             self.times_written += t.shape[0]
             self.pending_times = []
-        ds.flush()
+        # no ds.flush(): LiveFile.flush ends with a file flush; the data
+        # this index points at was flushed before it was written
 
     def flush_gaps(self, gaps: list[tuple[int, int, bytes]]) -> None:
         if not gaps:
@@ -126,12 +127,9 @@ class FileSource:
         g.resize(self.gaps_written + arr.shape[0], axis=0)
         g[self.gaps_written:] = arr
         self.gaps_written += arr.shape[0]
-        g.flush()
 
     def flush_counters(self, counts: np.ndarray) -> None:
-        c = self.ds[S.COUNTERS]
-        c[...] = counts
-        c.flush()
+        self.ds[S.COUNTERS][...] = counts
 
 
 class LiveFile:

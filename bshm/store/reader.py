@@ -78,6 +78,10 @@ class RawReader:
         self.sources: dict[str, S.SourceInfo] = {}
         self.skipped: list[tuple[Path, str]] = []
         self._is_dir = self.path.is_dir()
+        if not self.path.exists() and self.path.name.endswith(".part"):
+            final = self.path.with_name(self.path.name[: -len(".part")])
+            if final.exists():  # the live file was finished meanwhile
+                self.path = final
         if not self._is_dir and not self.path.exists():
             raise StoreError(f"{self.path}: no such file or folder")
         self._cache = IndexCache(self.path) if (self._is_dir and use_cache) else None

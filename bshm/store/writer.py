@@ -159,7 +159,7 @@ class RawWriter:
             accepted for a one-channel source.
         t0_ns : int
             Regular sources: host-aligned time of ``data[0]`` (ns).
-        times_ns : array_like of int64, shape (n,)
+        times_ns : array_like of int64 or datetime64, shape (n,)
             Timestamped sources: strictly increasing time of each sample (ns).
         device_t0_ns : int, optional
             Regular sources: the device's own clock at ``data[0]`` (ns).
@@ -185,6 +185,8 @@ class RawWriter:
                 if times_ns is None or t0_ns is not None or device_t0_ns is not None:
                     raise ValueError(f"source {source!r} is timestamped: pass times_ns (not t0_ns)")
                 t = np.asarray(times_ns)
+                if np.issubdtype(t.dtype, np.datetime64):
+                    t = t.astype("datetime64[ns]").view(np.int64)
                 if t.shape != (n,) or not (np.issubdtype(t.dtype, np.integer)):
                     raise ValueError(
                         f"source {source!r}: times_ns must be {n} integers (ns), got "

@@ -273,3 +273,54 @@ def test_plain_h5py_reading_as_documented(tmp_path, rng):
                 rec = r.read("acc")
                 np.testing.assert_array_equal(rec.times_ns, times)
                 np.testing.assert_array_equal(rec.data, data)
+
+
+def test_datetime64_times_and_one_channel_vectors(tmp_path):
+    spec = S.SourceSpec("t", "import", 1.0, (S.ChannelMeta("T1", "temperature", "degC"),),
+                        timing="timestamped")
+    t = np.array(["2026-03-01T10:00:00", "2026-03-01T10:00:01.5"], dtype="datetime64[ms]")
+    with RawWriter(tmp_path, "st", [spec]) as w:
+        w.write("t", [20.5, 21.0], times_ns=t)
+        with pytest.raises(ValueError, match="times_ns must be 1 integers"):
+            w.write("t", [1.0], times_ns=[1.5e18])
+    with open_raw(tmp_path) as r:
+        rec = r.read("t")
+        assert rec.times_ns.tolist() == [T0, T0 + 1_500_000_000]
+        assert rec.data[:, 0].tolist() == [20.5, 21.0]
+
+
+def test_channel_layout_changed_between_files(tmp_path):
+    a = acc_spec(n=3)
+    b = S.SourceSpec("acc", "simulated", 100.0, (a.channels[2], a.channels[0]))
+    with RawWriter(tmp_path, "st", [a]) as w:
+        w.write("acc", np.tile([1.0, 2.0, 3.0], (10, 1)), t0_ns=T0)
+    with RawWriter(tmp_path, "st", [b]) as w:  # a later run with fewer channels
+        w.write("acc", np.tile([30.0, 10.0], (5, 1)), t0_ns=T0 + 10**9)
+    with open_raw(tmp_path) as r:
+        assert r.sources["acc"].channel_names == ("A01", "A02", "A03")
+        rec = r.read("acc")
+        assert rec.data[:10].tolist() == [[1.0, 2.0, 3.0]] * 10
+        np.testing.assert_array_equal(rec.data[10:], np.tile([10.0, np.nan, 30.0], (5, 1)))
+        assert r.read("acc", channels=["A03"]).data[:, 0].tolist() == [3.0] * 10 + [30.0] * 5
+
+
+def test_threads_write_different_sources(tmp_path):
+    import threading
+
+    specs = [acc_spec(name=f"s{i}") for i in range(3)]
+    with RawWriter(tmp_path, "st", specs, flush_interval_s=0.01) as w:
+        def run(name):
+            for b in range(200):
+                w.write(name, np.full((10, 3), b), t0_ns=T0 + b * 10**8)
+
+        ts = [threading.Thread(target=run, args=(s.name,)) for s in specs]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    with open_raw(tmp_path) as r:
+        for s in specs:
+            rec = r.read(s.name)
+            assert rec.n_samples == 2000
+            assert rec.data[::10, 0].tolist() == list(range(200))
+            assert r.records(s.name) == [(T0, T0 + 20 * 10**9)]

@@ -1,0 +1,239 @@
+"""Raw store speed: RawWriter/RawReader side by side with plain h5py.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_store.py [--repeats 5] [--big-folder 720]
+
+Write: the same float32 blocks go through ``RawWriter`` (SWMR, block
+index, time checks, rollover, buffered flushes) and through plain h5py
+(``resize`` + slice assignment per block into the same kind of chunked
+dataset with the same filter: byte shuffle + LZF, same chunk shape).
+Target: RawWriter costs at most 1.5x plain h5py.
+
+Read: a time range spanning 3 hourly files through ``open_raw(...).read``
+(times computed for every sample, channels by name) vs plain h5py
+slicing the same rows out of the same files (no times).
+
+``--big-folder N`` also builds N hourly files (10 min of 8 ch at 100 Hz
+each) and times opening the folder (cold, then with the summary cache) and
+reading 10-minute windows.
+
+Prints medians of ``--repeats`` runs and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from bshm.store import ChannelMeta, RawWriter, SourceSpec, open_raw
+from bshm.timeutil import parse_time
+
+T0 = parse_time("2026-01-01T00:00:00Z")
+S = 10**9
+
+
+def _spec(nch: int, fs: float, name: str = "acc") -> SourceSpec:
+    return SourceSpec(name, "simulated", fs,
+                      tuple(ChannelMeta(f"C{i:02d}", "acceleration", "m/s2") for i in range(nch)))
+
+
+def _blocks(nch: int, rows: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = np.cumsum(rng.standard_normal((rows * 8, nch)), axis=0).astype(np.float32) * 1e-3
+    return [base[(i % 8) * rows:(i % 8 + 1) * rows] + np.float32(i) for i in range(count)]
+
+
+def write_raw(d: Path, blocks: list[np.ndarray], fs: float, compression: str | None = "lzf",
+              flush_interval_s: float = 1.0) -> float:
+    spec = _spec(blocks[0].shape[1], fs)
+    n = blocks[0].shape[0]
+    tic = time.perf_counter()
+    with RawWriter(d, "bench", [spec], compression=compression,
+                   flush_interval_s=flush_interval_s) as w:
+        for i, b in enumerate(blocks):
+            w.write("acc", b, t0_ns=T0 + int(i * n * S / fs))
+    return time.perf_counter() - tic
+
+
+def write_plain(path: Path, blocks: list[np.ndarray], compression: str | None = "lzf",
+                flush_every: bool = False) -> float:
+    nch = blocks[0].shape[1]
+    rows = max(64, min(16384, 65536 // (4 * nch)))  # the same chunk shape as RawWriter
+    comp = {}
+    if compression == "lzf":
+        comp = {"compression": "lzf", "shuffle": True}
+    elif compression == "gzip":
+        comp = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    tic = time.perf_counter()
+    with h5py.File(path, "w", libver="latest") as f:
+        d = f.create_dataset("data", shape=(0, nch), maxshape=(None, nch), dtype=np.float32,
+                             chunks=(rows, nch), **comp)
+        n = 0
+        for b in blocks:
+            d.resize(n + b.shape[0], axis=0)
+            d[n:] = b
+            n += b.shape[0]
+            if flush_every:
+                f.flush()
+    return time.perf_counter() - tic
+
+
+def _median(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def bench_write(root: Path, repeats: int) -> list[tuple[str, float, float, float]]:
+    cases = [
+        ("16 ch x 1 kHz, 1-s blocks, lzf", 16, 1000.0, 1000, 300, "lzf"),
+        ("16 ch x 1 kHz, 1-s blocks, gzip", 16, 1000.0, 1000, 100, "gzip"),
+        ("8 ch x 100 Hz, 0.1-s blocks, lzf", 8, 100.0, 10, 6000, "lzf"),
+    ]
+    out = []
+    for label, nch, fs, rows, count, comp in cases:
+        blocks = _blocks(nch, rows, count)
+        mb = sum(b.nbytes for b in blocks) / 1e6
+        k = [0]
+
+        def raw(interval: float = 1.0) -> float:
+            k[0] += 1
+            d = root / f"w{k[0]}"
+            t = write_raw(d, blocks, fs, comp, interval)
+            shutil.rmtree(d)
+            return t
+
+        def plain(flush: bool = False) -> float:
+            k[0] += 1
+            p = root / f"p{k[0]}.h5"
+            t = write_plain(p, blocks, comp, flush)
+            p.unlink()
+            return t
+
+        t_raw = _median(raw, repeats)
+        t_plain = _median(plain, repeats)
+        out.append((label + ": RawWriter (flush 1 s) vs h5py", mb, t_raw, t_plain))
+        if rows >= 1000:
+            t_raw0 = _median(lambda: raw(0.0), repeats)
+            t_plain0 = _median(lambda: plain(True), repeats)
+            out.append((label + ": flush every block, both", mb, t_raw0, t_plain0))
+    return out
+
+
+def bench_read(root: Path, repeats: int) -> list[tuple[str, float, float, float]]:
+    d = root / "read3"
+    fs, nch = 100.0, 8
+    blocks = _blocks(nch, 6000, 180)  # 3 h of 1-min blocks
+    write_raw(d, blocks, fs)
+    files = sorted(d.glob("*.h5"))
+    assert len(files) == 3, files
+    out = []
+    for label, a_s, b_s in [("2 h spanning 3 files", 1800, 9000), ("10 min", 3500, 4100)]:
+        a, b = T0 + a_s * S, T0 + b_s * S
+        r = open_raw(d)
+        rec = r.read("acc", a, b)
+        mb = rec.data.nbytes / 1e6
+        t_raw = _median(lambda r=r, a=a, b=b: _timed(lambda: r.read("acc", a, b)), repeats)
+        r.close()
+        # plain h5py: the same rows, positions known in advance (rows = seconds * fs)
+        ranges = []
+        for i, p in enumerate(files):
+            lo = max(a_s - i * 3600, 0) * 100
+            hi = min(b_s - i * 3600, 3600) * 100
+            if hi > lo:
+                ranges.append((p, lo, hi))
+        hs = [h5py.File(p, "r", swmr=True) for p, _, _ in ranges]
+
+        def plain(hs=hs, ranges=ranges):
+            return _timed(lambda: np.concatenate(
+                [h["sources/acc/data"][lo:hi] for h, (_, lo, hi) in zip(hs, ranges, strict=True)]))
+
+        n_plain = sum(hi - lo for _, lo, hi in ranges)
+        assert n_plain == rec.n_samples, (n_plain, rec.n_samples)
+        t_plain = _median(plain, repeats)
+        for h in hs:
+            h.close()
+        out.append((f"read {label} (8 ch x 100 Hz): open_raw().read vs h5py slices",
+                    mb, t_raw, t_plain))
+    return out
+
+
+def _timed(fn) -> float:
+    tic = time.perf_counter()
+    fn()
+    return time.perf_counter() - tic
+
+
+def bench_big_folder(root: Path, n_files: int, repeats: int) -> list[str]:
+    d = root / "big"
+    spec = _spec(8, 100.0)
+    rng = np.random.default_rng(1)
+    base = np.cumsum(rng.standard_normal((60000, 8)), axis=0).astype(np.float32) * 1e-3
+    tic = time.perf_counter()
+    with RawWriter(d, "bench", [spec]) as w:
+        for h in range(n_files):
+            for m in range(10):
+                w.write("acc", base[m * 6000:(m + 1) * 6000], t0_ns=T0 + h * 3600 * S + m * 60 * S)
+    t_build = time.perf_counter() - tic
+    lines = [f"built {n_files} files (10 min of 8 ch x 100 Hz each) in {t_build:.1f} s"]
+    tic = time.perf_counter()
+    r = open_raw(d)
+    lines.append(f"open_raw(folder), cold (summarise every file, write the cache): "
+                 f"{time.perf_counter() - tic:.2f} s")
+    r.close()
+    opens = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        r = open_raw(d)
+        opens.append(time.perf_counter() - tic)
+        r.close()
+    lines.append(f"open_raw(folder), cached: median {statistics.median(opens) * 1e3:.0f} ms")
+    r = open_raw(d)
+    rng = np.random.default_rng(2)
+    reads = []
+    for _ in range(max(repeats, 10)):
+        h = int(rng.integers(0, n_files))
+        a = T0 + h * 3600 * S + int(rng.integers(0, 60)) * S
+        reads.append(_timed(lambda a=a: r.read("acc", a, a + 600 * S)))
+    lines.append(f"read a 10-min window (random file, files opened lazily): median "
+                 f"{statistics.median(reads) * 1e3:.1f} ms")
+    r.close()
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--big-folder", type=int, default=0, metavar="N",
+                    help="also build N hourly files and time open/read (0: skip)")
+    ap.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    args = ap.parse_args()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor())
+    import os
+
+    print(f"# bench_store  {time.strftime('%Y-%m-%d %H:%M')}  nproc={os.cpu_count()}  {cpu}")
+    print(f"# h5py {h5py.version.version}, HDF5 {h5py.version.hdf5_version}, "
+          f"numpy {np.__version__}, repeats={args.repeats}")
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        root = Path(tmp)
+        print(f"\n{'case':<74} {'MB':>7} {'bshm s':>8} {'h5py s':>8} {'bshm MB/s':>9} "
+              f"{'h5py MB/s':>9} {'ratio':>6}")
+        for label, mb, a, b in bench_write(root, args.repeats) + bench_read(root, args.repeats):
+            print(f"{label:<74} {mb:7.1f} {a:8.3f} {b:8.3f} {mb / a:9.0f} {mb / b:9.0f} "
+                  f"{a / b:6.2f}")
+        if args.big_folder:
+            print()
+            for line in bench_big_folder(root, args.big_folder, args.repeats):
+                print(line)
+
+
+if __name__ == "__main__":
+    main()
