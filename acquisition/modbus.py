@@ -13,8 +13,10 @@ Behaviour (documented for technicians in ``docs/modbus.md``):
   gap-free requests at once, for good.
 * **Schedule.** Poll ``k`` is due at ``t0 + k / poll_rate`` on the monotonic
   clock (absolute deadlines: no drift). A poll that starts late runs at
-  once; deadlines more than half a period in the past are skipped, each
-  counted in ``samples_lost`` and covered by a gap ("overrun").
+  once; if a later deadline has also passed (the previous poll or the
+  machine was too slow), the polls due before the latest passed deadline
+  are skipped, each counted in ``samples_lost`` and covered by a gap
+  ("overrun"), and the latest one runs at once.
 * **Time stamp.** Host wall-clock time (int64 ns) of the midpoint between
   sending the poll's first request and receiving its last response.
 * **Failures.** A timeout (``ModbusIOException``) is retried ``retries``
@@ -38,7 +40,6 @@ Behaviour (documented for technicians in ``docs/modbus.md``):
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from typing import Any
@@ -184,11 +185,12 @@ class ModbusDriver:
                 self._poll_guarded()
                 k += 1
                 now = time.monotonic_ns()
-                # Skip deadlines more than half a period in the past.
-                k_ok = math.ceil((now - period / 2 - t0) / period)
-                if k_ok > k:
-                    self._lose_skipped(k_ok - k, wall_offset + t0 + round(k * period), period)
-                    k = k_ok
+                # Behind schedule: poll the latest due deadline now, skip the older ones.
+                latest = (now - t0) // period
+                if latest > k:
+                    first = t0 + round(k * period)
+                    self._lose_skipped(int(latest - k), wall_offset + first, (now - first) / 1e6)
+                    k = int(latest)
                 if time.monotonic() - self._last_flush >= _FLUSH_S:
                     self._flush()
         finally:
@@ -369,11 +371,11 @@ class ModbusDriver:
         self._count("samples_lost")
         self._set_state("lost", t_ns, reason)
 
-    def _lose_skipped(self, n: int, first_wall_ns: int, period: float) -> None:
+    def _lose_skipped(self, n: int, first_wall_ns: int, late_ms: float) -> None:
         self._count("samples_lost", n)
         self._set_state("lost", first_wall_ns,
-                        f"overrun: {n} poll(s) skipped, the poll took longer than "
-                        f"{period / 1e6:.1f} ms")
+                        f"overrun: {n} poll(s) skipped, polling fell {late_ms:.0f} ms "
+                        "behind schedule")
 
     def _set_state(self, key: object, t_ns: int, reason: str) -> None:
         """Open, extend or close the current gap record."""
