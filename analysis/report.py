@@ -230,6 +230,8 @@ def _load_raw(data: ReportData, raw: Path, stored_health: list[dict[str, Any]],
                                      "calibration": c.calibration})
             data.availability.append(_availability(reader, src, data.start_ns, data.end_ns))
         live = _raw_health(reader, data.start_ns, data.end_ns)
+        if not data.environment and data.tracks:
+            data.environment = _raw_environment(reader, np.asarray(data.tracks["time_ns"]))
         data.strain = _strain_stats(reader, data.start_ns, data.end_ns)
     stored = {h["channel"]: h for h in stored_health}
     for h in live:
@@ -239,6 +241,24 @@ def _load_raw(data: ReportData, raw: Path, stored_health: list[dict[str, Any]],
             h["worst_in_period"] = s["status"]
         data.health.append(h)
     data.health.extend(stored.values())
+
+
+def _raw_environment(reader: Any, t: np.ndarray, window_s: float = 600.0) -> dict[str, Any]:
+    """Mean of each temperature channel over ``[t, t + window_s)`` for each track time."""
+    chans = [(src, c.name) for src, info in reader.sources.items() for c in info.channels
+             if c.quantity == "temperature"]
+    if not chans or t.size == 0:
+        return {}
+    vals = np.full((t.size, len(chans)), np.nan)
+    for j, (src, name) in enumerate(chans):
+        for i, a in enumerate(t.tolist()):
+            rec = reader.read(src, int(a), int(a + window_s * 1e9), channels=[name])
+            v = rec.data[:, 0].astype(np.float64)
+            v = v[np.isfinite(v)]
+            if v.size:
+                vals[i, j] = v.mean()
+    return {"names": [n for _, n in chans], "time_ns": t.astype(np.int64), "values": vals,
+            "from_raw": True}
 
 
 def _availability(reader: Any, src: str, a: int, b: int) -> dict[str, Any]:
@@ -324,7 +344,7 @@ def _strain_stats(reader: Any, a: int, b: int) -> list[dict[str, Any]]:
                 "channel": n, "source": src, "unit": info.channels[j].unit, "n": d["n"],
                 "min": d["min"], "max": d["max"], "mean": mean,
                 "std": math.sqrt(max(0.0, d["sq"] / d["n"] - mean * mean)),
-                "day_ns": np.array([k for k, _ in days], np.int64),
+                "day_ns": np.array([k + DAY_NS // 2 for k, _ in days], np.int64),
                 "day_min": np.array([v[0] for _, v in days]),
                 "day_max": np.array([v[1] for _, v in days]),
                 "day_mean": np.array([v[2] / v[3] for _, v in days]),

@@ -33,7 +33,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-size:12px}
-svg.chart{display:block;margin:6px 0;background:#fff}svg text{font-size:11px;fill:#333}
+svg.chart{display:inline-block;vertical-align:top;margin:6px 6px 6px 0;background:#fff}svg text{font-size:11px;fill:#333}
 svg text.title{font-size:13px;font-weight:bold}svg text.nodata{fill:#888;font-style:italic}
 svg .grid{stroke:#e6e6e6}svg .frame{fill:none;stroke:#999}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;
@@ -199,7 +199,8 @@ def _frequencies(d: Any) -> str:
     env = d.environment
     if env and np.asarray(env.get("time_ns", [])).size:
         names = env["names"]
-        j_t = next((i for i, n in enumerate(names) if n.upper().startswith("T")), 0)
+        temps = {s["name"] for s in d.sensors if s["quantity"] == "temperature"}
+        j_t = next((i for i, n in enumerate(names) if n in temps), 0)
         temp_t = np.asarray(env["time_ns"], np.int64)
         temp = np.asarray(env["values"], np.float64)[:, j_t]
         tt = np.interp(t.astype(np.float64), temp_t.astype(np.float64), temp) if temp_t.size else None
@@ -207,7 +208,7 @@ def _frequencies(d: Any) -> str:
                           title=f"Temperature ({names[j_t]})", ylabel="degC", height=200))
         if tt is not None:
             for j in range(f.shape[1]):
-                body.append(chart([Series(tt, f[:, j], ids[j], color=PALETTE[j % 10],
+                body.append(chart([Series(tt, f[:, j], "", color=PALETTE[j % 10],
                                           mode="markers")],
                                   title=f"Mode {ids[j]}: frequency against temperature",
                                   xlabel=f"temperature {names[j_t]} (degC)",

@@ -8,6 +8,7 @@ windows still gives a small file.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#17becf", "#7f7f7f", "#bcbd22")
 LEVEL_COLORS = {0: "#2e7d32", 1: "#f9a825", 2: "#ef6c00", 3: "#c62828"}
 _ML, _MR, _MT, _MB = 64, 16, 26, 44  # margins (px)
+_IDS = itertools.count(1)
 
 
 @dataclass
@@ -153,6 +155,9 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
     if x1 <= x0:
         pad = 12 * 3600e9 if time_axis else max(1.0, abs(x0) * 0.05)
         x0, x1 = x0 - pad, x1 + pad
+    elif not time_axis and xlim is None:
+        pad = 0.04 * (x1 - x0)
+        x0, x1 = x0 - pad, x1 + pad
     if ylim is not None:
         y0, y1 = ylim
     else:
@@ -185,16 +190,17 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
         out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MT}" y2="{_MT + ph}" class="grid"/>'
                    f'<text x="{px:.1f}" y="{_MT + ph + 16}" text-anchor="middle">{escape(lab)}</text>')
     out.append(f'<rect x="{_ML}" y="{_MT}" width="{pw}" height="{ph}" class="frame"/>')
-    out.append(f'<clipPath id="c{id(out)}"><rect x="{_ML}" y="{_MT}" width="{pw}" '
-               f'height="{ph}"/></clipPath><g clip-path="url(#c{id(out)})">')
-    for yv, lab, col in hlines:
+    cid = f"clip{next(_IDS)}"  # unique in the document: charts differ in size
+    out.append(f'<clipPath id="{cid}"><rect x="{_ML - 3}" y="{_MT - 3}" width="{pw + 6}" '
+               f'height="{ph + 6}"/></clipPath><g clip-path="url(#{cid})">')
+    for k, (yv, lab, col) in enumerate(hlines):
         yy = math.log10(yv) if logy and yv > 0 else yv
         if logy and yv <= 0:
             continue
         py = float(sy(yy))
         out.append(f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" '
                    f'stroke="{col}" stroke-dasharray="6 4" stroke-width="1.5"/>'
-                   f'<text x="{_ML + pw - 4}" y="{py - 4:.1f}" text-anchor="end" '
+                   f'<text x="{_ML + pw - 4 - 120 * k}" y="{py - 4:.1f}" text-anchor="end" '
                    f'fill="{col}">{escape(lab)}</text>')
     legend = []
     for i, (s, x, y) in enumerate(zip(series, xs, ys)):
