@@ -154,9 +154,11 @@ def resolve_settings(data_dir: str | Path, *, station: Any = None, config: str |
         from bshm import load_station
 
         station = load_station(station)
+    from bshm.errors import StoreError
+
     try:
         reader = open_raw(data_dir)
-    except Exception as exc:
+    except StoreError as exc:
         raise ConfigError(f"{data_dir}: cannot read raw files: {exc}") from exc
     with reader:
         if station is not None:

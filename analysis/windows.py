@@ -259,17 +259,14 @@ def _preprocess(data: np.ndarray, fs: float, decimate_to_hz: float | None) -> tu
 
 
 def _identify(x: np.ndarray, fs: float, cfg: WindowConfig):
-    fmax = cfg.freq_max_hz or 0.4 * fs
-    try:
-        from bshm.analysis import identify
-    except ImportError:  # the OMA front end not installed yet: SSI-COV + automated picking
-        from bshm.analysis.picking import pick_modes
-        from bshm.analysis.ssi import ssi_cov
+    from bshm.analysis import identify
 
-        diag = ssi_cov(x, fs, time_lag=cfg.time_lag, max_order=cfg.max_order)
-        return pick_modes(diag, freq_min=cfg.freq_min_hz, freq_max=fmax)
-    return identify(x, fs, method=cfg.method, max_order=cfg.max_order, time_lag=cfg.time_lag,
-                    freq_range=(cfg.freq_min_hz, fmax))
+    fmax = cfg.freq_max_hz or 0.4 * fs
+    opts: dict = {"freq_min_hz": cfg.freq_min_hz, "freq_max_hz": fmax,
+                  "channel_names": list(cfg.channels)}
+    if cfg.method == "ssi-cov":
+        opts.update(time_lag=cfg.time_lag, max_order=cfg.max_order)
+    return identify(x, fs, method=cfg.method, **opts)
 
 
 def _stability_count(res, n_modes: int) -> np.ndarray:
@@ -340,8 +337,44 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     return out
 
 
+def _file_start_ns(path) -> int | None:
+    """Start time encoded in a raw file name ``<station>_<YYYYmmddTHHMMSSZ>.h5[.part]``."""
+    import datetime as dt
+
+    stem = path.name.split(".h5")[0]
+    try:
+        d = dt.datetime.strptime(stem.rsplit("_", 1)[-1], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return None
+    return int(d.replace(tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+
+
+def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
+    """Raw files that may hold samples in [start_ns, end_ns), from their names.
+
+    Returns None when a name carries no start time (then the whole folder is used).
+    """
+    from pathlib import Path
+
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.name.endswith((".h5", ".h5.part")) and p.is_file())
+    starts = [_file_start_ns(p) for p in files]
+    if any(s is None for s in starts):
+        return None
+    keep = []
+    for i, (p, s) in enumerate(zip(files, starts)):
+        nxt = next((t for t in starts[i + 1:] if t > s), None)
+        if s < end_ns and (nxt is None or nxt > start_ns):
+            keep.append(p)
+    return keep
+
+
 def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list[WindowResult]:
     """Process a batch of windows with one reader (the unit of work of the executors).
+
+    Only the raw files whose names say they may overlap the batch are opened
+    (through a temporary folder of symbolic links), so the cost of a batch
+    does not grow with the length of the history.
 
     Parameters
     ----------
@@ -353,7 +386,21 @@ def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list
     list of WindowResult
         In the order of ``windows``.
     """
+    import tempfile
+    from pathlib import Path
+
     from bshm.store import open_raw
 
-    with open_raw(cfg.data_dir) as reader:
-        return [process_window(reader, cfg, s, e) for s, e in windows]
+    if not windows:
+        return []
+    lo = min(s for s, _ in windows)
+    hi = max(e for _, e in windows)
+    files = _files_for(cfg.data_dir, lo, hi)
+    with tempfile.TemporaryDirectory(prefix="bshm-batch-") as tmp:
+        src: str = cfg.data_dir
+        if files is not None and files:
+            for p in files:
+                (Path(tmp) / p.name).symlink_to(p.resolve())
+            src = tmp
+        with open_raw(src) as reader:
+            return [process_window(reader, cfg, s, e) for s, e in windows]

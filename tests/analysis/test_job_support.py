@@ -1,0 +1,135 @@
+"""Helpers (no tests) for the monitoring-job tests: small, fast simulated histories.
+
+The records are simulated with the real bridge model (ambient excitation
+only, short records at 50 Hz) and written with the real raw-store writer,
+so the whole job runs on real HDF5 files in a few seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+HOUR_NS = 3_600_000_000_000
+STATION = "sim-bridge"
+
+_MODEL = None
+
+
+def _model():
+    global _MODEL
+    if _MODEL is None:
+        from bshm.fixtures.bridge import BridgeModel
+
+        _MODEL = BridgeModel(seed=3)
+    return _MODEL
+
+
+def temperature(k: int, every_h: float) -> float:
+    """Deck temperature of record k: daily cycle, slow cooling, frost at night."""
+    h = k * every_h
+    return 3.0 + 5.0 * np.sin(2 * np.pi * (h - 9.0) / 24.0) - 0.05 * h
+
+
+def write_history(out: Path, n: int, *, every_h: float = 1.5, record_s: float = 120.0,
+                  fs: float = 50.0, damage=None, first: int = 0, seed: int = 7,
+                  station: str = STATION) -> Path:
+    """Write records ``first .. n-1`` of a small history into ``out`` (raw HDF5).
+
+    ``damage`` is a ``bshm.fixtures.bridge.Damage``: present from its time on.
+    """
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    model = _model()
+    acc = tuple(ChannelMeta(nm, "acceleration", "m/s2", (float(x), 0.0, 0.0), "z")
+                for nm, x in zip(model.sensor_names, model.sensor_x))
+    env = (ChannelMeta("T1", "temperature", "degC"), ChannelMeta("T2", "temperature", "degC"))
+    specs = [SourceSpec("acc", "simulated", fs, acc), SourceSpec("env", "simulated", 1.0, env)]
+    out.mkdir(parents=True, exist_ok=True)
+    # one raw file per record: a later call adds files without touching earlier ones
+    for k in range(first, n):
+        t0 = START_NS + int(k * every_h * HOUR_NS)
+        temp = temperature(k, every_h)
+        d = damage if damage is not None and t0 >= damage.time_ns else None
+        rec = model.simulate(record_s, fs, temperature_c=temp, damage=d, traffic=False,
+                             rng=np.random.default_rng([seed, k]))
+        w = RawWriter(out, station, specs, rollover_s=3600.0 * every_h, flush_interval_s=60.0)
+        try:
+            w.write("acc", rec.acc, t0_ns=t0)
+            n_env = int(record_s)
+            w.write("env", np.column_stack([np.full(n_env, temp), np.full(n_env, temp - 1.0)]),
+                    t0_ns=t0)
+        finally:
+            w.close()
+    return out
+
+
+STATION_TOML = """\
+[station]
+name = "sim-bridge"
+data_dir = "."
+
+[[sources]]
+name = "acc"
+kind = "serial"
+port = "dev/acc"
+fs = 50.0
+{acc}
+
+[[sources]]
+name = "env"
+kind = "serial"
+port = "dev/env"
+protocol = "line"
+fs = 1.0
+[[sources.channels]]
+name = "T1"
+quantity = "temperature"
+unit = "degC"
+column = 0
+[[sources.channels]]
+name = "T2"
+quantity = "temperature"
+unit = "degC"
+column = 1
+
+[analysis]
+source = "acc"
+window = "{window}"
+freq_range = [1.0, 15.0]
+max_order = 40
+time_lag = 30
+temperature = "T1"
+baseline_days = {baseline_days}
+
+[alarms]
+feed = "alarms.jsonl"
+persistence_k = 3
+persistence_n = 5
+"""
+
+
+def write_station(folder: Path, *, window: str = "2min", baseline_days: float = 1.0) -> Path:
+    """A station.toml for the small history in ``folder``."""
+    model = _model()
+    acc = "\n".join(
+        f'[[sources.channels]]\nname = "{nm}"\nquantity = "acceleration"\nunit = "m/s2"\n'
+        f"location = {float(x)}\ncolumn = {i}"
+        for i, (nm, x) in enumerate(zip(model.sensor_names, model.sensor_x)))
+    p = folder / "station.toml"
+    p.write_text(STATION_TOML.format(acc=acc, window=window, baseline_days=baseline_days))
+    return p
+
+
+def copy_raw(src: Path, dst: Path, n_files: int | None = None) -> Path:
+    """Copy the raw files (the first ``n_files``) and the station.toml of a history."""
+    dst.mkdir(parents=True, exist_ok=True)
+    files = sorted(src.glob("*.h5"))
+    for f in files[:n_files] if n_files is not None else files:
+        shutil.copy2(f, dst / f.name)
+    if (src / "station.toml").exists():
+        shutil.copy2(src / "station.toml", dst / "station.toml")
+    return dst
