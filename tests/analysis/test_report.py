@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_helpers import EVERY_NS, T0, build_station  # noqa: E402
+from test_report_helpers import EVERY_NS, T0, build_station  # noqa: E402
 
 from bshm.analysis.report_html import SECTIONS  # noqa: E402
 from bshm.cli import main  # noqa: E402

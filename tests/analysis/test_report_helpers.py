@@ -1,4 +1,4 @@
-"""Builds a small real station for the report tests: raw HDF5 files written
+"""Helpers (no tests here) for the report tests: builds a small real station:
 with RawWriter, and a results file filled through the public results-store
 functions and the strain/fatigue/threshold/health job entry points."""
 
