@@ -1,6 +1,7 @@
-"""Helpers (no tests here) for the report tests: builds a small real station:
-with RawWriter, and a results file filled through the public results-store
-functions and the strain/fatigue/threshold/health job entry points."""
+"""Helpers (no tests here) for the report tests: build a small real station,
+raw HDF5 files written with RawWriter and a results file filled through the
+public results-store functions and the strain/fatigue/threshold/health job
+entry points."""
 
 from __future__ import annotations
 
