@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -62,8 +62,7 @@ _HEADER_DTYPE = np.dtype(
 assert _HEADER_DTYPE.itemsize == HEADER_SIZE
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """One decoded frame (binary or line protocol).
 
     Attributes
@@ -201,22 +200,53 @@ def _scan_kernel(table, buf, n, starts, in_bad):  # pragma: no cover - compiled
     return nf, i, skipped, bad, in_bad
 
 
-def _decode_payloads(arr: np.ndarray, starts: np.ndarray, code: int, nch: int, ns: int):
-    """Decode the payloads of frames of one layout: (n_frames, ns, nch) float64."""
-    size = SAMPLE_SIZE[code]
-    nbytes = nch * ns * size
-    idx = starts[:, None] + HEADER_SIZE + np.arange(nbytes)
-    raw = arr[idx]  # (nf, nbytes) uint8, a copy
-    if code == 2:
-        vals = raw.view("<f4").astype(np.float64)
-    elif code == 1:
-        vals = raw.view("<i4").astype(np.float64)
-    else:
-        b = raw.reshape(len(starts), -1, 3).astype(np.int32)
-        v = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
-        v = (v ^ 0x800000) - 0x800000  # sign-extend 24 -> 32 bits
-        vals = v.astype(np.float64)
-    return vals.reshape(len(starts), ns, nch)
+@njit(cache=True)
+def _decode_kernel(buf, starts, seq, dev_time, code, nch, nsmp, offs, values):  # pragma: no cover
+    """Header fields and payload values (float64, sample-major) of valid frames."""
+    pos = 0
+    for k in range(starts.size):
+        i = starts[k]
+        c = buf[i + 3]
+        q = np.uint32(0)
+        for b in range(4):
+            q |= np.uint32(buf[i + 6 + b]) << np.uint32(8 * b)
+        t = np.uint64(0)
+        for b in range(8):
+            t |= np.uint64(buf[i + 10 + b]) << np.uint64(8 * b)
+        nc = np.int64(buf[i + 18])
+        ns = np.int64(buf[i + 19]) | (np.int64(buf[i + 20]) << 8)
+        seq[k] = q
+        dev_time[k] = np.int64(t)
+        code[k] = c
+        nch[k] = nc
+        nsmp[k] = ns
+        offs[k] = pos
+        p = i + 21
+        for j in range(nc * ns):
+            if c == 0:
+                v = np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+                if v >= 0x800000:
+                    v -= 0x1000000
+                values[pos + j] = v
+                p += 3
+            else:
+                u = np.uint32(0)
+                for b in range(4):
+                    u |= np.uint32(buf[p + b]) << np.uint32(8 * b)
+                if c == 1:
+                    values[pos + j] = np.int64(np.int32(u))
+                else:
+                    values[pos + j] = np.float64(_u32_as_f32(u))
+                p += 4
+        pos += nc * ns
+    return pos
+
+
+@njit(cache=True)
+def _u32_as_f32(u):  # pragma: no cover - compiled
+    a = np.empty(1, dtype=np.uint32)
+    a[0] = u
+    return a.view(np.float32)[0]
 
 
 def warm_up() -> None:
@@ -287,22 +317,21 @@ class BinaryDecoder:
         return frames
 
     def _build(self, arr: np.ndarray, starts: np.ndarray) -> list[Frame]:
-        hdr_idx = starts[:, None] + np.arange(HEADER_SIZE)
-        hdr = np.ascontiguousarray(arr[hdr_idx]).view(_HEADER_DTYPE).reshape(-1)
-        layout = (
-            hdr["format"].astype(np.int64) << 32
-            | hdr["channels"].astype(np.int64) << 16
-            | hdr["samples"].astype(np.int64)
-        )
-        seqs = hdr["seq"].tolist()
-        times = hdr["time"].tolist()
-        lengths = hdr["length"].tolist()
-        out: list[Frame | None] = [None] * len(starts)
-        for key in np.unique(layout):
-            sel = np.flatnonzero(layout == key)
-            code, nch, ns = int(key >> 32), int((key >> 16) & 0xFFFF), int(key & 0xFFFF)
-            vals = _decode_payloads(arr, starts[sel], code, nch, ns)
-            name = FORMAT_NAMES[code]
-            for j, k in enumerate(sel.tolist()):
-                out[k] = Frame(seqs[k], times[k], vals[j], name, lengths[k])
-        return out  # type: ignore[return-value]
+        nf = starts.size
+        seq = np.empty(nf, np.int64)
+        dev_time = np.empty(nf, np.int64)
+        code = np.empty(nf, np.int64)
+        nch = np.empty(nf, np.int64)
+        nsmp = np.empty(nf, np.int64)
+        offs = np.empty(nf, np.int64)
+        values = np.empty(arr.size // 3 + 1, np.float64)  # >= 3 bytes per value
+        _decode_kernel(arr, starts, seq, dev_time, code, nch, nsmp, offs, values)
+        names = FORMAT_NAMES
+        return [
+            Frame(q, t, values[o : o + a * b].reshape(b, a), names[c],
+                  OVERHEAD + a * b * (3 if c == 0 else 4))
+            for q, t, c, a, b, o in zip(
+                seq.tolist(), dev_time.tolist(), code.tolist(), nch.tolist(),
+                nsmp.tolist(), offs.tolist(), strict=True,
+            )
+        ]
