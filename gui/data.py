@@ -271,11 +271,25 @@ def classify_path(path: Path) -> str:
     raise StoreError(f"{path}: not an HDF5 file (expected .h5, .h5.part or a folder)")
 
 
+def raw_for_results(results: Path) -> Path | None:
+    """The raw data folder a results file belongs to (``<data_dir>/results/x.h5``)."""
+    results = Path(results)
+    for folder in (results.parent.parent, results.parent):
+        from bshm.store.schema import is_raw_name
+
+        if folder.name and any(
+            is_raw_name(p) and not p.name.endswith("_results.h5")
+            for p in folder.iterdir() if p.is_file()
+        ):
+            return folder
+    return None
+
+
 def find_results(path: Path) -> Path | None:
     """The results file that belongs to a raw folder, if any."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
-    for pattern in ("results/*_results.h5", "*_results.h5", "../results/*_results.h5"):
+    for pattern in ("results/*_results.h5", "*_results.h5"):
         found = sorted(folder.glob(pattern))
         if found:
             return found[0]

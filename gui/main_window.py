@@ -9,7 +9,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from bshm.errors import BshmError
 from bshm.gui import settings as S
-from bshm.gui.data import classify_path, find_results
+from bshm.gui.data import classify_path, find_results, raw_for_results
 from bshm.gui.live import LiveView
 from bshm.gui.signal_view import SignalView
 from bshm.gui.spectra import SpectraView
@@ -151,17 +151,22 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             kind = classify_path(path)
             if kind == "raw":
-                self._open_raw(path)
-                results = find_results(path)
+                raw, results = path, find_results(path)
             else:
                 results = path if path.is_file() else find_results(path)
+                raw = raw_for_results(results) if results is not None else None
+            if raw is not None:
+                self._open_raw(raw)
+            else:
                 self._close_session()
+                self.tree.clear()
+                self.file_label.setText(str(path))
+            self.results_path = None
             if results is not None:
                 self.trends.open(results)
                 self.results_path = results
             if kind == "results":
                 self.tabs.setCurrentWidget(self.trends)
-                self.file_label.setText(str(path))
         except BshmError as exc:
             self.show_error(str(exc))
             return False
