@@ -58,17 +58,29 @@ def test_acquire_records_serial_and_both_modbus_sources(tmp_path):
         assert t_start <= t[0], name
         assert t[-1] <= t_end, name
         assert not np.isnan(rec.data).any(), name
-    # every source covers (nearly) the same span: within one env poll at each end
-    starts = [recs[n].times_ns[0] for n in recs]
-    ends = [recs[n].times_ns[-1] for n in recs]
-    assert max(starts) - min(starts) < 1.5e9
-    assert max(ends) - min(ends) < 1.5e9
+    # the sources were recorded together (the serial driver may start a little later)
+    overlap = (min(r.times_ns[-1] for r in recs.values())
+               - max(r.times_ns[0] for r in recs.values()))
+    assert overlap > 1e9
+
+    # consistent times across sources: the accelerations (serial, regular) match
+    # the same simulated bridge at their own times, best at lag 0 (+- 2 samples)
+    acc = recs["acc"]
+    acc_names = [c.name for c in acc.channels]
+    truth = stream.values(acc_names, int(acc.times_ns[0]), len(acc.times_ns), 100.0)
+    lags = range(-10, 11)
+    err = [np.median(np.abs(acc.data[10:-10] - np.roll(truth, lag, axis=0)[10:-10]))
+           for lag in lags]
+    assert abs(lags[int(np.argmin(err))]) <= 2, err
 
     strain, env = recs["strain"], recs["env"]
     span_s = (strain.times_ns[-1] - strain.times_ns[0]) / 1e9
-    assert len(strain.times_ns) >= 0.9 * 20 * span_s  # 20 Hz held
+    lost = counters["strain"]["samples_lost"]
+    # every 20 Hz poll is either in the file or counted lost (a loaded CI machine
+    # may stall the poller; then the skipped polls are gaps, never silent holes)
+    assert abs(len(strain.times_ns) + lost - (20 * span_s + 1)) <= 2
+    assert lost <= 0.1 * 20 * span_s
     assert abs(np.median(np.diff(strain.times_ns)) / 1e6 - 50.0) < 2.0
-    assert counters["strain"]["samples_lost"] <= 2
     assert counters["env"]["samples_lost"] == 0
     assert len(env.times_ns) >= DURATION_S - 2
 
