@@ -6,12 +6,14 @@ calibration (``physical = scale * raw + offset`` per channel) -> timing
 (device clock aligned to host time, :mod:`bshm.acquisition.timing`) ->
 blocks, gaps and counters into the sink.
 
-Timing of the stored blocks: a frame that follows the previous one without
-a sequence gap continues the previous block's regular grid exactly; the
-grid is re-anchored on the aligned device time when they differ by more
-than ``max(2 ms, half a sample period)`` (never backwards past a stored
-sample). Each block also stores the raw device time of its first sample
-(``device_t0_ns``).
+Timing of the stored blocks: the start time of a block is decided when it
+is written (every ~0.25 s), from the clock estimate at that moment (the
+first block waits for 10 clock observations). A block that follows the
+previous one without a sequence gap continues its regular grid exactly
+while the aligned device time stays within 2 ms of it; beyond that the grid
+jumps forward, or slews back by at most half a sample period per block
+(never to or before a stored sample). Each block also stores the raw device
+time of its first sample (``device_t0_ns``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bshm.timeutil import NS_PER_S, now_ns, to_iso
 log = logging.getLogger(__name__)
 
 BLOCK_S = 0.25  # contiguous frames are written in blocks of about this length
+SLEW_TOL_NS = 2_000_000  # grid kept while the aligned time is within this
 WARM_OBS = 10  # the first block waits for this many clock observations ...
 WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
@@ -308,11 +311,21 @@ class SerialDriver:
         self._last_dev_next = dev_t0 + int(round(n * self._period_ns))
 
     def _continue_or_anchor(self, expected: int, aligned: int) -> int:
-        tol = max(2_000_000, 0.5 * self._period_ns)
-        if abs(aligned - expected) <= tol or aligned < expected:
-            return expected  # never back before a stored sample
-        log.debug("%s: time re-anchored by %+.3f ms", self.name, (aligned - expected) / 1e6)
-        return aligned
+        """Start time of a block that should follow at ``expected``.
+
+        Within 2 ms of the aligned device time the regular grid goes on exactly.
+        Later than that, the grid jumps forward to the aligned time. Earlier (the
+        clock estimate improved), it slews back by at most half a sample period
+        per block, so no sample is ever stored at or before the previous one.
+        """
+        if abs(aligned - expected) <= SLEW_TOL_NS:
+            return expected
+        if aligned > expected:
+            log.debug("%s: time re-anchored by %+.3f ms", self.name, (aligned - expected) / 1e6)
+            return aligned
+        step = min(expected - aligned, int(self._period_ns // 2))
+        log.debug("%s: time slewed back by %.3f ms", self.name, step / 1e6)
+        return expected - step
 
     def _block_t0(self) -> int:
         """Host time of the pending block, decided when it is written."""

@@ -76,7 +76,7 @@ def expected_values(source, raw):
     return (raw.astype(np.float64) * scale + offset).astype(np.float32)
 
 
-def check_store(tmp_path, run, *, time_tol_ns=5_000_000):
+def check_store(tmp_path, run, *, time_tol_ns=10_000_000):
     ok = run.dev.ledger.ok()
     with open_raw(tmp_path / "data") as r:
         rec = r.read("acc")
