@@ -65,7 +65,7 @@ def write_raw(d: Path, blocks: list[np.ndarray], fs: float, compression: str | N
 
 
 def write_plain(path: Path, blocks: list[np.ndarray], compression: str | None = "lzf",
-                flush_every: bool = False) -> float:
+                flush_every: bool = False, swmr: bool = False) -> float:
     nch = blocks[0].shape[1]
     rows = max(64, min(16384, 65536 // (4 * nch)))  # the same chunk shape as RawWriter
     comp = {}
@@ -77,6 +77,8 @@ def write_plain(path: Path, blocks: list[np.ndarray], compression: str | None = 
     with h5py.File(path, "w", libver="latest") as f:
         d = f.create_dataset("data", shape=(0, nch), maxshape=(None, nch), dtype=np.float32,
                              chunks=(rows, nch), **comp)
+        if swmr:
+            f.swmr_mode = True
         n = 0
         for b in blocks:
             d.resize(n + b.shape[0], axis=0)
@@ -87,11 +89,20 @@ def write_plain(path: Path, blocks: list[np.ndarray], compression: str | None = 
     return time.perf_counter() - tic
 
 
-def _median(fn, repeats: int) -> float:
-    return statistics.median(fn() for _ in range(repeats))
+def _median(fn, repeats: int) -> tuple[float, float]:
+    """Median wall time (what ``fn`` returns) and median CPU time of ``fn``."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        c = time.process_time()
+        wall.append(fn())
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), statistics.median(cpu)
 
 
-def bench_write(root: Path, repeats: int) -> list[tuple[str, float, float, float]]:
+Row = tuple[str, float, tuple[float, float], tuple[float, float]]
+
+
+def bench_write(root: Path, repeats: int) -> list[Row]:
     cases = [
         ("16 ch x 1 kHz, 1-s blocks, lzf", 16, 1000.0, 1000, 300, "lzf"),
         ("16 ch x 1 kHz, 1-s blocks, gzip", 16, 1000.0, 1000, 100, "gzip"),
@@ -103,17 +114,18 @@ def bench_write(root: Path, repeats: int) -> list[tuple[str, float, float, float
         mb = sum(b.nbytes for b in blocks) / 1e6
         k = [0]
 
-        def raw(interval: float = 1.0) -> float:
+        def raw(interval: float = 1.0, k=k, blocks=blocks, fs=fs, comp=comp) -> float:
             k[0] += 1
             d = root / f"w{k[0]}"
             t = write_raw(d, blocks, fs, comp, interval)
             shutil.rmtree(d)
             return t
 
-        def plain(flush: bool = False) -> float:
+        def plain(flush: bool = False, swmr: bool = False, k=k, blocks=blocks,
+                  comp=comp) -> float:
             k[0] += 1
             p = root / f"p{k[0]}.h5"
-            t = write_plain(p, blocks, comp, flush)
+            t = write_plain(p, blocks, comp, flush, swmr)
             p.unlink()
             return t
 
@@ -123,45 +135,48 @@ def bench_write(root: Path, repeats: int) -> list[tuple[str, float, float, float
         if rows >= 1000:
             t_raw0 = _median(lambda: raw(0.0), repeats)
             t_plain0 = _median(lambda: plain(True), repeats)
-            out.append((label + ": flush every block, both", mb, t_raw0, t_plain0))
+            t_swmr0 = _median(lambda: plain(True, True), repeats)
+            out.append((label + ": flush every block, h5py no SWMR", mb, t_raw0, t_plain0))
+            out.append((label + ": flush every block, h5py SWMR", mb, t_raw0, t_swmr0))
     return out
 
 
-def bench_read(root: Path, repeats: int) -> list[tuple[str, float, float, float]]:
+def bench_read(root: Path, repeats: int) -> list[Row]:
+    """Each repeat opens the files afresh (HDF5's chunk cache starts empty)."""
     d = root / "read3"
-    fs, nch = 100.0, 8
-    blocks = _blocks(nch, 6000, 180)  # 3 h of 1-min blocks
+    fs = 100.0
+    blocks = _blocks(8, 6000, 180)  # 3 h of 1-min blocks
     write_raw(d, blocks, fs)
+    open_raw(d).close()  # builds the folder's summary cache, as any first use does
     files = sorted(d.glob("*.h5"))
     assert len(files) == 3, files
     out = []
-    for label, a_s, b_s in [("2 h spanning 3 files", 1800, 9000), ("10 min", 3500, 4100)]:
+    for label, a_s, b_s in [("2 h spanning 3 files", 1800, 9000),
+                            ("10 min across a file boundary", 3300, 3900)]:
         a, b = T0 + a_s * S, T0 + b_s * S
-        r = open_raw(d)
-        rec = r.read("acc", a, b)
-        mb = rec.data.nbytes / 1e6
-        t_raw = _median(lambda r=r, a=a, b=b: _timed(lambda: r.read("acc", a, b)), repeats)
-        r.close()
-        # plain h5py: the same rows, positions known in advance (rows = seconds * fs)
-        ranges = []
+        ranges = []  # plain h5py: the same rows, positions known in advance
         for i, p in enumerate(files):
-            lo = max(a_s - i * 3600, 0) * 100
-            hi = min(b_s - i * 3600, 3600) * 100
+            lo, hi = max(a_s - i * 3600, 0) * 100, min(b_s - i * 3600, 3600) * 100
             if hi > lo:
                 ranges.append((p, lo, hi))
-        hs = [h5py.File(p, "r", swmr=True) for p, _, _ in ranges]
 
-        def plain(hs=hs, ranges=ranges):
-            return _timed(lambda: np.concatenate(
-                [h["sources/acc/data"][lo:hi] for h, (_, lo, hi) in zip(hs, ranges, strict=True)]))
+        def raw(a=a, b=b):
+            with open_raw(d) as r:
+                return r.read("acc", a, b)
 
-        n_plain = sum(hi - lo for _, lo, hi in ranges)
-        assert n_plain == rec.n_samples, (n_plain, rec.n_samples)
-        t_plain = _median(plain, repeats)
-        for h in hs:
-            h.close()
-        out.append((f"read {label} (8 ch x 100 Hz): open_raw().read vs h5py slices",
-                    mb, t_raw, t_plain))
+        def plain(ranges=ranges):
+            parts = []
+            for p, lo, hi in ranges:
+                with h5py.File(p, "r", swmr=True) as h:
+                    parts.append(h["sources/acc/data"][lo:hi])
+            return np.concatenate(parts)
+
+        rec, ref = raw(), plain()
+        assert np.array_equal(rec.data, ref)
+        t_raw = _median(lambda raw=raw: _timed(raw), repeats)
+        t_plain = _median(lambda plain=plain: _timed(plain), repeats)
+        out.append((f"read {label} (8 ch x 100 Hz, open+read+close): bshm vs h5py",
+                    rec.data.nbytes / 1e6, t_raw, t_plain))
     return out
 
 
@@ -224,11 +239,12 @@ def main() -> None:
           f"numpy {np.__version__}, repeats={args.repeats}")
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         root = Path(tmp)
-        print(f"\n{'case':<74} {'MB':>7} {'bshm s':>8} {'h5py s':>8} {'bshm MB/s':>9} "
-              f"{'h5py MB/s':>9} {'ratio':>6}")
-        for label, mb, a, b in bench_write(root, args.repeats) + bench_read(root, args.repeats):
-            print(f"{label:<74} {mb:7.1f} {a:8.3f} {b:8.3f} {mb / a:9.0f} {mb / b:9.0f} "
-                  f"{a / b:6.2f}")
+        print(f"\n{'case':<78} {'MB':>6} {'bshm s':>7} {'h5py s':>7} {'bshm MB/s':>9} "
+              f"{'h5py MB/s':>9} {'ratio':>6} {'cpu ratio':>9}")
+        for label, mb, (a, ca), (b, cb) in bench_write(root, args.repeats) + bench_read(
+                root, args.repeats):
+            print(f"{label:<78} {mb:6.1f} {a:7.3f} {b:7.3f} {mb / a:9.0f} {mb / b:9.0f} "
+                  f"{a / b:6.2f} {ca / max(cb, 1e-9):9.2f}")
         if args.big_folder:
             print()
             for line in bench_big_folder(root, args.big_folder, args.repeats):

@@ -76,6 +76,13 @@ class OpenFile:
             self.ds[key] = g[name]
         return self.ds[key]
 
+    def require(self, source: str, name: str) -> h5py.Dataset:
+        """Like :meth:`dataset`, but a missing dataset raises ``KeyError``."""
+        d = self.dataset(source, name)
+        if d is None:
+            raise KeyError(f"no dataset sources/{source}/{name}")
+        return d
+
     def refresh(self) -> None:
         if self.swmr:
             for d in self.ds.values():
@@ -87,8 +94,8 @@ class OpenFile:
         self.tables.clear()
         try:
             self.f.close()
-        except Exception:  # pragma: no cover - already closed / broken file
-            pass
+        except Exception as exc:  # pragma: no cover - already closed / broken file
+            log.debug("closing %s: %s", self.path, exc)
 
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
@@ -185,7 +192,7 @@ def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
     d = _str_list(a.get("channel_directions", [""] * n))
     c = _str_list(a.get("channel_calibrations", [""] * n))
     chans = tuple(
-        S.ChannelMeta(names[i], q[i], u[i], tuple(float(x) for x in loc[i]), d[i], c[i])
+        S.ChannelMeta(names[i], q[i], u[i], _loc3(loc[i].tolist()), d[i], c[i])
         for i in range(n)
     )
     cnames = tuple(_str_list(g[S.COUNTERS].attrs["names"])) if S.COUNTERS in g else ()
@@ -272,7 +279,7 @@ def _summarize_source(of: OpenFile, name: str, g: h5py.Group) -> SrcSummary:
         runs = _runs(first, last, p)
     else:
         total = n_timestamped(of, name)
-        t = of.dataset(name, S.TIME)[:total].astype(np.int64) if total else np.zeros(0, np.int64)
+        t = of.require(name, S.TIME)[:total].astype(np.int64) if total else np.zeros(0, np.int64)
         brk = np.nonzero(np.diff(t) > 1.5 * p)[0]
         runs = _runs(np.concatenate([t[:1], t[brk + 1]]), np.concatenate([t[brk], t[-1:]]), p)
     f0 = runs[0][0] if runs else 0
@@ -320,13 +327,16 @@ def _summary_to_json(s: FileSummary) -> dict[str, Any]:
             "stat": list(s.stat), "sources": srcs}
 
 
+def _loc3(v: list[Any]) -> tuple[float, float, float]:
+    x, y, z = (float("nan") if a is None else float(a) for a in v)
+    return (x, y, z)
+
+
 def _summary_from_json(path: Path, d: dict[str, Any]) -> FileSummary:
     sources = {}
     for name, x in d["sources"].items():
         chans = tuple(
-            S.ChannelMeta(c[0], c[1], c[2], tuple(float("nan") if v is None else float(v)
-                                                  for v in c[3]), c[4], c[5])
-            for c in x["channels"]
+            S.ChannelMeta(c[0], c[1], c[2], _loc3(c[3]), c[4], c[5]) for c in x["channels"]
         )
         info = S.SourceInfo(name, x["kind"], float(x["fs"]), chans, x["timing"],
                             tuple(x["counter_names"]))
@@ -355,7 +365,8 @@ class IndexCache:
         self.dirty = False
         try:
             d = json.loads(self.path.read_text())
-            if d.get("cache_version") == _CACHE_VERSION and d.get("schema_version") == S.SCHEMA_VERSION:
+            if (d.get("cache_version") == _CACHE_VERSION
+                    and d.get("schema_version") == S.SCHEMA_VERSION):
                 self.entries = dict(d.get("files", {}))
         except (OSError, ValueError, AttributeError):
             pass

@@ -30,17 +30,18 @@ def _file_kind(path: Path) -> str:
 
 def _merged_total(gaps: list[S.Gap]) -> int:
     """Total time (ns) covered by gaps, overlaps counted once."""
-    total, cur_s, cur_e = 0, None, None
-    for g in sorted(gaps, key=lambda g: g.start_ns):
-        if cur_e is None or g.start_ns > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = g.start_ns, g.end_ns
+    spans = sorted((g.start_ns, g.end_ns) for g in gaps)
+    total = 0
+    if not spans:
+        return total
+    cur_s, cur_e = spans[0]
+    for a, b in spans[1:]:
+        if a > cur_e:
+            total += cur_e - cur_s
+            cur_s, cur_e = a, b
         else:
-            cur_e = max(cur_e, g.end_ns)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
+            cur_e = max(cur_e, b)
+    return total + cur_e - cur_s
 
 
 def summarize(path: str | os.PathLike, *, records: bool = True) -> dict[str, Any]:
@@ -165,7 +166,8 @@ def format_text(summary: dict[str, Any], *, max_files: int = 10) -> str:
     if summary["start_ns"] is not None:
         span = f"  {summary['start']} .. {summary['end']}"
     out.append(f"files     {len(files)}" + (f" ({live} live)" if live else "") + span)
-    shown = files if len(files) <= max_files else files[: max_files // 2] + [None] + files[-(max_files // 2):]
+    half = max_files // 2
+    shown = files if len(files) <= max_files else files[:half] + [None] + files[-half:]
     for f in shown:
         if f is None:
             out.append(f"          ... {len(files) - 2 * (max_files // 2)} more ...")

@@ -146,16 +146,15 @@ class RawReader:
         self._rebuild(first)
 
     def _scan_one(self, p: Path) -> None:
+        live = p.name.endswith(".part")
+        if not live and p in self._summ:  # a finished file does not change
+            return
         try:
             st = p.stat()
         except FileNotFoundError:  # renamed or removed meanwhile
             self._drop(p)
             return
         stat = (st.st_mtime_ns, st.st_size)
-        live = p.name.endswith(".part")
-        old = self._summ.get(p)
-        if old is not None and not live:
-            return
         bad = self._bad.get(p)
         if bad is not None and bad[0] == stat:
             return
@@ -198,7 +197,8 @@ class RawReader:
         ordered = []
         for s in summ:
             if s.station != self.station:
-                self._mark_bad(s.path, s.stat, f"{s.path}: station {s.station!r}, not {self.station!r}")
+                why = f"{s.path}: station {s.station!r}, not {self.station!r}"
+                self._mark_bad(s.path, s.stat, why)
                 continue
             ordered.append(s)
         self._order = ordered
@@ -268,7 +268,8 @@ class RawReader:
         out = set()
         for _, ss in self._summaries(source):
             for g in ss.gaps:
-                if g.start_ns < e and (g.end_ns > s or (g.end_ns == g.start_ns and g.start_ns >= s)):
+                point = g.end_ns == g.start_ns and g.start_ns >= s
+                if g.start_ns < e and (g.end_ns > s or point):
                     out.add(g)
         return sorted(out, key=lambda g: (g.start_ns, g.end_ns, g.reason))
 
@@ -335,6 +336,12 @@ class RawReader:
         if datas:
             data = np.concatenate(datas) if len(datas) > 1 else datas[0]
             tt = np.concatenate(times) if len(times) > 1 else times[0]
+            if len(datas) > 1 and not np.all(np.diff(tt) > 0):
+                # files overlap in time (e.g. two writers ran at once): order by time
+                log.warning("files of source %r overlap in time in %s; samples sorted by time",
+                            source, self.path)
+                order = np.argsort(tt, kind="stable")
+                data, tt = data[order], tt[order]
         else:
             data = np.zeros((0, len(want)), np.float32)
             tt = np.zeros(0, np.int64)
@@ -353,7 +360,7 @@ class RawReader:
                 a, b, t = self._rows_timestamped(of, name, s, e)
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
-            raw = of.dataset(name, S.DATA)[a:b]
+            raw = of.require(name, S.DATA)[a:b]
         except (OSError, KeyError, RuntimeError, ValueError) as exc:
             raise StoreError(f"{path}: cannot read source {name!r} ({exc})") from None
         fnames = list(finfo.channel_names)
@@ -390,9 +397,9 @@ class RawReader:
     def _rows_timestamped(of: OpenFile, name: str, s: int,
                           e: int) -> tuple[int, int, np.ndarray]:
         n = n_timestamped(of, name)
-        ds = of.dataset(name, S.TIME)
         if n == 0:
             return 0, 0, np.zeros(0, np.int64)
+        ds = of.require(name, S.TIME)
         a = 0 if s <= int(ds[0]) else search(ds, s, n)
         b = n if e > int(ds[n - 1]) else search(ds, e, n)
         if b <= a:

@@ -90,7 +90,9 @@ GAP_DTYPE = np.dtype(
 )
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-FILE_RE = re.compile(r"^(?P<station>.+)_(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.h5(?P<part>\.part)?$")
+FILE_RE = re.compile(
+    r"^(?P<station>.+)_(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.h5(?P<part>\.part)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,9 @@ def validate_spec(spec: SourceSpec) -> None:
             f"source {spec.name!r}: timing {spec.timing!r} is not one of {', '.join(TIMINGS)}"
         )
     if not (isinstance(spec.fs, (int, float)) and math.isfinite(spec.fs) and spec.fs > 0):
-        raise ValueError(f"source {spec.name!r}: fs must be a positive number of Hz, got {spec.fs!r}")
+        raise ValueError(
+            f"source {spec.name!r}: fs must be a positive number of Hz, got {spec.fs!r}"
+        )
     if not spec.channels:
         raise ValueError(f"source {spec.name!r} has no channels")
     names = [c.name for c in spec.channels]

@@ -10,9 +10,11 @@ it, so a reader or a crash never sees an index entry without its data.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,7 @@ class RawWriter:
         self.n_flushes = 0
         self._lock = threading.RLock()
         self._closed = False
+        _OPEN.add(self)  # closed (flushed, renamed) at interpreter exit if still open
 
     # ------------------------------------------------------------ public API
 
@@ -264,6 +267,7 @@ class RawWriter:
                 files = self._older + ([self._current] if self._current else [])
                 self._older, self._current = [], None
                 self._closed = True
+                _OPEN.discard(self)
                 for lf in files:
                     self.paths.append(lf.close())
 
@@ -285,7 +289,11 @@ class RawWriter:
             ) from None
 
     def _as_block(self, st: _SourceState, data: Any) -> np.ndarray:
-        arr = np.asarray(data, dtype=np.float32)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # too large -> inf, as stored
+                arr = np.asarray(data, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"source {st.spec.name!r}: data is not numeric ({exc})") from None
         if arr.ndim == 1 and st.nch == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2 or arr.shape[1] != st.nch:
@@ -409,3 +417,15 @@ class RawWriter:
             else:
                 keep.append(lf)
         self._older = keep
+
+
+_OPEN: weakref.WeakSet[RawWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    for w in list(_OPEN):
+        try:
+            w.close()
+        except Exception as exc:  # noqa: BLE001 - nothing else can be done at exit
+            log.error("closing the raw writer of %s at exit failed: %s", w.directory, exc)

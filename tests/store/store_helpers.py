@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from bshm.store import ChannelMeta, SourceSpec
 from bshm.timeutil import parse_time
 

@@ -43,7 +43,8 @@ def test_schema_version_errors(tmp_path, value, match):
     _set_version(p, value)
     with pytest.raises(SchemaVersionError, match=match) as ei:
         open_raw(p)
-    assert str(p) in str(ei.value) and "\n" not in str(ei.value)
+    assert str(p) in str(ei.value)
+    assert "\n" not in str(ei.value)
 
 
 def test_garbage_and_truncated_files(tmp_path):
@@ -108,7 +109,8 @@ def test_folder_without_good_files(tmp_path):
     with pytest.raises(StoreError, match="no readable raw file; first problem: .*x.h5"):
         open_raw(tmp_path)
     with open_raw(tmp_path, allow_empty=True) as r:
-        assert r.files == [] and r.sources == {}
+        assert r.files == []
+        assert r.sources == {}
 
 
 def test_other_station_in_folder_is_skipped(tmp_path):
@@ -116,7 +118,8 @@ def test_other_station_in_folder_is_skipped(tmp_path):
     with RawWriter(p.parent, "other", [acc_spec()]) as w:
         w.write("acc", np.ones((5, 3)), t0_ns=T0 + 1)
     with open_raw(p.parent) as r:
-        assert r.station == "st" and r.files == [p]
+        assert r.station == "st"
+        assert r.files == [p]
         assert "station 'other', not 'st'" in r.skipped[0][1]
 
 

@@ -50,8 +50,10 @@ def test_cached_folder_opens_only_what_a_query_needs(five_hours, opened):
     with open_raw(d) as r:
         assert opened == []
         assert r.span("acc") == (int(t[0]), int(t[-1]))
-        assert len(r.gaps("acc")) == 5 and r.counters("acc")["frames_ok"] == 10
-        assert len(r.records("acc")) == 5 and r.n_samples("acc") == 30000
+        assert len(r.gaps("acc")) == 5
+        assert r.counters("acc")["frames_ok"] == 10
+        assert len(r.records("acc")) == 5
+        assert r.n_samples("acc") == 30000
         assert opened == []
         a, b = int(t[12345]), int(t[12500])
         rec = r.read("acc", a, b)
@@ -76,7 +78,8 @@ def test_cache_invalidated_by_changed_file_and_ignored_when_corrupt(five_hours, 
     (d / CACHE_NAME).write_text("{not json")
     opened.clear()
     with open_raw(d) as r:
-        assert len(opened) == 5 and r.n_samples("acc") == 24007
+        assert len(opened) == 5
+        assert r.n_samples("acc") == 24007
     opened.clear()
     with open_raw(d, use_cache=False) as r:
         assert len(opened) == 5
@@ -87,7 +90,8 @@ def test_bad_file_cached_and_still_reported(five_hours, caplog):
     (d / "st_20260301T230000Z.h5").write_bytes(b"garbage")
     for _ in range(2):
         with open_raw(d) as r:
-            assert len(r.files) == 5 and len(r.skipped) == 1
+            assert len(r.files) == 5
+            assert len(r.skipped) == 1
     assert sum("skipping" in m for m in caplog.messages) == 2
 
 

@@ -103,7 +103,8 @@ def test_reader_follows_live_writer(tmp_path):
                 if rec.n_samples > n0 and grew_after is None:
                     grew_after = time.monotonic() - t_seen
                     _check_prefix(rec, n0)
-            assert grew_after is not None and grew_after < 2.5
+            assert grew_after is not None
+            assert grew_after < 2.5
             assert any(n.endswith(".part") for n in files_seen)  # it read live files
             lines = proc.wait_for(lambda s: s.startswith("C"), timeout=30)
             total = int(lines[-1].split()[1])
@@ -146,5 +147,6 @@ def test_sigkill_loses_at_most_about_one_second(tmp_path):
     size = parts[0].stat().st_size
     with RawWriter(tmp_path, "live", [acc_spec()]) as w:
         w.write("acc", np.zeros((10, 3)), t0_ns=T0)
-    assert parts[0].exists() and parts[0].stat().st_size == size
+    assert parts[0].exists()
+    assert parts[0].stat().st_size == size
     assert len(list(tmp_path.glob("live_*.h5"))) == 1

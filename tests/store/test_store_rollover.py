@@ -93,7 +93,8 @@ def test_gap_with_no_data_gets_its_own_file(tmp_path):
         w.flush()
         assert w.current_path.name == "br_20260301T101140Z.h5.part"
     with open_raw(tmp_path) as r:
-        assert len(r.files) == 2 and [g.reason for g in r.gaps("acc")] == ["silent"]
+        assert len(r.files) == 2
+        assert [g.reason for g in r.gaps("acc")] == ["silent"]
 
 
 def test_lagging_source_keeps_previous_file_open(tmp_path):
@@ -108,4 +109,5 @@ def test_lagging_source_keeps_previous_file_open(tmp_path):
         assert r.read("env").times_ns.tolist() == [T0 + HOUR - 5 * 10**8]
         assert r.read("acc").n_samples == 100
     with open_raw(tmp_path) as r:
-        assert r.read("env").n_samples == 3 and r.read("acc").n_samples == 200
+        assert r.read("env").n_samples == 3
+        assert r.read("acc").n_samples == 200

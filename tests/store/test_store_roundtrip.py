@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from store_helpers import T0, acc_spec, env_spec
 
 from bshm.errors import StoreError
 from bshm.store import SCHEMA_VERSION, RawWriter, open_raw
 from bshm.store import schema as S
 from bshm.timeutil import sample_times
-
-from store_helpers import T0, acc_spec, env_spec
 
 
 def _write_regular(w, rng, fs, sizes, t0=T0, pauses=None, name="acc", nch=3):
@@ -37,7 +36,8 @@ def test_regular_round_trip_bit_exact(tmp_path, rng, fs):
         x, t = _write_regular(w, rng, fs, [7, 100, 1, 333, 50])
     with open_raw(tmp_path) as r:
         rec = r.read("acc")
-        assert rec.data.dtype == np.float32 and rec.times_ns.dtype == np.int64
+        assert rec.data.dtype == np.float32
+        assert rec.times_ns.dtype == np.int64
         np.testing.assert_array_equal(rec.data, x)
         np.testing.assert_array_equal(rec.times_ns, t)
         assert r.span("acc") == (int(t[0]), int(t[-1]))
@@ -103,7 +103,8 @@ def test_half_open_edges_and_subsets(tmp_path, rng):
         rec = r.read("acc", int(t[9]) + 1, int(t[10]) + 1)  # starts after a sample: excluded
         assert rec.times_ns.tolist() == [t[10]]
         rec = r.read("acc", int(t[10]) + 1, int(t[11]))  # strictly between two samples
-        assert rec.n_samples == 0 and rec.data.shape == (0, 3)
+        assert rec.n_samples == 0
+        assert rec.data.shape == (0, 3)
         assert r.read("acc", int(t[-1]) + 1).n_samples == 0
         assert r.read("acc", None, int(t[0])).n_samples == 0
         assert r.read("acc", int(t[5]), int(t[5])).n_samples == 0
@@ -157,18 +158,22 @@ def test_gaps_counters_and_attrs(tmp_path):
         g = r.gaps("acc")
         assert [(x.start_ns - T0, x.end_ns - T0) for x in g] == [(10**9, 3 * 10**9),
                                                                (5 * 10**9, 6 * 10**9)]
-        assert g[0].reason == "device silent" and g[1].reason.startswith("CRC errors xx")
+        assert g[0].reason == "device silent"
+        assert g[1].reason.startswith("CRC errors xx")
         assert r.gaps("acc", T0 + 3 * 10**9, T0 + 5 * 10**9) == []  # half-open on both
         assert r.gaps("acc", T0 + 3 * 10**9 - 1, T0 + 5 * 10**9 + 1) == g
         rec = r.read("acc", T0, T0 + 2 * 10**9)
         assert rec.gaps == (g[0],)
         c = r.counters("acc")
-        assert c["frames_ok"] == 101 and c["frames_bad"] == 3 and c["timeouts"] == 0
+        assert c["frames_ok"] == 101
+        assert c["frames_bad"] == 3
+        assert c["timeouts"] == 0
         assert r.counters("env")["frames_ok"] == 0
         assert r.gaps("env") == []
     with h5py.File(next(tmp_path.glob("*.h5")), "r") as f:
         assert f.attrs["bshm_schema_version"] == SCHEMA_VERSION
-        assert f.attrs["bshm_kind"] == "raw" and f.attrs["station"] == "st"
+        assert f.attrs["bshm_kind"] == "raw"
+        assert f.attrs["station"] == "st"
         assert f.attrs["site"] == "A1 bridge"
         assert list(f["sources/acc"].attrs["channel_units"]) == ["m/s2"] * 3
 
@@ -216,7 +221,8 @@ def test_never_overwrites(tmp_path):
     with open_raw(tmp_path) as r:
         # three files, each with its own block; times increase across them
         rec = r.read("acc")
-        assert rec.n_samples == 30 and sorted(set(rec.data[:, 0].tolist())) == [0, 1, 2]
+        assert rec.n_samples == 30
+        assert sorted(set(rec.data[:, 0].tolist())) == [0, 1, 2]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,7 +263,8 @@ def test_plain_h5py_reading_as_documented(tmp_path, rng):
             w.write("acc", np.zeros((5, 3)), t0_ns=T0 + 10**12, device_t0_ns=123)
         for p in sorted(d.glob("*.h5")):
             with h5py.File(p, "r", swmr=True) as f:
-                assert f.attrs["bshm_kind"] == "raw" and f.attrs["bshm_schema_version"] == 1
+                assert f.attrs["bshm_kind"] == "raw"
+                assert f.attrs["bshm_schema_version"] == 1
                 g = f["sources/acc"]
                 fsa = float(g.attrs["fs"])
                 data = g["data"][...]
@@ -324,3 +331,42 @@ def test_threads_write_different_sources(tmp_path):
             assert rec.n_samples == 2000
             assert rec.data[::10, 0].tolist() == list(range(200))
             assert r.records(s.name) == [(T0, T0 + 20 * 10**9)]
+
+
+def test_overlapping_files_are_read_in_time_order(tmp_path, caplog):
+    with RawWriter(tmp_path, "st", [acc_spec()]) as w1, RawWriter(tmp_path, "st", [acc_spec()]) as w2:
+        w1.write("acc", np.full((10, 3), 1.0), t0_ns=T0)
+        w2.write("acc", np.full((10, 3), 2.0), t0_ns=T0 + 5_000_000)  # interleaved grid
+    with open_raw(tmp_path) as r:
+        rec = r.read("acc")
+        assert np.all(np.diff(rec.times_ns) > 0)
+        assert rec.data[:4, 0].tolist() == [1.0, 2.0, 1.0, 2.0]
+    assert any("overlap in time" in m for m in caplog.messages)
+
+
+def test_unclosed_writer_is_closed_at_exit(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from bshm.store import RawWriter, SourceSpec, ChannelMeta\n"
+        "s = SourceSpec('acc', 'simulated', 100.0, (ChannelMeta('A', 'acceleration', 'm/s2'),))\n"
+        f"w = RawWriter({str(tmp_path)!r}, 'st', [s], flush_interval_s=3600)\n"
+        f"w.write('acc', np.arange(50.0), t0_ns={T0})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    names = [p.name for p in tmp_path.iterdir()]
+    assert names == ["st_20260301T100000Z.h5"]
+    with open_raw(tmp_path) as r:
+        assert r.read("acc").data[:, 0].tolist() == list(range(50))
+
+
+def test_non_numeric_and_huge_values(tmp_path):
+    with RawWriter(tmp_path, "st", [acc_spec(n=1)]) as w:
+        with pytest.raises(ValueError, match="'acc': data is not numeric"):
+            w.write("acc", [["x"]], t0_ns=T0)
+        w.write("acc", [1e39, -1e39, np.nan], t0_ns=T0)
+    with open_raw(tmp_path) as r:
+        x = r.read("acc").data[:, 0]
+        assert x[0] == np.inf and x[1] == -np.inf and np.isnan(x[2])
