@@ -369,4 +369,6 @@ def test_non_numeric_and_huge_values(tmp_path):
         w.write("acc", [1e39, -1e39, np.nan], t0_ns=T0)
     with open_raw(tmp_path) as r:
         x = r.read("acc").data[:, 0]
-        assert x[0] == np.inf and x[1] == -np.inf and np.isnan(x[2])
+        assert x[0] == np.inf
+        assert x[1] == -np.inf
+        assert np.isnan(x[2])
