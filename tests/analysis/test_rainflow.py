@@ -176,3 +176,12 @@ def test_module_is_callable_and_float32_is_promoted(rng: np.random.Generator) ->
 def test_kernel_matches_reference_on_long_signal(rng: np.random.Generator) -> None:
     x = np.cumsum(rng.normal(size=20000))
     _assert_same(rainflow(x), ref.cycles(x.tolist()))
+
+
+def test_public_name_is_callable(rng: np.random.Generator) -> None:
+    import bshm.analysis
+
+    x = rng.normal(size=100)
+    # whether the package attribute resolves to the function (lazy export) or
+    # to the submodule (after "import bshm.analysis.rainflow"), it counts
+    _assert_same(bshm.analysis.rainflow(x), _pkg(x))
