@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import threading
 import time
 import weakref
@@ -242,19 +243,26 @@ class RawWriter:
             self._maybe_flush()
 
     def flush(self) -> None:
-        """Write buffered samples, then their index, gaps and counters, and flush."""
+        """Write buffered samples, then their index, gaps and counters, and flush.
+
+        Gaps reported before any sample open a file named after the earliest
+        gap; counters alone wait in memory for a file (or for ``close``).
+        """
         with self._lock:
             if self._closed:
                 return
-            if self._current is None and self._has_meta():
-                self._current = self._new_file(self._earliest_pending())
-            for lf in self._older:
-                lf.flush()
-            if self._current is not None:
-                self._flush_current()
-            self._close_finished()
-            self._last_flush = time.monotonic()
-            self.n_flushes += 1
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        if self._current is None and self._has_meta(counters=final):
+            self._current = self._new_file(self._earliest_pending())
+        for lf in self._older:
+            lf.flush()
+        if self._current is not None:
+            self._flush_current()
+        self._close_finished()
+        self._last_flush = time.monotonic()
+        self.n_flushes += 1
 
     def close(self) -> None:
         """Flush, close the live file and rename it from ``*.h5.part`` to ``*.h5``."""
@@ -262,7 +270,7 @@ class RawWriter:
             if self._closed:
                 return
             try:
-                self.flush()
+                self._flush(final=True)
             finally:
                 files = self._older + ([self._current] if self._current else [])
                 self._older, self._current = [], None
@@ -348,8 +356,9 @@ class RawWriter:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
-    def _has_meta(self) -> bool:
-        return any(st.pending_gaps or st.counters_dirty for st in self._src.values())
+    def _has_meta(self, counters: bool) -> bool:
+        return any(st.pending_gaps or (counters and st.counters_dirty)
+                   for st in self._src.values())
 
     def _earliest_pending(self) -> int:
         starts = [g[0] for st in self._src.values() for g in st.pending_gaps]
@@ -400,7 +409,7 @@ class RawWriter:
         cur.superseded_at = time.monotonic()
         self._current = None
         for lf in self._older:  # keep at most one period behind open
-            lf.superseded_at = 0.0
+            lf.superseded_at = -math.inf
         self._older.append(cur)
         self._close_finished()
 
@@ -409,7 +418,8 @@ class RawWriter:
         keep = []
         now = time.monotonic()
         for lf in self._older:
-            done = all(st.last_ns is not None and st.last_ns >= lf.period_end - 1
+            # sources that never delivered anything are not waited for
+            done = all(st.last_ns is None or st.last_ns >= lf.period_end - 1
                        for st in self._src.values())
             if done or now - (lf.superseded_at or 0.0) > _LINGER_S:
                 lf.flush()

@@ -111,3 +111,27 @@ def test_lagging_source_keeps_previous_file_open(tmp_path):
     with open_raw(tmp_path) as r:
         assert r.read("env").n_samples == 3
         assert r.read("acc").n_samples == 200
+
+
+def test_counters_before_data_wait_for_the_data_file(tmp_path):
+    """Counting before the first sample does not open a file at wall-clock time."""
+    with RawWriter(tmp_path, "br", [acc_spec(), env_spec()], flush_interval_s=0.0) as w:
+        w.count("acc", "reconnects")
+        w.flush()
+        assert w.current_path is None
+        for h in range(3):  # old data (not "now"), a source that never delivers
+            w.write("acc", np.zeros((100, 3)), t0_ns=T0 + h * HOUR)
+            assert len(w._older) <= 1
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["br_20260301T100000Z.h5", "br_20260301T110000Z.h5",
+                     "br_20260301T120000Z.h5"]
+    with open_raw(tmp_path) as r:
+        assert r.counters("acc")["reconnects"] == 1
+
+
+def test_counters_only_written_at_close(tmp_path):
+    with RawWriter(tmp_path, "br", [acc_spec()]) as w:
+        w.count("acc", "timeouts", 4)
+    with open_raw(tmp_path) as r:
+        assert r.counters("acc")["timeouts"] == 4
+        assert r.n_samples("acc") == 0
