@@ -135,6 +135,7 @@ class SignalView(QtWidgets.QWidget):
             p = self.glw.addPlot(row=i, col=0, axisItems={"bottom": axis})
             p.setLabel("left", name, units=None)
             p.getAxis("left").setWidth(70)
+            p.getAxis("left").enableAutoSIPrefix(False)
             p.setTitle(None)
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setDownsampling(auto=True, mode="peak")

@@ -12,11 +12,14 @@ ROLE_KEY = QtCore.Qt.ItemDataRole.UserRole
 HEALTH_COLOURS = {0: "#2e7d32", 1: "#ef6c00", 2: "#c62828"}
 
 
-def _location_text(loc) -> str:
+def _location_text(loc, full: bool = False) -> str:
+    """``x=25 m`` (the position along the bridge); all axes when ``full``."""
     parts = []
     for axis, value in zip("xyz", loc or ()):
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
             parts.append(f"{axis}={value:g}")
+        if not full:
+            break
     return " ".join(parts) + (" m" if parts else "")
 
 
@@ -62,6 +65,7 @@ class StationTree(QtWidgets.QTreeWidget):
                     [label, ch.unit, _location_text(ch.location), ""]
                 )
                 item.setToolTip(0, f"{ch.quantity}; {ch.calibration or 'no calibration note'}")
+                item.setToolTip(2, _location_text(ch.location, full=True) or "no location")
                 item.setData(0, ROLE_KEY, ("channel", name, ch.name))
                 item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, QtCore.Qt.CheckState.Checked)
