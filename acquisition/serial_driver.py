@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BLOCK_S = 0.25  # contiguous frames are written in blocks of about this length
 SLEW_TOL_NS = 2_000_000  # grid kept while the aligned time is within this
+GAP_LOG_S = 10.0
 WARM_OBS = 10  # the first block waits for this many clock observations ...
 WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
@@ -98,6 +99,8 @@ class SerialDriver:
         self._block_n = 0
         self._sink = None
         self._n_obs = 0  # clock observations so far
+        self._gap_log_t = -1e9
+        self._gaps_unlogged = 0
         self._recent: deque[bytes] = deque(maxlen=8)  # raw reads, logged on trouble
         self._warned: set[str] = set()
 
@@ -354,7 +357,16 @@ class SerialDriver:
         sink = sink if sink is not None else self._sink
         if end <= start:
             return
-        log.warning("%s: gap %s .. %s (%s)", self.name, to_iso(start), to_iso(end), reason)
+        now = time.monotonic()
+        if now - self._gap_log_t >= GAP_LOG_S:  # at most one warning per 10 s
+            more = f" (+{self._gaps_unlogged} more gaps since the last warning)" if (
+                self._gaps_unlogged) else ""
+            log.warning("%s: gap %s .. %s (%s)%s", self.name, to_iso(start), to_iso(end),
+                        reason, more)
+            self._gap_log_t, self._gaps_unlogged = now, 0
+        else:
+            self._gaps_unlogged += 1
+            log.debug("%s: gap %s .. %s (%s)", self.name, to_iso(start), to_iso(end), reason)
         sink.add_gap(self.name, start, end, reason)
         with self._lock:
             self.gaps += 1
