@@ -53,21 +53,24 @@ class FileSource:
 
     def append_block(self, arr: np.ndarray, t0: int, k0: int, dev: int) -> None:
         """Buffer a regular block; merge it into the previous one when it
-        continues that block's time grid exactly (and neither has a device time)."""
+        continues that block's time grid exactly, and its device-time grid
+        too (or neither block has a device time): no time is lost."""
         n = arr.shape[0]
         fs = self.spec.fs
-        if self.blocks and dev == S.NO_DEVICE_TIME:
+        if self.blocks and (dev == S.NO_DEVICE_TIME) == (self.blocks[-1][4] == S.NO_DEVICE_TIME):
             fb, fn, ft0, fk0, fdev = self.blocks[-1]
-            if fdev == S.NO_DEVICE_TIME:
-                mine = S.grid_times(t0, np.arange(k0, k0 + n), fs)
-                cont = S.grid_times(ft0, np.arange(fk0 + fn, fk0 + fn + n), fs)
-                if np.array_equal(mine, cont):
-                    self.blocks[-1] = (fb, fn + n, ft0, fk0, fdev)
-                    i = len(self.blocks) - 1
-                    if self.first_dirty is None or i < self.first_dirty:
-                        self.first_dirty = i
-                    self._buffer(arr)
-                    return
+            k_new = np.arange(k0, k0 + n)
+            k_old = np.arange(fk0 + fn, fk0 + fn + n)
+            same = np.array_equal(S.grid_times(t0, k_new, fs), S.grid_times(ft0, k_old, fs))
+            if same and dev != S.NO_DEVICE_TIME:
+                same = np.array_equal(S.grid_times(dev, k_new, fs), S.grid_times(fdev, k_old, fs))
+            if same:
+                self.blocks[-1] = (fb, fn + n, ft0, fk0, fdev)
+                i = len(self.blocks) - 1
+                if self.first_dirty is None or i < self.first_dirty:
+                    self.first_dirty = i
+                self._buffer(arr)
+                return
         self.blocks.append((self.rows + self.pending_rows, n, t0, k0, dev))
         if self.first_dirty is None:
             self.first_dirty = len(self.blocks) - 1

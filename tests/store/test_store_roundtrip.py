@@ -62,12 +62,14 @@ def test_contiguous_blocks_merge_but_device_time_kept(tmp_path, rng):
         t = T0 + 20 * 10**9
         w.write("acc", np.zeros((10, 3)), t0_ns=t, device_t0_ns=5)
         w.write("acc", np.zeros((10, 3)), t0_ns=t + 10**8, device_t0_ns=10**8 + 7)
+        w.write("acc", np.zeros((10, 3)), t0_ns=t + 2 * 10**8, device_t0_ns=2 * 10**8 + 7)
         path = w.paths[-1] if w.paths else None
     path = next(tmp_path.glob("*.h5"))
     with h5py.File(path, "r") as f:
         b = f["sources/acc/blocks"][...]
-    assert len(b) == 3  # 10 contiguous blocks -> one; two blocks with device time
-    assert b["n"].tolist() == [1000, 10, 10]
+    # 10 contiguous blocks -> one; device clock jumps 2 ns then runs on the grid
+    assert len(b) == 3
+    assert b["n"].tolist() == [1000, 10, 20]
     assert b["device_t0_ns"].tolist() == [S.NO_DEVICE_TIME, 5, 10**8 + 7]
 
 
