@@ -154,3 +154,56 @@ def test_split_block_keeps_every_point():
             orig = next(o for o in block.slots if o.column == s.column)
             sub = regs_values[p.address : p.address + p.count]
             assert s.codec.decode(sub, s.offset) == orig.codec.decode(regs_values, orig.offset)
+
+
+TYPES = ["int16", "uint16", "int32", "uint32", "float32", "float64"]
+
+
+@st.composite
+def point_maps(draw):
+    """Non-overlapping points of random types, units and functions."""
+    regs, nxt = [], {}
+    for i in range(draw(st.integers(1, 25))):
+        unit = draw(st.integers(1, 2))
+        function = draw(st.sampled_from(["holding", "input"]))
+        type_ = draw(st.sampled_from(TYPES))
+        start = nxt.get((unit, function), 0) + draw(st.integers(0, 20))
+        regs.append(_reg(start, type_, unit, function, name=f"p{i}"))
+        nxt[(unit, function)] = start + register_count(type_)
+    return regs
+
+
+def _optimal_count(points, max_count, max_gap):
+    """Fewest requests by dynamic programming over the sorted points (reference)."""
+    pts = sorted((r.address, r.address + register_count(r.type)) for r in points)
+    best = [0] + [10**9] * len(pts)
+    for j in range(1, len(pts) + 1):
+        for i in range(j):  # points i..j-1 in one request
+            run = pts[i:j]
+            ok = run[-1][1] - run[0][0] <= max_count and all(
+                b[0] - a[1] <= max_gap for a, b in zip(run, run[1:]))
+            if ok:
+                best[j] = min(best[j], best[i] + 1)
+    return best[-1]
+
+
+@given(point_maps(), st.integers(2, 125), st.integers(0, 10))
+def test_plan_covers_every_point_within_limits_with_fewest_requests(regs, max_count, max_gap):
+    max_count = max(max_count, 4)
+    blocks = plan_reads(regs, max_count=max_count, max_gap=max_gap)
+    seen = sorted(s.column for b in blocks for s in b.slots)
+    assert seen == list(range(len(regs)))
+    for b in blocks:
+        assert 1 <= b.count <= max_count
+        slots = sorted(b.slots, key=lambda s: s.offset)
+        assert slots[0].offset == 0
+        assert slots[-1].offset + slots[-1].codec.count == b.count
+        for a, c in zip(slots, slots[1:]):
+            assert 0 <= c.offset - (a.offset + a.codec.count) <= max_gap
+        for s in slots:
+            r = regs[s.column]
+            assert (r.unit_id, r.function, r.address) == (b.unit_id, b.function, b.address + s.offset)
+    for key in {(r.unit_id, r.function) for r in regs}:
+        group = [r for r in regs if (r.unit_id, r.function) == key]
+        n = sum(1 for b in blocks if (b.unit_id, b.function) == key)
+        assert n == _optimal_count(group, max_count, max_gap)
