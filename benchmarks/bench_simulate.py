@@ -35,6 +35,7 @@ def _cpu() -> str:
 
 def _history(days: float, workers: int, root: Path) -> tuple[float, int]:
     from bshm.fixtures.history import simulate_history
+
     from bshm.timeutil import parse_time
 
     out = root / f"w{workers}"
@@ -49,7 +50,6 @@ def _history(days: float, workers: int, root: Path) -> tuple[float, int]:
 
 def _one_record(repeat: int) -> float:
     import numpy as np
-
     from bshm.fixtures.bridge import BridgeModel
 
     model = BridgeModel()
