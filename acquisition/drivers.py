@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bshm.acquisition.base import Driver
+
 from bshm.errors import ConfigError
 
 

@@ -30,9 +30,8 @@ import zlib
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-
 from bshm.acquisition.crc import TABLE
+from numba import njit
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-
 from bshm.acquisition.framing_binary import Frame
 
 log = logging.getLogger(__name__)

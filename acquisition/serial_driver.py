@@ -24,10 +24,10 @@ import time
 from collections import deque
 
 import numpy as np
-
 from bshm.acquisition.framing_binary import BinaryDecoder, Frame
 from bshm.acquisition.framing_line import LineDecoder
 from bshm.acquisition.timing import ClockAligner
+
 from bshm.errors import ConfigError
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 BLOCK_S = 0.25  # contiguous frames are written in blocks of about this length
 SLEW_TOL_NS = 2_000_000  # grid kept while the aligned time is within this
 GAP_LOG_S = 10.0
+RATE_WINDOW_S = 5.0  # status(): samples per second over about this window
 WARM_OBS = 10  # the first block waits for this many clock observations ...
 WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
@@ -100,6 +101,7 @@ class SerialDriver:
         self._sink = None
         self._n_obs = 0  # clock observations so far
         self._gap_log_t = -1e9
+        self._history: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         self._gaps_unlogged = 0
         self._recent: deque[bytes] = deque(maxlen=8)  # raw reads, logged on trouble
         self._warned: set[str] = set()
@@ -110,12 +112,22 @@ class SerialDriver:
         return self.source.spec()
 
     def status(self) -> dict:
-        """Counters and state for the status log."""
+        """Counters and state: connected, rate_hz (samples/s per channel over the
+        last ~5 s), samples, frames ok/bad, bytes skipped, gaps, samples lost,
+        timeouts, reconnects, last_sample_ns."""
         d = self._decoder
+        now = time.monotonic()
         with self._lock:
+            hist = self._history
+            hist.append((now, self.samples))
+            while len(hist) > 2 and now - hist[1][0] >= RATE_WINDOW_S:
+                hist.popleft()
+            t_old, n_old = hist[0]
+            rate = (self.samples - n_old) / (now - t_old) if now > t_old else 0.0
             return dict(
                 name=self.name,
                 connected=self.connected,
+                rate_hz=rate,
                 samples=self.samples,
                 frames_ok=d.frames_ok,
                 frames_bad=d.frames_bad,

@@ -26,14 +26,14 @@ import tempfile
 import time
 
 import numpy as np
-
 from bshm.acquisition.framing_binary import BinaryDecoder, encode_frame, warm_up
 from bshm.acquisition.framing_line import LineDecoder, encode_line
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location(
     "_ref_framing", ROOT / "tests" / "reference" / "framing.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 ref = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref)
 
@@ -117,9 +117,10 @@ def proc_cpu_s(pid: int) -> float:
 
 
 def bench_cpu(seconds: float) -> None:
-    from bshm.config import load_station
     from bshm.fixtures.stream import BridgeStream
     from bshm.fixtures.virtual_serial import VirtualSerialDevice
+
+    from bshm.config import load_station
 
     chans = "\n".join(
         f'[[sources.channels]]\nname = "ch{i:02d}"\nquantity = "acceleration"\n'

@@ -8,9 +8,6 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bshm.acquisition.crc import CHECK_VALUE, TABLE, crc32, crc32_kernel, make_table
 from bshm.acquisition.framing_binary import (
     OVERHEAD,
@@ -18,13 +15,16 @@ from bshm.acquisition.framing_binary import (
     encode_frame,
     frame_length,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 _REFDIR = pathlib.Path(__file__).parents[1] / "reference"
 
 
 def _load(name):
     spec = importlib.util.spec_from_file_location(f"_ref_{name}", _REFDIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -75,7 +75,9 @@ def test_frame_bytes_literal():
 
 def test_frame_bytes_float32_and_int32():
     f32 = encode_frame(7, -5, [[1.5], [-2.0]], "float32")
-    assert f32[3] == 2 and f32[18] == 1 and f32[19:21] == b"\x02\x00"
+    assert f32[3] == 2
+    assert f32[18] == 1
+    assert f32[19:21] == b"\x02\x00"
     assert f32[21:29] == np.array([1.5, -2.0], "<f4").tobytes()
     i32 = encode_frame(2**32 + 3, 0, [[-(2**31), 2**31 - 1]], "int32")
     assert i32[6:10] == b"\x03\x00\x00\x00"  # sequence wraps modulo 2**32
@@ -83,7 +85,7 @@ def test_frame_bytes_float32_and_int32():
 
 
 @pytest.mark.parametrize(
-    "samples,fmt,match",
+    ("samples", "fmt", "match"),
     [
         ([[2**23]], "int24", "range"),
         ([[1.5]], "int24", "integer"),
@@ -118,8 +120,11 @@ def test_round_trip_formats(rng, fmt):
     got = dec.feed(b"".join(f[3] for f in frames))
     assert len(got) == 20
     for (seq, t, s, raw), fr in zip(frames, got, strict=True):
-        assert fr.seq == seq and fr.device_time_ns == t and fr.fmt == fmt
-        assert fr.samples.shape == (7, 5) and fr.nbytes == len(raw)
+        assert fr.seq == seq
+        assert fr.device_time_ns == t
+        assert fr.fmt == fmt
+        assert fr.samples.shape == (7, 5)
+        assert fr.nbytes == len(raw)
         np.testing.assert_array_equal(fr.samples, np.asarray(s, dtype=np.float64))
     assert (dec.frames_ok, dec.frames_bad, dec.bytes_skipped, dec.pending) == (20, 0, 0, 0)
 
@@ -222,6 +227,9 @@ def test_corruption_recovers_every_untouched_frame(data):
     ref = framing_ref.ReferenceDecoder()
     ref_frames = ref.feed(bytes(stream))
     assert [f[0] for f in ref_frames] == seqs
+    for fr, (_, t, vals) in zip(got, ref_frames, strict=True):  # the kernel's values too
+        assert fr.device_time_ns == t
+        np.testing.assert_array_equal(fr.samples, np.array(vals))
     assert (ref.frames_bad, ref.bytes_skipped) == (dec.frames_bad, dec.bytes_skipped)
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bshm.acquisition.framing_line import (
     LineDecoder,
     encode_line,
     nmea_checksum,
     parse_seconds_ns,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 HYP = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -34,14 +33,17 @@ def test_decode_columns_time_and_checksum():
     (fr,) = dec.feed(line)
     assert fr.samples.tolist() == [[-300.0, 10.5]]
     assert fr.device_time_ns == 1_700_000_000_000_001_000
-    assert fr.seq == -1 and fr.fmt == "line" and fr.nbytes == len(line)
+    assert fr.seq == -1
+    assert fr.fmt == "line"
+    assert fr.nbytes == len(line)
     assert dec.n_columns == 4  # learned from the first valid line
     assert dec.feed(b"$1;2;3*30\r\n") == []  # 3 columns now: rejected
-    assert dec.frames_bad == 1 and "columns" in dec.last_error
+    assert dec.frames_bad == 1
+    assert "columns" in dec.last_error
 
 
 @pytest.mark.parametrize(
-    "line,why",
+    ("line", "why"),
     [
         (b"$1.0,2.0*00\n", "checksum"),
         (b"1.0,2.0\n", "checksum"),
@@ -53,7 +55,8 @@ def test_decode_columns_time_and_checksum():
 def test_bad_lines_are_counted(line, why):
     dec = LineDecoder([0, 1], checksum=True)
     assert dec.feed(line) == []
-    assert dec.frames_bad == 1 and dec.bytes_skipped == len(line)
+    assert dec.frames_bad == 1
+    assert dec.bytes_skipped == len(line)
     assert why in dec.last_error
 
 

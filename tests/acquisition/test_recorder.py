@@ -9,14 +9,14 @@ import time
 
 import numpy as np
 import pytest
-
 from bshm.acquisition.base import Driver, Sink
 from bshm.acquisition.drivers import make_driver
 from bshm.acquisition.recorder import QueueSink, Recorder
 from bshm.acquisition.serial_driver import SerialDriver
+from bshm.fixtures.devices import start_devices
+
 from bshm.config import Channel, SerialSource, Station, parse_station
 from bshm.errors import ConfigError
-from bshm.fixtures.devices import start_devices
 from bshm.store import RawWriter, open_raw
 
 TOML = """
@@ -70,7 +70,8 @@ def test_queue_sink_counts_what_it_cannot_queue(caplog):
             sink.write("a", block, t0_ns=k * 500_000_000)
         sink.write("b", np.ones((3, 1)), times_ns=np.array([0, 100_000_000, 200_000_000]))
     assert q.qsize() == 2
-    assert sink.blocks_lost == 3 and sink.samples_lost == 103
+    assert sink.blocks_lost == 3
+    assert sink.samples_lost == 103
     gaps, counts = sink.take()
     assert gaps == [
         ("a", 1_000_000_000, 1_500_000_000, "recorder queue full (disk too slow)"),
@@ -85,7 +86,8 @@ def test_queue_sink_counts_what_it_cannot_queue(caplog):
 def test_make_driver_by_kind(tmp_path):
     st = parse_station(TOML, base_dir=tmp_path)
     drv = make_driver(st.source("fast"))
-    assert isinstance(drv, SerialDriver) and isinstance(drv, Driver)
+    assert isinstance(drv, SerialDriver)
+    assert isinstance(drv, Driver)
     assert drv.spec().fs == 400.0
     bad = SerialSource(name="x", port="p", channels=(Channel("c", "other", "V"),),
                        kind="carrier-pigeon")
@@ -152,7 +154,8 @@ def test_recorder_survives_a_missing_device(tmp_path, caplog):
     rec = Recorder(st, duration_s=1.0, status_interval_s=0.3)
     with caplog.at_level(logging.INFO):
         assert rec.run() == 0
-    assert "cannot open" in caplog.text and "NOT connected" in caplog.text
+    assert "cannot open" in caplog.text
+    assert "NOT connected" in caplog.text
     assert rec.paths == []  # nothing recorded, no empty file
 
 
@@ -186,7 +189,8 @@ def test_writer_errors_are_reported_not_fatal(tmp_path, caplog):
     with open_raw(rec.paths[0]) as r:
         assert r.read("fast").data.shape == (4, 2)
         c = r.counters("fast")
-        assert c["frames_ok"] == 2 and c["samples_lost"] == 4
+        assert c["frames_ok"] == 2
+        assert c["samples_lost"] == 4
 
 
 def test_raw_writer_is_a_sink(tmp_path):

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 import pytest
-
 from bshm.acquisition.serial_driver import SerialDriver
 from bshm.acquisition.timing import ClockAligner
-from bshm.config import Channel, SerialSource
 from bshm.fixtures.stream import BridgeStream
 from bshm.fixtures.virtual_serial import FaultConfig, VirtualSerialDevice
+
+from bshm.config import Channel, SerialSource
 from bshm.store import RawWriter, open_raw
 from bshm.timeutil import NS_PER_S
 
