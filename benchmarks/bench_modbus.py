@@ -118,7 +118,17 @@ def stats(times_ns, rate):
 def run_driver(src, seconds):
     from bshm.acquisition.modbus import ModbusDriver
 
-    drv, sink, stop = ModbusDriver(src), CountingSink(), threading.Event()
+    class Timed(ModbusDriver):
+        """Records when each poll starts (monotonic), to measure scheduling alone."""
+
+        starts: list[int] = []
+
+        def _poll_guarded(self):
+            self.starts.append(time.monotonic_ns())
+            super()._poll_guarded()
+
+    drv, sink, stop = Timed(src), CountingSink(), threading.Event()
+    drv.starts = []
     th = threading.Thread(target=drv.run, args=(sink, stop))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     th.start()
@@ -129,6 +139,11 @@ def run_driver(src, seconds):
     st = stats(sink.times, src.poll_rate)
     st["cpu_pct"] = 100 * cpu / wall
     st["lost"] = sink.lost
+    period = 1e9 / src.poll_rate
+    starts = np.asarray(drv.starts, dtype=np.float64) - drv._started_mono
+    late = (starts - np.round(starts / period) * period) / 1e6
+    st["late_med_ms"] = float(np.median(np.abs(late)))
+    st["late_p95_ms"] = float(np.percentile(np.abs(late), 95))
     return st
 
 
@@ -164,16 +179,18 @@ def poll_time(src, n=30, max_gap=None):
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        drv._poll()
+        assert not isinstance(drv._acquire(), str)
         times.append(time.perf_counter() - t)
     drv._close()
     return statistics.median(times), len(drv.blocks)
 
 
 def row(label, st):
+    sched = (f"  start late med {st['late_med_ms']:.3f} p95 {st['late_p95_ms']:.3f} ms"
+             if "late_med_ms" in st else "")
     print(f"{label:<44} {st['rate']:7.2f} Hz  jitter med {st['jitter_med_ms']:6.3f} ms "
           f"p95 {st['jitter_p95_ms']:6.3f} ms  drift {st['drift_ms']:+7.2f} ms  "
-          f"missed {st['missed']:3d}  CPU {st['cpu_pct']:5.1f} %")
+          f"missed {st['missed']:3d}  CPU {st['cpu_pct']:5.1f} %{sched}")
 
 
 def main():
