@@ -108,6 +108,9 @@ class ModbusDriver:
         if max_gap is None:
             max_gap = getattr(source_cfg, "max_gap", DEFAULT_MAX_GAP)
         self.blocks: list[ReadBlock] = plan_reads(source_cfg.registers, max_gap=max_gap)
+        if source_cfg.kind == "modbus-rtu" and any(b.unit_id == 0 for b in self.blocks):
+            log.warning("%s: unit id 0 is the RTU broadcast address; no device answers it",
+                        self.name)
         self.n_channels = len(source_cfg.registers)
         self._client: Any = None
         self._connected = False
