@@ -244,8 +244,12 @@ def search(ds: h5py.Dataset, value: int, n: int) -> int:
     return a + int(np.searchsorted(ds[a:b], value, side="left"))
 
 
-def summarize_file(of: OpenFile) -> FileSummary:
+def summarize_file(of: OpenFile, previous: FileSummary | None = None) -> FileSummary:
     """Summarise an open raw file (version checked first).
+
+    With ``previous`` (an earlier summary of the same live file) only what
+    can change under SWMR is read again: attributes and groups cannot be
+    added or changed once a file is in SWMR mode.
 
     Raises
     ------
@@ -255,10 +259,15 @@ def summarize_file(of: OpenFile) -> FileSummary:
     path = of.path
     st = path.stat()
     try:
+        if previous is not None:
+            sources = {name: _summarize_source(of, name, None, ss.info)
+                       for name, ss in previous.sources.items()}
+            return FileSummary(path, previous.station, previous.start_ns, previous.version,
+                               sources, (st.st_mtime_ns, st.st_size))
         f = of.f
         v = check_version(f, path)
         a = f.attrs
-        sources: dict[str, SrcSummary] = {}
+        sources = {}
         grp = f.get(S.SOURCES_GROUP)
         for name in (grp.keys() if grp is not None else ()):
             sources[name] = _summarize_source(of, name, grp[name])
@@ -270,8 +279,11 @@ def summarize_file(of: OpenFile) -> FileSummary:
         raise StoreError(f"{path}: damaged raw file ({exc})") from None
 
 
-def _summarize_source(of: OpenFile, name: str, g: h5py.Group) -> SrcSummary:
-    info = _source_info(name, g)
+def _summarize_source(of: OpenFile, name: str, g: h5py.Group | None,
+                      info: S.SourceInfo | None = None) -> SrcSummary:
+    if info is None:
+        assert g is not None
+        info = _source_info(name, g)
     p = 1e9 / info.fs
     if info.timing == "regular":
         _, n, _, _, first, last = block_table(of, name, info.fs)

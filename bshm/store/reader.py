@@ -167,9 +167,11 @@ class RawReader:
             return
         try:
             of = self._open.get(p)
+            prev = None
             if of is not None and live:
                 of.refresh()
-            self._summ[p] = summarize_file(self._handle(p))
+                prev = self._summ.get(p)  # same open file: its attributes are known
+            self._summ[p] = summarize_file(self._handle(p), prev)
             self._bad.pop(p, None)
             if self._cache is not None and not live:
                 self._cache.put(p, self._summ[p], stat)
