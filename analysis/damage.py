@@ -97,6 +97,12 @@ class NoveltyModel:
     n : int
         Baseline windows with every mode present.
     mac_median, mac_spread : list of float, shape (k,)
+    residual_std : list of float, shape (k,)
+    average : int
+        Windows averaged by the smoothed indices.
+    kappa : list of float, shape (k,)
+        Variance inflation of the averaged residual over the independent-window
+        value ``sigma^2 / m`` (autocorrelation), measured on the baseline, >= 1.
     """
 
     mean: list[float]
@@ -105,6 +111,8 @@ class NoveltyModel:
     mac_median: list[float]
     mac_spread: list[float]
     residual_std: list[float] = field(default_factory=list)
+    average: int = 1
+    kappa: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -116,7 +124,8 @@ class NoveltyModel:
         return cls(**d)
 
 
-def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray) -> NoveltyModel:
+def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray,
+                average: int = 1) -> NoveltyModel:
     """Baseline mean/covariance of the residuals and MAC statistics.
 
     Parameters
@@ -126,6 +135,8 @@ def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray) -> 
     mac : ndarray, shape (n_w, k)
         MAC of each tracked shape to the reference.
     baseline : ndarray of bool, shape (n_w,)
+    average : int
+        Windows averaged by the smoothed indices (``t2_avg``, frequency shift).
 
     Returns
     -------
@@ -161,8 +172,44 @@ def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray) -> 
     m = mac[baseline]
     med = np.array([np.nanmedian(c) if np.isfinite(c).any() else 1.0 for c in m.T])
     p01 = np.array([np.nanpercentile(c, 1) if np.isfinite(c).any() else 1.0 for c in m.T])
+    kappa = np.ones(k)
+    if average > 1:
+        rb = np.where(baseline[:, None], residual, np.nan)
+        mb, cb = moving_mean(rb - mu, average)
+        full = baseline & np.all(cb >= max(2, average // 2), axis=1)
+        for j in range(k):
+            mj = mb[full, j]
+            if mj.size >= 5:
+                expect = np.diag(cov)[j] * np.mean(1.0 / cb[full, j])
+                kappa[j] = max(1.0, float(np.mean(mj**2) / expect))
     return NoveltyModel(mu.tolist(), cov.tolist(), n, med.tolist(), (med - p01).tolist(),
-                        np.sqrt(np.diag(cov)).tolist())
+                        np.sqrt(np.diag(cov)).tolist(), int(average), kappa.tolist())
+
+
+def moving_mean(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Causal mean over the last ``m`` rows, ignoring NaN.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, k)
+    m : int
+
+    Returns
+    -------
+    mean : ndarray, shape (n, k)
+        NaN where no value was available.
+    count : ndarray of int, shape (n, k)
+    """
+    fin = np.isfinite(x)
+    v = np.where(fin, x, 0.0)
+    cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(v, axis=0)])
+    cn = np.vstack([np.zeros((1, x.shape[1]), int), np.cumsum(fin, axis=0)])
+    i = np.arange(x.shape[0])
+    lo = np.maximum(0, i - m + 1)
+    s = cs[i + 1] - cs[lo]
+    c = cn[i + 1] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan), c
 
 
 def comac(shapes: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -196,7 +243,14 @@ class DamageIndices:
     freq_shift_pct : ndarray, shape (n_w, k)
     t2 : ndarray, shape (n_w,)
     t2_limits : ndarray, shape (n_w, 3)
-        Limits for the modes present in each window.
+        Limits for the modes present in each window (also those of ``t2_avg``).
+    t2_avg : ndarray, shape (n_w,)
+        T^2 of the residual averaged over the last ``model.average`` windows,
+        against the covariance of such an average (``Sigma / m`` inflated by
+        the baseline autocorrelation ``kappa``): the same false-alarm rate,
+        sqrt(m) times more sensitive to a lasting shift.
+    shift_avg_pct : ndarray, shape (n_w, k)
+        Frequency residual averaged over the same windows (%).
     n_present : ndarray, shape (n_w,)
     mac_drop : ndarray, shape (n_w, k)
     mac_limits : ndarray, shape (k, 3)
@@ -211,6 +265,8 @@ class DamageIndices:
     mac_drop: np.ndarray
     mac_limits: np.ndarray
     comac: np.ndarray
+    t2_avg: np.ndarray | None = None
+    shift_avg_pct: np.ndarray | None = None
 
 
 def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
@@ -260,6 +316,25 @@ def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
         d = residual[i, ok] - mu[ok]
         t2[i] = float(d @ inv @ d)
         lim[i] = limits
+    m = max(1, int(model.average))
+    ravg, cnt = moving_mean(residual, m)
+    t2a = np.full(n_w, np.nan)
+    kap = np.sqrt(np.asarray(model.kappa if model.kappa else np.ones(k)))
+    fin = np.isfinite(residual)
+    for i in range(n_w):
+        ok = np.isfinite(ravg[i])
+        if not ok.any():
+            continue
+        lo = max(0, i - m + 1)
+        f = fin[lo:i + 1][:, ok].astype(float)
+        nab = f.T @ f
+        na = cnt[i, ok].astype(float)
+        sub = cov[np.ix_(ok, ok)] * nab / np.outer(na, na) * np.outer(kap[ok], kap[ok])
+        d = ravg[i, ok] - mu[ok]
+        try:
+            t2a[i] = float(d @ np.linalg.solve(sub, d))
+        except np.linalg.LinAlgError:
+            continue
     drop = np.asarray(model.mac_median)[None, :] - mac
     mlim = np.asarray(mac_drop)[None, :] + np.asarray(model.mac_spread)[:, None]
     n_ch = ref_shape.shape[1]
@@ -275,7 +350,7 @@ def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
         keep = present.any(axis=0)
         cm[i] = comac(avg[keep], ref_shape[keep])
     return DamageIndices(np.asarray(time_ns, np.int64), residual.copy(), t2, lim, npres,
-                         drop, mlim, cm)
+                         drop, mlim, cm, t2a, ravg)
 
 
 def _persistent_levels(exceed_level: np.ndarray, k: int, n: int) -> np.ndarray:
@@ -321,7 +396,8 @@ def _events(levels: np.ndarray, n: int) -> list[tuple[int, int]]:
 def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarray,
                  channels: Sequence[str], *, freq_levels: Sequence[float],
                  novelty_alpha: Sequence[float], k: int, n: int, station: str | None = None,
-                 channel_x: Sequence[float] | None = None) -> tuple[list[Any], np.ndarray]:
+                 channel_x: Sequence[float] | None = None, n_avg: int = 1,
+                 ) -> tuple[list[Any], np.ndarray]:
     """Graded, persistent alarms from the indices.
 
     Returns
@@ -347,8 +423,10 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
             pos = f", x = {channel_x[c]:g} m"
         return f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."
 
+    shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
+    avg_txt = f" (mean of the last {n_avg} windows)" if n_avg > 1 else ""
     for j, mid in enumerate(ids):
-        r = ix.freq_shift_pct[:, j]
+        r = shift[:, j]
         pl = _persistent_levels(_grade(np.abs(r), fl), k, n)
         overall = np.maximum(overall, pl)
         for i, lv in _events(pl, n):
@@ -360,8 +438,8 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
                 thr = float(freq_levels[lv - 1])
                 sense = "lower" if r[i] < 0 else "higher"
                 msg = (f"Mode {mid} ({f0:.3f} Hz): natural frequency {abs(r[i]):.2f} % {sense} than "
-                       f"expected for the measured temperature in at least {k} of the last {n} "
-                       f"windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
+                       f"expected for the measured temperature{avg_txt}, in at least {k} of the "
+                       f"last {n} windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
                        + (" A loss of stiffness is a possible cause." if r[i] < 0 else "")
                        + where(i))
             alarms.append(Alarm(int(ix.time_ns[i]), lv, "frequency_shift", float(r[i]), thr,
@@ -377,22 +455,27 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
                    f"windows." + where(i))
             alarms.append(Alarm(int(ix.time_ns[i]), lv, "mac", float(dr[i]), thr, mid, msg,
                                 None, station))
-    pl = _persistent_levels(_grade(ix.t2, ix.t2_limits), k, n)
-    overall = np.maximum(overall, pl)
-    for i, lv in _events(pl, n):
-        thr = float(ix.t2_limits[i, max(lv, 1) - 1])
-        if lv == 0:
-            msg = "Vibration behaviour back within the baseline range (novelty index T^2)."
-        else:
-            contrib = np.nan_to_num(ix.freq_shift_pct[i])
-            top = np.argsort(-np.abs(contrib))[:3]
-            parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
-            msg = (f"The bridge's vibration behaviour departs from the baseline: novelty index "
-                   f"T^2 = {ix.t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' limit "
-                   f"{thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
-                   f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule) in at least {k} of the "
-                   f"last {n} windows. Frequency residuals: {parts}." + where(i))
-        alarms.append(Alarm(int(ix.time_ns[i]), lv, "t2", float(ix.t2[i]), thr, None, msg,
-                            None, station))
+    novelty = [("t2", ix.t2, ix.freq_shift_pct, "")]
+    if ix.t2_avg is not None and n_avg > 1:
+        novelty.append(("t2_avg", ix.t2_avg, shift, avg_txt))
+    for name, t2, contrib_all, txt in novelty:
+        pl = _persistent_levels(_grade(t2, ix.t2_limits), k, n)
+        overall = np.maximum(overall, pl)
+        for i, lv in _events(pl, n):
+            thr = float(ix.t2_limits[i, max(lv, 1) - 1])
+            if lv == 0:
+                msg = f"Vibration behaviour back within the baseline range (novelty index {name})."
+            else:
+                contrib = np.nan_to_num(contrib_all[i])
+                top = np.argsort(-np.abs(contrib))[:3]
+                parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
+                msg = (f"The bridge's vibration behaviour departs from the baseline: novelty "
+                       f"index T^2{txt} = {t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' "
+                       f"limit {thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
+                       f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule for independent "
+                       f"windows) in at least {k} of the last {n} windows. Frequency residuals: "
+                       f"{parts}." + where(i))
+            alarms.append(Alarm(int(ix.time_ns[i]), lv, name, float(t2[i]), thr, None, msg,
+                                None, station))
     alarms.sort(key=lambda a: (a.time_ns, a.index, a.mode or ""))
     return alarms, overall

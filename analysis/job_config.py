@@ -36,6 +36,9 @@ class JobSettings:
     frequency_shift_pct, novelty_alpha, mac_drop : tuple of 3 float
     lags_h : tuple of float
         Temperature lags offered to the regression (hours).
+    average_windows : int
+        Windows averaged by the smoothed indices (``t2_avg`` and the
+        frequency shift): 8 = one day of 3-hourly records.
     inferred : bool
         True when no station config was found and the settings were inferred.
     notes : list of str
@@ -56,6 +59,7 @@ class JobSettings:
     novelty_alpha: tuple[float, float, float] = (1e-2, 1e-3, 1e-4)
     mac_drop: tuple[float, float, float] = (0.05, 0.10, 0.20)
     lags_h: tuple[float, ...] = (3.0,)
+    average_windows: int = 8
     tracking: TrackSettings = field(default_factory=TrackSettings)
     channel_x: tuple[float, ...] = ()
     inferred: bool = False

@@ -134,7 +134,8 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
     comp_model = CompensationModel.from_dict(stored["compensation"]) if trained else None
     comp = fit_compensation(t, tr.frequency, env, base, temperatures=st.temperatures,
                             lags_h=st.lags_h, model=comp_model)
-    nov = NoveltyModel.from_dict(stored["novelty"]) if trained else fit_novelty(comp.residual, tr.mac, base)
+    nov = NoveltyModel.from_dict(stored["novelty"]) if trained else fit_novelty(comp.residual, tr.mac, base,
+                                                                   st.average_windows)
     if not trained:
         w.write_model("baseline", [b0, b1])
         w.write_model("reference", ref.to_dict())
@@ -159,13 +160,14 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
     alarms, level = grade_alarms(_slice(ix, after), ref.ids, ref.frequency, st.window.channels,
                                  freq_levels=st.frequency_shift_pct, novelty_alpha=st.novelty_alpha,
                                  k=st.persistence_k, n=st.persistence_n, station=st.station,
-                                 channel_x=st.channel_x or None)
+                                 channel_x=st.channel_x or None, n_avg=nov.average)
     lv = np.zeros(t.size, np.int8)
     lv[after] = level
     w.write_group("indices", {"time_ns": t, "freq_shift_pct": ix.freq_shift_pct, "t2": ix.t2,
                               "t2_limits": ix.t2_limits, "n_present": ix.n_present,
                               "mac_drop": ix.mac_drop, "mac_limits": ix.mac_limits,
-                              "comac": ix.comac, "level": lv},
+                              "comac": ix.comac, "level": lv, "t2_avg": ix.t2_avg,
+                              "shift_avg_pct": ix.shift_avg_pct},
                   {"novelty_alpha": json.dumps(list(st.novelty_alpha)),
                    "false_alarm_rate": json.dumps(far),
                    "frequency_shift_pct": json.dumps(list(st.frequency_shift_pct))})
@@ -178,4 +180,5 @@ def _slice(ix, mask):
 
     return DamageIndices(ix.time_ns[mask], ix.freq_shift_pct[mask], ix.t2[mask],
                          ix.t2_limits[mask], ix.n_present[mask], ix.mac_drop[mask],
-                         ix.mac_limits, ix.comac[mask])
+                         ix.mac_limits, ix.comac[mask], ix.t2_avg[mask],
+                         ix.shift_avg_pct[mask])

@@ -80,6 +80,11 @@ class TrackSettings:
         present in 40 % of the windows is tracked).
     cluster_freq_tol : float
         Frequency gate while building the reference (default 0.04).
+    max_damping : float
+        Modes with a larger damping ratio are ignored (poorly identified).
+    damping_factor : float
+        A mode whose damping exceeds this multiple of its reference damping
+        is ignored in that window (an unreliable estimate).
     """
 
     freq_tol: float = 0.06
@@ -87,6 +92,8 @@ class TrackSettings:
     history: int = 8
     min_availability: float = 0.2
     cluster_freq_tol: float = 0.04
+    max_damping: float = 0.05
+    damping_factor: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -109,19 +116,23 @@ class ReferenceSet:
     frequency: np.ndarray
     shape: np.ndarray
     availability: np.ndarray
+    damping: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (complex shapes split in real/imag)."""
         return {"ids": list(self.ids), "frequency": self.frequency.tolist(),
                 "shape_real": self.shape.real.tolist(), "shape_imag": self.shape.imag.tolist(),
-                "availability": self.availability.tolist()}
+                "availability": self.availability.tolist(),
+                "damping": None if self.damping is None else self.damping.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceSet:
         """Rebuild from :meth:`to_dict` output."""
         shape = np.asarray(d["shape_real"], float) + 1j * np.asarray(d["shape_imag"], float)
+        damp = d.get("damping")
         return cls(tuple(d["ids"]), np.asarray(d["frequency"], float),
-                   shape.reshape(len(d["ids"]), -1), np.asarray(d["availability"], float))
+                   shape.reshape(len(d["ids"]), -1), np.asarray(d["availability"], float),
+                   None if damp is None else np.asarray(damp, float))
 
 
 @dataclass
@@ -188,13 +199,22 @@ def mac_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cost(freq, shapes, exp_freq, ref_shapes, freq_tol, min_mac):
-    """Assignment cost (m, k) and the MAC matrix; gated pairs cost _BIG."""
+def _cost(freq, shapes, exp_freq, ref_freq, ref_shapes, freq_tol, min_mac, strong_mac=0.9,
+          wide=3.0):
+    """Assignment cost (m, k) and the MAC matrix; gated pairs cost _BIG.
+
+    A pair is allowed when the MAC reaches ``min_mac`` and the frequency is
+    within ``freq_tol`` of the expected (recent) frequency, or, for a
+    strong shape match (MAC >= ``strong_mac``), within ``wide * freq_tol`` of
+    the reference frequency: a fast environmental jump (frost) then does not
+    lose the mode.
+    """
     df = np.abs(freq[:, None] - exp_freq[None, :]) / exp_freq[None, :]
+    dref = np.abs(freq[:, None] - ref_freq[None, :]) / ref_freq[None, :]
     mac = mac_matrix(shapes, ref_shapes)
-    cost = (df / freq_tol) ** 2 + ((1.0 - mac) / (1.0 - min_mac)) ** 2
-    gate = (df > freq_tol) | (mac < min_mac)
-    return np.where(gate, _BIG, cost), mac
+    ok = (mac >= min_mac) & ((df <= freq_tol) | ((mac >= strong_mac) & (dref <= wide * freq_tol)))
+    cost = (np.minimum(df, 2 * freq_tol) / freq_tol) ** 2 + ((1.0 - mac) / (1.0 - min_mac)) ** 2
+    return np.where(ok, cost, _BIG), mac
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
@@ -204,6 +224,39 @@ def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
         return []
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < _BIG]
+
+
+def _merge(cl_f, cl_s, cl_w, st: TrackSettings, merge_mac: float = 0.9) -> None:
+    """Merge clusters of one physical mode split by a fast environmental change.
+
+    Two clusters are the same mode when their shapes agree (MAC >= 0.9), their
+    frequencies are within the wide gate, and they rarely occur in the same
+    window (at most 20 %: a duplicate pick of one mode). Closely spaced modes occur together and differ in shape.
+    """
+    while True:
+        order = sorted(range(len(cl_f)), key=lambda j: -len(cl_f[j]))
+        done = True
+        shapes = normalize_shapes(np.array(cl_s)) if cl_s else np.zeros((0, 0))
+        med = [float(np.median(c)) for c in cl_f]
+        for ia, a in enumerate(order):
+            for b in order[ia + 1:]:
+                if abs(med[a] - med[b]) / med[a] > 3 * st.freq_tol:
+                    continue
+                if mac_matrix(shapes[a:a + 1], shapes[b:b + 1])[0, 0] < merge_mac:
+                    continue
+                if len(cl_w[a] & cl_w[b]) > 0.2 * min(len(cl_w[a]), len(cl_w[b])):
+                    continue
+                phase = np.vdot(cl_s[a], cl_s[b])
+                cl_s[a] = cl_s[a] + cl_s[b] * (np.conj(phase) / abs(phase) if abs(phase) > 0 else 1)
+                cl_f[a] = cl_f[a] + cl_f[b]
+                cl_w[a] |= cl_w[b]
+                del cl_f[b], cl_s[b], cl_w[b]
+                done = False
+                break
+            if not done:
+                break
+        if done:
+            return
 
 
 def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | None = None,
@@ -239,21 +292,25 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
         raise AnalysisError("cannot build a reference modal set: no processed window in the baseline")
     cl_f: list[list[float]] = []
     cl_s: list[np.ndarray] = []  # running sums of aligned shapes
-    for w in windows:
-        if len(w.frequencies) == 0:
+    cl_w: list[set[int]] = []  # windows of each cluster
+    for n, w in enumerate(windows):
+        good = np.asarray(w.damping, float) <= st.max_damping
+        if not good.any():
             continue
-        sh = normalize_shapes(np.asarray(w.shapes).T)
-        f = np.asarray(w.frequencies, float)
+        sh = normalize_shapes(np.asarray(w.shapes).T[good])
+        f = np.asarray(w.frequencies, float)[good]
         if cl_f:
             exp_f = np.array([np.median(c[-st.history:]) for c in cl_f])
+            ref_f = np.array([np.median(c) for c in cl_f])
             ref = normalize_shapes(np.array(cl_s))
-            cost, _ = _cost(f, sh, exp_f, ref, st.cluster_freq_tol, st.min_mac)
+            cost, _ = _cost(f, sh, exp_f, ref_f, ref, st.cluster_freq_tol, st.min_mac)
             pairs = _assign(cost)
         else:
             pairs = []
         used = set()
         for i, j in pairs:
             used.add(i)
+            cl_w[j].add(n)
             cl_f[j].append(f[i])
             phase = np.vdot(cl_s[j], sh[i])
             cl_s[j] = cl_s[j] + sh[i] * (np.conj(phase) / abs(phase) if abs(phase) > 0 else 1.0)
@@ -261,6 +318,8 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
             if i not in used:
                 cl_f.append([f[i]])
                 cl_s.append(sh[i].copy())
+                cl_w.append({n})
+    _merge(cl_f, cl_s, cl_w, st)
     avail = np.array([len(c) / n_w for c in cl_f])
     keep = np.flatnonzero(avail >= st.min_availability)
     if keep.size == 0:
@@ -287,9 +346,10 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
             sh2.append(s.mean(axis=0))
         else:
             sh2.append(ref.shape[j])
+    d2 = np.array([np.nanmedian(c) if np.isfinite(c).any() else np.nan for c in tr.damping.T])
     order = np.argsort(f2)
     return ReferenceSet(ref.ids, f2[order], normalize_shapes(np.array(sh2))[order],
-                        tr.availability[order])
+                        tr.availability[order], d2[order])
 
 
 def track(windows: Sequence[WindowModes], reference: ReferenceSet,
@@ -318,20 +378,24 @@ def track(windows: Sequence[WindowModes], reference: ReferenceSet,
     macs = np.full((n_w, k), np.nan)
     shapes = np.zeros((n_w, k, n_ch), np.complex64)
     recent: list[list[float]] = [[] for _ in range(k)]
+    dlim = np.full(k, st.max_damping)
+    if reference.damping is not None:
+        dlim = np.minimum(dlim, np.nan_to_num(st.damping_factor * reference.damping,
+                                              nan=st.max_damping))
     for n, w in enumerate(windows):
         f = np.asarray(w.frequencies, float)
         if f.size == 0 or k == 0:
             continue
+        dw = np.asarray(w.damping, float)
         sh = normalize_shapes(np.asarray(w.shapes).T)
         if sh.shape[1] != n_ch:
             raise ValueError(f"window {w.time_ns}: shapes have {sh.shape[1]} channels, "
                              f"the reference {n_ch}")
         exp_f = np.array([np.median(r[-st.history:]) if r else f0
                           for r, f0 in zip(recent, reference.frequency)])
-        cost, mac = _cost(f, sh, exp_f, reference.shape, st.freq_tol, st.min_mac)
-        # never wander too far from the reference itself
-        far = np.abs(f[:, None] - reference.frequency[None, :]) / reference.frequency > 3 * st.freq_tol
-        cost = np.where(far, _BIG, cost)
+        cost, mac = _cost(f, sh, exp_f, reference.frequency, reference.shape, st.freq_tol,
+                          st.min_mac)
+        cost = np.where(dw[:, None] > dlim[None, :], _BIG, cost)  # unreliable estimates
         for i, j in _assign(cost):
             freq[n, j] = f[i]
             damp[n, j] = float(np.asarray(w.damping)[i])
