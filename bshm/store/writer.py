@@ -1,11 +1,14 @@
 """Append samples of a station's sources to hourly SWMR HDF5 raw files.
 
-The writer keeps one live file (``<station>_<stamp>.h5.part``) per rollover
-period. Every dataset and attribute is created first, then the file switches
-to SWMR mode so readers (viewer, jobs) can follow it. Samples are buffered in
-memory and written at each flush (at least every ``flush_interval_s``): data
-first, flushed, then the index (block table or time dataset) that points at
-it, so a reader or a crash never sees an index entry without its data.
+The writer keeps one live file (``<station>_<stamp>.h5.part``) for the
+current rollover period, plus the previous period's file while a slower
+source may still deliver samples of it. Every dataset and attribute is
+created first, then the file switches to SWMR mode so readers (viewer,
+jobs) can follow it. Samples are buffered in memory and written at each
+flush (at least every ``flush_interval_s``): data first, flushed, then the
+index (block table or time dataset) that points at it, so a reader or a
+crash never sees an index entry without its data. All public methods are
+thread-safe (one lock).
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ class RawWriter:
     Raises
     ------
     ValueError
-        On an invalid source, compression or rollover.
+        On an invalid source, compression, rollover or attribute.
+    bshm.errors.StoreError
+        If the folder cannot be created.
     """
 
     def __init__(
@@ -114,7 +119,11 @@ class RawWriter:
         if dup:
             raise ValueError(f"duplicate source names {dup}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data folder {self.directory}: "
+                             f"{exc.strerror or exc}") from None
         self.station = station
         self.rollover_ns = int(round(rollover_s * NS_PER_S))
         self.rollover_s = float(rollover_s)
@@ -124,6 +133,10 @@ class RawWriter:
         clash = sorted(RESERVED_ATTRS & set(self.attrs))
         if clash:
             raise ValueError(f"attrs may not set reserved root attributes {clash}")
+        ok = (str, bytes, int, float, bool, np.generic, np.ndarray, list, tuple)
+        bad = sorted(k for k, v in self.attrs.items() if not isinstance(v, ok))
+        if bad:
+            raise ValueError(f"attrs {bad}: values must be strings, numbers or arrays")
         self._src = {s.name: _SourceState(s) for s in sources}
         self._specs = sources
         self._current: LiveFile | None = None

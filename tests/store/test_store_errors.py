@@ -135,6 +135,12 @@ def test_writer_argument_errors(tmp_path):
         RawWriter(tmp_path, "st", [SourceSpec("x", "serial", 0.0, spec.channels)])
     with pytest.raises(ValueError, match="reserved root attributes"):
         RawWriter(tmp_path, "st", [spec], attrs={"station": "x"})
+    with pytest.raises(ValueError, match=r"attrs \['cfg'\]: values must be"):
+        RawWriter(tmp_path, "st", [spec], attrs={"cfg": {"a": 1}})
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StoreError, match="cannot create the data folder .*afile"):
+        RawWriter(tmp_path / "afile" / "sub", "st", [spec])
+    (tmp_path / "afile").unlink()
     w = RawWriter(tmp_path, "st", [spec])
     w.close()
     with pytest.raises(StoreError, match="closed"):
