@@ -197,3 +197,45 @@ def test_raw_writer_is_a_sink(tmp_path):
     st = parse_station(TOML, base_dir=tmp_path)
     with RawWriter(tmp_path / "w", "x", st.specs()) as w:
         assert isinstance(w, Sink)
+
+
+def test_stalled_disk_loses_nothing_silently(tmp_path, caplog, monkeypatch):
+    """The writer stalls (slow disk): every block is either stored or a counted gap."""
+    st = parse_station(TOML, base_dir=tmp_path)
+    fs = st.source("fast").fs
+
+    class Burst:
+        name = "fast"
+
+        def spec(self):
+            return st.source("fast").spec()
+
+        def status(self):
+            return {"samples": 0}
+
+        def run(self, sink, stop):
+            for k in range(40):  # 40 blocks of 0.1 s, much faster than the "disk"
+                sink.write("fast", np.full((40, 2), k, dtype=float),
+                           t0_ns=10**18 + int(k * 40 * 1e9 / fs))
+            stop.wait()
+
+    rec = Recorder(st, duration_s=2.0, queue_blocks=3, drivers=[Burst()])
+    real_write = RawWriter.write
+
+    def slow_write(self, *args, **kw):
+        time.sleep(0.02)  # the stalled disk
+        return real_write(self, *args, **kw)
+
+    monkeypatch.setattr(RawWriter, "write", slow_write)
+    with caplog.at_level(logging.WARNING):
+        assert rec.run() == 0
+    assert "queue full" in caplog.text
+    with open_raw(rec.paths[0]) as r:
+        data = r.read("fast").data
+        lost = r.counters("fast")["samples_lost"]
+        gaps = r.gaps("fast")
+    assert lost > 0
+    assert data.shape[0] + lost == 40 * 40
+    assert sum(g.end_ns - g.start_ns for g in gaps) == pytest.approx(lost / fs * 1e9, abs=len(gaps))
+    stored_blocks = set(np.unique(data[:, 0]).astype(int))
+    assert len(stored_blocks) * 40 == data.shape[0]  # whole blocks, never torn

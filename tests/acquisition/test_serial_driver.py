@@ -192,3 +192,21 @@ def test_clock_aligner_offset_and_drift(rng):
     assert abs(al.to_host(probe) - (probe + offset + drift * probe)) < 1e6
     al.update(int(130e9), int(130e9 + offset + 60e9))  # device clock reset
     assert al.resets == 1
+
+
+def test_silent_device_times_out_and_recovers(tmp_path):
+    """The device pauses longer than silence_timeout: timeout, reconnect, exact gap."""
+    src = make_source(tmp_path / "acc", fs=100.0)
+    faults = FaultConfig(pause=0.05, pause_s=1.0, seed=5)
+    with Run(tmp_path, src, faults=faults) as run:
+        deadline = time.monotonic() + 30
+        while run.dev.ledger.pauses < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.dev.ledger.pauses >= 1
+        run.record(len(run.dev.ledger.ok()) + 30)
+    counters, gaps = check_store(tmp_path, run)
+    assert counters["timeouts"] >= 1
+    assert counters["reconnects"] >= 1
+    assert counters["samples_lost"] == run.dev.ledger.expected_counters()["samples_lost"]
+    assert gaps
+    assert all(g.end_ns > g.start_ns for g in gaps)
