@@ -65,9 +65,18 @@ class MemorySink:
             return np.concatenate(self.times) if self.times else np.empty(0, np.int64)
 
 
+def _reason(g):
+    return g.reason if hasattr(g, "reason") else g[2]
+
+
+def _device_gaps(gaps):
+    """Gaps opened by device trouble (not by a scheduling overrun of a busy machine)."""
+    return [g for g in gaps if not _reason(g).startswith("modbus overrun")]
+
+
 def _only_overruns(sink):
     """No gap but scheduling overruns (a busy CI machine may delay a poll)."""
-    assert all("overrun" in g[2] for g in sink.gaps), sink.gaps
+    assert not _device_gaps(sink.gaps), sink.gaps
     return True
 
 
@@ -238,9 +247,8 @@ def test_timeouts_make_a_gap_and_the_poller_recovers(tmp_path, tcp_device):
     assert counters["timeouts"] >= 6
     assert counters["samples_lost"] >= 3
     assert counters["timeouts"] == drv.status()["timeouts"]
-    assert len(gaps) >= 1
-    assert "no response" in gaps[0].reason
-    g = gaps[0]
+    g = _device_gaps(gaps)[0]
+    assert "no response" in g.reason
     assert marks["t0"] - 30_000_000 <= g.start_ns <= marks["t1"]
     assert g.end_ns >= marks["t1"] - 5e6
     # no sample inside the gap, samples on both sides, all good values
@@ -287,14 +295,16 @@ def test_exception_response_on_one_unit_gives_nan_and_a_partial_gap(tmp_path, tc
     assert np.all(rec.data[:, 0] == 1.0)
     assert np.all(rec.data[~bad, 1] == 2.0)
     assert counters["modbus_errors"] == bad.sum()
-    assert counters.get("samples_lost", 0) == 0
-    (g,) = gaps
-    assert "partial" in g.reason
-    assert "b" in g.reason
-    assert "exception 4" in g.reason
-    t_bad = rec.times_ns[bad]
-    assert g.start_ns == t_bad[0]
-    assert t_bad[-1] < g.end_ns
+    partial = [g for g in gaps if "partial" in g.reason]
+    assert partial
+    assert not _device_gaps([g for g in gaps if g not in partial])  # no poll lost
+    for g in partial:
+        assert "NaN in b (" in g.reason
+        assert "exception 4" in g.reason
+    inside = np.zeros(len(rec.times_ns), bool)
+    for g in partial:
+        inside |= (rec.times_ns >= g.start_ns) & (rec.times_ns < g.end_ns)
+    np.testing.assert_array_equal(inside, bad)  # the partial gaps cover exactly the NaN rows
 
 
 def test_exception_on_every_request_loses_the_poll(tcp_device):
@@ -308,9 +318,9 @@ def test_exception_on_every_request_loses_the_poll(tcp_device):
         n = run.rows()
         run.wait(lambda: run.rows() >= n + 2)
     assert not np.isnan(sink.data).any()
-    assert sink.counters["modbus_errors"] == sink.counters["samples_lost"] >= 3
-    assert len(sink.gaps) == 1
-    assert "exception 6 (device busy)" in sink.gaps[0][2]
+    assert 3 <= sink.counters["modbus_errors"] <= sink.counters["samples_lost"]
+    (g,) = _device_gaps(sink.gaps)
+    assert "exception 6 (device busy)" in g[2]
 
 
 def test_dropped_tcp_connection_reconnects_without_loss(tcp_device):
@@ -346,7 +356,7 @@ def test_server_down_then_back_reconnects_with_backoff(tmp_path):
         finally:
             dev.stop()
     assert sink.counters["reconnects"] == 1
-    (g,) = sink.gaps
+    (g,) = _device_gaps(sink.gaps)
     assert "not connected" in g[2] or "connection lost" in g[2]
     t = sink.t
     assert not np.any((t >= g[0]) & (t < g[1]))
@@ -487,7 +497,7 @@ def test_rtu_port_vanishes_and_comes_back(tmp_path):
     d = sink.data[:, 0]
     assert set(np.unique(d)) == {4.0, 5.0}
     assert sink.counters["reconnects"] == 1
-    (g,) = [g for g in sink.gaps if "overrun" not in g[2]]
+    (g,) = _device_gaps(sink.gaps)
     assert "connection lost" in g[2] or "not connected" in g[2]
     t = sink.t
     assert t[d == 4.0].max() < g[0]
