@@ -127,6 +127,7 @@ class SerialDriver:
             return dict(
                 name=self.name,
                 connected=self.connected,
+                rate=rate,
                 rate_hz=rate,
                 samples=self.samples,
                 frames_ok=d.frames_ok,

@@ -210,3 +210,21 @@ def test_silent_device_times_out_and_recovers(tmp_path):
     assert counters["samples_lost"] == run.dev.ledger.expected_counters()["samples_lost"]
     assert gaps
     assert all(g.end_ns > g.start_ns for g in gaps)
+
+
+def test_line_protocol_without_device_time(tmp_path):
+    """Plain CSV, no checksum, no time column: host arrival times, exact values."""
+    src = make_source(tmp_path / "acc", protocol="line", fs=50.0)
+    with Run(tmp_path, src) as run:
+        run.record(60)
+    ok = run.dev.ledger.ok()
+    with open_raw(tmp_path / "data") as r:
+        rec = r.read("acc")
+    assert rec.data.shape[0] == len(ok)
+    sent = np.concatenate([f.raw for f in ok])
+    np.testing.assert_array_equal(rec.data, expected_values(src, sent))
+    true_t = np.array([f.t0_ns for f in ok])
+    # times from the host clock at arrival, kept on the regular grid: within tens of ms
+    lag = rec.times_ns - true_t
+    assert np.all(np.diff(rec.times_ns) > 0)
+    assert lag.min() > -25_000_000 and np.median(lag) < 100_000_000
