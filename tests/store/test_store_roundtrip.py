@@ -374,3 +374,48 @@ def test_non_numeric_and_huge_values(tmp_path):
         assert x[0] == np.inf
         assert x[1] == -np.inf
         assert np.isnan(x[2])
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    steps=st.lists(st.integers(1, 3 * 10**9), min_size=1, max_size=200),
+    cuts=st.lists(st.integers(1, 60), min_size=1, max_size=20),
+    rollover_s=st.sampled_from([5.0, 60.0, 3600.0]),
+    window=st.tuples(st.integers(-10**9, 700 * 10**9), st.integers(0, 700 * 10**9)),
+)
+def test_hypothesis_timestamped_round_trip(tmp_path_factory, steps, cuts, rollover_s, window):
+    d = tmp_path_factory.mktemp("ts")
+    t = T0 + np.cumsum(np.array(steps, dtype=np.int64))
+    x = np.stack([np.arange(len(t)), -np.arange(len(t))], axis=1).astype(np.float32)
+    with RawWriter(d, "st", [env_spec()], rollover_s=rollover_s, flush_interval_s=0.0) as w:
+        i, k = 0, 0
+        while i < len(t):
+            n = cuts[k % len(cuts)]
+            w.write("env", x[i:i + n], times_ns=t[i:i + n])
+            i, k = i + n, k + 1
+    with open_raw(d) as r:
+        rec = r.read("env")
+        np.testing.assert_array_equal(rec.times_ns, t)
+        np.testing.assert_array_equal(rec.data, x)
+        s, e = T0 + window[0], T0 + window[0] + window[1]
+        m = (t >= s) & (t < e)
+        sub = r.read("env", s, e, channels=["T2"])
+        np.testing.assert_array_equal(sub.times_ns, t[m])
+        np.testing.assert_array_equal(sub.data[:, 0], x[m, 1])
+
+
+def test_timestamped_search_across_many_chunks(tmp_path, rng):
+    n = 40_000  # several 8192-row chunks of the time dataset
+    t = T0 + np.cumsum(rng.integers(1, 200_000_000, n)).astype(np.int64)
+    x = rng.standard_normal((n, 2)).astype(np.float32)
+    with RawWriter(tmp_path, "st", [env_spec(10.0)], rollover_s=86400) as w:
+        w.write("env", x, times_ns=t)
+    with open_raw(tmp_path) as r:
+        probes = np.concatenate([t[[0, 8191, 8192, 8193, 16384, n - 1]],
+                                 rng.integers(t[0] - 10, t[-1] + 10, 60)])
+        for a in probes:
+            for b in (a + 1, a + 10**9, a + 10**12, int(t[min(n - 1, 8192 * 3)])):
+                m = (t >= a) & (t < b)
+                rec = r.read("env", int(a), int(b))
+                np.testing.assert_array_equal(rec.times_ns, t[m])
+                np.testing.assert_array_equal(rec.data, x[m])
