@@ -75,7 +75,7 @@ class DaskExecutor:
             for k, v in _SINGLE_THREAD_ENV.items():
                 os.environ.setdefault(k, v)
             self._cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
+                                         processes=True, dashboard_address=":0")
             self.client = Client(self._cluster)
         self.name = f"dask({scheduler or f'{workers} local workers'})"
 

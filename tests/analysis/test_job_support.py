@@ -98,6 +98,7 @@ column = 1
 
 [analysis]
 source = "acc"
+channels = ["A02", "A03", "A05", "A07"]
 window = "{window}"
 freq_range = [1.0, 15.0]
 max_order = 40
