@@ -33,34 +33,44 @@ def _cpu() -> str:
     return platform.processor() or "?"
 
 
-def _history(days: float, workers: int, root: Path) -> tuple[float, int]:
+def _cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (user + system)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _history(days: float, workers: int, root: Path) -> tuple[float, float, int]:
     from bshm.fixtures.history import simulate_history
 
     from bshm.timeutil import parse_time
 
     out = root / f"w{workers}"
     shutil.rmtree(out, ignore_errors=True)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     s = simulate_history(out, days, start_ns=parse_time("2026-01-01"), workers=workers,
                          seed=1, write_station=False)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _cpu_s() - c
     shutil.rmtree(out, ignore_errors=True)
-    return wall, s["bytes"]
+    return wall, cpu, s["bytes"]
 
 
-def _one_record(repeat: int) -> float:
+def _one_record(repeat: int) -> tuple[float, float]:
     import numpy as np
     from bshm.fixtures.bridge import BridgeModel
 
     model = BridgeModel()
     model.simulate(600.0, 100.0, temperature_c=5.0, rng=np.random.default_rng(0))
-    times = []
+    times, cpus = [], []
     for k in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         model.simulate(600.0, 100.0, temperature_c=5.0 + 0.1 * k, traffic=900.0,
                        rng=np.random.default_rng(k))
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        cpus.append(time.process_time() - c)
+    return statistics.median(times), statistics.median(cpus)
 
 
 def main() -> None:
@@ -71,30 +81,33 @@ def main() -> None:
     args = ap.parse_args()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc "
           f"{os.cpu_count()}, CPU {_cpu()}, load {os.getloadavg()[0]:.1f}")
-    rec = _one_record(max(3, args.repeat))
+    rec, rec_cpu = _one_record(max(3, args.repeat))
     print(f"one 10-min record (8 acc + 4 strain at 100 Hz, 900 veh/h), generation "
-          f"only: median {rec * 1e3:.0f} ms ({600 / rec:.0f}x real time)")
+          f"only: median {rec * 1e3:.0f} ms wall, {rec_cpu * 1e3:.0f} ms CPU "
+          f"({600 / rec:.0f}x real time)")
     root = Path(tempfile.mkdtemp(prefix="bench_sim_"))
     rows = []
     try:
         for workers in (1, 2):
-            walls = []
+            walls, cpus = [], []
             size = 0
             for _ in range(args.repeat):
-                wall, size = _history(args.days, workers, root)
+                wall, cpu, size = _history(args.days, workers, root)
                 walls.append(wall)
-            rows.append((workers, statistics.median(walls), size))
+                cpus.append(cpu)
+            rows.append((workers, statistics.median(walls), statistics.median(cpus), size))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"\nhistory of {args.days:g} days ({int(args.days * 24)} records), "
           f"median of {args.repeat}:")
-    print(f"{'workers':>8} {'wall s':>8} {'days/min':>9} {'30 d est. s':>12} "
-          f"{'MB/day':>7} {'vs 1 worker':>12}")
+    print(f"{'workers':>8} {'wall s':>8} {'CPU s':>7} {'days/min':>9} {'30 d est. s':>12} "
+          f"{'CPU s/day':>10} {'MB/day':>7} {'vs 1 worker':>12}")
     base = rows[0][1]
-    for workers, wall, size in rows:
-        print(f"{workers:>8} {wall:>8.1f} {args.days / wall * 60:>9.1f} "
-              f"{wall / args.days * 30:>12.0f} {size / 1e6 / args.days:>7.1f} "
-              f"{base / wall:>11.2f}x")
+    for workers, wall, cpu, size in rows:
+        print(f"{workers:>8} {wall:>8.1f} {cpu:>7.1f} {args.days / wall * 60:>9.1f} "
+              f"{wall / args.days * 30:>12.0f} {cpu / args.days:>10.2f} "
+              f"{size / 1e6 / args.days:>7.1f} {base / wall:>11.2f}x")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
