@@ -54,9 +54,9 @@ class StationTree(QtWidgets.QTreeWidget):
         first = None
         for name, info in sources.items():
             rate = f"{info.fs:g} Hz" if info.fs else "irregular"
-            src = QtWidgets.QTreeWidgetItem(
-                [name, "", f"{info.kind}, {rate}, {len(info.channels)} ch", ""]
-            )
+            src = QtWidgets.QTreeWidgetItem([f"{name}  {rate}", "", "", ""])
+            src.setToolTip(0, f"{info.kind}, {rate}, {len(info.channels)} channels, "
+                              f"timing {info.timing}")
             src.setData(0, ROLE_KEY, ("source", name))
             root.addChild(src)
             for ch in info.channels:
