@@ -419,3 +419,28 @@ def test_timestamped_search_across_many_chunks(tmp_path, rng):
                 rec = r.read("env", int(a), int(b))
                 np.testing.assert_array_equal(rec.times_ns, t[m])
                 np.testing.assert_array_equal(rec.data, x[m])
+
+
+def test_many_unmerged_blocks_random_ranges(tmp_path, rng):
+    fs = 1024.0
+    xs, ts, t = [], [], T0
+    with RawWriter(tmp_path, "st", [acc_spec(fs, 2)], rollover_s=60) as w:
+        for b in range(2000):
+            n = int(rng.integers(1, 40))
+            x = rng.standard_normal((n, 2)).astype(np.float32)
+            w.write("acc", x, t0_ns=t, device_t0_ns=t + int(rng.integers(0, 10**6)))
+            xs.append(x)
+            ts.append(sample_times(t, n, fs))
+            t = int(ts[-1][-1]) + int(rng.choice([976_562, 976_563, 5 * 10**6]))
+    x, tt = np.concatenate(xs), np.concatenate(ts)
+    with open_raw(tmp_path) as r:
+        assert len(r.files) >= 2
+        for _ in range(40):
+            a = int(rng.integers(tt[0] - 10, tt[-1] + 10))
+            b = a + int(rng.integers(0, 20 * 10**9))
+            m = (tt >= a) & (tt < b)
+            rec = r.read("acc", a, b)
+            np.testing.assert_array_equal(rec.times_ns, tt[m])
+            np.testing.assert_array_equal(rec.data, x[m])
+        runs = r.records("acc")
+        assert sum(r.read("acc", a, b).n_samples for a, b in runs) == len(tt)
