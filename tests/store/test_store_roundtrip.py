@@ -424,8 +424,8 @@ def test_timestamped_search_across_many_chunks(tmp_path, rng):
 def test_many_unmerged_blocks_random_ranges(tmp_path, rng):
     fs = 1024.0
     xs, ts, t = [], [], T0
-    with RawWriter(tmp_path, "st", [acc_spec(fs, 2)], rollover_s=60) as w:
-        for b in range(2000):
+    with RawWriter(tmp_path, "st", [acc_spec(fs, 2)], rollover_s=10) as w:
+        for _ in range(2000):
             n = int(rng.integers(1, 40))
             x = rng.standard_normal((n, 2)).astype(np.float32)
             w.write("acc", x, t0_ns=t, device_t0_ns=t + int(rng.integers(0, 10**6)))
