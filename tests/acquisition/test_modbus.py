@@ -395,8 +395,9 @@ def test_schedule_does_not_drift_over_100_polls(tcp_device):
     assert k[-1] - len(k) + 1 <= 2  # at most a couple of skipped polls on a busy machine
     dev_ms = (t - t[0] - k * period) / 1e6
     # absolute deadlines: the offset at the end equals the offset at the start
+    # (a read-then-sleep loop would be late by >= 100 request times here, ~30 ms+)
     drift = np.median(dev_ms[-10:]) - np.median(dev_ms[:10])
-    assert abs(drift) < 2.0, drift
+    assert abs(drift) < 5.0, drift
     assert np.median(np.abs(dev_ms - np.median(dev_ms))) < 2.0
 
 
