@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 LEVEL_COLOURS = {0: "#2e7d32", 1: "#f9a825", 2: "#ef6c00", 3: "#c62828"}
-LEVEL_NAMES = {0: "normal", 1: "notice", 2: "warning", 3: "alarm"}
+LEVEL_NAMES = {0: "normal", 1: "advisory", 2: "warning", 3: "critical"}  # as bshm.alarms
 
 
 def load_results(path) -> dict:
@@ -179,12 +179,18 @@ class TrendsView(QtWidgets.QWidget):
             self.p_index.plot(t, t2, pen=pg.mkPen("#9e9e9e"), connect="finite")
             self.index_scatter = pg.ScatterPlotItem(t, t2, size=5, pen=None, brush=brushes)
             self.p_index.addItem(self.index_scatter)
-            for k, lim in enumerate(np.asarray(ind.get("t2_limits", []), dtype=float)):
-                if np.isfinite(lim):
-                    self.p_index.addItem(pg.InfiniteLine(
-                        lim, angle=0, movable=False,
-                        pen=pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine),
-                        label=f"level {k + 1}", labelOpts={"position": 0.05}))
+            limits = np.asarray(ind.get("t2_limits", []), dtype=float)
+            self.index_limits = limits
+            for k in range(limits.shape[-1] if limits.size else 0):
+                pen = pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine)
+                if limits.ndim == 1:  # one limit per level
+                    if np.isfinite(limits[k]):
+                        self.p_index.addItem(pg.InfiniteLine(
+                            limits[k], angle=0, movable=False, pen=pen,
+                            label=f"{LEVEL_NAMES[k + 1]}", labelOpts={"position": 0.05}))
+                else:  # limits per window (n_w, 3)
+                    self.p_index.plot(t, limits[:, k], pen=pen, connect="finite",
+                                      name=f"limit {LEVEL_NAMES[k + 1]}")
         self.p_freq.addItem(self.alarm_line, ignoreBounds=True)
         self.alarm_line.hide()
 

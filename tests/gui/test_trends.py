@@ -64,6 +64,7 @@ def test_trends_show_the_results(window, results_file, qtbot):
     np.testing.assert_array_equal(tv.index_scatter.data["y"], t2)
     limits = sorted(i.value() for i in tv.p_index.items if hasattr(i, "value") and i.angle == 0)
     assert limits == [10.0, 20.0, 25.0]
+    assert tv.alarms.item(0, 1).text() == "2 warning"
     assert tv.miner_totals == pytest.approx({"S1": 5e-6, "S3": 15e-6})
     assert tv.alarms.rowCount() == 2
     assert tv.alarms.item(1, 1).text().startswith("3")
