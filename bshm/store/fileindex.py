@@ -203,7 +203,8 @@ def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
 def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
     """Blocks of a regular source, trimmed to the rows the data holds.
 
-    Returns ``(first_sample, n, t0, k0, first_ns, last_ns)`` int64 arrays.
+    Returns ``(first_sample, n, t0, k0, first_ns, last_ns, device_t0)`` int64
+    arrays.
     """
     if source in of.tables:
         return of.tables[source]
@@ -218,7 +219,7 @@ def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
     t0, k0 = arr["t0_ns"][keep].astype(np.int64), arr["k0"][keep].astype(np.int64)
     first = S.grid_times(t0, k0, fs)
     last = S.grid_times(t0, k0 + n - 1, fs)
-    tab = (fsamp, n, t0, k0, first, last)
+    tab = (fsamp, n, t0, k0, first, last, arr["device_t0_ns"][keep].astype(np.int64))
     of.tables[source] = tab
     return tab
 
@@ -286,7 +287,7 @@ def _summarize_source(of: OpenFile, name: str, g: h5py.Group | None,
         info = _source_info(name, g)
     p = 1e9 / info.fs
     if info.timing == "regular":
-        _, n, _, _, first, last = block_table(of, name, info.fs)
+        _, n, _, _, first, last, _ = block_table(of, name, info.fs)
         total = int(n.sum())
         runs = _runs(first, last, p)
     else:

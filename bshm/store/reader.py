@@ -380,7 +380,7 @@ class RawReader:
     @staticmethod
     def _rows_regular(of: OpenFile, name: str, fs: float, s: int,
                       e: int) -> tuple[int, int, np.ndarray]:
-        fsamp, n, t0, k0, first, last = block_table(of, name, fs)
+        fsamp, n, t0, k0, first, last, _ = block_table(of, name, fs)
         b_lo = int(np.searchsorted(last, s, side="left"))
         b_hi = int(np.searchsorted(first, e, side="left"))
         if b_lo >= b_hi:
@@ -429,6 +429,50 @@ class RawReader:
                     runs.append([a, b])
         pend = S.period_ns(info.fs)
         return [(a, b + pend) for a, b in runs]
+
+    def blocks(self, source: str, start_ns: int | None = None,
+               end_ns: int | None = None) -> np.ndarray:
+        """Stored blocks of a regular source overlapping ``[start_ns, end_ns)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Structured array, one row per stored block in time order, fields
+            ``first_ns``, ``last_ns`` (first/last sample time), ``n``,
+            ``t0_ns``, ``k0`` (sample ``i`` is at ``t0_ns + round((k0 + i) * 1e9 / fs)``)
+            and ``device_t0_ns`` (the device clock on the same grid;
+            ``bshm.store.schema.NO_DEVICE_TIME`` when unknown). Contiguous
+            blocks are stored merged, so rows are not the written blocks.
+
+        Raises
+        ------
+        ValueError
+            Unknown source, or a timestamped one.
+        """
+        info = self._info(source)
+        if info.timing != "regular":
+            raise ValueError(f"source {source!r} is timestamped: it has no blocks")
+        s = _I64_MIN if start_ns is None else int(start_ns)
+        e = _I64_MAX if end_ns is None else int(end_ns)
+        dt = np.dtype([("first_ns", "<i8"), ("last_ns", "<i8"), ("n", "<i8"),
+                       ("t0_ns", "<i8"), ("k0", "<i8"), ("device_t0_ns", "<i8")])
+        parts = []
+        for fsum, ss in self._summaries(source):
+            if not ss.n or ss.last_ns < s or ss.first_ns >= e:
+                continue
+            try:
+                _, n, t0, k0, first, last, dev = block_table(self._handle(fsum.path), source,
+                                                             ss.info.fs)
+            except (OSError, KeyError, RuntimeError, ValueError) as exc:
+                raise StoreError(f"{fsum.path}: cannot read the blocks of {source!r} "
+                                 f"({exc})") from None
+            m = (last >= s) & (first < e)
+            out = np.zeros(int(m.sum()), dt)
+            for name, col in (("first_ns", first), ("last_ns", last), ("n", n), ("t0_ns", t0),
+                              ("k0", k0), ("device_t0_ns", dev)):
+                out[name] = col[m]
+            parts.append(out)
+        return np.concatenate(parts) if parts else np.zeros(0, dt)
 
     def summaries(self) -> list[FileSummary]:
         """Per-file summaries, in file order (used by ``bshm inspect``)."""

@@ -444,3 +444,22 @@ def test_many_unmerged_blocks_random_ranges(tmp_path, rng):
             np.testing.assert_array_equal(rec.data, x[m])
         runs = r.records("acc")
         assert sum(r.read("acc", a, b).n_samples for a, b in runs) == len(tt)
+
+
+def test_blocks_expose_device_time(tmp_path):
+    fs = 100.0
+    with RawWriter(tmp_path, "st", [acc_spec(fs), env_spec()], rollover_s=1) as w:
+        w.write("acc", np.zeros((150, 3)), t0_ns=T0 + 500_000_000, device_t0_ns=777)
+        w.write("acc", np.zeros((10, 3)), t0_ns=T0 + 3 * 10**9)
+    with open_raw(tmp_path) as r:
+        b = r.blocks("acc")
+        # the first block was split at the 1-s rollover: same t0/device t0, k0 = 50
+        assert b["n"].tolist() == [50, 100, 10]
+        assert b["k0"].tolist() == [0, 50, 0]
+        assert b["t0_ns"].tolist() == [T0 + 500_000_000] * 2 + [T0 + 3 * 10**9]
+        assert b["device_t0_ns"].tolist() == [777, 777, S.NO_DEVICE_TIME]
+        assert b["first_ns"][1] == T0 + 10**9
+        assert b["last_ns"][1] == T0 + 1_990_000_000
+        assert len(r.blocks("acc", T0 + 10**9, T0 + 2 * 10**9)) == 1
+        with pytest.raises(ValueError, match="timestamped"):
+            r.blocks("env")
