@@ -515,14 +515,22 @@ def process_strain_window(data: Any, channels: Sequence[Any], *, start_ns: int, 
 
 
 def save_fatigue(results_path: Any, results: Sequence[WindowFatigue],
-                 state: Mapping[str, GaugeFatigue], *, station: str = "") -> int:
+                 state: Mapping[str, GaugeFatigue], *, station: str = "",
+                 writer: Any = None) -> int:
     """Write window results and the gauges' state to the results file.
 
     Uses :func:`bshm.store.results.append_fatigue` (one row per window; the
     state, S-N curve and cumulative range-mean histogram go into the gauge
-    group's attributes). Returns the number of rows added.
+    group's attributes), or ``writer.append_fatigue`` when an open
+    :class:`bshm.store.results.ResultsWriter` is given (one transaction for
+    many writes). Returns the number of rows added.
     """
     from bshm.store import results as rs
+
+    def append(gauge: str, **kw: Any) -> int:
+        if writer is not None:
+            return int(writer.append_fatigue(gauge, **kw))
+        return rs.append_fatigue(results_path, gauge, station=station, **kw)
 
     added = 0
     by_gauge: dict[str, list[WindowFatigue]] = {}
@@ -530,9 +538,8 @@ def save_fatigue(results_path: Any, results: Sequence[WindowFatigue],
         by_gauge.setdefault(r.gauge, []).append(r)
     for g, rows in by_gauge.items():
         acc = state[g]
-        added += rs.append_fatigue(
-            results_path, g, station=station,
-            window_start_ns=[r.window_start_ns for r in rows],
+        added += append(
+            g, window_start_ns=[r.window_start_ns for r in rows],
             window_end_ns=[r.window_end_ns for r in rows],
             range_edges=acc.range_edges, counts=np.vstack([r.range_counts for r in rows]),
             miner_damage=[r.damage for r in rows], unit="MPa",

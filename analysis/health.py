@@ -113,10 +113,19 @@ class ChannelHealth:
     reasons: tuple[str, ...]
     checks: dict[str, tuple[float, str]]
 
-    def rows(self, time_ns: int) -> list[dict[str, Any]]:
-        """Rows for :func:`bshm.store.results.append_channel_health`."""
-        out = []
+    def rows(self, time_ns: int, *, every_check: bool = False) -> list[dict[str, Any]]:
+        """Rows for :func:`bshm.store.results.append_channel_health`.
+
+        One ``status`` row (value 0 ok, 1 suspect, 2 failed; message: all
+        reasons), plus one row per check that is not ok (or per check when
+        ``every_check``).
+        """
+        out = [{"time_ns": int(time_ns), "channel": self.channel, "check": "status",
+                "value": float(_RANK[self.status]), "status": self.status,
+                "message": "; ".join(self.reasons)}]
         for name, (value, status) in self.checks.items():
+            if status == OK and not every_check:
+                continue
             msg = next((r for r in self.reasons if r.startswith(f"{name}:")), "")
             out.append({"time_ns": int(time_ns), "channel": self.channel, "check": name,
                         "value": float(value), "status": status, "message": msg})

@@ -202,7 +202,8 @@ def _stored_health(rows: dict[str, np.ndarray], a: int, b: int) -> list[dict[str
         if rank.get(st, 0) > rank.get(d["status"], 0):
             d["status"] = st
         msg = str(rows["message"][i])
-        if msg and msg not in d["reasons"] and rank.get(st, 0) > 0:
+        is_summary = "check" in rows and str(rows["check"][i]) == "status"
+        if msg and not is_summary and msg not in d["reasons"] and rank.get(st, 0) > 0:
             d["reasons"].append(msg)
     return list(worst.values())
 

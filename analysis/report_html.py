@@ -268,22 +268,41 @@ def _damage(d: Any) -> str:
                     "".join(body))
 
 
-def _alarms(d: Any, limit: int = 300) -> str:
+def _alarms(d: Any, limit: int = 200) -> str:
     if not d.alarms:
         return _section("alarms", "Alarms", "Alarms raised in the period.",
                         "<p>No alarms in this period.</p>")
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in d.alarms:
+        key = (a["index"], a.get("channel") or a.get("mode") or "-")
+        g = groups.setdefault(key, {"n": [0, 0, 0, 0], "first": a["time_ns"],
+                                    "last": a["time_ns"], "worst": a})
+        g["n"][int(a["level"])] += 1
+        g["first"] = min(g["first"], a["time_ns"])
+        g["last"] = max(g["last"], a["time_ns"])
+        if a["level"] > g["worst"]["level"]:
+            g["worst"] = a
+    summary = [[k[0], k[1], Markup(level_badge(g["worst"]["level"])), g["n"][1], g["n"][2],
+                g["n"][3], _time(g["first"]), _time(g["last"])]
+               for k, g in sorted(groups.items(), key=lambda kv: (-kv[1]["worst"]["level"],
+                                                                  kv[0]))]
     al = sorted(d.alarms, key=lambda a: (-a["level"], a["time_ns"]))
     rows = [[_time(a["time_ns"]), Markup(level_badge(a["level"])), a["index"],
              a.get("channel") or a.get("mode") or "-", a["value"], a["threshold"], a["message"]]
             for a in al[:limit]]
-    more = (f'<p class="note">{len(al) - limit} more alarms not shown (lowest levels).</p>'
+    more = (f'<p class="note">{len(al) - limit} more alarms not shown (the lowest levels, '
+            "latest first dropped); all are in the results file and the alarm feed.</p>"
             if len(al) > limit else "")
     return _section("alarms", "Alarms",
-                    f"{len(d.alarms)} alarms, the most severe first. Levels: advisory (look at it), "
-                    "warning (engineer to review), critical (act now). Threshold alarms compare a "
-                    "reading with a fixed limit; damage alarms come from the indices above.",
-                    table(["time (UTC)", "level", "index", "channel / mode", "value", "limit",
-                           "message"], rows, num=(4, 5)) + more)
+                    f"{len(d.alarms)} alarms. Levels: advisory (look at it), warning (engineer to "
+                    "review), critical (act now). Threshold alarms (peak, rms, high, low, change) "
+                    "compare a reading with a fixed limit; damage alarms (frequency_shift, t2, "
+                    "mac) come from the indices above. First the alarms grouped by check and "
+                    "channel, then each alarm, the most severe first.",
+                    table(["check", "channel / mode", "worst level", "advisory", "warning",
+                           "critical", "first (UTC)", "last (UTC)"], summary, num=(3, 4, 5))
+                    + table(["time (UTC)", "level", "index", "channel / mode", "value", "limit",
+                             "message"], rows, num=(4, 5)) + more)
 
 
 def _strain(d: Any) -> str:

@@ -289,6 +289,9 @@ def heatmap(x_edges: Any, y_edges: Any, z: Any, *, title: str = "", xlabel: str 
         return _empty(title, width, height, "no cycles counted")
     last = int(nzx[-1]) + 1
     xe, zz = xe[: last + 1], zz[:last]
+    nzy = np.flatnonzero(zz.sum(axis=0) > 0)  # crop the mean axis to the data, +1 bin
+    j0, j1 = max(0, int(nzy[0]) - 1), min(zz.shape[1], int(nzy[-1]) + 2)
+    ye, zz = ye[j0: j1 + 1], zz[:, j0:j1]
     lz = np.log10(np.where(zz > 0, zz, np.nan))
     lo, hi = float(np.nanmin(lz)), float(np.nanmax(lz))
     pw, ph = width - _ML - _MR - 60, height - _MT - _MB

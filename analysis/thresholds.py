@@ -9,9 +9,11 @@ first = normal) for
 ``rms``    RMS of the window about its mean (vibration level)
 ``high``   every sample above the limit (strain, temperature, ...)
 ``low``    every sample below the limit (limits *decrease* with the level)
-``change`` every sample's ``|x - baseline(T)|``: the departure of strain
-           from its temperature-corrected baseline
-           (:class:`StrainBaseline`, fitted on a reference period)
+``change`` every sample's ``|m - baseline(T)|``, ``m`` the running median
+           of strain over ``change_window_s`` (60 s: passing vehicles
+           removed, they are what ``high``/``low`` are for): the departure
+           of the quasi-static strain from its temperature-corrected
+           baseline (:class:`StrainBaseline`, fitted on a reference period)
 ========= ===================================================================
 
 ``peak``, ``high``, ``low`` and ``change`` look at every sample of the
@@ -166,8 +168,27 @@ def _sample_check(name: str, kind: str, values: np.ndarray, shown: np.ndarray,
                        int(times[at]), int(np.count_nonzero(lv >= 1)))
 
 
+def _running_median(v: np.ndarray, t: np.ndarray, window_s: float) -> np.ndarray:
+    """Running median over ``window_s`` (NaN kept where the input is NaN)."""
+    from scipy.ndimage import median_filter
+
+    ok = np.isfinite(v)
+    if ok.sum() < 3:
+        return v.copy()
+    dt = float(np.median(np.diff(t))) * 1e-9 if t.size > 1 else 1.0
+    size = max(1, int(round(window_s / dt)) | 1)
+    if size >= v.size:
+        size = v.size | 1
+    idx = np.arange(v.size)
+    filled = np.interp(idx, idx[ok], v[ok])
+    out = median_filter(filled, size=size, mode="nearest")
+    out[~ok] = np.nan
+    return out
+
+
 def check_channel(x: Any, times_ns: Any, name: str, thresholds: Any, *,
-                  temperature: Any = None, baseline: StrainBaseline | None = None) -> list[CheckResult]:
+                  temperature: Any = None, baseline: StrainBaseline | None = None,
+                  change_window_s: float = 60.0) -> list[CheckResult]:
     """Evaluate every configured limit of one channel over one window.
 
     Parameters
@@ -184,6 +205,8 @@ def check_channel(x: Any, times_ns: Any, name: str, thresholds: Any, *,
         Temperature (degC) at the sample times (scalar or shape (n,)); needed
         with ``baseline`` for the ``change`` check.
     baseline : StrainBaseline, optional
+    change_window_s : float
+        Running-median length (s) of the ``change`` check.
 
     Returns
     -------
@@ -216,7 +239,8 @@ def check_channel(x: Any, times_ns: Any, name: str, thresholds: Any, *,
         if baseline is None or temperature is None:
             log.debug("%s: no baseline/temperature, change check skipped", name)
         else:
-            ch = np.abs(v - baseline.predict(np.broadcast_to(temperature, v.shape)))
+            slow = _running_median(v, t, change_window_s)
+            ch = np.abs(slow - baseline.predict(np.broadcast_to(temperature, v.shape)))
             out.append(_sample_check(name, "change", ch, ch, thresholds.change, t))
     return out
 
@@ -357,7 +381,7 @@ def _mean_temperature(reader: Any, tch: tuple[str, str] | None, a: int, b: int) 
 
 
 def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
-                baseline_days: float | None = None) -> MonitorSummary:
+                baseline_days: float | None = None, batch_windows: int = 200) -> MonitorSummary:
     """Strain, fatigue, threshold and health monitoring of a raw store.
 
     Processes every window of every source not processed yet and writes to
@@ -380,6 +404,8 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
     baseline_days : float, optional
         Reference period of the strain baselines for ``change`` limits,
         from the first sample (default: the station's ``baseline_days``).
+    batch_windows : int
+        Windows written to the results file per transaction.
 
     Returns
     -------
@@ -388,13 +414,7 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
     from bshm.analysis.fatigue import load_fatigue_state, process_strain_window, save_fatigue
     from bshm.analysis.health import check_record, gap_fraction
     from bshm.store import open_raw
-    from bshm.store.results import (
-        ResultsReader,
-        ResultsWriter,
-        append_alarms,
-        append_channel_health,
-        results_path,
-    )
+    from bshm.store.results import ResultsReader, ResultsWriter, results_path
 
     summary = MonitorSummary()
     th = thresholds_of(station) if station is not None else {}
@@ -420,6 +440,20 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
                 with ResultsWriter(rpath, name) as w:
                     w.write_model("strain_baseline", {k: b.to_dict() for k, b in baselines.items()})
         summary.baseline = {k: b.to_dict() for k, b in baselines.items()}
+        batch: dict[str, list[Any]] = {"fatigue": [], "alarms": [], "health": []}
+
+        def flush() -> None:
+            if not any(batch.values()):
+                return
+            with ResultsWriter(rpath, name) as w:  # one copy-on-write transaction
+                if batch["fatigue"]:
+                    summary.fatigue_windows += save_fatigue(rpath, batch["fatigue"], state,
+                                                            writer=w)
+                summary.alarms += w.append_alarms(batch["alarms"])
+                summary.health_rows += w.append_channel_health(batch["health"])
+            for v in batch.values():
+                v.clear()
+
         for src, info in reader.sources.items():
             has_strain = any(c.quantity == "strain" for c in info.channels)
             for a, b in _windows(reader.records(src), wns):
@@ -430,17 +464,18 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
                 if has_strain:
                     out, state = process_strain_window(rec.data, rec.channels, start_ns=a,
                                                        end_ns=b, settings=fset, state=state)
-                    if out:
-                        summary.fatigue_windows += save_fatigue(rpath, out, state, station=name)
+                    batch["fatigue"] += out
                 temp = _mean_temperature(reader, tch, a, b) if baselines else None
                 res = evaluate_window(rec.data, rec.times_ns, rec.channels, th, station=name,
                                       temperature=temp, baselines=baselines)
-                if res.alarms:
-                    summary.alarms += append_alarms(rpath, res.alarms, station=name)
+                batch["alarms"] += res.alarms
                 gf = gap_fraction(rec.gaps, a, b)
-                rows = [r for h in check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf)
-                        for r in h.rows(a)]
-                summary.health_rows += append_channel_health(rpath, rows, station=name)
+                batch["health"] += [r for h in check_record(rec.data, rec.fs, rec.channels,
+                                                            gap_fraction=gf)
+                                    for r in h.rows(a)]
+                if summary.windows % batch_windows == 0:
+                    flush()
+            flush()  # the fatigue state must be saved before the next source
     log.info("%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows", name,
              summary.windows, summary.fatigue_windows, len(summary.alarms), summary.health_rows)
     return summary

@@ -143,3 +143,16 @@ def test_bad_shapes() -> None:
         evaluate_window(np.zeros((5, 2)), _times(5), [_Meta("A", "strain", "")], {})
     with pytest.raises(ValueError, match="at least 3"):
         StrainBaseline.fit([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+
+
+def test_change_ignores_passing_vehicles(rng: np.random.Generator) -> None:
+    n = 12000  # 10 min at 20 Hz
+    base = StrainBaseline(intercept=50.0, slope=10.0, t_ref=10.0)
+    x = 50.0 + rng.normal(0, 1.0, n)
+    for s in range(500, n - 100, 1500):  # a lorry every 75 s: +150 um/m for 3 s
+        x[s : s + 60] += 150.0 * np.hanning(60)
+    th = Thresholds(change=(60.0, 120.0, 200.0), high=(120.0, 300.0, 500.0))
+    res = {r.kind: r for r in check_channel(x, _times(n), "S1", th, temperature=10.0,
+                                            baseline=base)}
+    assert res["change"].level == 0  # quasi-static strain is on its baseline
+    assert res["high"].level == 1  # the vehicles themselves are seen by "high"
