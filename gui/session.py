@@ -193,15 +193,19 @@ class RawSession:
         the GUI thread waits at most one chunk.
         Returns the number of runs computed.
         """
+        import time
+
         fs = float(self.sources[source].fs or 1.0)
         done = 0
+        last = time.monotonic()
         for run in runs:
             key = (source, *run)
             if key in self.overviews:
                 continue
             self.overviews.put(key, D.run_envelope(self, source, run[0], run[1], fs))
             done += 1
-            if progress is not None and done % 8 == 0:
+            if progress is not None and time.monotonic() - last > 0.5:
+                last = time.monotonic()
                 progress(done)
         return done
 

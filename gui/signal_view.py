@@ -242,7 +242,21 @@ class SignalView(QtWidgets.QWidget):
         self.runner.start(
             self.session.compute_overview, self.source, missing,
             on_done=self._overview_done, on_failed=self._overview_failed,
+            on_progress=self._overview_progress,
         )
+
+    def _overview_progress(self, n: int) -> None:
+        """Show the runs computed so far (the view fills in progressively)."""
+        tr = self.trace
+        if tr is None or tr.kind != "overview" or self.session is None:
+            return
+        try:
+            self.set_trace(self.session.read_overview(tr.source, tr.start_ns, tr.end_ns,
+                                                      tr.channels))
+        except BshmError as exc:
+            self.sig_message.emit(str(exc))
+            return
+        self.sig_message.emit(f"computing overview ... {n} records done")
 
     def _overview_done(self, n: int) -> None:
         self._overview_busy = False
