@@ -101,8 +101,8 @@ source = "acc"
 channels = ["A02", "A03", "A05", "A07"]
 window = "{window}"
 freq_range = [1.0, 15.0]
-max_order = 40
-time_lag = 30
+max_order = 30
+time_lag = 20
 temperature = "T1"
 baseline_days = {baseline_days}
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 from test_job_support import HOUR_NS, START_NS, copy_raw, write_history, write_station  # noqa: E402
 
 BSHM = str(Path(sys.executable).with_name("bshm"))
-N_REC, EVERY_H, DAMAGE_REC = 20, 2.0, 14
+N_REC, EVERY_H, DAMAGE_REC = 16, 2.0, 12
 
 
 @pytest.fixture(scope="module")
