@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_helpers import T0, acc_spec, det_block
+from store_helpers import T0, acc_spec, det_block, env_spec
 
 from bshm.store import RawWriter, open_raw
 from bshm.timeutil import sample_times
@@ -113,6 +113,10 @@ def test_reader_follows_live_writer(tmp_path):
             assert len(r.files) >= 3
             _check_prefix(r.read("acc"), total)
             assert r.read("acc").n_samples == total
+            env = r.read("env")
+            b = np.arange(total // 10)
+            np.testing.assert_array_equal(env.times_ns, T0 + b * 100_000_000 + 1234)
+            np.testing.assert_array_equal(env.data[:, 0], b.astype(np.float32))
     finally:
         proc.stop()
 
@@ -145,7 +149,7 @@ def test_sigkill_loses_at_most_about_one_second(tmp_path):
         assert r.read("acc").n_samples == rec.n_samples
     # a new writer in the same folder never overwrites the stale file
     size = parts[0].stat().st_size
-    with RawWriter(tmp_path, "live", [acc_spec()]) as w:
+    with RawWriter(tmp_path, "live", [acc_spec(), env_spec()]) as w:
         w.write("acc", np.zeros((10, 3)), t0_ns=T0)
     assert parts[0].exists()
     assert parts[0].stat().st_size == size
