@@ -196,6 +196,7 @@ class SerialDriver:
                 parity=s.parity,
                 stopbits=s.stopbits,
                 timeout=s.timeout_s,
+                exclusive=True,  # a second recorder on the same port would split the data
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             (log.debug if quiet else log.warning)(

@@ -124,7 +124,7 @@ def test_line_protocol_with_device_time(tmp_path):
     stored_t = rec.times_ns.tolist()
     for f in ok:  # each intact line stored exactly, at its time
         i = int(np.argmin(np.abs(rec.times_ns - f.t0_ns)))
-        assert abs(stored_t[i] - f.t0_ns) < 5_000_000
+        assert abs(stored_t[i] - f.t0_ns) < 10_000_000  # as check_store: room for a loaded machine
         np.testing.assert_array_equal(rec.data[i], expected_values(src, f.raw)[0])
     assert counters["frames_ok"] == len(ok)
     corrupted = [f for f in run.dev.ledger.snapshot() if f.status == "corrupted"]
