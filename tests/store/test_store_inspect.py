@@ -132,3 +132,12 @@ def test_installed_command(folder):
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["sources"][0]["samples"] == 1100
+
+
+def test_store_package_import_is_cheap():
+    code = ("import sys, bshm.store\n"
+            "from bshm.store import ChannelMeta, SourceSpec, Record, Gap, SCHEMA_VERSION\n"
+            "assert 'h5py' not in sys.modules, 'bshm.store must not import h5py eagerly'\n"
+            "from bshm.store import open_raw, RawWriter, RawReader\n"
+            "assert 'h5py' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
