@@ -105,7 +105,9 @@ class RawReader:
 
     def _listing(self) -> list[Path]:
         if self._is_dir:
-            return sorted(p for p in self.path.iterdir() if S.is_raw_name(p) and p.is_file())
+            found = sorted(p for p in self.path.iterdir() if S.is_raw_name(p) and p.is_file())
+            names = {p.name for p in found}
+            return [p for p in found if not _finished_twin(p, names)]
         p = self.path
         if not p.exists() and p.name.endswith(".part"):
             final = p.with_name(p.name[: -len(".part")])
@@ -477,6 +479,17 @@ class RawReader:
     def summaries(self) -> list[FileSummary]:
         """Per-file summaries, in file order (used by ``bshm inspect``)."""
         return list(self._order)
+
+
+def _finished_twin(p: Path, names: set[str]) -> bool:
+    """True for ``x.h5.part`` when ``x.h5`` is the same file (a writer
+    stopped between the hard link and the unlink of its rename)."""
+    if not p.name.endswith(".part") or p.name[: -len(".part")] not in names:
+        return False
+    try:
+        return p.samefile(p.with_name(p.name[: -len(".part")]))
+    except OSError:
+        return False
 
 
 def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = False,

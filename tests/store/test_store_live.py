@@ -154,3 +154,38 @@ def test_sigkill_loses_at_most_about_one_second(tmp_path):
     assert parts[0].exists()
     assert parts[0].stat().st_size == size
     assert len(list(tmp_path.glob("live_*.h5"))) == 1
+
+
+def test_rename_interrupted_after_the_link(tmp_path):
+    """A writer stopped between link and unlink leaves x.h5 and x.h5.part: read once."""
+    with RawWriter(tmp_path, "st", [acc_spec()]) as w:
+        w.write("acc", np.ones((10, 3)), t0_ns=T0)
+    final = next(tmp_path.glob("*.h5"))
+    os.link(final, final.with_name(final.name + ".part"))
+    with open_raw(tmp_path) as r:
+        assert r.files == [final]
+        assert r.read("acc").n_samples == 10
+
+
+def test_in_process_reader_follows_writer(tmp_path):
+    """The viewer may run the recorder in its own process: SWMR works in-process too."""
+    w = RawWriter(tmp_path, "st", [acc_spec()], rollover_s=1.0)
+    try:
+        w.write("acc", det_block(0, 50, 3), t0_ns=T0)
+        w.flush()
+        with open_raw(tmp_path) as r:
+            assert r.read("acc").n_samples == 50
+            for b in range(1, 5):  # crosses two rollovers
+                w.write("acc", det_block(50 * b, 50, 3), t0_ns=T0 + b * 500_000_000)
+                w.flush()
+                r.refresh()
+                _check_prefix_any(r.read("acc"), 50 * (b + 1))
+    finally:
+        w.close()
+
+
+def _check_prefix_any(rec, n: int) -> None:
+    assert rec.n_samples == n
+    np.testing.assert_array_equal(rec.data, det_block(0, n, 3))
+    t = np.concatenate([sample_times(T0 + b * 500_000_000, 50, 100.0) for b in range(n // 50)])
+    np.testing.assert_array_equal(rec.times_ns, t)
