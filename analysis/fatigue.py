@@ -38,12 +38,34 @@ log = logging.getLogger(__name__)
 SECONDS_PER_YEAR = 365.25 * 86400.0
 
 #: Detail categories of EN 1993-1-9 tables 8.1-8.10 (delta sigma_C, MPa).
-EN1993_CATEGORIES = (160.0, 140.0, 125.0, 112.0, 100.0, 90.0, 80.0, 71.0, 63.0,
-                     56.0, 50.0, 45.0, 40.0, 36.0)
+EN1993_CATEGORIES = (
+    160.0,
+    140.0,
+    125.0,
+    112.0,
+    100.0,
+    90.0,
+    80.0,
+    71.0,
+    63.0,
+    56.0,
+    50.0,
+    45.0,
+    40.0,
+    36.0,
+)
 
 _STRAIN_FACTORS = {  # unit -> factor to m/m
-    "um/m": 1e-6, "µm/m": 1e-6, "ustrain": 1e-6, "microstrain": 1e-6, "ue": 1e-6,
-    "µε": 1e-6, "mm/m": 1e-3, "m/m": 1.0, "strain": 1.0, "": 1.0,
+    "um/m": 1e-6,
+    "µm/m": 1e-6,
+    "ustrain": 1e-6,
+    "microstrain": 1e-6,
+    "ue": 1e-6,
+    "µε": 1e-6,
+    "mm/m": 1e-3,
+    "m/m": 1.0,
+    "strain": 1.0,
+    "": 1.0,
 }
 
 DEFAULT_RANGE_EDGES = np.arange(0.0, 202.0, 2.0)  # MPa, 100 bins
@@ -95,7 +117,9 @@ class SNCurve:
                 f"S-N curve {self.name!r}: need len(knees) + 1 positive slopes, "
                 f"got slopes={self.slopes} knees={self.knees}"
             )
-        if list(self.knees) != sorted(self.knees) or (self.knees and self.knees[0] < self.ref_cycles):
+        if list(self.knees) != sorted(self.knees) or (
+            self.knees and self.knees[0] < self.ref_cycles
+        ):
             raise ValueError(
                 f"S-N curve {self.name!r}: knees must increase and start at or after ref_cycles"
             )
@@ -160,17 +184,28 @@ class SNCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {"name": self.name, "ref_range": self.ref_range, "ref_cycles": self.ref_cycles,
-                "slopes": list(self.slopes), "knees": list(self.knees),
-                "cutoff_cycles": self.cutoff_cycles, "gamma_mf": self.gamma_mf}
+        return {
+            "name": self.name,
+            "ref_range": self.ref_range,
+            "ref_cycles": self.ref_cycles,
+            "slopes": list(self.slopes),
+            "knees": list(self.knees),
+            "cutoff_cycles": self.cutoff_cycles,
+            "gamma_mf": self.gamma_mf,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SNCurve:
         """Inverse of :meth:`to_dict`."""
-        return cls(name=str(d["name"]), ref_range=float(d["ref_range"]),
-                   ref_cycles=float(d["ref_cycles"]), slopes=tuple(d["slopes"]),
-                   knees=tuple(d["knees"]), cutoff_cycles=d.get("cutoff_cycles"),
-                   gamma_mf=float(d.get("gamma_mf", 1.0)))
+        return cls(
+            name=str(d["name"]),
+            ref_range=float(d["ref_range"]),
+            ref_cycles=float(d["ref_cycles"]),
+            slopes=tuple(d["slopes"]),
+            knees=tuple(d["knees"]),
+            cutoff_cycles=d.get("cutoff_cycles"),
+            gamma_mf=float(d.get("gamma_mf", 1.0)),
+        )
 
 
 def en1993_curve(detail_category: float, gamma_mf: float = 1.0) -> SNCurve:
@@ -194,9 +229,15 @@ def en1993_curve(detail_category: float, gamma_mf: float = 1.0) -> SNCurve:
     """
     if not detail_category > 0:
         raise ValueError(f"detail_category must be > 0 MPa, got {detail_category!r}")
-    return SNCurve(name=f"EN 1993-1-9 detail {detail_category:g}", ref_range=float(detail_category),
-                   ref_cycles=2e6, slopes=(3.0, 5.0), knees=(5e6,), cutoff_cycles=1e8,
-                   gamma_mf=float(gamma_mf))
+    return SNCurve(
+        name=f"EN 1993-1-9 detail {detail_category:g}",
+        ref_range=float(detail_category),
+        ref_cycles=2e6,
+        slopes=(3.0, 5.0),
+        knees=(5e6,),
+        cutoff_cycles=1e8,
+        gamma_mf=float(gamma_mf),
+    )
 
 
 def strain_to_stress(strain: Any, unit: str, modulus_gpa: float) -> np.ndarray:
@@ -224,8 +265,9 @@ def strain_to_stress(strain: Any, unit: str, modulus_gpa: float) -> np.ndarray:
     return np.asarray(strain, dtype=np.float64) * (_STRAIN_FACTORS[key] * modulus_gpa * 1e3)
 
 
-def range_mean_histogram(ranges: Any, means: Any, counts: Any, range_edges: Any,
-                         mean_edges: Any) -> np.ndarray:
+def range_mean_histogram(
+    ranges: Any, means: Any, counts: Any, range_edges: Any, mean_edges: Any
+) -> np.ndarray:
     """Range-mean (Markov) histogram of rainflow cycles.
 
     Cycles outside the edges are put in the outermost bins, so no cycle is
@@ -324,17 +366,27 @@ class GaugeFatigue:
         Damage consumed before monitoring (for the remaining life).
     """
 
-    def __init__(self, gauge: str, unit: str, curve: SNCurve, modulus_gpa: float = 210.0, *,
-                 range_edges: Any = None, mean_edges: Any = None,
-                 prior_damage: float = 0.0) -> None:
+    def __init__(
+        self,
+        gauge: str,
+        unit: str,
+        curve: SNCurve,
+        modulus_gpa: float = 210.0,
+        *,
+        range_edges: Any = None,
+        mean_edges: Any = None,
+        prior_damage: float = 0.0,
+    ) -> None:
         from bshm.analysis.rainflow import RainflowCounter
 
         strain_to_stress(0.0, unit, modulus_gpa)  # validates unit and modulus
         self.gauge, self.unit, self.curve, self.modulus_gpa = gauge, unit, curve, float(modulus_gpa)
-        self.range_edges = np.asarray(DEFAULT_RANGE_EDGES if range_edges is None else range_edges,
-                                      np.float64)
-        self.mean_edges = np.asarray(DEFAULT_MEAN_EDGES if mean_edges is None else mean_edges,
-                                     np.float64)
+        self.range_edges = np.asarray(
+            DEFAULT_RANGE_EDGES if range_edges is None else range_edges, np.float64
+        )
+        self.mean_edges = np.asarray(
+            DEFAULT_MEAN_EDGES if mean_edges is None else mean_edges, np.float64
+        )
         for nm, e in (("range_edges", self.range_edges), ("mean_edges", self.mean_edges)):
             if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
                 raise ValueError(f"{gauge}: {nm} must be increasing with at least 2 edges")
@@ -372,8 +424,7 @@ class GaugeFatigue:
         cyc = self.counter.feed(stress)
         d = self.curve.damage(cyc.range, cyc.count)
         self.damage_closed += d
-        h = range_mean_histogram(cyc.range, cyc.mean, cyc.count, self.range_edges,
-                                 self.mean_edges)
+        h = range_mean_histogram(cyc.range, cyc.mean, cyc.count, self.range_edges, self.mean_edges)
         self.histogram += h
         self.monitored_s += (end_ns - start_ns) * 1e-9 * (ok.mean() if ok.size else 0.0)
         self.last_end_ns = int(end_ns)
@@ -382,10 +433,14 @@ class GaugeFatigue:
         cum = self.cumulative_damage()
         rate = cum / (self.monitored_s / SECONDS_PER_YEAR) if self.monitored_s > 0 else 0.0
         return WindowFatigue(
-            gauge=self.gauge, window_start_ns=int(start_ns), window_end_ns=int(end_ns),
+            gauge=self.gauge,
+            window_start_ns=int(start_ns),
+            window_end_ns=int(end_ns),
             n_valid=int(eps.size),
             range_counts=h.sum(axis=1),
-            damage=d, cumulative_damage=cum, damage_rate_per_year=rate,
+            damage=d,
+            cumulative_damage=cum,
+            damage_rate_per_year=rate,
             remaining_life_years=remaining_life_years(cum, self.monitored_s, self.prior_damage),
             max_range_mpa=float(cyc.range.max()) if len(cyc) else 0.0,
             stats=strain_stats(eps),
@@ -403,12 +458,19 @@ class GaugeFatigue:
         st["residue_values"] = st["residue_values"].tolist()
         st["residue_indices"] = st["residue_indices"].tolist()
         return {
-            "gauge": self.gauge, "unit": self.unit, "modulus_gpa": self.modulus_gpa,
-            "curve": self.curve.to_dict(), "range_edges": self.range_edges.tolist(),
-            "mean_edges": self.mean_edges.tolist(), "prior_damage": self.prior_damage,
-            "rainflow": st, "histogram": self.histogram.tolist(),
-            "damage_closed": self.damage_closed, "monitored_s": self.monitored_s,
-            "last_end_ns": self.last_end_ns, "first_start_ns": self.first_start_ns,
+            "gauge": self.gauge,
+            "unit": self.unit,
+            "modulus_gpa": self.modulus_gpa,
+            "curve": self.curve.to_dict(),
+            "range_edges": self.range_edges.tolist(),
+            "mean_edges": self.mean_edges.tolist(),
+            "prior_damage": self.prior_damage,
+            "rainflow": st,
+            "histogram": self.histogram.tolist(),
+            "damage_closed": self.damage_closed,
+            "monitored_s": self.monitored_s,
+            "last_end_ns": self.last_end_ns,
+            "first_start_ns": self.first_start_ns,
         }
 
     @classmethod
@@ -423,9 +485,15 @@ class GaugeFatigue:
         from bshm.analysis.rainflow import RainflowCounter
 
         try:
-            g = cls(state["gauge"], state["unit"], SNCurve.from_dict(state["curve"]),
-                    state["modulus_gpa"], range_edges=state["range_edges"],
-                    mean_edges=state["mean_edges"], prior_damage=state.get("prior_damage", 0.0))
+            g = cls(
+                state["gauge"],
+                state["unit"],
+                SNCurve.from_dict(state["curve"]),
+                state["modulus_gpa"],
+                range_edges=state["range_edges"],
+                mean_edges=state["mean_edges"],
+                prior_damage=state.get("prior_damage", 0.0),
+            )
             g.counter = RainflowCounter.from_state(state["rainflow"])
             h = np.asarray(state["histogram"], np.float64)
             if h.shape != g.histogram.shape:
@@ -447,15 +515,29 @@ def strain_stats(x: np.ndarray) -> dict[str, float]:
     if x.size == 0:
         return dict.fromkeys(("min", "max", "mean", "std", "p01", "p99"), math.nan)
     p01, p99 = np.percentile(x, [1, 99])
-    return {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()),
-            "std": float(x.std()), "p01": float(p01), "p99": float(p99)}
+    return {
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "p01": float(p01),
+        "p99": float(p99),
+    }
 
 
 # ------------------------------------------------------------ job entry points
-def process_strain_window(data: Any, channels: Sequence[Any], *, start_ns: int, end_ns: int,
-                          settings: Any = None, state: dict[str, GaugeFatigue] | None = None,
-                          curve: SNCurve | None = None, range_edges: Any = None,
-                          mean_edges: Any = None) -> tuple[list[WindowFatigue], dict[str, GaugeFatigue]]:
+def process_strain_window(
+    data: Any,
+    channels: Sequence[Any],
+    *,
+    start_ns: int,
+    end_ns: int,
+    settings: Any = None,
+    state: dict[str, GaugeFatigue] | None = None,
+    curve: SNCurve | None = None,
+    range_edges: Any = None,
+    mean_edges: Any = None,
+) -> tuple[list[WindowFatigue], dict[str, GaugeFatigue]]:
     """Fatigue of every gauge for one window (entry point for ``bshm analyze``).
 
     Parameters
@@ -506,17 +588,23 @@ def process_strain_window(data: Any, channels: Sequence[Any], *, start_ns: int, 
     for g in wanted:
         j = names.index(g)
         if g not in state:
-            state[g] = GaugeFatigue(g, channels[j].unit, sn, modulus, range_edges=range_edges,
-                                    mean_edges=mean_edges)
+            state[g] = GaugeFatigue(
+                g, channels[j].unit, sn, modulus, range_edges=range_edges, mean_edges=mean_edges
+            )
         res = state[g].process(arr[:, j], start_ns, end_ns)
         if res is not None:
             out.append(res)
     return out, state
 
 
-def save_fatigue(results_path: Any, results: Sequence[WindowFatigue],
-                 state: Mapping[str, GaugeFatigue], *, station: str = "",
-                 writer: Any = None) -> int:
+def save_fatigue(
+    results_path: Any,
+    results: Sequence[WindowFatigue],
+    state: Mapping[str, GaugeFatigue],
+    *,
+    station: str = "",
+    writer: Any = None,
+) -> int:
     """Write window results and the gauges' state to the results file.
 
     Uses :func:`bshm.store.results.append_fatigue` (one row per window; the
@@ -539,12 +627,19 @@ def save_fatigue(results_path: Any, results: Sequence[WindowFatigue],
     for g, rows in by_gauge.items():
         acc = state[g]
         added += append(
-            g, window_start_ns=[r.window_start_ns for r in rows],
+            g,
+            window_start_ns=[r.window_start_ns for r in rows],
             window_end_ns=[r.window_end_ns for r in rows],
-            range_edges=acc.range_edges, counts=np.vstack([r.range_counts for r in rows]),
-            miner_damage=[r.damage for r in rows], unit="MPa",
-            attrs={"state": json.dumps(acc.to_state()), "curve": json.dumps(acc.curve.to_dict()),
-                   "modulus_gpa": acc.modulus_gpa, "strain_unit": acc.unit},
+            range_edges=acc.range_edges,
+            counts=np.vstack([r.range_counts for r in rows]),
+            miner_damage=[r.damage for r in rows],
+            unit="MPa",
+            attrs={
+                "state": json.dumps(acc.to_state()),
+                "curve": json.dumps(acc.curve.to_dict()),
+                "modulus_gpa": acc.modulus_gpa,
+                "strain_unit": acc.unit,
+            },
         )
     return added
 

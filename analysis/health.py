@@ -120,15 +120,30 @@ class ChannelHealth:
         reasons), plus one row per check that is not ok (or per check when
         ``every_check``).
         """
-        out = [{"time_ns": int(time_ns), "channel": self.channel, "check": "status",
-                "value": float(_RANK[self.status]), "status": self.status,
-                "message": "; ".join(self.reasons)}]
+        out = [
+            {
+                "time_ns": int(time_ns),
+                "channel": self.channel,
+                "check": "status",
+                "value": float(_RANK[self.status]),
+                "status": self.status,
+                "message": "; ".join(self.reasons),
+            }
+        ]
         for name, (value, status) in self.checks.items():
             if status == OK and not every_check:
                 continue
             msg = next((r for r in self.reasons if r.startswith(f"{name}:")), "")
-            out.append({"time_ns": int(time_ns), "channel": self.channel, "check": name,
-                        "value": float(value), "status": status, "message": msg})
+            out.append(
+                {
+                    "time_ns": int(time_ns),
+                    "channel": self.channel,
+                    "check": name,
+                    "value": float(value),
+                    "status": status,
+                    "message": msg,
+                }
+            )
         return out
 
 
@@ -155,9 +170,15 @@ def _mad_std(r: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
-def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
-                  gap_fraction: float = 0.0,
-                  settings: HealthSettings | None = None) -> ChannelHealth:
+def check_channel(
+    x: Any,
+    fs: float,
+    *,
+    name: str = "",
+    quantity: str = "other",
+    gap_fraction: float = 0.0,
+    settings: HealthSettings | None = None,
+) -> ChannelHealth:
     """Data-quality checks of one channel over one window.
 
     Parameters
@@ -220,8 +241,12 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
     elif std == 0.0:
         flag("dead", std, FAILED, f"constant value {v[0]:.6g} over the whole window")
     elif floor is not None and std < floor:
-        flag("dead", std, FAILED,
-             f"no signal: std {std:.3g} below the noise floor {floor:.3g} of a live sensor")
+        flag(
+            "dead",
+            std,
+            FAILED,
+            f"no signal: std {std:.3g} below the noise floor {floor:.3g} of a live sensor",
+        )
     else:
         flag("dead", std, OK)
     if quantity in s.no_flat_check:
@@ -233,8 +258,13 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
             st = SUSPECT
         else:
             st = OK
-        flag("flat", run_s, st, f"value frozen for {run_s:.1f} s "
-             f"({100 * flat_share:.0f} % of samples repeat the previous one)")
+        flag(
+            "flat",
+            run_s,
+            st,
+            f"value frozen for {run_s:.1f} s "
+            f"({100 * flat_share:.0f} % of samples repeat the previous one)",
+        )
     else:
         flag("flat", run_s, FAILED, "the whole window is one value")
         return _result(name, quantity, checks, reasons)
@@ -250,19 +280,32 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
     jump = np.minimum(np.abs(out_jump), np.abs(back_jump))
     jump[np.sign(out_jump) != np.sign(back_jump)] = 0.0
     step = median_filter(np.abs(d), size=s.spike_window, mode="nearest")
-    step = np.maximum(0.5 * (step[:-1] + step[1:]),
-                      max(np.finfo(float).eps * float(np.abs(v).max()), 1e-300))
+    step = np.maximum(
+        0.5 * (step[:-1] + step[1:]), max(np.finfo(float).eps * float(np.abs(v).max()), 1e-300)
+    )
     n_spikes = int(np.count_nonzero(jump > s.spike_k * step))
     st = FAILED if n_spikes >= s.spike_failed else SUSPECT if n_spikes else OK
-    flag("spikes", n_spikes, st, f"{n_spikes} isolated spike(s), jumps above {s.spike_k:g} x the "
-         "typical sample-to-sample step")
+    flag(
+        "spikes",
+        n_spikes,
+        st,
+        f"{n_spikes} isolated spike(s), jumps above {s.spike_k:g} x the "
+        "typical sample-to-sample step",
+    )
 
     # clipping ------------------------------------------------------------
-    clipped = 0 if constant else (_runs_at(v, float(v.max()), s.clip_run)
-                                  + _runs_at(v, float(v.min()), s.clip_run))
-    flag("clipping", clipped, SUSPECT if clipped else OK,
-         f"{clipped} samples pinned at the extreme value "
-         f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range")
+    clipped = (
+        0
+        if constant
+        else (_runs_at(v, float(v.max()), s.clip_run) + _runs_at(v, float(v.min()), s.clip_run))
+    )
+    flag(
+        "clipping",
+        clipped,
+        SUSPECT if clipped else OK,
+        f"{clipped} samples pinned at the extreme value "
+        f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range",
+    )
 
     # drift ---------------------------------------------------------------
     if quantity not in s.no_drift_check:
@@ -271,20 +314,30 @@ def check_channel(x: Any, fs: float, *, name: str = "", quantity: str = "other",
         trend = abs(a) * (t[-1] - t[0])
         noise = _mad_std(v - (a * (t - t.mean()) + b))
         ratio = trend / noise if noise > 0 else (np.inf if trend > 0 else 0.0)
-        flag("drift", ratio, SUSPECT if ratio >= s.drift_ratio else OK,
-             f"trend of {trend:.3g} over the window, {ratio:.1f} x the signal's variability")
+        flag(
+            "drift",
+            ratio,
+            SUSPECT if ratio >= s.drift_ratio else OK,
+            f"trend of {trend:.3g} over the window, {ratio:.1f} x the signal's variability",
+        )
     return _result(name, quantity, checks, reasons)
 
 
-def _result(name: str, quantity: str, checks: dict[str, tuple[float, str]],
-            reasons: list[str]) -> ChannelHealth:
+def _result(
+    name: str, quantity: str, checks: dict[str, tuple[float, str]], reasons: list[str]
+) -> ChannelHealth:
     status = max((st for _, st in checks.values()), key=_RANK.__getitem__, default=OK)
     return ChannelHealth(name, quantity, status, tuple(reasons), checks)
 
 
-def check_record(data: Any, fs: float, channels: Sequence[Any], *,
-                 gap_fraction: float | Sequence[float] = 0.0,
-                 settings: HealthSettings | None = None) -> list[ChannelHealth]:
+def check_record(
+    data: Any,
+    fs: float,
+    channels: Sequence[Any],
+    *,
+    gap_fraction: float | Sequence[float] = 0.0,
+    settings: HealthSettings | None = None,
+) -> list[ChannelHealth]:
     """Health of every channel of a window (e.g. a ``bshm.store.Record``).
 
     Parameters
@@ -300,9 +353,17 @@ def check_record(data: Any, fs: float, channels: Sequence[Any], *,
     if arr.ndim != 2 or arr.shape[1] != len(channels):
         raise ValueError(f"expected (n, {len(channels)}) samples, got {np.shape(arr)}")
     gf = np.broadcast_to(np.asarray(gap_fraction, np.float64), (len(channels),))
-    return [check_channel(arr[:, j], fs, name=c.name, quantity=c.quantity,
-                          gap_fraction=float(gf[j]), settings=settings)
-            for j, c in enumerate(channels)]
+    return [
+        check_channel(
+            arr[:, j],
+            fs,
+            name=c.name,
+            quantity=c.quantity,
+            gap_fraction=float(gf[j]),
+            settings=settings,
+        )
+        for j, c in enumerate(channels)
+    ]
 
 
 def gap_fraction(gaps: Sequence[Any], start_ns: int, end_ns: int) -> float:

@@ -38,11 +38,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from bshm.analysis._numba import kernel
 
 __all__ = ["Cycles", "RainflowCounter", "rainflow"]
-
 
 
 # --------------------------------------------------------------------- kernel
@@ -189,8 +187,17 @@ def _finish_kernel(
     nc = 0
     if push:
         nc, nstk = _push_reversal(
-            value, index, stk_v, stk_i, nstk,
-            out_rng, out_mean, out_cnt, out_i0, out_i1, 0,
+            value,
+            index,
+            stk_v,
+            stk_i,
+            nstk,
+            out_rng,
+            out_mean,
+            out_cnt,
+            out_i0,
+            out_i1,
+            0,
         )
     for j in range(nstk - 1):
         a = stk_v[j]
@@ -235,14 +242,13 @@ class Cycles:
         return int(self.range.shape[0])
 
     def __iter__(self) -> Iterator[tuple[float, float, float, int, int]]:
-        for r, m, c, a, b in zip(
+        yield from zip(
             self.range.tolist(),
             self.mean.tolist(),
             self.count.tolist(),
             self.i_start.tolist(),
             self.i_end.tolist(),
-        ):
-            yield r, m, c, a, b
+        )
 
     @property
     def total(self) -> float:
@@ -374,9 +380,7 @@ class RainflowCounter:
         stk_v[:nstk] = self._stk_v
         stk_i[:nstk] = self._stk_i
         out = _alloc(cap)
-        nc = _finish_kernel(
-            stk_v, stk_i, nstk, self._state[1], self._n - 1, self._n >= 3, *out
-        )
+        nc = _finish_kernel(stk_v, stk_i, nstk, self._state[1], self._n - 1, self._n >= 3, *out)
         return _cycles(out, nc)
 
     def finish(self) -> Cycles:
@@ -497,9 +501,7 @@ def rainflow(series: Any) -> Cycles:
     out = _alloc(cap)
     state = np.zeros(3, dtype=np.float64)
     nc, nstk = _rainflow_kernel(x, 0, state, stk_v, stk_i, 0, *out)
-    nc += _finish_kernel(
-        stk_v, stk_i, nstk, state[1], m - 1, m >= 3, *(a[nc:] for a in out)
-    )
+    nc += _finish_kernel(stk_v, stk_i, nstk, state[1], m - 1, m >= 3, *(a[nc:] for a in out))
     return _cycles(out, nc)
 
 

@@ -96,9 +96,14 @@ def _slice_derived(d: dict[str, Any], a: int, b: int) -> dict[str, Any]:
     return out
 
 
-def load_report_data(results: str | os.PathLike, *, start_ns: int | None = None,
-                     end_ns: int | None = None, raw_dir: str | os.PathLike | None = None,
-                     now_ns: int | None = None) -> ReportData:
+def load_report_data(
+    results: str | os.PathLike,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    raw_dir: str | os.PathLike | None = None,
+    now_ns: int | None = None,
+) -> ReportData:
     """Collect the report's content.
 
     Parameters
@@ -127,15 +132,21 @@ def load_report_data(results: str | os.PathLike, *, start_ns: int | None = None,
     if path.is_dir():
         found = sorted(path.glob("results/*_results.h5")) or sorted(path.glob("*_results.h5"))
         if not found:
-            raise StoreError(f"{path}: no results file (results/*_results.h5); run 'bshm analyze' first")
+            raise StoreError(
+                f"{path}: no results file (results/*_results.h5); run 'bshm analyze' first"
+            )
         path = found[0]
     if not path.exists():
         raise StoreError(f"{path}: results file not found")
     with open_results(path) as r:
         a, b = _period(r, start_ns, end_ns)
-        data = ReportData(station=r.station or path.stem.replace("_results", ""),
-                          results_path=str(path), start_ns=a, end_ns=b,
-                          generated_ns=int(now_ns if now_ns is not None else _now()))
+        data = ReportData(
+            station=r.station or path.stem.replace("_results", ""),
+            results_path=str(path),
+            start_ns=a,
+            end_ns=b,
+            generated_ns=int(now_ns if now_ns is not None else _now()),
+        )
         w = r.windows()
         if w and np.asarray(w.get("start_ns", [])).size:
             keep = _in(w["start_ns"], a, b)
@@ -166,8 +177,10 @@ def _fatigue(fat: dict[str, dict[str, Any]], a: int, b: int) -> dict[str, dict[s
         counts = np.asarray(g.get("counts", np.zeros((s.size, 0))), np.float64)
         item: dict[str, Any] = {
             "range_edges": np.asarray(g.get("range_edges", []), np.float64),
-            "unit": str(g.get("unit", "MPa")), "window_start_ns": s[keep],
-            "window_end_ns": e[keep], "damage": d[keep],
+            "unit": str(g.get("unit", "MPa")),
+            "window_start_ns": s[keep],
+            "window_end_ns": e[keep],
+            "damage": d[keep],
             "counts": counts[keep].sum(axis=0) if counts.size else np.zeros(0),
             "damage_before": float(d[s < a].sum()),
         }
@@ -198,7 +211,9 @@ def _stored_health(rows: dict[str, np.ndarray], a: int, b: int) -> list[dict[str
     for i in keep:
         ch = str(rows["channel"][i])
         st = str(rows["status"][i])
-        d = worst.setdefault(ch, {"channel": ch, "status": "ok", "reasons": [], "source": "results"})
+        d = worst.setdefault(
+            ch, {"channel": ch, "status": "ok", "reasons": [], "source": "results"}
+        )
         if rank.get(st, 0) > rank.get(d["status"], 0):
             d["status"] = st
         msg = str(rows["message"][i])
@@ -208,8 +223,9 @@ def _stored_health(rows: dict[str, np.ndarray], a: int, b: int) -> list[dict[str
     return list(worst.values())
 
 
-def _load_raw(data: ReportData, raw: Path, stored_health: list[dict[str, Any]],
-              explicit: bool) -> None:
+def _load_raw(
+    data: ReportData, raw: Path, stored_health: list[dict[str, Any]], explicit: bool
+) -> None:
     from bshm.store import open_raw
 
     try:
@@ -217,18 +233,29 @@ def _load_raw(data: ReportData, raw: Path, stored_health: list[dict[str, Any]],
     except (StoreError, OSError, ValueError) as exc:
         if explicit:
             raise StoreError(f"{raw}: cannot open the raw store: {exc}") from exc
-        data.notes.append(f"Raw data not found next to the results ({raw}): sensors, "
-                          "availability, channel health and strain statistics are limited.")
+        data.notes.append(
+            f"Raw data not found next to the results ({raw}): sensors, "
+            "availability, channel health and strain statistics are limited."
+        )
         data.health = stored_health
         return
     data.raw_dir = str(raw)
     with reader:
         for src, info in reader.sources.items():
             for c in info.channels:
-                data.sensors.append({"source": src, "kind": info.kind, "fs": info.fs,
-                                     "name": c.name, "quantity": c.quantity, "unit": c.unit,
-                                     "location": tuple(c.location), "direction": c.direction,
-                                     "calibration": c.calibration})
+                data.sensors.append(
+                    {
+                        "source": src,
+                        "kind": info.kind,
+                        "fs": info.fs,
+                        "name": c.name,
+                        "quantity": c.quantity,
+                        "unit": c.unit,
+                        "location": tuple(c.location),
+                        "direction": c.direction,
+                        "calibration": c.calibration,
+                    }
+                )
             data.availability.append(_availability(reader, src, data.start_ns, data.end_ns))
         live = _raw_health(reader, data.start_ns, data.end_ns)
         if not data.environment and data.tracks:
@@ -246,8 +273,12 @@ def _load_raw(data: ReportData, raw: Path, stored_health: list[dict[str, Any]],
 
 def _raw_environment(reader: Any, t: np.ndarray, window_s: float = 600.0) -> dict[str, Any]:
     """Mean of each temperature channel over ``[t, t + window_s)`` for each track time."""
-    chans = [(src, c.name) for src, info in reader.sources.items() for c in info.channels
-             if c.quantity == "temperature"]
+    chans = [
+        (src, c.name)
+        for src, info in reader.sources.items()
+        for c in info.channels
+        if c.quantity == "temperature"
+    ]
     if not chans or t.size == 0:
         return {}
     vals = np.full((t.size, len(chans)), np.nan)
@@ -258,8 +289,12 @@ def _raw_environment(reader: Any, t: np.ndarray, window_s: float = 600.0) -> dic
             v = v[np.isfinite(v)]
             if v.size:
                 vals[i, j] = v.mean()
-    return {"names": [n for _, n in chans], "time_ns": t.astype(np.int64), "values": vals,
-            "from_raw": True}
+    return {
+        "names": [n for _, n in chans],
+        "time_ns": t.astype(np.int64),
+        "values": vals,
+        "from_raw": True,
+    }
 
 
 def _availability(reader: Any, src: str, a: int, b: int) -> dict[str, Any]:
@@ -268,9 +303,16 @@ def _availability(reader: Any, src: str, a: int, b: int) -> dict[str, Any]:
     recorded = sum(e - s for s, e in runs)
     lost = sum(e - s for s, e, _ in gaps)
     c = reader.counters(src)
-    return {"source": src, "runs": runs, "gaps": gaps, "recorded_s": recorded / 1e9,
-            "lost_s": lost / 1e9, "period_s": (b - a) / 1e9, "counters": dict(c),
-            "fs": reader.sources[src].fs}
+    return {
+        "source": src,
+        "runs": runs,
+        "gaps": gaps,
+        "recorded_s": recorded / 1e9,
+        "lost_s": lost / 1e9,
+        "period_s": (b - a) / 1e9,
+        "counters": dict(c),
+        "fs": reader.sources[src].fs,
+    }
 
 
 def _raw_health(reader: Any, a: int, b: int, window_s: float = 600.0) -> list[dict[str, Any]]:
@@ -282,9 +324,16 @@ def _raw_health(reader: Any, a: int, b: int, window_s: float = 600.0) -> list[di
         runs = [(s, e) for s, e in reader.records(src) if e > a and s < b]
         if not runs:
             for c in info.channels:
-                out.append({"channel": c.name, "source": src, "quantity": c.quantity,
-                            "status": "failed", "reasons": ["no data recorded in the period"],
-                            "checked_ns": None})
+                out.append(
+                    {
+                        "channel": c.name,
+                        "source": src,
+                        "quantity": c.quantity,
+                        "status": "failed",
+                        "reasons": ["no data recorded in the period"],
+                        "checked_ns": None,
+                    }
+                )
             continue
         end = min(runs[-1][1], b)
         start = max(a, end - int(window_s * 1e9))
@@ -292,11 +341,20 @@ def _raw_health(reader: Any, a: int, b: int, window_s: float = 600.0) -> list[di
         gf = gap_fraction(rec.gaps, start, end)
         if rec.data.shape[0] < 3:
             continue
-        for c, h in zip(rec.channels, check_record(rec.data, info.fs, rec.channels,
-                                                   gap_fraction=gf)):
-            out.append({"channel": c.name, "source": src, "quantity": c.quantity,
-                        "status": h.status, "reasons": list(h.reasons),
-                        "checks": {k: v for k, v in h.checks.items()}, "checked_ns": start})
+        for c, h in zip(
+            rec.channels, check_record(rec.data, info.fs, rec.channels, gap_fraction=gf)
+        ):
+            out.append(
+                {
+                    "channel": c.name,
+                    "source": src,
+                    "quantity": c.quantity,
+                    "status": h.status,
+                    "reasons": list(h.reasons),
+                    "checks": {k: v for k, v in h.checks.items()},
+                    "checked_ns": start,
+                }
+            )
     return out
 
 
@@ -308,8 +366,10 @@ def _strain_stats(reader: Any, a: int, b: int) -> list[dict[str, Any]]:
         if not idx:
             continue
         names = [info.channels[j].name for j in idx]
-        acc = {n: {"n": 0, "sum": 0.0, "sq": 0.0, "min": math.inf, "max": -math.inf,
-                   "days": {}} for n in names}
+        acc: dict[str, dict[str, Any]] = {
+            n: {"n": 0, "sum": 0.0, "sq": 0.0, "min": math.inf, "max": -math.inf, "days": {}}
+            for n in names
+        }
         for s, e in reader.records(src):
             s, e = max(s, a), min(e, b)
             t = s
@@ -341,15 +401,22 @@ def _strain_stats(reader: Any, a: int, b: int) -> list[dict[str, Any]]:
                 continue
             mean = d["sum"] / d["n"]
             days = sorted(d["days"].items())
-            out.append({
-                "channel": n, "source": src, "unit": info.channels[j].unit, "n": d["n"],
-                "min": d["min"], "max": d["max"], "mean": mean,
-                "std": math.sqrt(max(0.0, d["sq"] / d["n"] - mean * mean)),
-                "day_ns": np.array([k + DAY_NS // 2 for k, _ in days], np.int64),
-                "day_min": np.array([v[0] for _, v in days]),
-                "day_max": np.array([v[1] for _, v in days]),
-                "day_mean": np.array([v[2] / v[3] for _, v in days]),
-            })
+            out.append(
+                {
+                    "channel": n,
+                    "source": src,
+                    "unit": info.channels[j].unit,
+                    "n": d["n"],
+                    "min": d["min"],
+                    "max": d["max"],
+                    "mean": mean,
+                    "std": math.sqrt(max(0.0, d["sq"] / d["n"] - mean * mean)),
+                    "day_ns": np.array([k + DAY_NS // 2 for k, _ in days], np.int64),
+                    "day_min": np.array([v[0] for _, v in days]),
+                    "day_max": np.array([v[1] for _, v in days]),
+                    "day_mean": np.array([v[2] / v[3] for _, v in days]),
+                }
+            )
     return out
 
 
@@ -360,9 +427,14 @@ def render_report(data: ReportData) -> str:
     return render(data)
 
 
-def write_report(results: str | os.PathLike, out: str | os.PathLike, *,
-                 start_ns: int | None = None, end_ns: int | None = None,
-                 raw_dir: str | os.PathLike | None = None) -> Path:
+def write_report(
+    results: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    raw_dir: str | os.PathLike | None = None,
+) -> Path:
     """Load, render and write the report; returns the output path.
 
     Raises

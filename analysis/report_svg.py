@@ -12,14 +12,24 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 import numpy as np
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#17becf", "#7f7f7f", "#bcbd22")
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+)
 LEVEL_COLORS = {0: "#2e7d32", 1: "#f9a825", 2: "#ef6c00", 3: "#c62828"}
 _ML, _MR, _MT, _MB = 64, 16, 26, 44  # margins (px)
 _IDS = itertools.count(1)
@@ -72,14 +82,28 @@ def _fmt(v: float) -> str:
 
 def _time_ticks(lo_ns: float, hi_ns: float) -> tuple[list[float], list[str]]:
     span_s = (hi_ns - lo_ns) / 1e9
-    steps = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400,
-             14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400]
+    steps = [
+        60,
+        300,
+        900,
+        3600,
+        3 * 3600,
+        6 * 3600,
+        12 * 3600,
+        86400,
+        2 * 86400,
+        7 * 86400,
+        14 * 86400,
+        30 * 86400,
+        91 * 86400,
+        365 * 86400,
+    ]
     step = next((s for s in steps if span_s / s <= 7), steps[-1])
     first = math.ceil(lo_ns / 1e9 / step) * step
     ticks, labels = [], []
     t = first
     while t * 1e9 <= hi_ns:
-        d = datetime.fromtimestamp(t, tz=timezone.utc)
+        d = datetime.fromtimestamp(t, tz=UTC)
         labels.append(d.strftime("%Y-%m-%d") if step >= 86400 else d.strftime("%m-%d %H:%M"))
         ticks.append(t * 1e9)
         t += step
@@ -118,10 +142,20 @@ def _path(px: np.ndarray, py: np.ndarray) -> str:
     return "".join(parts)
 
 
-def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel: str = "",
-          time_axis: bool = False, hlines: Sequence[tuple[float, str, str]] = (),
-          width: int = 760, height: int = 280, ylim: tuple[float, float] | None = None,
-          logy: bool = False, xlim: tuple[float, float] | None = None) -> str:
+def chart(
+    series: Sequence[Series],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    time_axis: bool = False,
+    hlines: Sequence[tuple[float, str, str]] = (),
+    width: int = 760,
+    height: int = 280,
+    ylim: tuple[float, float] | None = None,
+    logy: bool = False,
+    xlim: tuple[float, float] | None = None,
+) -> str:
     """A line/marker chart with axes and legend.
 
     Parameters
@@ -147,8 +181,18 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
         xs.append(x[ok])
         ys.append(y[ok])
     allx = np.concatenate(xs) if xs else np.zeros(0)
-    ally = np.concatenate(ys + [np.array([math.log10(h[0]) if logy and h[0] > 0 else h[0]
-                                          for h in hlines if not logy or h[0] > 0])])
+    ally = np.concatenate(
+        ys
+        + [
+            np.array(
+                [
+                    math.log10(h[0]) if logy and h[0] > 0 else h[0]
+                    for h in hlines
+                    if not logy or h[0] > 0
+                ]
+            )
+        ]
+    )
     if allx.size == 0:
         return _empty(title, width, height)
     x0, x1 = (float(allx.min()), float(allx.max())) if xlim is None else map(float, xlim)
@@ -177,9 +221,11 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
     yt = nice_ticks(y0, y1)
     for t in yt:
         py = float(sy(t))
-        lab = _fmt(10 ** t) if logy else _fmt(t)
-        out.append(f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
-                   f'<text x="{_ML - 6}" y="{py + 4:.1f}" text-anchor="end">{lab}</text>')
+        lab = _fmt(10**t) if logy else _fmt(t)
+        out.append(
+            f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
+            f'<text x="{_ML - 6}" y="{py + 4:.1f}" text-anchor="end">{lab}</text>'
+        )
     if time_axis:
         xt, xl = _time_ticks(x0, x1)
     else:
@@ -187,28 +233,36 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
         xl = [_fmt(t) for t in xt]
     for t, lab in zip(xt, xl):
         px = float(sx(t))
-        out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MT}" y2="{_MT + ph}" class="grid"/>'
-                   f'<text x="{px:.1f}" y="{_MT + ph + 16}" text-anchor="middle">{escape(lab)}</text>')
+        out.append(
+            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{_MT}" y2="{_MT + ph}" class="grid"/>'
+            f'<text x="{px:.1f}" y="{_MT + ph + 16}" text-anchor="middle">{escape(lab)}</text>'
+        )
     out.append(f'<rect x="{_ML}" y="{_MT}" width="{pw}" height="{ph}" class="frame"/>')
     cid = f"clip{next(_IDS)}"  # unique in the document: charts differ in size
-    out.append(f'<clipPath id="{cid}"><rect x="{_ML - 3}" y="{_MT - 3}" width="{pw + 6}" '
-               f'height="{ph + 6}"/></clipPath><g clip-path="url(#{cid})">')
+    out.append(
+        f'<clipPath id="{cid}"><rect x="{_ML - 3}" y="{_MT - 3}" width="{pw + 6}" '
+        f'height="{ph + 6}"/></clipPath><g clip-path="url(#{cid})">'
+    )
     for k, (yv, lab, col) in enumerate(hlines):
         yy = math.log10(yv) if logy and yv > 0 else yv
         if logy and yv <= 0:
             continue
         py = float(sy(yy))
-        out.append(f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" '
-                   f'stroke="{col}" stroke-dasharray="6 4" stroke-width="1.5"/>'
-                   f'<text x="{_ML + pw - 4 - 120 * k}" y="{py - 4:.1f}" text-anchor="end" '
-                   f'fill="{col}">{escape(lab)}</text>')
+        out.append(
+            f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" '
+            f'stroke="{col}" stroke-dasharray="6 4" stroke-width="1.5"/>'
+            f'<text x="{_ML + pw - 4 - 120 * k}" y="{py - 4:.1f}" text-anchor="end" '
+            f'fill="{col}">{escape(lab)}</text>'
+        )
     legend = []
     for i, (s, x, y) in enumerate(zip(series, xs, ys)):
         col = s.color or PALETTE[i % len(PALETTE)]
         if s.mode == "markers":
             px, py = sx(x), sy(y)
-            dots = "".join(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.2"/>'
-                           for a, b in zip(px.tolist()[:4000], py.tolist()[:4000]))
+            dots = "".join(
+                f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.2"/>'
+                for a, b in zip(px.tolist()[:4000], py.tolist()[:4000])
+            )
             out.append(f'<g fill="{col}" fill-opacity="0.75">{dots}</g>')
         else:
             order = np.argsort(x, kind="stable")
@@ -217,26 +271,44 @@ def chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel
                 xr = np.repeat(xr, 2)[1:]
                 yr = np.repeat(yr, 2)[:-1]
             dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-            out.append(f'<path d="{_path(sx(xr), sy(yr))}" stroke="{col}" fill="none" '
-                       f'stroke-width="1.4"{dash}/>')
+            out.append(
+                f'<path d="{_path(sx(xr), sy(yr))}" stroke="{col}" fill="none" '
+                f'stroke-width="1.4"{dash}/>'
+            )
         if s.label:
             legend.append((s.label, col))
     out.append("</g>")
     for j, (lab, col) in enumerate(legend[:12]):
         lx = _ML + 8 + (j % 4) * ((pw - 16) // 4)
         ly = _MT + 14 + (j // 4) * 14
-        out.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{col}"/>'
-                   f'<text x="{lx + 14}" y="{ly + 1}" class="legend">{escape(lab)}</text>')
-    out.append(f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-               f'{escape(xlabel)}</text>')
-    out.append(f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">{escape(ylabel)}</text>')
+        out.append(
+            f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{col}"/>'
+            f'<text x="{lx + 14}" y="{ly + 1}" class="legend">{escape(lab)}</text>'
+        )
+    out.append(
+        f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+        f"{escape(xlabel)}</text>"
+    )
+    out.append(
+        f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(ylabel)}</text>'
+    )
     out.append("</svg>")
     return "".join(out)
 
 
-def bars(edges: Any, counts: Any, *, title: str = "", xlabel: str = "", ylabel: str = "",
-         logy: bool = True, width: int = 760, height: int = 260, color: str = PALETTE[0]) -> str:
+def bars(
+    edges: Any,
+    counts: Any,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    logy: bool = True,
+    width: int = 760,
+    height: int = 260,
+    color: str = PALETTE[0],
+) -> str:
     """A histogram from bin edges and counts (log y by default)."""
     e = np.asarray(edges, np.float64)
     c = np.asarray(counts, np.float64)
@@ -254,9 +326,11 @@ def bars(edges: Any, counts: Any, *, title: str = "", xlabel: str = "", ylabel: 
     out = [_open(width, height, title)]
     for t in nice_ticks(lo, hi, 5):
         py = _MT + ph - (t - lo) / (hi - lo) * ph
-        out.append(f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
-                   f'<text x="{_ML - 6}" y="{py + 4:.1f}" text-anchor="end">'
-                   f'{_fmt(10 ** t) if logy else _fmt(t)}</text>')
+        out.append(
+            f'<line x1="{_ML}" x2="{_ML + pw}" y1="{py:.1f}" y2="{py:.1f}" class="grid"/>'
+            f'<text x="{_ML - 6}" y="{py + 4:.1f}" text-anchor="end">'
+            f"{_fmt(10**t) if logy else _fmt(t)}</text>"
+        )
     for t in nice_ticks(x0, x1):
         px = _ML + (t - x0) / (x1 - x0) * pw
         out.append(f'<text x="{px:.1f}" y="{_MT + ph + 16}" text-anchor="middle">{_fmt(t)}</text>')
@@ -267,19 +341,34 @@ def bars(edges: Any, counts: Any, *, title: str = "", xlabel: str = "", ylabel: 
         xa = _ML + (e[i] - x0) / (x1 - x0) * pw
         xb = _ML + (e[i + 1] - x0) / (x1 - x0) * pw
         yb = _MT + ph - (vals[i] - lo) / (hi - lo) * ph
-        rects.append(f'<rect x="{xa:.1f}" y="{yb:.1f}" width="{max(0.8, xb - xa - 0.5):.1f}" '
-                     f'height="{_MT + ph - yb:.1f}"/>')
+        rects.append(
+            f'<rect x="{xa:.1f}" y="{yb:.1f}" width="{max(0.8, xb - xa - 0.5):.1f}" '
+            f'height="{_MT + ph - yb:.1f}"/>'
+        )
     out.append(f'<g fill="{color}">{"".join(rects)}</g>')
     out.append(f'<rect x="{_ML}" y="{_MT}" width="{pw}" height="{ph}" class="frame"/>')
-    out.append(f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-               f'{escape(xlabel)}</text>')
-    out.append(f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">{escape(ylabel)}</text></svg>')
+    out.append(
+        f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+        f"{escape(xlabel)}</text>"
+    )
+    out.append(
+        f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(ylabel)}</text></svg>'
+    )
     return "".join(out)
 
 
-def heatmap(x_edges: Any, y_edges: Any, z: Any, *, title: str = "", xlabel: str = "",
-            ylabel: str = "", width: int = 760, height: int = 300) -> str:
+def heatmap(
+    x_edges: Any,
+    y_edges: Any,
+    z: Any,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    width: int = 760,
+    height: int = 300,
+) -> str:
     """A log-colour heat map of ``z`` (shape (len(x_edges)-1, len(y_edges)-1))."""
     xe = np.asarray(x_edges, np.float64)
     ye = np.asarray(y_edges, np.float64)
@@ -291,7 +380,7 @@ def heatmap(x_edges: Any, y_edges: Any, z: Any, *, title: str = "", xlabel: str 
     xe, zz = xe[: last + 1], zz[:last]
     nzy = np.flatnonzero(zz.sum(axis=0) > 0)  # crop the mean axis to the data, +1 bin
     j0, j1 = max(0, int(nzy[0]) - 1), min(zz.shape[1], int(nzy[-1]) + 2)
-    ye, zz = ye[j0: j1 + 1], zz[:, j0:j1]
+    ye, zz = ye[j0 : j1 + 1], zz[:, j0:j1]
     lz = np.log10(np.where(zz > 0, zz, np.nan))
     lo, hi = float(np.nanmin(lz)), float(np.nanmax(lz))
     pw, ph = width - _ML - _MR - 60, height - _MT - _MB
@@ -306,8 +395,10 @@ def heatmap(x_edges: Any, y_edges: Any, z: Any, *, title: str = "", xlabel: str 
             xb = _ML + (xe[i + 1] - xe[0]) / (xe[-1] - xe[0]) * pw
             ya = _MT + ph - (ye[j + 1] - ye[0]) / (ye[-1] - ye[0]) * ph
             yb = _MT + ph - (ye[j] - ye[0]) / (ye[-1] - ye[0]) * ph
-            cells.append(f'<rect x="{xa:.1f}" y="{ya:.1f}" width="{xb - xa:.1f}" '
-                         f'height="{yb - ya:.1f}" fill="{_ramp(f)}"/>')
+            cells.append(
+                f'<rect x="{xa:.1f}" y="{ya:.1f}" width="{xb - xa:.1f}" '
+                f'height="{yb - ya:.1f}" fill="{_ramp(f)}"/>'
+            )
     out.append("".join(cells))
     out.append(f'<rect x="{_ML}" y="{_MT}" width="{pw}" height="{ph}" class="frame"/>')
     for t in nice_ticks(xe[0], xe[-1]):
@@ -319,19 +410,33 @@ def heatmap(x_edges: Any, y_edges: Any, z: Any, *, title: str = "", xlabel: str 
     # colour bar
     bx = _ML + pw + 20
     for k in range(20):
-        out.append(f'<rect x="{bx}" y="{_MT + ph - (k + 1) * ph / 20:.1f}" width="14" '
-                   f'height="{ph / 20 + 0.5:.1f}" fill="{_ramp(k / 19)}"/>')
-    out.append(f'<text x="{bx + 7}" y="{_MT - 4}" text-anchor="middle">{_fmt(10 ** hi)}</text>'
-               f'<text x="{bx + 7}" y="{_MT + ph + 14}" text-anchor="middle">{_fmt(10 ** lo)}</text>')
-    out.append(f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-               f'{escape(xlabel)}</text>')
-    out.append(f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">{escape(ylabel)}</text></svg>')
+        out.append(
+            f'<rect x="{bx}" y="{_MT + ph - (k + 1) * ph / 20:.1f}" width="14" '
+            f'height="{ph / 20 + 0.5:.1f}" fill="{_ramp(k / 19)}"/>'
+        )
+    out.append(
+        f'<text x="{bx + 7}" y="{_MT - 4}" text-anchor="middle">{_fmt(10**hi)}</text>'
+        f'<text x="{bx + 7}" y="{_MT + ph + 14}" text-anchor="middle">{_fmt(10**lo)}</text>'
+    )
+    out.append(
+        f'<text x="{_ML + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+        f"{escape(xlabel)}</text>"
+    )
+    out.append(
+        f'<text transform="translate(14,{_MT + ph / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(ylabel)}</text></svg>'
+    )
     return "".join(out)
 
 
-def timeline(rows: Sequence[tuple[str, Sequence[tuple[float, float, str]]]], *, t0: float,
-             t1: float, title: str = "", width: int = 760) -> str:
+def timeline(
+    rows: Sequence[tuple[str, Sequence[tuple[float, float, str]]]],
+    *,
+    t0: float,
+    t1: float,
+    title: str = "",
+    width: int = 760,
+) -> str:
     """Horizontal bars per row: ``(label, [(start_ns, end_ns, colour), ...])``."""
     rh = 18
     height = _MT + _MB + rh * max(1, len(rows))
@@ -341,18 +446,23 @@ def timeline(rows: Sequence[tuple[str, Sequence[tuple[float, float, str]]]], *, 
     span = (t1 - t0) or 1.0
     for i, (label, segs) in enumerate(rows):
         y = _MT + i * rh
-        out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>'
-                   f'<rect x="{left}" y="{y + 2}" width="{pw}" height="{rh - 4}" fill="#eeeeee"/>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{left}" y="{y + 2}" width="{pw}" height="{rh - 4}" fill="#eeeeee"/>'
+        )
         for a, b, col in segs:
             xa = left + max(0.0, (a - t0) / span) * pw
             xb = left + min(1.0, (b - t0) / span) * pw
-            out.append(f'<rect x="{xa:.1f}" y="{y + 2}" width="{max(0.6, xb - xa):.1f}" '
-                       f'height="{rh - 4}" fill="{col}"/>')
+            out.append(
+                f'<rect x="{xa:.1f}" y="{y + 2}" width="{max(0.6, xb - xa):.1f}" '
+                f'height="{rh - 4}" fill="{col}"/>'
+            )
     xt, xl = _time_ticks(t0, t1)
     for t, lab in zip(xt, xl):
         px = left + (t - t0) / span * pw
-        out.append(f'<text x="{px:.1f}" y="{height - _MB + 16}" text-anchor="middle">'
-                   f'{escape(lab)}</text>')
+        out.append(
+            f'<text x="{px:.1f}" y="{height - _MB + 16}" text-anchor="middle">{escape(lab)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -369,14 +479,18 @@ def _ramp(f: float) -> str:
 
 
 def _open(width: int, height: int, title: str) -> str:
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" class="chart" role="img" '
-            f'aria-label="{escape(title)}">')
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" class="chart" role="img" '
+        f'aria-label="{escape(title)}">'
+    )
     if title:
         head += f'<text x="{_ML}" y="16" class="title">{escape(title)}</text>'
     return head
 
 
 def _empty(title: str, width: int, height: int, why: str = "no data in this period") -> str:
-    return (_open(width, 60, title)
-            + f'<text x="{_ML}" y="44" class="nodata">{escape(why)}</text></svg>')
+    return (
+        _open(width, 60, title)
+        + f'<text x="{_ML}" y="44" class="nodata">{escape(why)}</text></svg>'
+    )

@@ -38,7 +38,9 @@ KINDS = ("peak", "rms", "high", "low", "change")
 _WORDS = {1: "advisory", 2: "warning", 3: "critical"}
 
 
-def level_of(values: Any, limits: Sequence[float] | None, *, decreasing: bool = False) -> np.ndarray:
+def level_of(
+    values: Any, limits: Sequence[float] | None, *, decreasing: bool = False
+) -> np.ndarray:
     """Level (0..3) of each value against three limits.
 
     Parameters
@@ -121,8 +123,12 @@ class StrainBaseline:
 
     def to_dict(self) -> dict[str, float]:
         """JSON-ready form."""
-        return {"intercept": self.intercept, "slope": self.slope, "t_ref": self.t_ref,
-                "residual_std": self.residual_std}
+        return {
+            "intercept": self.intercept,
+            "slope": self.slope,
+            "t_ref": self.t_ref,
+            "residual_std": self.residual_std,
+        }
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,15 @@ class CheckResult:
     n_exceed: int
 
 
-def _sample_check(name: str, kind: str, values: np.ndarray, shown: np.ndarray,
-                  limits: Sequence[float], times: np.ndarray, decreasing: bool = False) -> CheckResult:
+def _sample_check(
+    name: str,
+    kind: str,
+    values: np.ndarray,
+    shown: np.ndarray,
+    limits: Sequence[float],
+    times: np.ndarray,
+    decreasing: bool = False,
+) -> CheckResult:
     lv = level_of(values, limits, decreasing=decreasing)
     finite = np.isfinite(values)
     if not finite.any():
@@ -163,9 +176,15 @@ def _sample_check(name: str, kind: str, values: np.ndarray, shown: np.ndarray,
     worst = int(np.nanargmin(values) if decreasing else np.nanargmax(values))
     top = int(lv.max())
     at = int(np.argmax(lv == top)) if top else worst
-    return CheckResult(name, kind, top, float(shown[worst]),
-                       float(limits[top - 1]) if top else float("nan"),
-                       int(times[at]), int(np.count_nonzero(lv >= 1)))
+    return CheckResult(
+        name,
+        kind,
+        top,
+        float(shown[worst]),
+        float(limits[top - 1]) if top else float("nan"),
+        int(times[at]),
+        int(np.count_nonzero(lv >= 1)),
+    )
 
 
 def _running_median(v: np.ndarray, t: np.ndarray, window_s: float) -> np.ndarray:
@@ -186,9 +205,16 @@ def _running_median(v: np.ndarray, t: np.ndarray, window_s: float) -> np.ndarray
     return out
 
 
-def check_channel(x: Any, times_ns: Any, name: str, thresholds: Any, *,
-                  temperature: Any = None, baseline: StrainBaseline | None = None,
-                  change_window_s: float = 60.0) -> list[CheckResult]:
+def check_channel(
+    x: Any,
+    times_ns: Any,
+    name: str,
+    thresholds: Any,
+    *,
+    temperature: Any = None,
+    baseline: StrainBaseline | None = None,
+    change_window_s: float = 60.0,
+) -> list[CheckResult]:
     """Evaluate every configured limit of one channel over one window.
 
     Parameters
@@ -228,9 +254,17 @@ def check_channel(x: Any, times_ns: Any, name: str, thresholds: Any, *,
         f = v[np.isfinite(v)]
         rms = float(np.sqrt(np.mean((f - f.mean()) ** 2))) if f.size else float("nan")
         lv = int(level_of(rms, thresholds.rms))
-        out.append(CheckResult(name, "rms", lv, rms,
-                               float(thresholds.rms[lv - 1]) if lv else float("nan"),
-                               int(t[0]), int(lv >= 1)))
+        out.append(
+            CheckResult(
+                name,
+                "rms",
+                lv,
+                rms,
+                float(thresholds.rms[lv - 1]) if lv else float("nan"),
+                int(t[0]),
+                int(lv >= 1),
+            )
+        )
     if getattr(thresholds, "high", None) is not None:
         out.append(_sample_check(name, "high", v, v, thresholds.high, t))
     if getattr(thresholds, "low", None) is not None:
@@ -249,16 +283,31 @@ def to_alarm(r: CheckResult, *, unit: str = "", station: str | None = None) -> A
     """A :class:`bshm.alarms.Alarm` for a check at level >= 1."""
     from bshm.alarms import Alarm
 
-    what = {"peak": "peak |value|", "rms": "RMS", "high": "value", "low": "value",
-            "change": "change from the temperature-corrected baseline"}[r.kind]
+    what = {
+        "peak": "peak |value|",
+        "rms": "RMS",
+        "high": "value",
+        "low": "value",
+        "change": "change from the temperature-corrected baseline",
+    }[r.kind]
     side = "below" if r.kind == "low" else "above"
     u = f" {unit}" if unit else ""
     count = f" ({r.n_exceed} samples over the first limit)" if r.kind != "rms" else ""
-    msg = (f"{r.channel}: {what} {r.value:.4g}{u} {side} the {_WORDS[r.level]} limit "
-           f"{r.threshold:.4g}{u}{count}")
-    return Alarm(time_ns=r.time_ns, level=r.level, index=r.kind, value=r.value,
-                 threshold=r.threshold, mode=None, message=msg, channel=r.channel,
-                 station=station)
+    msg = (
+        f"{r.channel}: {what} {r.value:.4g}{u} {side} the {_WORDS[r.level]} limit "
+        f"{r.threshold:.4g}{u}{count}"
+    )
+    return Alarm(
+        time_ns=r.time_ns,
+        level=r.level,
+        index=r.kind,
+        value=r.value,
+        threshold=r.threshold,
+        mode=None,
+        message=msg,
+        channel=r.channel,
+        station=station,
+    )
 
 
 @dataclass(frozen=True)
@@ -274,10 +323,16 @@ class WindowThresholds:
         return max((r.level for r in self.results), default=0)
 
 
-def evaluate_window(data: Any, times_ns: Any, channels: Sequence[Any],
-                    thresholds: Mapping[str, Any], *, station: str | None = None,
-                    temperature: Any = None,
-                    baselines: Mapping[str, StrainBaseline] | None = None) -> WindowThresholds:
+def evaluate_window(
+    data: Any,
+    times_ns: Any,
+    channels: Sequence[Any],
+    thresholds: Mapping[str, Any],
+    *,
+    station: str | None = None,
+    temperature: Any = None,
+    baselines: Mapping[str, StrainBaseline] | None = None,
+) -> WindowThresholds:
     """Threshold checks of every channel of a window (entry point for ``bshm analyze``).
 
     Parameters
@@ -380,8 +435,14 @@ def _mean_temperature(reader: Any, tch: tuple[str, str] | None, a: int, b: int) 
     return float(v.mean()) if v.size else float("nan")
 
 
-def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
-                baseline_days: float | None = None, batch_windows: int = 200) -> MonitorSummary:
+def monitor_raw(
+    data_dir: Any,
+    station: Any = None,
+    *,
+    window_s: float = 600.0,
+    baseline_days: float | None = None,
+    batch_windows: int = 200,
+) -> MonitorSummary:
     """Strain, fatigue, threshold and health monitoring of a raw store.
 
     Processes every window of every source not processed yet and writes to
@@ -413,14 +474,18 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
     """
     from bshm.analysis.fatigue import load_fatigue_state, process_strain_window, save_fatigue
     from bshm.analysis.health import check_record, gap_fraction
+
     from bshm.store import open_raw
     from bshm.store.results import ResultsReader, ResultsWriter, results_path
 
     summary = MonitorSummary()
     th = thresholds_of(station) if station is not None else {}
     fset = getattr(station, "fatigue", None)
-    days = baseline_days if baseline_days is not None else float(
-        getattr(getattr(station, "analysis", None), "baseline_days", 14.0))
+    days = (
+        baseline_days
+        if baseline_days is not None
+        else float(getattr(getattr(station, "analysis", None), "baseline_days", 14.0))
+    )
     wns = int(window_s * 1e9)
     with open_raw(data_dir) as reader:
         name = getattr(station, "name", None) or reader.station
@@ -432,7 +497,9 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
                 state = load_fatigue_state(rr.fatigue())
                 models = rr.models()
         tch = _temperature_channel(reader, station)
-        baselines = {k: StrainBaseline(**v) for k, v in (models.get("strain_baseline") or {}).items()}
+        baselines = {
+            k: StrainBaseline(**v) for k, v in (models.get("strain_baseline") or {}).items()
+        }
         change_ch = [c for c, t in th.items() if getattr(t, "change", None) is not None]
         if change_ch and not baselines and tch is not None:
             baselines = _fit_baselines(reader, change_ch, tch, wns, days)
@@ -447,8 +514,9 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
                 return
             with ResultsWriter(rpath, name) as w:  # one copy-on-write transaction
                 if batch["fatigue"]:
-                    summary.fatigue_windows += save_fatigue(rpath, batch["fatigue"], state,
-                                                            writer=w)
+                    summary.fatigue_windows += save_fatigue(
+                        rpath, batch["fatigue"], state, writer=w
+                    )
                 summary.alarms += w.append_alarms(batch["alarms"])
                 summary.health_rows += w.append_channel_health(batch["health"])
             for v in batch.values():
@@ -462,27 +530,44 @@ def monitor_raw(data_dir: Any, station: Any = None, *, window_s: float = 600.0,
                     continue
                 summary.windows += 1
                 if has_strain:
-                    out, state = process_strain_window(rec.data, rec.channels, start_ns=a,
-                                                       end_ns=b, settings=fset, state=state)
+                    out, state = process_strain_window(
+                        rec.data, rec.channels, start_ns=a, end_ns=b, settings=fset, state=state
+                    )
                     batch["fatigue"] += out
                 temp = _mean_temperature(reader, tch, a, b) if baselines else None
-                res = evaluate_window(rec.data, rec.times_ns, rec.channels, th, station=name,
-                                      temperature=temp, baselines=baselines)
+                res = evaluate_window(
+                    rec.data,
+                    rec.times_ns,
+                    rec.channels,
+                    th,
+                    station=name,
+                    temperature=temp,
+                    baselines=baselines,
+                )
                 batch["alarms"] += res.alarms
                 gf = gap_fraction(rec.gaps, a, b)
-                batch["health"] += [r for h in check_record(rec.data, rec.fs, rec.channels,
-                                                            gap_fraction=gf)
-                                    for r in h.rows(a)]
+                batch["health"] += [
+                    r
+                    for h in check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf)
+                    for r in h.rows(a)
+                ]
                 if summary.windows % batch_windows == 0:
                     flush()
             flush()  # the fatigue state must be saved before the next source
-    log.info("%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows", name,
-             summary.windows, summary.fatigue_windows, len(summary.alarms), summary.health_rows)
+    log.info(
+        "%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows",
+        name,
+        summary.windows,
+        summary.fatigue_windows,
+        len(summary.alarms),
+        summary.health_rows,
+    )
     return summary
 
 
-def _fit_baselines(reader: Any, names: Sequence[str], tch: tuple[str, str], wns: int,
-                   days: float) -> dict[str, StrainBaseline]:
+def _fit_baselines(
+    reader: Any, names: Sequence[str], tch: tuple[str, str], wns: int, days: float
+) -> dict[str, StrainBaseline]:
     """Fit strain-vs-temperature baselines on the first ``days`` of data, if complete."""
     out = {}
     for src, info in reader.sources.items():

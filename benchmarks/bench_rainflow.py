@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 import rainflow as rf_pkg
-
 from bshm.analysis.rainflow import RainflowCounter, rainflow
 
 
@@ -45,9 +44,7 @@ def main() -> None:
     x = _signal(args.n)
     ours = rainflow(x)  # warm-up (compile or load the cache)
     theirs = list(rf_pkg.extract_cycles(x))
-    same = len(ours) == len(theirs) and all(
-        a == tuple(b) for a, b in zip(ours, theirs)
-    )
+    same = len(ours) == len(theirs) and all(a == tuple(b) for a, b in zip(ours, theirs))
 
     def pieces() -> None:
         rc = RainflowCounter()

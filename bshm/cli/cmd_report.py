@@ -28,14 +28,18 @@ sensor list, data availability, channel health and strain statistics;
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bshm report``."""
     parser.add_argument("results", metavar="RESULTS", help="results file or data folder")
-    parser.add_argument("--out", "-o", default="report.html",
-                        help="output HTML file (default: report.html)")
-    parser.add_argument("--from", dest="start", metavar="TIME",
-                        help="start of the period (ISO 8601 UTC)")
-    parser.add_argument("--to", dest="end", metavar="TIME",
-                        help="end of the period, exclusive (ISO 8601 UTC)")
-    parser.add_argument("--raw", metavar="DIR",
-                        help="raw data folder (default: the folder above results/)")
+    parser.add_argument(
+        "--out", "-o", default="report.html", help="output HTML file (default: report.html)"
+    )
+    parser.add_argument(
+        "--from", dest="start", metavar="TIME", help="start of the period (ISO 8601 UTC)"
+    )
+    parser.add_argument(
+        "--to", dest="end", metavar="TIME", help="end of the period, exclusive (ISO 8601 UTC)"
+    )
+    parser.add_argument(
+        "--raw", metavar="DIR", help="raw data folder (default: the folder above results/)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from bshm.errors import ConfigError
     from bshm.timeutil import parse_time
 
-    times = {}
+    times: dict[str, int | None] = {}
     for key, text in (("--from", args.start), ("--to", args.end)):
         if text is None:
             times[key] = None
@@ -53,10 +57,14 @@ def run(args: argparse.Namespace) -> int:
             times[key] = parse_time(text)
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
-    if times["--from"] is not None and times["--to"] is not None \
-            and times["--to"] <= times["--from"]:
+    if (
+        times["--from"] is not None
+        and times["--to"] is not None
+        and times["--to"] <= times["--from"]
+    ):
         raise ConfigError("--to must be after --from")
-    out = write_report(args.results, args.out, start_ns=times["--from"], end_ns=times["--to"],
-                       raw_dir=args.raw)
+    out = write_report(
+        args.results, args.out, start_ns=times["--from"], end_ns=times["--to"], raw_dir=args.raw
+    )
     print(out)
     return 0

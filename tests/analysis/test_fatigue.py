@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
 from bshm.analysis.fatigue import (
-    SNCurve,
     GaugeFatigue,
+    SNCurve,
     en1993_curve,
     load_fatigue_state,
     process_strain_window,
@@ -45,7 +44,8 @@ def test_en1993_curve_hand_values() -> None:
     assert n[2] == pytest.approx(5e6 * (sd / 40.0) ** 5)
     assert n[3] == pytest.approx(5e6)
     assert n[4] == pytest.approx(1e8, rel=1e-3)
-    assert math.isinf(n[5]) and math.isinf(n[6])
+    assert math.isinf(n[5])
+    assert math.isinf(n[6])
     # Miner: 1000 cycles at 100 MPa + 1e5 cycles at 40 MPa + anything below cut-off
     d = c.damage([100.0, 40.0, 20.0], [1000.0, 1e5, 1e9])
     assert d == pytest.approx(1000 / (2e6 * 0.71**3) + 1e5 / (5e6 * (sd / 40.0) ** 5))
@@ -55,8 +55,9 @@ def test_gamma_mf_and_custom_curve() -> None:
     c = en1993_curve(90.0, gamma_mf=1.35)
     assert c.cycles_to_failure([90.0 / 1.35])[0] == pytest.approx(2e6)
     # single-slope curve without cut-off: N = 1e6 (100 / S)^4
-    s = SNCurve("custom", ref_range=100.0, ref_cycles=1e6, slopes=(4.0,), knees=(),
-                cutoff_cycles=None)
+    s = SNCurve(
+        "custom", ref_range=100.0, ref_cycles=1e6, slopes=(4.0,), knees=(), cutoff_cycles=None
+    )
     assert s.cycles_to_failure([50.0])[0] == pytest.approx(16e6)
     assert s.cycles_to_failure([1.0])[0] == pytest.approx(1e14)
     assert SNCurve.from_dict(s.to_dict()) == s
@@ -74,11 +75,18 @@ def test_strain_to_stress_units() -> None:
 
 
 def test_range_mean_histogram_keeps_every_cycle() -> None:
-    h = range_mean_histogram([1.0, 3.0, 500.0], [0.0, -5.0, 0.0], [1.0, 0.5, 1.0],
-                             [0.0, 2.0, 4.0, 6.0], [-10.0, 0.0, 10.0])
+    h = range_mean_histogram(
+        [1.0, 3.0, 500.0],
+        [0.0, -5.0, 0.0],
+        [1.0, 0.5, 1.0],
+        [0.0, 2.0, 4.0, 6.0],
+        [-10.0, 0.0, 10.0],
+    )
     assert h.shape == (3, 2)
     assert h.sum() == pytest.approx(2.5)
-    assert h[0, 1] == 1.0 and h[1, 0] == 0.5 and h[2, 1] == 1.0  # 500 -> last bin
+    assert h[0, 1] == 1.0
+    assert h[1, 0] == 0.5
+    assert h[2, 1] == 1.0
 
 
 def test_remaining_life_hand_value() -> None:
@@ -108,7 +116,8 @@ def test_constant_amplitude_window_damage_hand_computed() -> None:
     assert r.max_range_mpa == pytest.approx(rng, rel=1e-6)
     assert r.stats["max"] == pytest.approx(250.0)
     assert r.remaining_life_years == pytest.approx(
-        (1 - r.cumulative_damage) / (r.cumulative_damage * 365.25 * 24), rel=1e-9)
+        (1 - r.cumulative_damage) / (r.cumulative_damage * 365.25 * 24), rel=1e-9
+    )
     # the same window again is ignored (rerun of the job)
     again, _ = process_strain_window(data, chans, start_ns=0, end_ns=10**9 * 3600, state=state)
     assert again == []
@@ -124,11 +133,12 @@ def test_windows_with_saved_state_equal_whole_record(rng: np.random.Generator, t
     pieces = np.array_split(np.arange(n), 10)
     window_damage = []
     path = tmp_path / "res.h5"
-    for k, idx in enumerate(pieces):
+    for _k, idx in enumerate(pieces):
         t0 = int(idx[0] / fs * 1e9)
         t1 = int((idx[-1] + 1) / fs * 1e9)
-        res, state = process_strain_window(eps[idx, None], chans, start_ns=t0, end_ns=t1,
-                                           state=state, curve=curve)
+        res, state = process_strain_window(
+            eps[idx, None], chans, start_ns=t0, end_ns=t1, state=state, curve=curve
+        )
         window_damage.append(res[0].damage)
         save_fatigue(path, res, state, station="sim")
         # reload the state from the results file, as the next job run would
@@ -141,11 +151,11 @@ def test_windows_with_saved_state_equal_whole_record(rng: np.random.Generator, t
     d_whole = curve.damage(whole.range, whole.count)
     g = state["S1"]
     assert g.cumulative_damage() == pytest.approx(d_whole, rel=1e-12)
-    h_whole = range_mean_histogram(whole.range, whole.mean, whole.count, g.range_edges,
-                                   g.mean_edges)
+    h_whole = range_mean_histogram(
+        whole.range, whole.mean, whole.count, g.range_edges, g.mean_edges
+    )
     tail = g.counter.residue_cycles()
-    h_tail = range_mean_histogram(tail.range, tail.mean, tail.count, g.range_edges,
-                                  g.mean_edges)
+    h_tail = range_mean_histogram(tail.range, tail.mean, tail.count, g.range_edges, g.mean_edges)
     np.testing.assert_allclose(g.histogram + h_tail, h_whole, atol=1e-12)
     with open_results(path) as rd:
         fat = rd.fatigue()["S1"]

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
 from bshm.analysis.health import (
     FAILED,
     OK,
@@ -31,8 +30,7 @@ class _Meta:
 def sim() -> tuple[np.ndarray, np.ndarray]:
     from bshm.fixtures.bridge import BridgeModel
 
-    rec = BridgeModel(seed=3).simulate(60.0, FS, temperature_c=12.0,
-                                       rng=np.random.default_rng(7))
+    rec = BridgeModel(seed=3).simulate(60.0, FS, temperature_c=12.0, rng=np.random.default_rng(7))
     return rec.acc.astype(np.float32).astype(np.float64), rec.strain.astype(np.float64)
 
 
@@ -50,11 +48,13 @@ def test_dead_sensor(sim) -> None:
     acc, _ = sim
     const = np.full(acc.shape[0], 0.0123)
     h = check_channel(const, FS, name="A03", quantity="acceleration")
-    assert h.status == FAILED and any("constant" in r for r in h.reasons)
+    assert h.status == FAILED
+    assert any("constant" in r for r in h.reasons)
     # a dead accelerometer that still shows ADC noise far below any vibration
     quiet = np.random.default_rng(1).normal(0, 1e-7, acc.shape[0])
     h = check_channel(quiet, FS, name="A03", quantity="acceleration")
-    assert h.status == FAILED and h.reasons[0].startswith("dead:")
+    assert h.status == FAILED
+    assert h.reasons[0].startswith("dead:")
     h = check_channel(np.full(100, np.nan), FS, name="A03", quantity="acceleration")
     assert h.status == FAILED
 
@@ -85,7 +85,8 @@ def test_flat_line_and_clipping(sim) -> None:
     x = acc[:, 4].copy()
     x[3000:3500] = x[3000]  # frozen for 5 s
     h = check_channel(x, FS, name="A05", quantity="acceleration")
-    assert h.checks["flat"][1] == SUSPECT and h.status == SUSPECT
+    assert h.checks["flat"][1] == SUSPECT
+    assert h.status == SUSPECT
     lim = 0.5 * np.abs(acc[:, 4]).max()
     y = np.clip(acc[:, 4], -lim, lim)
     h = check_channel(y, FS, name="A05", quantity="acceleration")
@@ -117,12 +118,15 @@ def test_rows_and_settings(sim) -> None:
     acc, _ = sim
     x = acc[:, 1].copy()
     x[500] += 50 * x.std()
-    h = check_channel(x, FS, name="A02", quantity="acceleration",
-                      settings=HealthSettings(spike_k=1e9))
+    h = check_channel(
+        x, FS, name="A02", quantity="acceleration", settings=HealthSettings(spike_k=1e9)
+    )
     assert h.status == OK
     rows = check_channel(x, FS, name="A02", quantity="acceleration").rows(123)
     spike = [r for r in rows if r["check"] == "spikes"][0]
-    assert spike["status"] == SUSPECT and spike["time_ns"] == 123 and spike["message"]
+    assert spike["status"] == SUSPECT
+    assert spike["time_ns"] == 123
+    assert spike["message"]
     with pytest.raises(ValueError, match="1-D"):
         check_channel(np.zeros((3, 3)), FS)
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
+import bshm.analysis.rainflow as rfmod
 import numpy as np
 import pytest
 import rainflow as rf_pkg
+from bshm.analysis.rainflow import Cycles, RainflowCounter, rainflow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bshm.analysis.rainflow as rfmod
-from bshm.analysis.rainflow import Cycles, RainflowCounter, rainflow
-
 _REF = pathlib.Path(__file__).parents[1] / "reference" / "rainflow.py"
 _spec = importlib.util.spec_from_file_location("_rainflow_reference", _REF)
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 ref = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref)
 

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bshm.analysis.report_html import SECTIONS  # noqa: E402
 from test_report_helpers import EVERY_NS, T0, build_station  # noqa: E402
 
-from bshm.analysis.report_html import SECTIONS  # noqa: E402
 from bshm.cli import main  # noqa: E402
 from bshm.timeutil import to_iso  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
-                                        else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
 
 
 class _Sections(HTMLParser):
@@ -79,14 +80,20 @@ def test_every_section_is_rendered(report) -> None:
         assert p.tags[sid].count("svg") >= 1, sid
         assert "no data in this period" not in "".join(p.text[sid]), sid
     text = {k: " ".join(v) for k, v in p.text.items()}
-    assert "testbridge" in text["sensors"] and "A02" in text["sensors"]
-    assert "failed" in text["availability"] and "dead" in text["availability"]
+    assert "testbridge" in text["sensors"]
+    assert "A02" in text["sensors"]
+    assert "failed" in text["availability"]
+    assert "dead" in text["availability"]
     assert "device silent" not in text["availability"]  # shown as a red bar, counted
-    assert "M1" in text["frequencies"] and "M2" in text["frequencies"]
-    assert "S1" in text["alarms"] and "high" in text["alarms"]
+    assert "M1" in text["frequencies"]
+    assert "M2" in text["frequencies"]
+    assert "S1" in text["alarms"]
+    assert "high" in text["alarms"]
     assert "critical" in text["summary"]
-    assert "S1" in text["fatigue"] and "EN 1993-1-9 detail 71" in text["fatigue"]
-    assert "Miner" in text["fatigue"] and "remaining life" in text["fatigue"]
+    assert "S1" in text["fatigue"]
+    assert "EN 1993-1-9 detail 71" in text["fatigue"]
+    assert "Miner" in text["fatigue"]
+    assert "remaining life" in text["fatigue"]
     assert "microstrain" in text["glossary"].lower() or "um/m" in text["glossary"]
 
 
@@ -118,7 +125,8 @@ def test_period_filter(station: Path, tmp_path: Path) -> None:
 def test_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path / "nothing.h5"), "--out", str(tmp_path / "r.html")]) == 1
     err = capsys.readouterr().err
-    assert "not found" in err and "Traceback" not in err
+    assert "not found" in err
+    assert "Traceback" not in err
     assert main(["report", str(tmp_path), "--from", "yesterday-ish"]) == 2
     assert main(["report", str(tmp_path), "--from", "2026-01-02", "--to", "2026-01-01"]) == 2
 
@@ -130,7 +138,8 @@ def test_without_raw_store(station: Path, tmp_path: Path) -> None:
     from bshm.analysis.report import load_report_data, render_report
 
     d = load_report_data(alone)
-    assert d.sensors == [] and any("Raw data not found" in n for n in d.notes)
+    assert d.sensors == []
+    assert any("Raw data not found" in n for n in d.notes)
     assert d.health  # from the stored channel-health rows
     html = render_report(d)
     assert all(f'id="{s}"' in html for s in SECTIONS)
@@ -140,34 +149,50 @@ def test_without_raw_store(station: Path, tmp_path: Path) -> None:
 def test_chromium_renders_the_report(report, tmp_path: Path) -> None:
     out, _, _ = report
     png = tmp_path / "shot.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", out.as_uri()], capture_output=True,
-                         text=True, timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     for sid in SECTIONS:
         assert f'id="{sid}"' in dom.stdout
-    shot = subprocess.run([CHROMIUM, *flags, f"--screenshot={png}", "--window-size=1100,6000",
-                           out.as_uri()], capture_output=True, text=True, timeout=120)
-    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    shot = subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={png}", "--window-size=1100,6000", out.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert png.exists(), shot.stderr[-2000:]
     raw = png.read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(raw[16:20], "big")
     height = int.from_bytes(raw[20:24], "big")
     assert (width, height) == (1100, 6000)
     # the page is not blank: many distinct byte values in the image data
-    idat = b"".join(raw[i + 8: i + 8 + int.from_bytes(raw[i:i + 4], "big")]
-                    for i in _chunks(raw, b"IDAT"))
+    idat = b"".join(
+        raw[i + 8 : i + 8 + int.from_bytes(raw[i : i + 4], "big")] for i in _chunks(raw, b"IDAT")
+    )
     pixels = zlib.decompress(idat)
-    assert len(set(pixels[: 2_000_000])) > 50
+    assert len(set(pixels[:2_000_000])) > 50
 
 
 def _chunks(raw: bytes, kind: bytes) -> list[int]:
     out, i = [], 8
     while i < len(raw):
-        n = int.from_bytes(raw[i:i + 4], "big")
-        if raw[i + 4:i + 8] == kind:
+        n = int.from_bytes(raw[i : i + 4], "big")
+        if raw[i + 4 : i + 8] == kind:
             out.append(i)
         i += 12 + n
     return out

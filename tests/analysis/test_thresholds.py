@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-from bshm.alarms import AlarmFeed
 from bshm.analysis.thresholds import (
     StrainBaseline,
     check_channel,
@@ -15,6 +13,8 @@ from bshm.analysis.thresholds import (
     level_of,
     thresholds_of,
 )
+
+from bshm.alarms import AlarmFeed
 from bshm.config import Thresholds
 
 FS = 20.0
@@ -33,10 +33,12 @@ def _times(n: int, fs: float = FS) -> np.ndarray:
 
 
 def test_level_of() -> None:
-    np.testing.assert_array_equal(level_of([0.5, 1.0, 1.5, 2.5, 9.0, np.nan], (1, 2, 3)),
-                                  [0, 0, 1, 2, 3, 0])
-    np.testing.assert_array_equal(level_of([5.0, -1.0, -6.0, -11.0], (0, -5, -10), decreasing=True),
-                                  [0, 1, 2, 3])
+    np.testing.assert_array_equal(
+        level_of([0.5, 1.0, 1.5, 2.5, 9.0, np.nan], (1, 2, 3)), [0, 0, 1, 2, 3, 0]
+    )
+    np.testing.assert_array_equal(
+        level_of([5.0, -1.0, -6.0, -11.0], (0, -5, -10), decreasing=True), [0, 1, 2, 3]
+    )
     assert level_of([100.0], None).tolist() == [0]
     with pytest.raises(ValueError, match="3 values"):
         level_of([1.0], (1.0, 2.0))
@@ -48,9 +50,11 @@ def test_single_sample_exceedance_is_caught(rng: np.random.Generator) -> None:
     x[7777] = 260.0  # one strain sample above the advisory limit
     th = Thresholds(high=(250.0, 300.0, 350.0), low=(-250.0, -300.0, -350.0))
     res = {r.kind: r for r in check_channel(x, _times(n), "S1", th)}
-    assert res["high"].level == 1 and res["high"].n_exceed == 1
+    assert res["high"].level == 1
+    assert res["high"].n_exceed == 1
     assert res["high"].time_ns == _times(n)[7777]
-    assert res["high"].value == 260.0 and res["high"].threshold == 250.0
+    assert res["high"].value == 260.0
+    assert res["high"].threshold == 250.0
     assert res["low"].level == 0
 
 
@@ -69,7 +73,9 @@ def test_peak_and_rms_of_acceleration(rng: np.random.Generator) -> None:
     assert by[("A02", "rms")].value == pytest.approx(0.25, rel=0.05)
     assert w.max_level == 3
     a = [x for x in w.alarms if x.channel == "A01"][0]
-    assert a.index == "peak" and a.level == 3 and a.station == "sim"
+    assert a.index == "peak"
+    assert a.level == 3
+    assert a.station == "sim"
     assert "critical limit 2.5 m/s2" in a.message
     assert a.time_ns == _times(n, 100.0)[3000]
 
@@ -88,16 +94,20 @@ def test_strain_drift_against_temperature_corrected_baseline(rng: np.random.Gene
     healthy = 20.0 + k * np.linspace(30.0, 31.0, n) + traffic
     th = {"S2": Thresholds(change=(30.0, 60.0, 90.0))}
     ch = [_Meta("S2", "strain", "um/m")]
-    ok = evaluate_window(healthy[:, None], _times(n), ch, th, temperature=temp_series,
-                         baselines={"S2": base})
-    assert ok.max_level == 0 and ok.alarms == []
+    ok = evaluate_window(
+        healthy[:, None], _times(n), ch, th, temperature=temp_series, baselines={"S2": base}
+    )
+    assert ok.max_level == 0
+    assert ok.alarms == []
     # zero drift of the gauge (or a change in the structure): +70 um/m
     drifted = healthy + np.linspace(0, 70.0, n)
-    bad = evaluate_window(drifted[:, None], _times(n), ch, th, temperature=temp_series,
-                          baselines={"S2": base})
+    bad = evaluate_window(
+        drifted[:, None], _times(n), ch, th, temperature=temp_series, baselines={"S2": base}
+    )
     assert bad.max_level == 2
     (alarm,) = bad.alarms
-    assert alarm.index == "change" and alarm.channel == "S2"
+    assert alarm.index == "change"
+    assert alarm.channel == "S2"
     assert "temperature-corrected baseline" in alarm.message
     # without temperature the change check is skipped, not guessed
     assert evaluate_window(drifted[:, None], _times(n), ch, th).results == []
@@ -152,7 +162,8 @@ def test_change_ignores_passing_vehicles(rng: np.random.Generator) -> None:
     for s in range(500, n - 100, 1500):  # a lorry every 75 s: +150 um/m for 3 s
         x[s : s + 60] += 150.0 * np.hanning(60)
     th = Thresholds(change=(60.0, 120.0, 200.0), high=(120.0, 300.0, 500.0))
-    res = {r.kind: r for r in check_channel(x, _times(n), "S1", th, temperature=10.0,
-                                            baseline=base)}
+    res = {
+        r.kind: r for r in check_channel(x, _times(n), "S1", th, temperature=10.0, baseline=base)
+    }
     assert res["change"].level == 0  # quasi-static strain is on its baseline
     assert res["high"].level == 1  # the vehicles themselves are seen by "high"

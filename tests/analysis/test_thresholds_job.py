@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from bshm.analysis.fatigue import en1993_curve, strain_to_stress
 from bshm.analysis.rainflow import rainflow
 from bshm.analysis.thresholds import monitor_raw
+
 from bshm.config import FatigueSettings, Thresholds
 
 T0 = 1_767_225_600_000_000_000
@@ -18,9 +18,12 @@ DAY = 86_400 * 10**9
 
 def _station(th: dict) -> SimpleNamespace:
     chans = [SimpleNamespace(name=n, thresholds=t) for n, t in th.items()]
-    return SimpleNamespace(name="jobbridge", sources=(SimpleNamespace(channels=tuple(chans)),),
-                           fatigue=FatigueSettings(detail_category=36.0),
-                           analysis=SimpleNamespace(temperature="T1", baseline_days=1.0))
+    return SimpleNamespace(
+        name="jobbridge",
+        sources=(SimpleNamespace(channels=tuple(chans)),),
+        fatigue=FatigueSettings(detail_category=36.0),
+        analysis=SimpleNamespace(temperature="T1", baseline_days=1.0),
+    )
 
 
 def test_monitor_raw_is_complete_and_rerun_safe(tmp_path, rng: np.random.Generator) -> None:
@@ -48,7 +51,8 @@ def test_monitor_raw_is_complete_and_rerun_safe(tmp_path, rng: np.random.Generat
     # 2 full windows + a 100 s tail per record; the last record's tail waits
     # for more data (the record may still grow)
     assert s1.fatigue_windows == 3 * n_rec - 1
-    assert s1.baseline and s1.baseline["S1"]["slope"] == pytest.approx(12.0, abs=2.0)
+    assert s1.baseline
+    assert s1.baseline["S1"]["slope"] == pytest.approx(12.0, abs=2.0)
     # one alarm per window of the last record (2 full windows), none before
     assert [(a.index, a.level, a.channel) for a in s1.alarms] == [("change", 2, "S1")] * 2
     assert min(a.time_ns for a in s1.alarms) >= T0 + (n_rec - 1) * DAY // 4
