@@ -66,8 +66,11 @@ def station(tmp_path):
 
 
 def test_acquire_records_exactly_what_the_device_sent(tmp_path, station):
+    """1 % of the bytes on the wire corrupted: every intact frame is stored exactly,
+    at its time, and the counters in the file match the injected faults."""
     src = station.source("acc")
-    dev = VirtualSerialDevice.from_source(src, BridgeStream(seed=5), samples_per_frame=5)
+    dev = VirtualSerialDevice.from_source(src, BridgeStream(seed=5), samples_per_frame=5,
+                                          faults=FaultConfig(byte_error=0.01, seed=8))
     with dev:
         proc = bshm("acquire", "station.toml", "--status-interval", "1", cwd=tmp_path)
         try:
@@ -92,8 +95,15 @@ def test_acquire_records_exactly_what_the_device_sent(tmp_path, station):
     offset = np.array([c.offset for c in src.channels])
     with open_raw(tmp_path / "data") as r:
         rec = r.read("acc")
-        assert r.counters("acc")["frames_ok"] == len(ok)
-        assert r.gaps("acc") == []
+        counters = r.counters("acc")
+        gaps = r.gaps("acc")
+    want = dev.ledger.expected_counters()
+    assert want["frames_bad"] > 5  # the faults happened
+    for key in ("frames_ok", "frames_bad", "bytes_skipped", "samples_lost"):
+        assert counters[key] == want[key], key
+    seqs = [f.seq for f in ok]  # one gap per run of frames missing between intact ones
+    assert len(gaps) == sum(1 for a, b in zip(seqs, seqs[1:]) if b != a + 1)
+    assert all("sequence jump" in g.reason for g in gaps)
     assert [c.name for c in rec.channels] == [c[0] for c in CHANNELS]
     sent = np.concatenate([f.raw for f in ok]).astype(np.float64)
     np.testing.assert_array_equal(rec.data, (sent * scale + offset).astype(np.float32))
