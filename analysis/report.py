@@ -260,7 +260,15 @@ def _load_raw(
         live = _raw_health(reader, data.start_ns, data.end_ns)
         if not data.environment and data.tracks:
             data.environment = _raw_environment(reader, np.asarray(data.tracks["time_ns"]))
-        data.strain = _strain_stats(reader, data.start_ns, data.end_ns)
+        gauges = _fatigue_accounts(reader, raw) if not data.fatigue else None
+        data.strain = _strain_stats(reader, data.start_ns, data.end_ns, gauges)
+        if gauges:
+            data.fatigue = _raw_fatigue(gauges)
+            data.notes.append(
+                "The results hold no fatigue yet: the fatigue section was computed from the raw "
+                "strain for this report only (S-N curve and modulus from the station config if "
+                "found, else EN 1993-1-9 detail 71 and 210 GPa)."
+            )
     stored = {h["channel"]: h for h in stored_health}
     for h in live:
         s = stored.pop(h["channel"], None)
@@ -295,6 +303,61 @@ def _raw_environment(reader: Any, t: np.ndarray, window_s: float = 600.0) -> dic
         "values": vals,
         "from_raw": True,
     }
+
+
+def _fatigue_accounts(reader: Any, raw: Path) -> dict[str, Any]:
+    """A fresh GaugeFatigue per strain gauge, with the station's fatigue settings if found."""
+    from bshm.analysis.fatigue import GaugeFatigue, en1993_curve
+
+    settings = None
+    cfg = raw / "station.toml"
+    if cfg.exists():
+        try:
+            from bshm.config import load_station
+
+            settings = load_station(cfg).fatigue
+        except Exception as exc:  # noqa: BLE001 - a bad config must not stop the report
+            log.warning("%s: not used for the fatigue settings: %s", cfg, exc)
+    curve = en1993_curve(float(getattr(settings, "detail_category", 71.0)))
+    modulus = float(getattr(settings, "modulus_gpa", 210.0))
+    wanted = tuple(getattr(settings, "gauges", ()) or ())
+    out = {}
+    for info in reader.sources.values():
+        for c in info.channels:
+            if c.quantity == "strain" and (not wanted or c.name in wanted):
+                try:
+                    g = GaugeFatigue(c.name, c.unit, curve, modulus)
+                except ValueError as exc:
+                    log.warning("fatigue of %s not computed: %s", c.name, exc)
+                    continue
+                g.windows = []  # type: ignore[attr-defined]
+                out[c.name] = g
+    return out
+
+
+def _raw_fatigue(gauges: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The report's fatigue entries from accounts filled by :func:`_strain_stats`."""
+    out = {}
+    for name, g in gauges.items():
+        ws = g.windows
+        if not ws:
+            continue
+        out[name] = {
+            "range_edges": g.range_edges,
+            "unit": "MPa",
+            "window_start_ns": np.array([w.window_start_ns for w in ws], np.int64),
+            "window_end_ns": np.array([w.window_end_ns for w in ws], np.int64),
+            "damage": np.array([w.damage for w in ws]),
+            "counts": np.sum([w.range_counts for w in ws], axis=0),
+            "damage_before": 0.0,
+            "curve": g.curve.to_dict(),
+            "range_mean": g.histogram,
+            "mean_edges": g.mean_edges,
+            "monitored_s": g.monitored_s,
+            "prior_damage": 0.0,
+            "computed_here": True,
+        }
+    return out
 
 
 def _availability(reader: Any, src: str, a: int, b: int) -> dict[str, Any]:
@@ -358,8 +421,14 @@ def _raw_health(reader: Any, a: int, b: int, window_s: float = 600.0) -> list[di
     return out
 
 
-def _strain_stats(reader: Any, a: int, b: int) -> list[dict[str, Any]]:
-    """Statistics and daily extremes of every strain channel, read hour by hour."""
+def _strain_stats(
+    reader: Any, a: int, b: int, fatigue: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Statistics and daily extremes of every strain channel, read hour by hour.
+
+    With ``fatigue`` (gauge name -> GaugeFatigue), the same pass also counts
+    the gauges' fatigue, one window per hour read (see :func:`_raw_fatigue`).
+    """
     out = []
     for src, info in reader.sources.items():
         idx = [j for j, c in enumerate(info.channels) if c.quantity == "strain"]
@@ -381,6 +450,11 @@ def _strain_stats(reader: Any, a: int, b: int) -> list[dict[str, Any]]:
                 day = int(rec.times_ns[0] // DAY_NS * DAY_NS)
                 for j, n in enumerate(names):
                     x = rec.data[:, j].astype(np.float64)
+                    if fatigue is not None and n in fatigue:
+                        w_end = int(rec.times_ns[-1]) + int(round(1e9 / info.fs))
+                        res = fatigue[n].process(x, int(rec.times_ns[0]), w_end)
+                        if res is not None:
+                            fatigue[n].windows.append(res)  # type: ignore[attr-defined]
                     x = x[np.isfinite(x)]
                     if not x.size:
                         continue

@@ -196,3 +196,21 @@ def _chunks(raw: bytes, kind: bytes) -> list[int]:
             out.append(i)
         i += 12 + n
     return out
+
+
+def test_fatigue_computed_from_raw_when_results_have_none(station: Path, tmp_path: Path) -> None:
+    from bshm.analysis.report import load_report_data
+    from bshm.store.results import append_alarms
+
+    bare = tmp_path / "bare_results.h5"
+    append_alarms(bare, [], station="testbridge")  # a results file without fatigue
+    raw = station.parent.parent
+    d = load_report_data(bare, raw_dir=raw, start_ns=T0, end_ns=T0 + 12 * EVERY_NS)
+    full = load_report_data(station)
+    assert set(d.fatigue) == set(full.fatigue) == {"S1", "S2"}
+    for g in ("S1", "S2"):
+        assert d.fatigue[g]["computed_here"]
+        # same windows (one per record), same damage as the job stored
+        assert d.fatigue[g]["damage"].sum() == pytest.approx(full.fatigue[g]["damage"].sum())
+        assert d.fatigue[g]["counts"].sum() == pytest.approx(full.fatigue[g]["counts"].sum())
+    assert any("computed from the raw strain" in n for n in d.notes)
