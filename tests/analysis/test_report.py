@@ -200,6 +200,7 @@ def _chunks(raw: bytes, kind: bytes) -> list[int]:
 
 def test_fatigue_computed_from_raw_when_results_have_none(station: Path, tmp_path: Path) -> None:
     from bshm.analysis.report import load_report_data
+
     from bshm.store.results import append_alarms
 
     bare = tmp_path / "bare_results.h5"
