@@ -98,8 +98,9 @@ def bench_follow(app, seconds: float) -> dict:
 
     here = Path(__file__).resolve().parents[1] / "tests" / "gui" / "live_writer.py"
     tmp = Path(tempfile.mkdtemp(prefix="bshm-bench-live-"))
-    proc = subprocess.Popen([sys.executable, str(here), str(tmp), str(seconds + 6)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(here), str(tmp), str(seconds + 6)], stdout=subprocess.PIPE, text=True
+    )
     try:
         proc.stdout.readline()
         win = MainWindow(make_settings(tmp / "v.ini"))
@@ -121,8 +122,12 @@ def bench_follow(app, seconds: float) -> dict:
     finally:
         proc.wait(60)
         proc.stdout.close()
-    return {"fps": fps, "latency_median_s": float(np.nanmedian(lat)),
-            "latency_max_s": float(np.nanmax(lat)), "samples": total}
+    return {
+        "fps": fps,
+        "latency_median_s": float(np.nanmedian(lat)),
+        "latency_max_s": float(np.nanmax(lat)),
+        "samples": total,
+    }
 
 
 def bench_open(app, history: Path) -> dict:
@@ -170,10 +175,17 @@ def bench_open(app, history: Path) -> dict:
         t_day = time.perf_counter() - a
         n_day = rec.data.nbytes
     days = (span[1] - span[0]) / (86400 * NS)
-    return {"open_s": t_open, "whole_span_first_paint_s": t_all_first,
-            "overview_complete_cold_s": t_overview, "whole_span_cached_s": t_all_cached,
-            "zoom_10min_s": t_zoom, "records": runs, "days": days,
-            "naive_read_all_s": t_day * days, "naive_read_all_mb": n_day * days / 1e6}
+    return {
+        "open_s": t_open,
+        "whole_span_first_paint_s": t_all_first,
+        "overview_complete_cold_s": t_overview,
+        "whole_span_cached_s": t_all_cached,
+        "zoom_10min_s": t_zoom,
+        "records": runs,
+        "days": days,
+        "naive_read_all_s": t_day * days,
+        "naive_read_all_mb": n_day * days / 1e6,
+    }
 
 
 def main() -> int:
@@ -188,25 +200,37 @@ def main() -> int:
     app = make_app()
     ours = np.array(bench_ours(app, args.frames)) * 1e3
     naive = np.array(bench_naive(app, args.frames)) * 1e3
-    print(f"live frame (update + paint), {N_CH} ch x {FS:g} Hz, {WINDOW_S:g} s window, "
-          f"{args.frames} frames")
+    print(
+        f"live frame (update + paint), {N_CH} ch x {FS:g} Hz, {WINDOW_S:g} s window, "
+        f"{args.frames} frames"
+    )
     print(f"  {'':8s} {'median ms':>10s} {'p95 ms':>8s} {'max fps':>8s}")
     for name, t in (("bshm", ours), ("naive", naive)):
-        print(f"  {name:8s} {np.median(t):10.1f} {np.percentile(t, 95):8.1f} {1e3 / np.median(t):8.0f}")
+        print(
+            f"  {name:8s} {np.median(t):10.1f} {np.percentile(t, 95):8.1f} {1e3 / np.median(t):8.0f}"
+        )
     print(f"  ratio naive/bshm (median): {np.median(naive) / np.median(ours):.1f}x")
     f = bench_follow(app, args.follow_s)
-    print(f"follow a writer process at {N_CH} ch x {FS:g} Hz for {args.follow_s:g} s: "
-          f"{f['fps']:.1f} fps, latency median {f['latency_median_s']:.2f} s, "
-          f"max {f['latency_max_s']:.2f} s, {f['samples']} samples")
+    print(
+        f"follow a writer process at {N_CH} ch x {FS:g} Hz for {args.follow_s:g} s: "
+        f"{f['fps']:.1f} fps, latency median {f['latency_median_s']:.2f} s, "
+        f"max {f['latency_max_s']:.2f} s, {f['samples']} samples"
+    )
     if args.history is not None:
         o = bench_open(app, args.history)
-        print(f"open {o['days']:.0f}-day history ({o['records']} records): "
-              f"{o['open_s']:.2f} s to the first plot")
-        print(f"  whole span: first paint {o['whole_span_first_paint_s']:.2f} s, overview complete "
-              f"(cold) {o['overview_complete_cold_s']:.1f} s, again (cached) "
-              f"{o['whole_span_cached_s']:.2f} s; zoom to 10 min {o['zoom_10min_s']:.2f} s")
-        print(f"  naive peer (read every sample): {o['naive_read_all_s']:.1f} s, "
-              f"{o['naive_read_all_mb']:.0f} MB (1 day timed, scaled)")
+        print(
+            f"open {o['days']:.0f}-day history ({o['records']} records): "
+            f"{o['open_s']:.2f} s to the first plot"
+        )
+        print(
+            f"  whole span: first paint {o['whole_span_first_paint_s']:.2f} s, overview complete "
+            f"(cold) {o['overview_complete_cold_s']:.1f} s, again (cached) "
+            f"{o['whole_span_cached_s']:.2f} s; zoom to 10 min {o['zoom_10min_s']:.2f} s"
+        )
+        print(
+            f"  naive peer (read every sample): {o['naive_read_all_s']:.1f} s, "
+            f"{o['naive_read_all_mb']:.0f} MB (1 day timed, scaled)"
+        )
     return 0
 
 

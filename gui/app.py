@@ -23,8 +23,12 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
-def run_viewer(path: str | Path | None = None, *, settings_path: str | None = None,
-               exit_after_ms: int | None = None) -> int:
+def run_viewer(
+    path: str | Path | None = None,
+    *,
+    settings_path: str | None = None,
+    exit_after_ms: int | None = None,
+) -> int:
     """Open the main window (on ``path`` if given) and run the event loop.
 
     Parameters
@@ -41,10 +45,9 @@ def run_viewer(path: str | Path | None = None, *, settings_path: str | None = No
     int
         The event loop's exit code.
     """
-    from pyqtgraph.Qt import QtCore
-
     from bshm.gui.main_window import MainWindow
     from bshm.gui.settings import make_settings
+    from pyqtgraph.Qt import QtCore
 
     app = make_app()
     win = MainWindow(make_settings(settings_path))

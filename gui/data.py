@@ -279,7 +279,8 @@ def raw_for_results(results: Path) -> Path | None:
 
         if folder.name and any(
             is_raw_name(p) and not p.name.endswith("_results.h5")
-            for p in folder.iterdir() if p.is_file()
+            for p in folder.iterdir()
+            if p.is_file()
         ):
             return folder
     return None

@@ -37,7 +37,7 @@ def export_png(target, path) -> Path:
         item = target.ci
     elif hasattr(target, "getPlotItem"):
         item = target.getPlotItem()
-    elif hasattr(target, "vb") or hasattr(target, "scene") and not hasattr(target, "grab"):
+    elif hasattr(target, "vb"):  # a PlotItem
         item = target
     ok = False
     if item is not None:

@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.gui.ringbuffer import RingBuffer
+from bshm.gui.signal_view import pen_for
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from bshm.errors import BshmError
-from bshm.gui.ringbuffer import RingBuffer
-from bshm.gui.signal_view import pen_for
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,16 @@ class LiveFollower(QtCore.QThread):
 
     sig_failed = QtCore.Signal(str)
 
-    def __init__(self, session, source: str, columns: list[int], out: queue.SimpleQueue,
-                 *, backlog_s: float = 10.0, poll_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        session,
+        source: str,
+        columns: list[int],
+        out: queue.SimpleQueue,
+        *,
+        backlog_s: float = 10.0,
+        poll_s: float = 0.2,
+    ) -> None:
         super().__init__()
         self.session, self.source, self.columns, self.out = session, source, columns, out
         self.backlog_ns = int(backlog_s * NS)
@@ -203,16 +211,18 @@ class LiveView(QtWidgets.QWidget):
                 self._y_ranges[i] = (a - pad, b + pad)
                 p.setYRange(a - pad, b + pad, padding=0)
 
-    def follow(self, session, source: str, channels: list[str] | None = None,
-               window_s: float = 10.0) -> None:
+    def follow(
+        self, session, source: str, channels: list[str] | None = None, window_s: float = 10.0
+    ) -> None:
         """Start following ``source`` of a :class:`~bshm.gui.session.RawSession`."""
         info = session.sources[source]
         names = [c.name for c in info.channels]
         channels = [c for c in (channels or names) if c in names] or names
         metas = {c.name: c for c in info.channels}
         self.configure([(c, metas[c].unit) for c in channels], info.fs or 1.0, window_s)
-        self.follower = LiveFollower(session, source, [names.index(c) for c in channels],
-                                     self.queue, backlog_s=window_s)
+        self.follower = LiveFollower(
+            session, source, [names.index(c) for c in channels], self.queue, backlog_s=window_s
+        )
         self.follower.sig_failed.connect(self.sig_message)
         self.follower.start()
         self.info.setText(f"following {source} in {session.path}")
@@ -283,10 +293,14 @@ class LiveView(QtWidgets.QWidget):
             self.rate_hz = self._rate_n / (now - self._rate_t0)
             self._rate_t0, self._rate_n = now, 0
         self.last_frame_ms = (time.perf_counter() - t_start) * 1e3
-        self.sig_stats.emit({
-            "latency_s": self.latency_s, "frame_ms": self.last_frame_ms,
-            "rate_hz": self.rate_hz, "samples": self.ring.total,
-        })
+        self.sig_stats.emit(
+            {
+                "latency_s": self.latency_s,
+                "frame_ms": self.last_frame_ms,
+                "rate_hz": self.rate_hz,
+                "samples": self.ring.total,
+            }
+        )
 
     def paint_now(self) -> None:
         """Let Qt paint the pending frame now (benchmarks and soak tests)."""

@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
-
-from bshm.errors import BshmError
 from bshm.gui import settings as S
 from bshm.gui.data import classify_path, find_results, raw_for_results
 from bshm.gui.live import LiveView
@@ -15,6 +12,9 @@ from bshm.gui.signal_view import SignalView
 from bshm.gui.spectra import SpectraView
 from bshm.gui.station_tree import StationTree
 from bshm.gui.workers import TaskRunner
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from bshm.errors import BshmError
 from bshm.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -313,14 +313,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_error = text
         log.warning("%s", text)
         self.status_message(text)
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "bshm viewer", text,
-                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Warning,
+            "bshm viewer",
+            text,
+            QtWidgets.QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
     def _ask_open_file(self) -> None:
         p, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open raw or results file", "", "HDF5 (*.h5 *.h5.part *.hdf5);;All (*)")
+            self, "Open raw or results file", "", "HDF5 (*.h5 *.h5.part *.hdf5);;All (*)"
+        )
         if p:
             self.open_path(p)
 
@@ -359,7 +365,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.show_error(str(exc))
 
     def _ask_export_csv(self) -> None:
-        p, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export CSV", "selection.csv", "CSV (*.csv)")
+        p, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export CSV", "selection.csv", "CSV (*.csv)"
+        )
         if p:
             try:
                 out, n = self.export_csv(p)

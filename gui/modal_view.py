@@ -24,8 +24,9 @@ MAX_WINDOW_S = 1800.0
 MODE_COLOURS = ["#c62828", "#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#4e342e"]
 
 
-def pick_window(runs: list[tuple[int, int]], start_ns: int, end_ns: int,
-                max_s: float = MAX_WINDOW_S) -> tuple[int, int] | None:
+def pick_window(
+    runs: list[tuple[int, int]], start_ns: int, end_ns: int, max_s: float = MAX_WINDOW_S
+) -> tuple[int, int] | None:
     """The longest gap-free stretch of the runs inside a range, at most ``max_s``.
 
     Falls back to the last run when the range holds no data.
@@ -47,8 +48,13 @@ def identify_window(data: np.ndarray, fs: float, names: list[str], fmax: float, 
     """Run :func:`bshm.analysis.identify` (SSI-COV) on one window (pool thread)."""
     from bshm.analysis import identify
 
-    options = {"channel_names": names, "nan_policy": "repair", "freq_max_hz": fmax,
-               "max_order": max_order, "detrend": "linear"}
+    options = {
+        "channel_names": names,
+        "nan_policy": "repair",
+        "freq_max_hz": fmax,
+        "max_order": max_order,
+        "detrend": "linear",
+    }
     if fs > 3.0 * fmax:
         options["decimate_to_hz"] = 2.5 * fmax
     try:
@@ -119,7 +125,6 @@ class ModalView(QtWidgets.QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        self.shortcut_target = self.stab
 
     def export_target(self):
         """The plot exported as PNG for this tab."""
@@ -149,8 +154,10 @@ class ModalView(QtWidgets.QWidget):
         self.window = pick_window(self.session.runs(self.source), start_ns, end_ns)
         if self.window is not None:
             a, b = self.window
-            self.label.setText(f"{self.source}: {to_iso(a, digits=0)} + {(b - a) / NS:.0f} s "
-                               f"({len(self.acc_channels())} channels)")
+            self.label.setText(
+                f"{self.source}: {to_iso(a, digits=0)} + {(b - a) / NS:.0f} s "
+                f"({len(self.acc_channels())} channels)"
+            )
 
     # -- work ----------------------------------------------------------------
     def run(self) -> bool:
@@ -168,13 +175,27 @@ class ModalView(QtWidgets.QWidget):
         except BshmError as exc:
             self.sig_message.emit(str(exc))
             return False
-        self.channel_x = np.array([c.location[0] if c.location and math.isfinite(c.location[0])
-                                   else float(i) for i, c in enumerate(metas)])
+        self.channel_x = np.array(
+            [
+                c.location[0] if c.location and math.isfinite(c.location[0]) else float(i)
+                for i, c in enumerate(metas)
+            ]
+        )
         self.busy = True
         self.button.setEnabled(False)
-        self.sig_message.emit(f"identifying modes of {len(rec.times_ns)} samples x {len(names)} ch ...")
-        self.runner.start(identify_window, rec.data, rec.fs, names, self.fmax.value(),
-                          self.order.value(), on_done=self._done, on_failed=self._failed)
+        self.sig_message.emit(
+            f"identifying modes of {len(rec.times_ns)} samples x {len(names)} ch ..."
+        )
+        self.runner.start(
+            identify_window,
+            rec.data,
+            rec.fs,
+            names,
+            self.fmax.value(),
+            self.order.value(),
+            on_done=self._done,
+            on_failed=self._failed,
+        )
         return True
 
     def _failed(self, msg: str) -> None:
@@ -201,18 +222,35 @@ class ModalView(QtWidgets.QWidget):
         f, o = np.asarray(sd.frequencies), np.asarray(sd.orders)
         groups = [
             ("new pole", ~np.asarray(sd.stable_frequency), "#bdbdbd", "o", 4),
-            ("stable frequency", np.asarray(sd.stable_frequency) & ~np.asarray(sd.stable),
-             "#90caf9", "o", 5),
+            (
+                "stable frequency",
+                np.asarray(sd.stable_frequency) & ~np.asarray(sd.stable),
+                "#90caf9",
+                "o",
+                5,
+            ),
             ("stable", np.asarray(sd.stable) & (np.asarray(sd.mode) < 0), "#1565c0", "+", 7),
             ("picked mode", np.asarray(sd.mode) >= 0, "#c62828", "x", 8),
         ]
         for name, mask, colour, symbol, size in groups:
             if mask.any():
-                self.stab.plot(f[mask], o[mask], pen=None, symbol=symbol, symbolSize=size,
-                               symbolPen=colour, symbolBrush=colour, name=name)
+                self.stab.plot(
+                    f[mask],
+                    o[mask],
+                    pen=None,
+                    symbol=symbol,
+                    symbolSize=size,
+                    symbolPen=colour,
+                    symbolBrush=colour,
+                    name=name,
+                )
         for k, fk in enumerate(result.frequencies):
-            line = pg.InfiniteLine(fk, angle=90, movable=False,
-                                   pen=pg.mkPen(MODE_COLOURS[k % len(MODE_COLOURS)], width=1))
+            line = pg.InfiniteLine(
+                fk,
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(MODE_COLOURS[k % len(MODE_COLOURS)], width=1),
+            )
             self.stab.addItem(line)
         self.stab.setXRange(0, self.fmax.value(), padding=0.02)
 
@@ -221,12 +259,18 @@ class ModalView(QtWidgets.QWidget):
         self.table.setRowCount(n)
         poles = getattr(result, "n_poles", np.zeros(n, int))
         for k in range(n):
-            cells = [str(k + 1), f"{result.frequencies[k]:.4f}", f"{100 * result.damping[k]:.2f}",
-                     f"{result.mpc[k]:.3f}", str(int(poles[k]))]
+            cells = [
+                str(k + 1),
+                f"{result.frequencies[k]:.4f}",
+                f"{100 * result.damping[k]:.2f}",
+                f"{result.mpc[k]:.3f}",
+                str(int(poles[k])),
+            ]
             for j, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
-                                      | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                item.setTextAlignment(
+                    QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+                )
                 self.table.setItem(k, j, item)
         self.table.resizeColumnsToContents()
         if n:
@@ -252,6 +296,13 @@ class ModalView(QtWidgets.QWidget):
         for k in sorted(rows):
             x, y = self.shape_curve(k)
             colour = MODE_COLOURS[k % len(MODE_COLOURS)]
-            self.shape.plot(x, y, pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=7,
-                            symbolBrush=colour, symbolPen=colour)
+            self.shape.plot(
+                x,
+                y,
+                pen=pg.mkPen(colour, width=1),
+                symbol="o",
+                symbolSize=7,
+                symbolBrush=colour,
+                symbolPen=colour,
+            )
         self.shape.setTitle(f"mode {min(rows) + 1}: {self.result.frequencies[min(rows)]:.3f} Hz")

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from bshm.gui import data as D
 
 from bshm.errors import StoreError
-from bshm.gui import data as D
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +120,18 @@ class RawSession:
         with self.lock:
             self.reader.close()
 
-    def read_record(self, source: str, start_ns: int | None = None, end_ns: int | None = None,
-                    channels: Sequence[str] | None = None):
+    def read_record(
+        self,
+        source: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        channels: Sequence[str] | None = None,
+    ):
         """``RawReader.read`` under the session lock (any thread)."""
         with self.lock:
-            return self.reader.read(source, start_ns, end_ns,
-                                    channels=list(channels) if channels else None)
+            return self.reader.read(
+                source, start_ns, end_ns, channels=list(channels) if channels else None
+            )
 
     def gaps(self, source: str, start_ns: int | None = None, end_ns: int | None = None) -> list:
         """Gaps of a source overlapping a range."""
@@ -147,7 +153,8 @@ class RawSession:
     def missing_overview(self, source: str, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
         """Runs in a range whose overview is not computed yet."""
         return [
-            r for r in D.overlapping(self.runs(source), start_ns, end_ns)
+            r
+            for r in D.overlapping(self.runs(source), start_ns, end_ns)
             if (source, *r) not in self.overviews
         ]
 

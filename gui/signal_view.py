@@ -12,11 +12,11 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.gui import data as D
+from bshm.gui.station_tree import HEALTH_COLOURS
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from bshm.errors import BshmError
-from bshm.gui import data as D
-from bshm.gui.station_tree import HEALTH_COLOURS
 from bshm.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,13 @@ class SignalView(QtWidgets.QWidget):
         self.source = None
         self._clear_plots()
 
-    def show_source(self, source: str, channels: list[str] | None = None,
-                    start_ns: int | None = None, end_ns: int | None = None) -> None:
+    def show_source(
+        self,
+        source: str,
+        channels: list[str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> None:
         """Plot channels of a source; default range: the last record run."""
         if self.session is None:
             return
@@ -201,9 +206,14 @@ class SignalView(QtWidgets.QWidget):
             return
         start, end = self.view_range_ns()
         tr = self.trace
-        if (tr is not None and tr.kind == "raw" and tr.source == self.source
-                and tuple(self.channels) == tr.channels
-                and tr.start_ns <= start and end <= tr.end_ns):
+        if (
+            tr is not None
+            and tr.kind == "raw"
+            and tr.source == self.source
+            and tuple(self.channels) == tr.channels
+            and tr.start_ns <= start
+            and end <= tr.end_ns
+        ):
             self._after_load(start, end)
             return
         margin = (end - start) // 4
@@ -240,8 +250,11 @@ class SignalView(QtWidgets.QWidget):
         self._overview_busy = True
         self.sig_message.emit(f"computing overview of {len(missing)} records ...")
         self.runner.start(
-            self.session.compute_overview, self.source, missing,
-            on_done=self._overview_done, on_failed=self._overview_failed,
+            self.session.compute_overview,
+            self.source,
+            missing,
+            on_done=self._overview_done,
+            on_failed=self._overview_failed,
             on_progress=self._overview_progress,
         )
 
@@ -251,8 +264,9 @@ class SignalView(QtWidgets.QWidget):
         if tr is None or tr.kind != "overview" or self.session is None:
             return
         try:
-            self.set_trace(self.session.read_overview(tr.source, tr.start_ns, tr.end_ns,
-                                                      tr.channels))
+            self.set_trace(
+                self.session.read_overview(tr.source, tr.start_ns, tr.end_ns, tr.channels)
+            )
         except BshmError as exc:
             self.sig_message.emit(str(exc))
             return
@@ -290,7 +304,9 @@ class SignalView(QtWidgets.QWidget):
         for p, name in zip(self.plots, self.channels):
             h = per_channel.get(name)
             if h is not None:
-                p.getAxis("left").setTextPen(HEALTH_COLOURS.get(h.level, "#000") if h.level else None)
+                p.getAxis("left").setTextPen(
+                    HEALTH_COLOURS.get(h.level, "#000") if h.level else None
+                )
 
     # -- crosshair ---------------------------------------------------------
     def _on_mouse(self, event) -> None:

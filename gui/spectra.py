@@ -10,9 +10,8 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt import QtCore, QtWidgets
-
 from bshm.gui.signal_view import pen_for
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def longest_finite_run(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     if len(starts) == 0:
         return t[:0], y[:0]
     k = int(np.argmax(stops - starts))
-    return t[starts[k]:stops[k]], y[starts[k]:stops[k]]
+    return t[starts[k] : stops[k]], y[starts[k] : stops[k]]
 
 
 def welch_psd(y: np.ndarray, fs: float, seg_s: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
@@ -110,9 +109,11 @@ class SpectraView(QtWidgets.QWidget):
         self.psd_plot.plotItem.legend.clear()
         for i, name in enumerate(trace.channels):
             p = np.where(self.psd[:, i] > 0, self.psd[:, i], np.nan)
-            self.curves.append(self.psd_plot.plot(self.freqs, p, pen=pen_for(i),
-                                                  name=f"{name} [{units[i]}]",
-                                                  connect="finite"))
+            self.curves.append(
+                self.psd_plot.plot(
+                    self.freqs, p, pen=pen_for(i), name=f"{name} [{units[i]}]", connect="finite"
+                )
+            )
         self.note.setText(f"{len(t) / trace.fs:.0f} s gap-free at {trace.fs:g} Hz")
         keep = self.choice.currentIndex()
         self.choice.blockSignals(True)
@@ -139,6 +140,5 @@ class SpectraView(QtWidgets.QWidget):
         self.image.setImage(img, autoLevels=True)
         dt = tt[1] - tt[0] if len(tt) > 1 else len(self._y) / self._fs
         df = f[1] - f[0] if len(f) > 1 else 1.0
-        self.image.setRect(QtCore.QRectF(tt[0] - dt / 2, f[0] - df / 2,
-                                         dt * len(tt), df * len(f)))
+        self.image.setRect(QtCore.QRectF(tt[0] - dt / 2, f[0] - df / 2, dt * len(tt), df * len(f)))
         self.spec_plot.autoRange()

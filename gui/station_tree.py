@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
-
 from bshm.gui.data import Health
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 ROLE_KEY = QtCore.Qt.ItemDataRole.UserRole
 HEALTH_COLOURS = {0: "#2e7d32", 1: "#ef6c00", 2: "#c62828"}
@@ -55,15 +54,14 @@ class StationTree(QtWidgets.QTreeWidget):
         for name, info in sources.items():
             rate = f"{info.fs:g} Hz" if info.fs else "irregular"
             src = QtWidgets.QTreeWidgetItem([f"{name}  {rate}", "", "", ""])
-            src.setToolTip(0, f"{info.kind}, {rate}, {len(info.channels)} channels, "
-                              f"timing {info.timing}")
+            src.setToolTip(
+                0, f"{info.kind}, {rate}, {len(info.channels)} channels, timing {info.timing}"
+            )
             src.setData(0, ROLE_KEY, ("source", name))
             root.addChild(src)
             for ch in info.channels:
                 label = ch.name if not ch.direction else f"{ch.name} ({ch.direction})"
-                item = QtWidgets.QTreeWidgetItem(
-                    [label, ch.unit, _location_text(ch.location), ""]
-                )
+                item = QtWidgets.QTreeWidgetItem([label, ch.unit, _location_text(ch.location), ""])
                 item.setToolTip(0, f"{ch.quantity}; {ch.calibration or 'no calibration note'}")
                 item.setToolTip(2, _location_text(ch.location, full=True) or "no location")
                 item.setData(0, ROLE_KEY, ("channel", name, ch.name))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.gui.signal_view import pen_for
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from bshm.errors import BshmError, StoreError
-from bshm.gui.signal_view import pen_for
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,14 @@ def load_results(path) -> dict:
     try:
         with open_results(path) as r:
             names, start, values = r.environment()
-            return {"station": r.station, "tracks": r.tracks(), "indices": r.indices(),
-                    "env": (list(names), np.asarray(start), np.asarray(values)),
-                    "alarms": r.alarms(), "fatigue": r.fatigue()}
+            return {
+                "station": r.station,
+                "tracks": r.tracks(),
+                "indices": r.indices(),
+                "env": (list(names), np.asarray(start), np.asarray(values)),
+                "alarms": r.alarms(),
+                "fatigue": r.fatigue(),
+            }
     except (OSError, KeyError) as exc:
         raise StoreError(f"{path}: cannot read as a bshm results file ({exc})") from exc
 
@@ -60,8 +65,9 @@ def temperature_at(env: tuple, times_ns: np.ndarray) -> tuple[str, np.ndarray]:
     if not ok.any():
         return names[pick], np.full(len(times_ns), np.nan)
     t = np.asarray(times_ns, dtype=np.float64)
-    return names[pick], np.interp(t, start[ok].astype(np.float64), col[ok],
-                                  left=np.nan, right=np.nan)
+    return names[pick], np.interp(
+        t, start[ok].astype(np.float64), col[ok], left=np.nan, right=np.nan
+    )
 
 
 class TrendsView(QtWidgets.QWidget):
@@ -82,12 +88,20 @@ class TrendsView(QtWidgets.QWidget):
         super().__init__(parent)
         self.results: dict | None = None
         self.path: Path | None = None
-        self.label = QtWidgets.QLabel("open a results file (<station>_results.h5) or a data folder with results/")
+        self.label = QtWidgets.QLabel(
+            "open a results file (<station>_results.h5) or a data folder with results/"
+        )
         self.inner = QtWidgets.QTabWidget()
         self.time_plots = pg.GraphicsLayoutWidget()
-        self.p_freq = self.time_plots.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.p_temp = self.time_plots.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.p_index = self.time_plots.addPlot(row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.p_freq = self.time_plots.addPlot(
+            row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
+        )
+        self.p_temp = self.time_plots.addPlot(
+            row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
+        )
+        self.p_index = self.time_plots.addPlot(
+            row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
+        )
         self.p_freq.setLabel("left", "frequency [Hz]")
         self.p_temp.setLabel("left", "temperature [degC]")
         self.p_index.setLabel("left", "damage index T2")
@@ -105,14 +119,18 @@ class TrendsView(QtWidgets.QWidget):
         self.fatigue_plot = pg.GraphicsLayoutWidget()
         self.p_miner = self.fatigue_plot.addPlot(row=0, col=0)
         self.p_miner.setLabel("left", "Miner damage (total)")
-        self.p_cum = self.fatigue_plot.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.p_cum = self.fatigue_plot.addPlot(
+            row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
+        )
         self.p_cum.setLabel("left", "cumulative damage")
         self.p_cum.addLegend(offset=(10, 10))
         self.inner.addTab(self.time_plots, "Over time")
         self.inner.addTab(self.ft_plot, "Frequency vs temperature")
         self.inner.addTab(self.fatigue_plot, "Fatigue")
         self.alarms = QtWidgets.QTableWidget(0, 6)
-        self.alarms.setHorizontalHeaderLabels(["time (UTC)", "level", "index", "mode", "value", "message"])
+        self.alarms.setHorizontalHeaderLabels(
+            ["time (UTC)", "level", "index", "mode", "value", "message"]
+        )
         self.alarms.verticalHeader().hide()
         self.alarms.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.alarms.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -144,8 +162,10 @@ class TrendsView(QtWidgets.QWidget):
         self.results = load_results(self.path)
         tr = self.results["tracks"]
         n_w = len(tr.get("time_ns", []))
-        self.label.setText(f"{self.results['station']}: {self.path.name}, {n_w} windows tracked, "
-                           f"{len(self.results['alarms'])} alarms")
+        self.label.setText(
+            f"{self.results['station']}: {self.path.name}, {n_w} windows tracked, "
+            f"{len(self.results['alarms'])} alarms"
+        )
         self._draw_time()
         self._draw_ft()
         self._draw_fatigue()
@@ -162,14 +182,27 @@ class TrendsView(QtWidgets.QWidget):
             t = np.asarray(tr["time_ns"], dtype=np.float64) / NS
             freq = np.asarray(tr["frequency"], dtype=np.float64)
             for j, mid in enumerate(tr["mode_ids"]):
-                c = self.p_freq.plot(t, freq[:, j], pen=pen_for(j), symbol="o", symbolSize=3,
-                                     symbolPen=None, symbolBrush=pen_for(j).color(),
-                                     name=str(mid), connect="finite")
+                c = self.p_freq.plot(
+                    t,
+                    freq[:, j],
+                    pen=pen_for(j),
+                    symbol="o",
+                    symbolSize=3,
+                    symbolPen=None,
+                    symbolBrush=pen_for(j).color(),
+                    name=str(mid),
+                    connect="finite",
+                )
                 self.freq_curves.append(c)
         names, start, values = r["env"]
         for i, name in enumerate(names):
-            self.p_temp.plot(np.asarray(start, np.float64) / NS, values[:, i], pen=pen_for(i + 3),
-                             name=name, connect="finite")
+            self.p_temp.plot(
+                np.asarray(start, np.float64) / NS,
+                values[:, i],
+                pen=pen_for(i + 3),
+                name=name,
+                connect="finite",
+            )
         ind = r["indices"]
         if ind and "t2" in ind:
             t = np.asarray(ind["time_ns"], dtype=np.float64) / NS
@@ -185,12 +218,24 @@ class TrendsView(QtWidgets.QWidget):
                 pen = pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine)
                 if limits.ndim == 1:  # one limit per level
                     if np.isfinite(limits[k]):
-                        self.p_index.addItem(pg.InfiniteLine(
-                            limits[k], angle=0, movable=False, pen=pen,
-                            label=f"{LEVEL_NAMES[k + 1]}", labelOpts={"position": 0.05}))
+                        self.p_index.addItem(
+                            pg.InfiniteLine(
+                                limits[k],
+                                angle=0,
+                                movable=False,
+                                pen=pen,
+                                label=f"{LEVEL_NAMES[k + 1]}",
+                                labelOpts={"position": 0.05},
+                            )
+                        )
                 else:  # limits per window (n_w, 3)
-                    self.p_index.plot(t, limits[:, k], pen=pen, connect="finite",
-                                      name=f"limit {LEVEL_NAMES[k + 1]}")
+                    self.p_index.plot(
+                        t,
+                        limits[:, k],
+                        pen=pen,
+                        connect="finite",
+                        name=f"limit {LEVEL_NAMES[k + 1]}",
+                    )
         self.p_freq.addItem(self.alarm_line, ignoreBounds=True)
         self.alarm_line.hide()
 
@@ -206,8 +251,16 @@ class TrendsView(QtWidgets.QWidget):
         freq = np.asarray(tr["frequency"], dtype=np.float64)
         for j, mid in enumerate(tr["mode_ids"]):
             ok = np.isfinite(temp) & np.isfinite(freq[:, j])
-            self.ft_plot.plot(temp[ok], freq[ok, j], pen=None, symbol="o", symbolSize=4,
-                              symbolPen=None, symbolBrush=pen_for(j).color(), name=str(mid))
+            self.ft_plot.plot(
+                temp[ok],
+                freq[ok, j],
+                pen=None,
+                symbol="o",
+                symbolSize=4,
+                symbolPen=None,
+                symbolBrush=pen_for(j).color(),
+                name=str(mid),
+            )
 
     def _draw_fatigue(self) -> None:
         fat = self.results["fatigue"]
@@ -220,27 +273,36 @@ class TrendsView(QtWidgets.QWidget):
             return
         totals = [float(np.nansum(fat[g]["miner_damage"])) for g in gauges]
         self.miner_totals = dict(zip(gauges, totals))
-        self.p_miner.addItem(pg.BarGraphItem(x=np.arange(len(gauges)), height=totals, width=0.6,
-                                             brush="#1565c0"))
+        self.p_miner.addItem(
+            pg.BarGraphItem(x=np.arange(len(gauges)), height=totals, width=0.6, brush="#1565c0")
+        )
         self.p_miner.getAxis("bottom").setTicks([list(enumerate(gauges))])
         self.p_miner.setTitle("Palmgren-Miner damage per gauge (1 = design life used up)")
         for k, g in enumerate(gauges):
             order = np.argsort(fat[g]["window_start_ns"])
             t = np.asarray(fat[g]["window_end_ns"], dtype=np.float64)[order] / NS
-            self.p_cum.plot(t, np.cumsum(np.asarray(fat[g]["miner_damage"])[order]),
-                            pen=pen_for(k), name=g)
+            self.p_cum.plot(
+                t, np.cumsum(np.asarray(fat[g]["miner_damage"])[order]), pen=pen_for(k), name=g
+            )
 
     def _fill_alarms(self) -> None:
         alarms = self.results["alarms"]
         self.alarms.setRowCount(len(alarms))
         for i, a in enumerate(alarms):
-            cells = [a["time"][:19].replace("T", " "), f"{a['level']} {LEVEL_NAMES.get(a['level'], '')}",
-                     a["index"], a.get("mode") or a.get("channel") or "",
-                     f"{a['value']:.4g} / {a['threshold']:.4g}", a["message"]]
+            cells = [
+                a["time"][:19].replace("T", " "),
+                f"{a['level']} {LEVEL_NAMES.get(a['level'], '')}",
+                a["index"],
+                a.get("mode") or a.get("channel") or "",
+                f"{a['value']:.4g} / {a['threshold']:.4g}",
+                a["message"],
+            ]
             for j, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
                 if j == 1:
-                    item.setForeground(QtGui.QBrush(QtGui.QColor(LEVEL_COLOURS.get(a["level"], "#000"))))
+                    item.setForeground(
+                        QtGui.QBrush(QtGui.QColor(LEVEL_COLOURS.get(a["level"], "#000")))
+                    )
                 self.alarms.setItem(i, j, item)
         self.alarms.resizeColumnsToContents()
 

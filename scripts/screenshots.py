@@ -30,6 +30,7 @@ def live_writer(out: Path, seconds: float, stop: threading.Event) -> threading.T
     """Write the simulated bridge's accelerations into ``out`` in real time (a thread)."""
     from bshm.fixtures.bridge import BridgeModel
     from bshm.fixtures.history import history_specs
+
     from bshm.store import RawWriter
 
     specs = history_specs(100.0)
@@ -46,7 +47,7 @@ def live_writer(out: Path, seconds: float, stop: threading.Event) -> threading.T
                 delay = (start + 10**8 - time.time_ns()) / 1e9
                 if delay > 0:
                     stop.wait(delay)
-                w.write("acc", rec.acc[k * 10:(k + 1) * 10], t0_ns=start)
+                w.write("acc", rec.acc[k * 10 : (k + 1) * 10], t0_ns=start)
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
@@ -84,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         from bshm.fixtures.history import simulate_history
 
         raw = tmp / "history"
-        simulate_history(raw, 0.5, start_ns=1_790_000_000 * NS, every_s=3600, record_s=600,
-                         seed=3, write_station=False)
+        simulate_history(
+            raw,
+            0.5,
+            start_ns=1_790_000_000 * NS,
+            every_s=3600,
+            record_s=600,
+            seed=3,
+            write_station=False,
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     win = MainWindow(make_settings(tmp / "viewer.ini"))
     win.resize(1366, 768)

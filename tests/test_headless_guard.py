@@ -41,8 +41,9 @@ print(json.dumps({"seen": seen, "failed": failed, "qt": qt}))
 
 
 def test_no_qt_outside_the_gui():
-    run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         timeout=240)
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=240
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert "bshm.cli.cmd_view" in report["seen"]

@@ -20,8 +20,9 @@ span/latest, Ctrl+L follow live, Ctrl+E export PNG, F1 all shortcuts."""
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bshm view``."""
     parser.add_argument("path", nargs="?", help="raw folder or file, or a results file")
-    parser.add_argument("--settings", metavar="INI",
-                        help="keep layout and recent files in this INI file")
+    parser.add_argument(
+        "--settings", metavar="INI", help="keep layout and recent files in this INI file"
+    )
     parser.add_argument("--exit-after", type=float, metavar="S", help=argparse.SUPPRESS)
 
 

@@ -30,8 +30,9 @@ def sim_dir(tmp_path_factory) -> Path:
     from bshm.fixtures.history import simulate_history
 
     out = tmp_path_factory.mktemp("sim")
-    simulate_history(out, 0.125, start_ns=T0_NS, every_s=3600, record_s=120, seed=7,
-                     write_station=False)
+    simulate_history(
+        out, 0.125, start_ns=T0_NS, every_s=3600, record_s=120, seed=7, write_station=False
+    )
     return out
 
 

@@ -28,8 +28,10 @@ def main() -> int:
     out, seconds = sys.argv[1], float(sys.argv[2])
     fs = float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0
     n_ch = int(sys.argv[4]) if len(sys.argv) > 4 else 16
-    chans = tuple(ChannelMeta(f"A{k + 1:02d}", "acceleration", "m/s2", (4.0 * k, 0.0, 0.0), "z")
-                  for k in range(n_ch))
+    chans = tuple(
+        ChannelMeta(f"A{k + 1:02d}", "acceleration", "m/s2", (4.0 * k, 0.0, 0.0), "z")
+        for k in range(n_ch)
+    )
     spec = SourceSpec("acc", "simulated", fs, chans)
     block = int(fs // 10)
     t0 = time.time_ns() // 10**8 * 10**8

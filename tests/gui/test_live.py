@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-
 from live_writer import value
 
 HERE = Path(__file__).parent
 
 
 def test_follow_a_live_writer_process(window, qtbot, tmp_path):
-    with subprocess.Popen([sys.executable, str(HERE / "live_writer.py"), str(tmp_path), "8"],
-                          stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, str(HERE / "live_writer.py"), str(tmp_path), "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
         _follow(window, qtbot, tmp_path, proc)
     assert proc.returncode == 0
     window.live.stop()
@@ -27,9 +28,11 @@ def _follow(window, qtbot, tmp_path, proc):
     try:
         assert proc.stdout.readline().strip() == "started"
         assert window.open_path(tmp_path), window.last_error
-        assert window.session.live and window.mode_label.text() == "LIVE"
+        assert window.session.live
+        assert window.mode_label.text() == "LIVE"
         live = window.live
-        assert live.running and window.tabs.currentWidget() is live
+        assert live.running
+        assert window.tabs.currentWidget() is live
         assert len(live.curves) == 16
         qtbot.waitUntil(lambda: live.ring.total >= 3000, timeout=10000)
         lat = []

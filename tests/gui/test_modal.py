@@ -17,14 +17,16 @@ def test_stabilization_diagram_in_worker(window, sim_dir, qtbot):
         assert modal.busy  # the GUI thread is free while the worker runs
         assert not modal.button.isEnabled()
     result = blocker.args[0]
-    assert not modal.busy and modal.button.isEnabled()
+    assert not modal.busy
+    assert modal.button.isEnabled()
     assert window.tabs.currentWidget() is modal
     # the diagram shows every pole of the result; picked ones highlighted
     sd = result.stabilization
     plotted = sum(len(item.xData) for item in modal.stab.listDataItems())
     assert plotted == sd.n_poles
     picked = [i for i in modal.stab.listDataItems() if i.name() == "picked mode"]
-    assert picked and len(picked[0].xData) == int((np.asarray(sd.mode) >= 0).sum())
+    assert picked
+    assert len(picked[0].xData) == int((np.asarray(sd.mode) >= 0).sum())
     # the table lists f, damping, MPC of each mode
     assert modal.table.rowCount() == len(result.frequencies) > 0
     for k in range(modal.table.rowCount()):
@@ -38,8 +40,9 @@ def test_stabilization_diagram_in_worker(window, sim_dir, qtbot):
     assert abs(result.frequencies[0] - f1) / f1 < 0.05, (result.frequencies, f1)
     # mode shape plotted against the sensors' x positions
     with open_raw(sim_dir) as r:
-        xs = sorted(c.location[0] for c in r.sources[modal.source].channels
-                    if c.quantity == "acceleration")
+        xs = sorted(
+            c.location[0] for c in r.sources[modal.source].channels if c.quantity == "acceleration"
+        )
     curves = modal.shape.listDataItems()
     assert curves
     np.testing.assert_allclose(curves[0].xData, xs)

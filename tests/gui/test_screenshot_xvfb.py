@@ -43,24 +43,34 @@ sys.exit(app.exec())
 def test_main_window_screenshot_under_xvfb(sim_dir, tmp_path):
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb); offscreen tests cover the rest")
+        pytest.skip(
+            "Xvfb is not installed (Debian: apt-get install xvfb); offscreen tests cover the rest"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     out = ARTIFACTS / "main_window_xvfb.png"
     out.unlink(missing_ok=True)
-    server = subprocess.Popen([xvfb, "-displayfd", "1", "-screen", "0", "1366x768x24",
-                               "-nolisten", "tcp"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", "1", "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         display = server.stdout.readline().strip()
         assert display.isdigit(), f"Xvfb did not report a display: {display!r}"
         env = dict(os.environ, DISPLAY=f":{display}", QT_QPA_PLATFORM="xcb")
         env.pop("QT_LOGGING_RULES", None)
-        run = subprocess.run([sys.executable, "-c", SCRIPT, str(sim_dir), str(out),
-                              str(tmp_path / "s.ini")],
-                             env=env, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(sim_dir), str(out), str(tmp_path / "s.ini")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, (
             f"viewer under Xvfb failed (missing xcb libraries? run with QT_DEBUG_PLUGINS=1):\n"
-            f"{run.stderr[-3000:]}")
+            f"{run.stderr[-3000:]}"
+        )
     finally:
         server.terminate()
         server.wait(10)

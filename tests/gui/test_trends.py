@@ -29,25 +29,66 @@ def results_file(tmp_path, sim_dir):
     level = np.digitize(t2, [10, 20, 25])
     from types import SimpleNamespace
 
-    windows = [SimpleNamespace(start_ns=int(ti), end_ns=int(ti) + 600 * NS, status="skipped",
-                               reason="test", rms=0.0, env={"T1": float(te), "T2": 5.0},
-                               frequencies=[]) for ti, te in zip(t, temp)]
+    windows = [
+        SimpleNamespace(
+            start_ns=int(ti),
+            end_ns=int(ti) + 600 * NS,
+            status="skipped",
+            reason="test",
+            rms=0.0,
+            env={"T1": float(te), "T2": 5.0},
+            frequencies=[],
+        )
+        for ti, te in zip(t, temp)
+    ]
     with ResultsWriter(path, station="sim-bridge") as w:
         w.append_windows(windows, channels=["A01"], env_names=["T1", "T2"])
-        w.write_group("tracks", {"time_ns": t, "frequency": freq,
-                                 "damping": np.full_like(freq, 0.01), "mac": np.ones_like(freq)},
-                      {"mode_ids": '["M1", "M2"]'})
-        w.write_group("indices", {"time_ns": t, "t2": t2, "t2_limits": np.array([10.0, 20.0, 25.0]),
-                                  "level": level})
-        w.append_alarms([{"time_ns": int(t[30]), "level": 2, "index": "t2", "value": 21.0,
-                          "threshold": 20.0, "mode": None, "message": "novelty T2 above level 2"},
-                         {"time_ns": int(t[36]), "level": 3, "index": "freq_shift", "value": 4.2,
-                          "threshold": 4.0, "mode": "M1", "message": "M1 dropped 4.2 %"}])
+        w.write_group(
+            "tracks",
+            {
+                "time_ns": t,
+                "frequency": freq,
+                "damping": np.full_like(freq, 0.01),
+                "mac": np.ones_like(freq),
+            },
+            {"mode_ids": '["M1", "M2"]'},
+        )
+        w.write_group(
+            "indices",
+            {"time_ns": t, "t2": t2, "t2_limits": np.array([10.0, 20.0, 25.0]), "level": level},
+        )
+        w.append_alarms(
+            [
+                {
+                    "time_ns": int(t[30]),
+                    "level": 2,
+                    "index": "t2",
+                    "value": 21.0,
+                    "threshold": 20.0,
+                    "mode": None,
+                    "message": "novelty T2 above level 2",
+                },
+                {
+                    "time_ns": int(t[36]),
+                    "level": 3,
+                    "index": "freq_shift",
+                    "value": 4.2,
+                    "threshold": 4.0,
+                    "mode": "M1",
+                    "message": "M1 dropped 4.2 %",
+                },
+            ]
+        )
         edges = np.linspace(0, 50, 11)
         for g, scale in (("S1", 1e-6), ("S3", 3e-6)):
-            w.append_fatigue(g, window_start_ns=t[:5], window_end_ns=t[:5] + 600 * NS,
-                             range_edges=edges, counts=np.ones((5, 10)),
-                             miner_damage=np.full(5, scale))
+            w.append_fatigue(
+                g,
+                window_start_ns=t[:5],
+                window_end_ns=t[:5] + 600 * NS,
+                range_edges=edges,
+                counts=np.ones((5, 10)),
+                miner_damage=np.full(5, scale),
+            )
     return path, t, freq, t2, temp
 
 

@@ -133,7 +133,8 @@ def _truth_frequencies(truth: dict) -> list[float]:
 def test_export_png_and_csv(window, sim_dir, tmp_path):
     assert window.open_path(sim_dir)
     png = window.export_png(tmp_path / "plot")
-    assert png.suffix == ".png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.suffix == ".png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sv = window.signals
     a, _ = sv.default_range("acc")
     sv.set_range(a, a + 5 * NS)
@@ -155,7 +156,8 @@ def test_unreadable_files_give_clear_messages(window, tmp_path):
     assert not window.open_path(bad)
     assert "broken.h5" in window.last_error
     assert not window.open_path(tmp_path / "missing")
-    assert "missing" in window.last_error and "no such" in window.last_error
+    assert "missing" in window.last_error
+    assert "no such" in window.last_error
     empty = tmp_path / "empty"
     empty.mkdir()
     assert not window.open_path(empty)
@@ -185,7 +187,8 @@ def test_fits_small_screen(window):
     window.resize(1366, 768)
     assert window.minimumSizeHint().width() <= 1366
     assert window.minimumSizeHint().height() <= 768
-    assert window.minimumWidth() <= 1366 and window.minimumHeight() <= 768
+    assert window.minimumWidth() <= 1366
+    assert window.minimumHeight() <= 768
 
 
 def test_keyboard_shortcuts(window, sim_dir, qtbot):
@@ -196,8 +199,22 @@ def test_keyboard_shortcuts(window, sim_dir, qtbot):
     window.tabs.setCurrentIndex(0)
     a0, b0 = window.signals.view_range_ns()
     actions = {a.shortcut().toString(): a for a in window.actions()}
-    for key in ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+E", "Ctrl+L", "F5",
-                "+", "-", "Home", "End", "Ctrl+M", "Ctrl+Q"):
+    for key in (
+        "Ctrl+1",
+        "Ctrl+2",
+        "Ctrl+3",
+        "Ctrl+4",
+        "Ctrl+5",
+        "Ctrl+E",
+        "Ctrl+L",
+        "F5",
+        "+",
+        "-",
+        "Home",
+        "End",
+        "Ctrl+M",
+        "Ctrl+Q",
+    ):
         assert key in actions, key
     actions["Ctrl+2"].trigger()
     assert window.tabs.currentWidget() is window.spectra
