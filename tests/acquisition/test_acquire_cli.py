@@ -20,12 +20,13 @@ from bshm.store import open_raw
 CHANNELS = [("A01", 2.4e-6, 0.0), ("A05", 2.4e-6, 0.01), ("S2", 0.05, -3.0)]
 
 
-def write_config(folder: Path, *, fs: float = 100.0, extra: str = "") -> Path:
+def write_config(folder: Path, *, fs: float = 100.0, extra: str = "",
+                 silence: float = 1.0) -> Path:
     lines = [
         "[station]", 'name = "cli"', 'description = "acquire test"', 'data_dir = "data"',
         'rollover = "1h"', "", "[[sources]]", 'name = "acc"', 'kind = "serial"',
         'port = "dev/acc"', 'protocol = "binary"', 'sample_format = "int24"', f"fs = {fs}",
-        "silence_timeout = 1.0", extra,
+        f"silence_timeout = {silence}", extra,
     ]
     for name, scale, offset in CHANNELS:
         q, unit = ("strain", "um/m") if name.startswith("S") else ("acceleration", "m/s2")
@@ -65,10 +66,11 @@ def station(tmp_path):
     return load_station(write_config(tmp_path))
 
 
-def test_acquire_records_exactly_what_the_device_sent(tmp_path, station):
+def test_acquire_records_exactly_what_the_device_sent(tmp_path):
     """1 % of the bytes on the wire corrupted: every intact frame is stored exactly,
     at its time, and the counters in the file match the injected faults."""
-    src = station.source("acc")
+    # a long silence timeout: the halted device must not count as lost before SIGTERM
+    src = load_station(write_config(tmp_path, silence=10.0)).source("acc")
     dev = VirtualSerialDevice.from_source(src, BridgeStream(seed=5), samples_per_frame=5,
                                           faults=FaultConfig(byte_error=0.01, seed=8))
     with dev:
