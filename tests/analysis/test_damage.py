@@ -130,3 +130,36 @@ def test_mac_drop_alarm_and_too_short_baseline(rng):
     assert m and m[0].mode == "M3" and m[0].level == 2
     with pytest.raises(AnalysisError, match="baseline"):
         fit_novelty(r[:3], mac[:3], np.ones(3, bool))
+
+
+def test_moving_mean_matches_a_plain_loop(rng):
+    from bshm.analysis.damage import moving_mean
+
+    x = rng.standard_normal((50, 3))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    got, cnt = moving_mean(x, 4)
+    for i in range(50):
+        blk = x[max(0, i - 3):i + 1]
+        for j in range(3):
+            v = blk[np.isfinite(blk[:, j]), j]
+            assert cnt[i, j] == v.size
+            if v.size:
+                assert got[i, j] == pytest.approx(v.mean())
+            else:
+                assert np.isnan(got[i, j])
+
+
+def test_averaged_t2_finds_a_small_lasting_shift(rng):
+    """A 1.5-sigma shift of one mode: invisible window by window, clear on the 8-window mean."""
+    t, r, mac, shapes, base = residual_series(rng, shift=np.array([-0.15, 0.0, 0.0]))
+    model = fit_novelty(r, mac, base, average=8)
+    assert model.average == 8 and all(k >= 1 for k in model.kappa)
+    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
+    alarms, level = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
+                                 freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5,
+                                 n_avg=model.average)
+    assert level[:400].max() <= 1
+    hits = [a for a in alarms if a.index == "t2_avg" and a.level >= 2]
+    assert hits and hits[0].time_ns <= 430 * 10**12
+    assert "mean of the last 8 windows" in hits[0].message
+    assert not [a for a in alarms if a.index == "t2" and a.level >= 2 and a.time_ns < 400 * 10**12]
