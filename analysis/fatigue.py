@@ -537,6 +537,7 @@ def process_strain_window(
     curve: SNCurve | None = None,
     range_edges: Any = None,
     mean_edges: Any = None,
+    moduli: Mapping[str, float] | None = None,
 ) -> tuple[list[WindowFatigue], dict[str, GaugeFatigue]]:
     """Fatigue of every gauge for one window (entry point for ``bshm analyze``).
 
@@ -549,8 +550,10 @@ def process_strain_window(
     start_ns, end_ns : int
         Window limits (ns).
     settings : FatigueSettings, optional
-        ``gauges`` (empty: every strain channel), ``modulus_gpa``,
-        ``detail_category``. Defaults: all strain channels, 210 GPa, 71 MPa.
+        ``gauges`` (empty: every strain channel; configured gauges that are
+        not among ``channels`` belong to another source and are ignored
+        here), ``modulus_gpa``, ``detail_category``. Defaults: all strain
+        channels, 210 GPa, 71 MPa.
     state : dict, optional
         Gauge name -> :class:`GaugeFatigue` from earlier windows (e.g. from
         :func:`load_fatigue_state`); updated in place and returned.
@@ -558,6 +561,9 @@ def process_strain_window(
         Overrides the EN 1993-1-9 curve of ``settings.detail_category``.
     range_edges, mean_edges : array_like, optional
         Histogram edges (MPa) for gauges seen for the first time.
+    moduli : mapping, optional
+        Gauge name -> Young's modulus (GPa) where it differs from
+        ``settings.modulus_gpa`` (e.g. a gauge on a stainless part).
 
     Returns
     -------
@@ -568,17 +574,15 @@ def process_strain_window(
     Raises
     ------
     ValueError
-        A configured gauge is not among ``channels``, or shapes disagree.
+        Shapes disagree, or a gauge's unit is not a strain unit.
     """
     arr = np.asarray(data, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != len(channels):
         raise ValueError(f"strain data: expected (n, {len(channels)}) samples, got {arr.shape}")
     names = [c.name for c in channels]
-    wanted = tuple(getattr(settings, "gauges", ()) or ())
-    if wanted:
-        missing = [g for g in wanted if g not in names]
-        if missing:
-            raise ValueError(f"fatigue.gauges: {missing} not in the strain source ({names})")
+    configured = tuple(getattr(settings, "gauges", ()) or ())
+    if configured:
+        wanted = tuple(g for g in configured if g in names)
     else:
         wanted = tuple(c.name for c in channels if c.quantity == "strain")
     modulus = float(getattr(settings, "modulus_gpa", 210.0))
@@ -589,7 +593,12 @@ def process_strain_window(
         j = names.index(g)
         if g not in state:
             state[g] = GaugeFatigue(
-                g, channels[j].unit, sn, modulus, range_edges=range_edges, mean_edges=mean_edges
+                g,
+                channels[j].unit,
+                sn,
+                float((moduli or {}).get(g, modulus)),
+                range_edges=range_edges,
+                mean_edges=mean_edges,
             )
         res = state[g].process(arr[:, j], start_ns, end_ns)
         if res is not None:

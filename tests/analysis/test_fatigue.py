@@ -67,6 +67,15 @@ def test_gamma_mf_and_custom_curve() -> None:
         en1993_curve(0.0)
 
 
+def test_per_gauge_modulus() -> None:
+    chans = [_Meta("S1", "strain", "um/m"), _Meta("S2", "strain", "um/m")]
+    x = np.tile([0.0, 100.0], 50)[:, None].repeat(2, axis=1)
+    res, _ = process_strain_window(x, chans, start_ns=0, end_ns=10**9, moduli={"S2": 70.0})
+    by = {r.gauge: r for r in res}
+    assert by["S1"].max_range_mpa == pytest.approx(21.0)
+    assert by["S2"].max_range_mpa == pytest.approx(7.0)
+
+
 def test_strain_to_stress_units() -> None:
     np.testing.assert_allclose(strain_to_stress([100.0, -50.0], "um/m", 210.0), [21.0, -10.5])
     assert strain_to_stress(0.1, "mm/m", 200.0) == pytest.approx(20.0)
@@ -173,8 +182,12 @@ def test_bad_gauge_and_shape() -> None:
         modulus_gpa: float = 210.0
         detail_category: float = 71.0
 
-    with pytest.raises(ValueError, match="S9"):
-        process_strain_window(np.zeros((10, 1)), chans, start_ns=0, end_ns=1, settings=_Settings())
+    # a configured gauge of another source is not counted here (and no error)
+    res, state = process_strain_window(
+        np.zeros((10, 1)), chans, start_ns=0, end_ns=1, settings=_Settings()
+    )
+    assert res == []
+    assert state == {}
     with pytest.raises(ValueError, match="expected"):
         process_strain_window(np.zeros((10, 2)), chans, start_ns=0, end_ns=1)
     with pytest.raises(ValueError, match="missing key"):
