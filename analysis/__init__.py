@@ -20,7 +20,14 @@ _LAZY: dict[str, str] = {
     "rainflow": "bshm.analysis.rainflow",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "FDDSpectrum",
+    "ModalResult",
+    "StabilizationDiagram",
+    "identify",
+    "mac_matrix",
+    "rainflow",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from bshm.analysis.mac import mac_matrix

@@ -19,7 +19,6 @@ https://doi.org/10.1016/j.ymssp.2012.01.007
 from __future__ import annotations
 
 import numpy as np
-
 from bshm.analysis._numba import kernel
 
 __all__ = ["mac", "mac_matrix", "mpc", "mpd"]

@@ -9,7 +9,6 @@ The public entry point of the modal analysis: validation and preprocessing
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,17 +96,35 @@ class ModalResult:
 
 
 _SSI_DEFAULTS: dict[str, Any] = {
-    "time_lag": 40, "max_order": 80, "min_order": 2, "order_step": 2, "refs": None,
-    "stability": (0.01, 0.2, 0.02), "max_damping": 0.1, "min_mpc": 0.8,
-    "max_mpd": 20.0, "min_fraction": 0.3, "cutoff": None, "multi_order": True,
+    "time_lag": 40,
+    "max_order": 80,
+    "min_order": 2,
+    "order_step": 2,
+    "refs": None,
+    "stability": (0.01, 0.2, 0.02),
+    "max_damping": 0.1,
+    "min_mpc": 0.8,
+    "max_mpd": 20.0,
+    "min_fraction": 0.3,
+    "cutoff": None,
+    "multi_order": True,
 }
 _FDD_DEFAULTS: dict[str, Any] = {
-    "nperseg": None, "overlap": 0.5, "prominence": 0.5, "mac_threshold": 0.8,
+    "nperseg": None,
+    "overlap": 0.5,
+    "prominence": 0.5,
+    "mac_threshold": 0.8,
 }
 _PREP_DEFAULTS: dict[str, Any] = {
-    "channel_names": None, "channels": None, "nan_policy": "refuse", "max_gap_s": 0.5,
-    "detrend": None, "band_hz": None, "decimate_to_hz": None,
-    "freq_min_hz": 0.0, "freq_max_hz": None,
+    "channel_names": None,
+    "channels": None,
+    "nan_policy": "refuse",
+    "max_gap_s": 0.5,
+    "detrend": None,
+    "band_hz": None,
+    "decimate_to_hz": None,
+    "freq_min_hz": 0.0,
+    "freq_max_hz": None,
 }
 
 
@@ -206,9 +223,14 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
 
     opt = _options(method, options)
     prep = prepare(
-        data, fs, channel_names=opt["channel_names"], channels=opt["channels"],
-        nan_policy=opt["nan_policy"], max_gap_s=opt["max_gap_s"],
-        detrend_kind=opt["detrend"], band_hz=opt["band_hz"],
+        data,
+        fs,
+        channel_names=opt["channel_names"],
+        channels=opt["channels"],
+        nan_policy=opt["nan_policy"],
+        max_gap_s=opt["max_gap_s"],
+        detrend_kind=opt["detrend"],
+        band_hz=opt["band_hz"],
         decimate_to_hz=opt["decimate_to_hz"],
     )
     n, nl = prep.data.shape
@@ -228,22 +250,42 @@ def _identify_ssi(prep: Any, opt: dict[str, Any], fmin: float, fmax: float) -> M
 
     refs = None if opt["refs"] is None else np.asarray(opt["refs"], dtype=np.intp)
     diag = ssi_cov(
-        prep.data, prep.fs, time_lag=int(opt["time_lag"]), max_order=int(opt["max_order"]),
-        min_order=int(opt["min_order"]), order_step=int(opt["order_step"]), refs=refs,
-        multi_order=bool(opt["multi_order"]), stability=tuple(opt["stability"]),
+        prep.data,
+        prep.fs,
+        time_lag=int(opt["time_lag"]),
+        max_order=int(opt["max_order"]),
+        min_order=int(opt["min_order"]),
+        order_step=int(opt["order_step"]),
+        refs=refs,
+        multi_order=bool(opt["multi_order"]),
+        stability=tuple(opt["stability"]),
     )
     picked = pick_modes(
-        diag, freq_min=fmin, freq_max=fmax, max_damping=float(opt["max_damping"]),
-        min_mpc=float(opt["min_mpc"]), max_mpd=float(opt["max_mpd"]),
-        min_fraction=float(opt["min_fraction"]), cutoff=opt["cutoff"],
+        diag,
+        freq_min=fmin,
+        freq_max=fmax,
+        max_damping=float(opt["max_damping"]),
+        min_mpc=float(opt["min_mpc"]),
+        max_mpd=float(opt["max_mpd"]),
+        min_fraction=float(opt["min_fraction"]),
+        cutoff=opt["cutoff"],
     )
     diag = replace(diag, mode=picked.labels)
     log.debug("identify ssi-cov: %s modes", picked.frequencies.size)
     return ModalResult(
-        frequencies=picked.frequencies, damping=picked.damping, shapes=picked.shapes,
-        freq_std=picked.freq_std, damping_std=picked.damping_std, mpc=picked.mpc,
-        mpd=picked.mpd, n_poles=picked.cluster_size, stabilization=diag,
-        method="ssi-cov", fs=prep.fs, channels=prep.channels, notes=prep.notes,
+        frequencies=picked.frequencies,
+        damping=picked.damping,
+        shapes=picked.shapes,
+        freq_std=picked.freq_std,
+        damping_std=picked.damping_std,
+        mpc=picked.mpc,
+        mpd=picked.mpd,
+        n_poles=picked.cluster_size,
+        stabilization=diag,
+        method="ssi-cov",
+        fs=prep.fs,
+        channels=prep.channels,
+        notes=prep.notes,
         options={**opt, "freq_min_hz": fmin, "freq_max_hz": fmax, "cutoff": picked.cutoff},
     )
 
@@ -255,18 +297,31 @@ def _identify_fdd(
     from bshm.analysis.spectral import fdd
 
     modes, spec = fdd(
-        prep.data, prep.fs, enhanced=enhanced, nperseg=opt["nperseg"],
-        overlap=float(opt["overlap"]), freq_min=fmin, freq_max=fmax,
-        prominence=float(opt["prominence"]), mac_threshold=float(opt["mac_threshold"]),
+        prep.data,
+        prep.fs,
+        enhanced=enhanced,
+        nperseg=opt["nperseg"],
+        overlap=float(opt["overlap"]),
+        freq_min=fmin,
+        freq_max=fmax,
+        prominence=float(opt["prominence"]),
+        mac_threshold=float(opt["mac_threshold"]),
     )
     nm = modes["frequencies"].size
     shapes = modes["shapes"]
     return ModalResult(
-        frequencies=modes["frequencies"], damping=modes["damping"], shapes=shapes,
-        freq_std=modes["freq_std"], damping_std=np.full(nm, np.nan), mpc=mpc(shapes),
-        mpd=mpd(shapes), n_poles=np.zeros(nm, dtype=np.int64), spectrum=spec,
-        method="efdd" if enhanced else "fdd", fs=prep.fs, channels=prep.channels,
-        notes=prep.notes, options={**opt, "freq_min_hz": fmin, "freq_max_hz": fmax},
+        frequencies=modes["frequencies"],
+        damping=modes["damping"],
+        shapes=shapes,
+        freq_std=modes["freq_std"],
+        damping_std=np.full(nm, np.nan),
+        mpc=mpc(shapes),
+        mpd=mpd(shapes),
+        n_poles=np.zeros(nm, dtype=np.int64),
+        spectrum=spec,
+        method="efdd" if enhanced else "fdd",
+        fs=prep.fs,
+        channels=prep.channels,
+        notes=prep.notes,
+        options={**opt, "freq_min_hz": fmin, "freq_max_hz": fmax},
     )
-
-

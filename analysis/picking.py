@@ -31,7 +31,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-
 from bshm.analysis.mac import _cluster_distance, _mac_rows
 from bshm.analysis.ssi import StabilizationDiagram
 
@@ -152,17 +151,25 @@ def pick_modes(
     rows = np.ascontiguousarray(diag.shapes[:, cand].T)
     freq = diag.frequencies[cand]
     lab = _clusters(freq, rows, cutoff)
+    raw = np.bincount(lab)
+    need = max(3.0, min_fraction * diag.model_orders.size)
+    # a cluster's size after "one pole per order" is at most its raw size
     clusters = [
         _one_per_order(cand[lab == c], diag.orders, diag.frequencies)
-        for c in range(lab.max() + 1)
+        for c in np.flatnonzero(raw >= need)
     ]
-    sizes = np.array([c.size for c in clusters])
-    need = max(3.0, min_fraction * diag.model_orders.size, min_fraction * sizes.max())
+    sizes = np.array([c.size for c in clusters] or [0])
+    need = max(need, min_fraction * sizes.max())
     kept = [c for c in clusters if c.size >= need]
     kept.sort(key=lambda c: float(np.median(diag.frequencies[c])))
     kept = _drop_duplicates(diag, kept)
-    log.debug("picking: %s candidates, %s clusters, %s kept (cutoff %.4f)",
-              cand.size, len(clusters), len(kept), cutoff)
+    log.debug(
+        "picking: %s candidates, %s clusters, %s kept (cutoff %.4f)",
+        cand.size,
+        raw.size,
+        len(kept),
+        cutoff,
+    )
     if not kept:
         return _empty(nl, labels, cutoff)
     return _summarise(diag, kept, labels, cutoff)
@@ -175,6 +182,7 @@ def _drop_duplicates(diag: StabilizationDiagram, kept: list[np.ndarray]) -> list
     damped stable cluster with the mode's shape next to it; two genuine modes
     that close with the same shape at the sensors cannot be told apart anyway.
     """
+
     def rep(c: np.ndarray) -> np.ndarray:
         f = diag.frequencies[c]
         i = c[np.argmin(np.abs(f - np.median(f)))]
@@ -218,16 +226,30 @@ def _summarise(
         size[k] = c.size
         labels[c] = k
     return PickedModes(
-        frequencies=out["f"], damping=out["z"], shapes=shapes, freq_std=out["fs"],
-        damping_std=out["zs"], mpc=out["mpc"], mpd=out["mpd"], cluster_size=size,
-        labels=labels, cutoff=cutoff,
+        frequencies=out["f"],
+        damping=out["z"],
+        shapes=shapes,
+        freq_std=out["fs"],
+        damping_std=out["zs"],
+        mpc=out["mpc"],
+        mpd=out["mpd"],
+        cluster_size=size,
+        labels=labels,
+        cutoff=cutoff,
     )
 
 
 def _empty(nl: int, labels: np.ndarray, cutoff: float) -> PickedModes:
     e = np.empty(0)
     return PickedModes(
-        frequencies=e, damping=e.copy(), shapes=np.empty((nl, 0), dtype=np.complex128),
-        freq_std=e.copy(), damping_std=e.copy(), mpc=e.copy(), mpd=e.copy(),
-        cluster_size=np.empty(0, dtype=np.int64), labels=labels, cutoff=cutoff,
+        frequencies=e,
+        damping=e.copy(),
+        shapes=np.empty((nl, 0), dtype=np.complex128),
+        freq_std=e.copy(),
+        damping_std=e.copy(),
+        mpc=e.copy(),
+        mpd=e.copy(),
+        cluster_size=np.empty(0, dtype=np.int64),
+        labels=labels,
+        cutoff=cutoff,
     )

@@ -96,8 +96,7 @@ def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[
         raise ValueError(f"data has shape {arr.shape}: need samples and channels")
     if n < nl:
         raise ValueError(
-            f"data has {n} rows and {nl} columns: expected (n_samples, n_channels); "
-            "pass data.T"
+            f"data has {n} rows and {nl} columns: expected (n_samples, n_channels); pass data.T"
         )
     if arr.dtype != np.float32:
         arr = arr.astype(np.float64, copy=False)
@@ -316,8 +315,9 @@ def prepare(
         arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
         notes += fixed
         log.info("repaired gaps: %s", "; ".join(fixed))
-    std = arr.std(axis=0)
-    flat = [names[i] for i in np.flatnonzero(~(std > 0))]
+    # max == min: no temporary copy of the window (std would make one)
+    const = arr.max(axis=0) == arr.min(axis=0)
+    flat = [names[i] for i in np.flatnonzero(const)]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
     if detrend_kind is not None:

@@ -18,7 +18,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-
 from bshm.analysis.mac import _mac_rows
 
 __all__ = [
@@ -112,7 +111,8 @@ def cpsd_matrix(
     for s0 in range(0, n_seg, chunk):
         s1 = min(n_seg, s0 + chunk)
         seg = np.lib.stride_tricks.as_strided(
-            data[s0 * step :], shape=(s1 - s0, nper, nl),
+            data[s0 * step :],
+            shape=(s1 - s0, nper, nl),
             strides=(step * data.strides[0], data.strides[0], data.strides[1]),
             writeable=False,
         )
@@ -238,7 +238,7 @@ def efdd_mode(
         ext.append((a + 1 + int(np.argmax(seg)), float(seg.max())))
     ext_arr = np.array(ext) if ext else np.empty((0, 2))
     hi_e, lo_e = envelope
-    use = (ext_arr[:, 1] <= hi_e) & (ext_arr[:, 1] >= lo_e) if ext_arr.size else []
+    use = (ext_arr[:, 1] <= hi_e) & (ext_arr[:, 1] >= lo_e)
     shape = u1[peak] / u1[peak][np.argmax(np.abs(u1[peak]))]
     if np.count_nonzero(use) < 3 or cross.size < 3:
         return float(freqs[peak]), float("nan"), shape, bell
@@ -281,8 +281,7 @@ def fdd(
     nper = int(nperseg or default_nperseg(data.shape[0], fs))
     f, g = cpsd_matrix(data, fs, nperseg=nper, overlap=overlap)
     s, u1 = fdd_svd(g)
-    peaks = fdd_peaks(f, s, u1, freq_min=freq_min, freq_max=freq_max,
-                      prominence=prominence)
+    peaks = fdd_peaks(f, s, u1, freq_min=freq_min, freq_max=freq_max, prominence=prominence)
     win = scipy.signal.get_window("hann", nper)
     nm = peaks.size
     fr = f[peaks].astype(float)

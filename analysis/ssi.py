@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 import scipy.linalg
-
 from bshm.analysis._numba import kernel
 from bshm.analysis.mac import _mpc_rows, _mpd_rows
 
@@ -326,7 +325,11 @@ def _orders(min_order: int, max_order: int, order_step: int) -> np.ndarray:
 
 
 def poles_of_orders(
-    obs: np.ndarray, n_channels: int, orders: np.ndarray, fs: float, *,
+    obs: np.ndarray,
+    n_channels: int,
+    orders: np.ndarray,
+    fs: float,
+    *,
     multi_order: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Poles of every model order in ``orders`` from one observability matrix.
@@ -408,9 +411,7 @@ def ssi_cov(
     hank = block_hankel(corr, time_lag)
     orders = _orders(min_order, max_order, order_step)
     obs, _ = observability(hank, int(orders[-1]))
-    order, freq, damp, shapes = poles_of_orders(
-        obs, nl, orders, fs, multi_order=multi_order
-    )
+    order, freq, damp, shapes = poles_of_orders(obs, nl, orders, fs, multi_order=multi_order)
     st_f, st, dist = _stability(order, freq, damp, shapes, *map(float, stability))
     log.debug("ssi-cov: %s poles from %s orders", order.size, orders.size)
     return StabilizationDiagram(

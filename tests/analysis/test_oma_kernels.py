@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from bshm.analysis import mac as macmod
 from bshm.analysis import ssi
 
@@ -68,23 +67,25 @@ def test_mpc_mpd_match_reference(rng, nl):
     want_mpd = [ref.mpd_ref(shapes[:, i]) for i in range(30)]
     np.testing.assert_allclose(got_mpc, want_mpc, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_mpd, want_mpd, rtol=1e-7, atol=1e-7)
-    assert got_mpc[0] == pytest.approx(1.0) and got_mpd[0] == pytest.approx(0.0, abs=1e-6)
-    assert got_mpc[1] > 0.99 and got_mpd[1] < 1.0
+    assert got_mpc[0] == pytest.approx(1.0)
+    assert got_mpd[0] == pytest.approx(0.0, abs=1e-6)
+    assert got_mpc[1] > 0.99
+    assert got_mpd[1] < 1.0
 
 
 def test_mpc_mpd_adversarial():
-    shapes = np.array(
-        [[0, 1, 1, np.nan], [0, 1j, 1, 1], [0, -1, 1, 1]], dtype=complex
-    )
+    shapes = np.array([[0, 1, 1, np.nan], [0, 1j, 1, 1], [0, -1, 1, 1]], dtype=complex)
     got_mpc, got_mpd = macmod.mpc(shapes), macmod.mpd(shapes)
     for i in range(4):
         want = ref.mpc_ref(shapes[:, i]), ref.mpd_ref(shapes[:, i])
         if np.isnan(want[0]):
-            assert np.isnan(got_mpc[i]) and np.isnan(got_mpd[i])
+            assert np.isnan(got_mpc[i])
+            assert np.isnan(got_mpd[i])
         else:
             assert got_mpc[i] == pytest.approx(want[0], abs=1e-12)
             assert got_mpd[i] == pytest.approx(want[1], abs=1e-9)
-    assert got_mpc[0] == 0.0 and got_mpd[0] == 90.0  # zero shape: no collinearity
+    assert got_mpc[0] == 0.0
+    assert got_mpd[0] == 90.0
 
 
 def test_cluster_distance_matches_reference(rng):
@@ -170,8 +171,12 @@ def test_stability_matches_reference(seed):
 
 def test_stability_adversarial_empty_and_single():
     e = np.empty(0)
-    st_f, st, d = ssi._stability(np.empty(0, np.int64), e, e, np.empty((0, 3), complex), 0.01, 0.05, 0.02)
+    st_f, st, d = ssi._stability(
+        np.empty(0, np.int64), e, e, np.empty((0, 3), complex), 0.01, 0.05, 0.02
+    )
     assert st_f.size == st.size == d.size == 0
-    one = ssi._stability(np.array([2]), np.array([1.0]), np.array([0.01]),
-                         np.ones((1, 3), complex), 0.01, 0.05, 0.02)
-    assert not one[1][0] and np.isinf(one[2][0])
+    one = ssi._stability(
+        np.array([2]), np.array([1.0]), np.array([0.01]), np.ones((1, 3), complex), 0.01, 0.05, 0.02
+    )
+    assert not one[1][0]
+    assert np.isinf(one[2][0])

@@ -8,9 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from bshm.analysis import ModalResult, identify, mac_matrix
-from bshm.analysis import ssi
+from bshm.analysis import ModalResult, identify, mac_matrix, ssi
 
 
 def _load_reference():
@@ -30,10 +28,15 @@ FS = 100.0
 X = np.linspace(0.05, 0.95, 6)
 FREQS = np.array([1.2, 3.1, 3.131, 5.5, 9.0])  # modes 2 and 3 are 1 % apart
 DAMP = np.array([0.01, 0.015, 0.02, 0.012, 0.02])
-SHAPES = np.column_stack([
-    np.sin(np.pi * X), np.sin(2 * np.pi * X), np.sin(3 * np.pi * X),
-    np.sin(4 * np.pi * X), np.cos(2.5 * np.pi * X),
-])
+SHAPES = np.column_stack(
+    [
+        np.sin(np.pi * X),
+        np.sin(2 * np.pi * X),
+        np.sin(3 * np.pi * X),
+        np.sin(4 * np.pi * X),
+        np.cos(2.5 * np.pi * X),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +95,11 @@ def test_identify_synthetic_modes_including_close_pair(synth):
     assert mac.min() > 0.95
     assert np.all(res.n_poles >= 0.3 * res.stabilization.model_orders.size)
     assert np.all(np.diff(res.frequencies) > 0)
-    assert res.shapes.shape == (6, FREQS.size) and res.shapes.dtype == complex
+    assert res.shapes.shape == (6, FREQS.size)
+    assert res.shapes.dtype == complex
     assert np.all(res.freq_std < 0.01 * res.frequencies)
-    assert np.all(res.mpc > 0.9) and np.all(res.mpd < 10)
+    assert np.all(res.mpc > 0.9)
+    assert np.all(res.mpd < 10)
     diag = res.stabilization
     assert diag.shapes.shape == (6, diag.n_poles)
     # every mode label points at poles near that mode's frequency
@@ -136,7 +141,8 @@ def test_identify_orders_and_stability_diagram(synth):
     assert set(np.unique(diag.orders)) <= set(diag.model_orders.tolist())
     assert diag.at_order(30).size <= 15
     assert not diag.stable[diag.orders == 4].any()  # nothing to compare with
-    assert res.options["time_lag"] == 40 and res.options["max_order"] == 30
+    assert res.options["time_lag"] == 40
+    assert res.options["max_order"] == 30
 
 
 @pytest.mark.parametrize(

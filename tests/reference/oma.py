@@ -98,9 +98,7 @@ def stability_ref(order, freq, damp, shapes, tol_f, tol_d, tol_mac):
         mac = mac_matrix_ref(shapes[a][:, None], shapes[b][:, None])[0, 0]
         dist[a] = df + 1 - mac
         st_f[a] = df <= tol_f
-        st[a] = st_f[a] and abs(damp[a] - damp[b]) <= tol_d * abs(damp[b]) and (
-            mac >= 1 - tol_mac
-        )
+        st[a] = st_f[a] and abs(damp[a] - damp[b]) <= tol_d * abs(damp[b]) and (mac >= 1 - tol_mac)
     return st_f, st, dist
 
 
