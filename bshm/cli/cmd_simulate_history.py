@@ -52,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="length of the damaged zone, m (default 3)")
     parser.add_argument("--rollover", default="1d",
                         help="period of one raw file (default 1d)")
+    parser.add_argument("--compression", choices=("lzf", "gzip", "none"), default="lzf",
+                        help="HDF5 compression of the raw files (default lzf; none is fastest)")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes generating records (default 1)")
     parser.add_argument("--overwrite", action="store_true",
@@ -172,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
             args.out, args.days, start_ns=opts["start_ns"], every_s=opts["every_s"],
             record_s=opts["record_s"], fs=args.fs, damage=damage, seed=args.seed,
             workers=args.workers, progress=progress, rollover_s=opts["rollover_s"],
-            overwrite=args.overwrite)
+            overwrite=args.overwrite,
+            compression=None if args.compression == "none" else args.compression)
     finally:
         if bar is not None:
             bar.close()
