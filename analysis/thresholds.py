@@ -442,6 +442,7 @@ def monitor_raw(
     window_s: float = 600.0,
     baseline_days: float | None = None,
     batch_windows: int = 200,
+    feed: Any = None,
 ) -> MonitorSummary:
     """Strain, fatigue, threshold and health monitoring of a raw store.
 
@@ -467,6 +468,10 @@ def monitor_raw(
         from the first sample (default: the station's ``baseline_days``).
     batch_windows : int
         Windows written to the results file per transaction.
+    feed : path, optional
+        JSON-lines alarm feed to append the new threshold alarms to (default:
+        the station's ``alarms.feed``; none without a station). Alarms the
+        results store already held are not appended again.
 
     Returns
     -------
@@ -554,6 +559,13 @@ def monitor_raw(
                 if summary.windows % batch_windows == 0:
                     flush()
             flush()  # the fatigue state must be saved before the next source
+    feed_path = (
+        feed if feed is not None else getattr(getattr(station, "alarms", None), "feed", None)
+    )
+    if feed_path is not None and summary.alarms:
+        from bshm.alarms import AlarmFeed
+
+        AlarmFeed(feed_path).append(summary.alarms)
     log.info(
         "%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows",
         name,

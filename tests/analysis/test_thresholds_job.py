@@ -47,7 +47,8 @@ def test_monitor_raw_is_complete_and_rerun_safe(tmp_path, rng: np.random.Generat
             w.write("strain", e[:, None], t0_ns=t0)
             w.write("env", np.full((rec_s, 1), temps[k]), t0_ns=t0)
     st = _station({"S1": Thresholds(change=(60.0, 120.0, 200.0))})
-    s1 = monitor_raw(tmp_path, st, window_s=600.0)
+    feed = tmp_path / "alarms.jsonl"
+    s1 = monitor_raw(tmp_path, st, window_s=600.0, feed=feed)
     # 2 full windows + a 100 s tail per record; the last record's tail waits
     # for more data (the record may still grow)
     assert s1.fatigue_windows == 3 * n_rec - 1
@@ -57,7 +58,11 @@ def test_monitor_raw_is_complete_and_rerun_safe(tmp_path, rng: np.random.Generat
     assert [(a.index, a.level, a.channel) for a in s1.alarms] == [("change", 2, "S1")] * 2
     assert min(a.time_ns for a in s1.alarms) >= T0 + (n_rec - 1) * DAY // 4
     assert s1.health_rows > 0
-    s2 = monitor_raw(tmp_path, st, window_s=600.0)
+    from bshm.alarms import AlarmFeed
+
+    assert [a["index"] for a in AlarmFeed(feed).read()] == ["change", "change"]
+    s2 = monitor_raw(tmp_path, st, window_s=600.0, feed=feed)
+    assert len(AlarmFeed(feed).read()) == 2  # nothing appended twice
     assert (s2.fatigue_windows, len(s2.alarms), s2.health_rows) == (0, 0, 0)
     with open_results(results_path(tmp_path, "jobbridge")) as r:
         fat = r.fatigue()["S1"]
