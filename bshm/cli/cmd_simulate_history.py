@@ -112,6 +112,8 @@ def _options(args: argparse.Namespace) -> dict:
             opts[key] = _duration_s(text, option)
         except ConfigError as exc:
             problems.append(str(exc))
+    if opts.get("record_s", 1.0) < 1.0:
+        problems.append(f"--record-length must be at least 1s, got {args.record_length}")
     if "every_s" in opts and "record_s" in opts and opts["record_s"] > opts["every_s"]:
         problems.append(f"--record-length ({args.record_length}) is longer than "
                         f"--every ({args.every})")
