@@ -196,8 +196,10 @@ class RawWriter:
             if st.spec.timing == "regular":
                 if t0_ns is None or times_ns is not None:
                     raise ValueError(f"source {source!r} is regular: pass t0_ns (not times_ns)")
+                t0 = _as_ns(source, "t0_ns", t0_ns)
+                dev = None if device_t0_ns is None else _as_ns(source, "device_t0_ns", device_t0_ns)
                 if n:
-                    self._write_regular(st, arr, int(t0_ns), device_t0_ns)
+                    self._write_regular(st, arr, t0, dev)
             else:
                 if times_ns is None or t0_ns is not None or device_t0_ns is not None:
                     raise ValueError(f"source {source!r} is timestamped: pass times_ns (not t0_ns)")
@@ -441,6 +443,16 @@ class RawWriter:
                 keep.append(lf)
         self._older = keep
 
+
+
+def _as_ns(source: str, what: str, value: Any) -> int:
+    """An integer time in ns; a float is refused (seconds? lost precision?)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"source {source!r}: {what} must be an integer of ns since the epoch, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    return int(value)
 
 _OPEN: weakref.WeakSet[RawWriter] = weakref.WeakSet()
 

@@ -138,6 +138,10 @@ def test_back_in_time_rejected(tmp_path, rng):
             w.write("x", np.zeros((5, 2)), t0_ns=T0)
         with pytest.raises(ValueError, match="pass t0_ns"):
             w.write("acc", np.zeros((5, 3)))
+        with pytest.raises(ValueError, match="t0_ns must be an integer of ns"):
+            w.write("acc", np.zeros((5, 3)), t0_ns=1.7e9)
+        with pytest.raises(ValueError, match="device_t0_ns must be an integer"):
+            w.write("acc", np.zeros((5, 3)), t0_ns=T0 + 10**10, device_t0_ns=1.5)
         with pytest.raises(ValueError, match="has no counter 'bogus'"):
             w.count("acc", "bogus")
     with open_raw(tmp_path) as r:
