@@ -22,6 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from bshm._version import __version__
 from bshm.errors import SchemaVersionError, StoreError
 from bshm.store import schema as S
 
@@ -379,7 +380,8 @@ class IndexCache:
         try:
             d = json.loads(self.path.read_text())
             if (d.get("cache_version") == _CACHE_VERSION
-                    and d.get("schema_version") == S.SCHEMA_VERSION):
+                    and d.get("schema_version") == S.SCHEMA_VERSION
+                    and d.get("bshm") == __version__):
                 self.entries = dict(d.get("files", {}))
         except (OSError, ValueError, AttributeError):
             pass
@@ -412,7 +414,7 @@ class IndexCache:
         if not self.dirty:
             return
         doc = {"cache_version": _CACHE_VERSION, "schema_version": S.SCHEMA_VERSION,
-               "files": self.entries}
+               "bshm": __version__, "files": self.entries}
         try:
             fd, tmp = tempfile.mkstemp(prefix=".bshm_index.", dir=self.path.parent)
             with os.fdopen(fd, "w") as fh:
