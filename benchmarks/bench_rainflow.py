@@ -1,6 +1,6 @@
 """Benchmark: bshm.analysis.rainflow vs the ``rainflow`` package (3.2).
 
-Run: ``.venv/bin/python benchmarks/bench_rainflow.py [--n 1000000] [--repeat 5]``
+Run: ``.venv/bin/python benchmarks/bench_rainflow.py [--n 1000000] [--repeat 9]``
 
 Prints the median time of each (after one warm-up call, so Numba compile or
 cache load is excluded), the speed-up ratio from the same run, and checks
@@ -39,7 +39,7 @@ def _median(fn, repeat: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
     x = _signal(args.n)
     ours = rainflow(x)  # warm-up (compile or load the cache)
@@ -52,13 +52,24 @@ def main() -> None:
             rc.feed(p)
         rc.finish()
 
-    t_ours = _median(lambda: rainflow(x), args.repeat)
-    t_pieces = _median(pieces, args.repeat)
-    t_pkg = _median(lambda: list(rf_pkg.extract_cycles(x)), max(1, args.repeat // 2 + 1))
+    # interleave the runs so that a burst of load on a shared machine hits
+    # every contender alike
+    times: dict[str, list[float]] = {"pkg": [], "ours": [], "pieces": []}
+    n_pkg = max(1, args.repeat // 2 + 1)
+    for k in range(args.repeat):
+        for name, fn in (("ours", lambda: rainflow(x)), ("pieces", pieces)):
+            times[name].append(_median(fn, 1))
+        if k < n_pkg:
+            times["pkg"].append(_median(lambda: list(rf_pkg.extract_cycles(x)), 1))
+    t_ours = statistics.median(times["ours"])
+    t_pieces = statistics.median(times["pieces"])
+    t_pkg = statistics.median(times["pkg"])
     print(f"signal: {args.n} points, {len(ours)} cycles, identical: {same}")
-    print(f"rainflow package 3.2 extract_cycles : {t_pkg * 1e3:9.2f} ms (median)")
-    print(f"bshm rainflow (whole record)        : {t_ours * 1e3:9.2f} ms (median)")
-    print(f"bshm RainflowCounter (10 pieces)    : {t_pieces * 1e3:9.2f} ms (median)")
+    print(f"rainflow package 3.2 extract_cycles : {t_pkg * 1e3:9.2f} ms (median of {n_pkg})")
+    print(f"bshm rainflow (whole record)        : {t_ours * 1e3:9.2f} ms (median of {args.repeat})")
+    print(
+        f"bshm RainflowCounter (10 pieces)    : {t_pieces * 1e3:9.2f} ms (median of {args.repeat})"
+    )
     print(f"speed-up whole : {t_pkg / t_ours:7.1f}x")
     print(f"speed-up pieces: {t_pkg / t_pieces:7.1f}x")
 
