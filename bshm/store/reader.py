@@ -18,6 +18,7 @@ version, another station) is skipped with a logged warning and listed in
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,9 @@ from bshm.store.fileindex import (
 
 log = logging.getLogger(__name__)
 
+#: A ``.part`` file unreadable and untouched for this long is reported as
+#: skipped (a writer killed while creating it), not silently retried.
+_STALE_PART_NS = 60 * 10**9
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
@@ -181,11 +185,12 @@ class RawReader:
             self._drop(p)
             if not self._is_dir:
                 raise
-            if live:  # maybe caught while the writer creates it: retry next time
+            if live and time.time_ns() - stat[0] < _STALE_PART_NS:
+                # maybe caught while the writer creates it: retry next time
                 log.debug("not yet readable: %s", exc)
                 return
-            self._mark_bad(p, stat, str(exc))
-            if self._cache is not None:
+            self._mark_bad(p, stat, str(exc))  # (a .part is retried once it changes)
+            if self._cache is not None and not live:
                 self._cache.put(p, str(exc), stat)
 
     def _mark_bad(self, p: Path, stat: tuple[int, int], why: str) -> None:

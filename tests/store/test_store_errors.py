@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 
 import h5py
@@ -146,3 +147,19 @@ def test_writer_argument_errors(tmp_path):
     with pytest.raises(StoreError, match="closed"):
         w.write("acc", np.zeros((1, 3)), t0_ns=T0)
     assert list(tmp_path.iterdir()) == []  # nothing written, no empty file left
+
+
+def test_unreadable_part_file(tmp_path, caplog):
+    good = _good(tmp_path, "d")
+    part = good.parent / "st_20260301T120000Z.h5.part"
+    part.write_bytes(b"")  # a writer killed while creating its file
+    with open_raw(good.parent) as r:  # fresh: maybe being created, retried silently
+        assert r.files == [good]
+        assert r.skipped == []
+    old = 1_000_000_000  # make it old: reported as skipped
+    os.utime(part, ns=(old * 10**9, old * 10**9))
+    with caplog.at_level(logging.WARNING, logger="bshm.store"):
+        with open_raw(good.parent) as r:
+            assert r.files == [good]
+            assert [p.name for p, _ in r.skipped] == [part.name]
+    assert any(part.name in m for m in caplog.messages)
