@@ -116,7 +116,7 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_cpu(seconds: float) -> None:
+def bench_cpu(seconds: float, spf: int = 50) -> None:
     from bshm.fixtures.stream import BridgeStream
     from bshm.fixtures.virtual_serial import VirtualSerialDevice
 
@@ -131,7 +131,7 @@ def bench_cpu(seconds: float) -> None:
         cfg.write_text(CONFIG.format(channels=chans))
         st = load_station(cfg)
         dev = VirtualSerialDevice.from_source(st.source("fast"), BridgeStream(seed=0),
-                                              samples_per_frame=50)
+                                              samples_per_frame=spf)
         with dev:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bshm", "acquire", str(cfg), "--status-interval", "60"],
@@ -139,15 +139,16 @@ def bench_cpu(seconds: float) -> None:
             try:
                 assert dev.wait_listener(60), "acquire did not open the port"
                 time.sleep(5.0)  # start-up (imports, JIT load, first file) excluded
-                c0, t0, n0 = proc_cpu_s(proc.pid), time.monotonic(), len(dev.ledger.ok())
+                c0, t0 = proc_cpu_s(proc.pid), time.monotonic()
+                n0 = len(dev.ledger.ok())
                 time.sleep(seconds)
                 c1, t1, n1 = proc_cpu_s(proc.pid), time.monotonic(), len(dev.ledger.ok())
             finally:
                 proc.send_signal(signal.SIGTERM)
                 _, err = proc.communicate(timeout=60)
         share = (c1 - c0) / (t1 - t0) * 100
-        rate = (n1 - n0) * 50 / (t1 - t0)
-        print(f"bshm acquire, 16 ch x 1 kHz int24 (50 samples/frame, {rate:.0f} samples/s "
+        rate = (n1 - n0) * spf / (t1 - t0)
+        print(f"bshm acquire, 16 ch x 1 kHz int24 ({spf} samples/frame, {rate:.0f} samples/s "
               f"per channel delivered): CPU {share:.2f} % of one core over {t1 - t0:.0f} s "
               f"(exit code {proc.returncode})")
         if proc.returncode != 0:
@@ -158,6 +159,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cpu-seconds", type=float, default=30.0)
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--spf", type=int, nargs="+", default=[50],
+                        help="samples per frame of the CPU runs (50: 20 frames/s)")
     args = parser.parse_args()
     cpu = pathlib.Path("/proc/cpuinfo").read_text()
     model = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines()
@@ -165,7 +168,8 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, {model}")
     bench_decoders()
     if not args.skip_cpu:
-        bench_cpu(args.cpu_seconds)
+        for spf in args.spf:
+            bench_cpu(args.cpu_seconds, spf)
 
 
 if __name__ == "__main__":
