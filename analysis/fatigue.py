@@ -410,6 +410,12 @@ class GaugeFatigue:
             Window limits (ns). A window ending at or before the last one
             processed is skipped (returns None): reruns are harmless.
 
+        Raises
+        ------
+        ValueError
+            The window overlaps the last one counted (its cycles would be
+            counted twice).
+
         Returns
         -------
         WindowFatigue or None
@@ -417,6 +423,11 @@ class GaugeFatigue:
         if self.last_end_ns is not None and end_ns <= self.last_end_ns:
             log.debug("%s: window ending %s already counted", self.gauge, end_ns)
             return None
+        if self.last_end_ns is not None and start_ns < self.last_end_ns:
+            raise ValueError(
+                f"{self.gauge}: window starting {start_ns} overlaps the last one counted "
+                f"(ended {self.last_end_ns}); windows must follow each other in time"
+            )
         eps = np.asarray(strain, dtype=np.float64).ravel()
         ok = np.isfinite(eps)
         eps = eps[ok]

@@ -130,6 +130,8 @@ def test_constant_amplitude_window_damage_hand_computed() -> None:
     # the same window again is ignored (rerun of the job)
     again, _ = process_strain_window(data, chans, start_ns=0, end_ns=10**9 * 3600, state=state)
     assert again == []
+    with pytest.raises(ValueError, match="overlaps"):
+        process_strain_window(data, chans, start_ns=10**9, end_ns=10**9 * 7200, state=state)
 
 
 def test_windows_with_saved_state_equal_whole_record(rng: np.random.Generator, tmp_path) -> None:
