@@ -4,8 +4,8 @@ Every kernel of ``bshm.analysis`` is compiled with :func:`kernel`, which
 applies ``@njit(cache=True)`` and the fastmath flags of :data:`FASTMATH`.
 The flags are a subset of LLVM's fast-math *without* ``nnan`` and ``ninf``:
 NaN marks dropouts in bshm data and must propagate, so the compiler may not
-assume that NaN and infinity never occur.  Hard-coding ``fastmath=True`` in a
-kernel is not allowed (it would imply ``nnan``/``ninf``).
+assume that NaN and infinity never occur.  Passing fastmath as ``True`` to a
+kernel is not allowed: it would imply ``nnan``/``ninf``.
 
 Numba is imported only when this module is imported, i.e. when the first
 kernel module loads, so ``import bshm.analysis`` stays cheap.

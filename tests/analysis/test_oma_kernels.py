@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -180,3 +181,42 @@ def test_stability_adversarial_empty_and_single():
     )
     assert not one[1][0]
     assert np.isinf(one[2][0])
+
+
+def test_kernels_are_cached_and_fastmath_keeps_nan_semantics():
+    from bshm.analysis._numba import FASTMATH
+
+    assert not {"nnan", "ninf", "fast"} & FASTMATH
+    kernels = [
+        macmod._mac_rows,
+        macmod._mpc_rows,
+        macmod._mpd_rows,
+        macmod._cluster_distance,
+        ssi._extract_poles,
+        ssi._stability,
+    ]
+    for k in kernels:
+        assert type(k._cache).__name__ != "NullCache", k
+        assert set(k.targetoptions["fastmath"]) == set(FASTMATH), k
+
+
+def test_no_hard_coded_fastmath_true_in_analysis():
+    root = pathlib.Path(__file__).parents[2] / "analysis"
+    pattern = re.compile(r"fastmath\s*=\s*True")
+    offenders = [p.name for p in root.glob("*.py") if pattern.search(p.read_text("utf-8"))]
+    assert offenders == [], f"use bshm.analysis._numba.kernel instead: {offenders}"
+
+
+def test_import_bshm_analysis_is_cheap():
+    import subprocess
+
+    code = (
+        "import sys, bshm.analysis as a; "
+        "print(sorted(m for m in ('numba', 'scipy', 'bshm.analysis.ssi') if m in sys.modules)); "
+        "a.identify; print('bshm.analysis.modal' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "True"
