@@ -17,12 +17,14 @@ version, another station) is skipped with a logged warning and listed in
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from bshm.store.fileindex import (
 )
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: A ``.part`` file unreadable and untouched for this long is reported as
 #: skipped (a writer killed while creating it), not silently retried.
@@ -48,8 +51,21 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 
+def _locked(fn: F) -> F:
+    """Run a reader method under the reader's lock (one caller at a time)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: RawReader, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 class RawReader:
     """Time-range access to raw files; safe while a writer appends (SWMR).
+
+    The public methods are thread-safe (one lock per reader).
 
     Use :func:`open_raw` to create one.
 
@@ -69,6 +85,7 @@ class RawReader:
 
     def __init__(self, path: Any, *, max_open_files: int = 16, allow_empty: bool = False,
                  use_cache: bool = True) -> None:
+        self._lock = threading.RLock()
         self.path = Path(path)
         self.max_open_files = max(1, int(max_open_files))
         self._allow_empty = allow_empty
@@ -99,6 +116,7 @@ class RawReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_locked
     def close(self) -> None:
         """Close every open file."""
         while self._open:
@@ -225,6 +243,7 @@ class RawReader:
                 )
             raise StoreError(f"{self.path}: no raw HDF5 files (*.h5, *.h5.part)")
 
+    @_locked
     def refresh(self) -> None:
         """Pick up new files and data appended to live files since the last call."""
         self._scan()
@@ -243,6 +262,7 @@ class RawReader:
     def _summaries(self, source: str) -> list[tuple[FileSummary, SrcSummary]]:
         return [(s, s.sources[source]) for s in self._order if source in s.sources]
 
+    @_locked
     def span(self, source: str) -> tuple[int, int]:
         """First and last sample time (ns, both inclusive) of a source.
 
@@ -259,11 +279,13 @@ class RawReader:
             raise StoreError(f"source {source!r} has no samples in {self.path}")
         return min(p[0] for p in parts), max(p[1] for p in parts)
 
+    @_locked
     def n_samples(self, source: str) -> int:
         """Total number of stored samples of a source."""
         self._info(source)
         return sum(ss.n for _, ss in self._summaries(source))
 
+    @_locked
     def gaps(self, source: str, start_ns: int | None = None,
              end_ns: int | None = None) -> list[S.Gap]:
         """Gaps of a source overlapping ``[start_ns, end_ns)``, sorted, without duplicates.
@@ -282,6 +304,7 @@ class RawReader:
                     out.add(g)
         return sorted(out, key=lambda g: (g.start_ns, g.end_ns, g.reason))
 
+    @_locked
     def counters(self, source: str) -> dict[str, int]:
         """Quality counters of a source, summed over the files."""
         info = self._info(source)
@@ -291,6 +314,7 @@ class RawReader:
                 tot[k] = tot.get(k, 0) + v
         return tot
 
+    @_locked
     def read(self, source: str, start_ns: int | None = None, end_ns: int | None = None,
              channels: Sequence[str] | None = None) -> S.Record:
         """Samples of a source in the half-open range ``[start_ns, end_ns)``.
@@ -415,6 +439,7 @@ class RawReader:
             return 0, 0, np.zeros(0, np.int64)
         return a, b, ds[a:b].astype(np.int64)
 
+    @_locked
     def records(self, source: str) -> list[tuple[int, int]]:
         """Contiguous runs of a source as ``(start_ns, end_ns)``.
 
@@ -437,6 +462,7 @@ class RawReader:
         pend = S.period_ns(info.fs)
         return [(a, b + pend) for a, b in runs]
 
+    @_locked
     def blocks(self, source: str, start_ns: int | None = None,
                end_ns: int | None = None) -> np.ndarray:
         """Stored blocks of a regular source overlapping ``[start_ns, end_ns)``.
@@ -481,6 +507,7 @@ class RawReader:
             parts.append(out)
         return np.concatenate(parts) if parts else np.zeros(0, dt)
 
+    @_locked
     def summaries(self) -> list[FileSummary]:
         """Per-file summaries, in file order (used by ``bshm inspect``)."""
         return list(self._order)

@@ -100,3 +100,28 @@ def test_open_file_limit(five_hours, opened):
     with open_raw(d, max_open_files=2) as r:
         np.testing.assert_array_equal(r.read("acc").data, x)
         assert len(r._open) <= 2
+
+
+def test_reader_shared_between_threads(five_hours):
+    import threading
+
+    d, x, t = five_hours
+    errors = []
+    with open_raw(d, max_open_files=2) as r:
+        def work(seed):
+            g = np.random.default_rng(seed)
+            try:
+                for _ in range(30):
+                    a = int(g.integers(0, len(t) - 100))
+                    rec = r.read("acc", int(t[a]), int(t[a + 99]) + 1)
+                    assert np.array_equal(rec.data, x[a:a + 100])
+                    r.refresh()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert errors == []
