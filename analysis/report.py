@@ -443,7 +443,8 @@ def _strain_stats(
             s, e = max(s, a), min(e, b)
             t = s
             while t < e:
-                rec = reader.read(src, t, min(e, t + HOUR_NS), channels=names)
+                c0, c1 = t, min(e, t + HOUR_NS)  # this chunk's window [c0, c1)
+                rec = reader.read(src, c0, c1, channels=names)
                 t += HOUR_NS
                 if rec.data.shape[0] == 0:
                     continue
@@ -451,8 +452,7 @@ def _strain_stats(
                 for j, n in enumerate(names):
                     x = rec.data[:, j].astype(np.float64)
                     if fatigue is not None and n in fatigue:
-                        w_end = int(rec.times_ns[-1]) + int(round(1e9 / info.fs))
-                        res = fatigue[n].process(x, int(rec.times_ns[0]), w_end)
+                        res = fatigue[n].process(x, c0, c1)
                         if res is not None:
                             fatigue[n].windows.append(res)  # type: ignore[attr-defined]
                     x = x[np.isfinite(x)]
