@@ -26,6 +26,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from bshm._version import __version__
 
@@ -43,7 +44,7 @@ log = logging.getLogger("bshm")
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser that exits with code 2 and a one-line hint."""
 
-    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+    def error(self, message: str) -> NoReturn:  # noqa: D102 - argparse API
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
