@@ -112,7 +112,9 @@ class CompensationModel:
             rec[i] = coef @ comp
         return rec * sd + mu
 
-    def residual_pct(self, freq: np.ndarray, env: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def residual_pct(
+        self, freq: np.ndarray, env: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(predicted, residual)``; residual = 100 (f - f_pred) / f_pred, shape (n_w, k)."""
         pred = self.predict(freq, env)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,7 +133,10 @@ class Compensated:
 
 
 def lagged(time_ns: np.ndarray, values: np.ndarray, lag_h: float) -> np.ndarray:
-    """Value of a series ``lag_h`` hours earlier (linear interpolation; the first value before the start)."""
+    """Value of a series ``lag_h`` hours earlier.
+
+    Linear interpolation; times before the start take the first value.
+    """
     t = np.asarray(time_ns, np.int64)
     v = np.asarray(values, float)
     ok = np.isfinite(v)
@@ -141,8 +146,9 @@ def lagged(time_ns: np.ndarray, values: np.ndarray, lag_h: float) -> np.ndarray:
     return np.interp(tq.astype(float), t[ok].astype(float), v[ok])
 
 
-def _columns(env: dict[str, np.ndarray], names: Sequence[str], lags_h: Sequence[float],
-             hinge_c: float) -> dict[str, np.ndarray]:
+def _columns(
+    env: dict[str, np.ndarray], names: Sequence[str], lags_h: Sequence[float], hinge_c: float
+) -> dict[str, np.ndarray]:
     t = env["time_ns"]
     cols = {"1": np.ones(t.shape[0])}
     for name in names:
@@ -165,11 +171,17 @@ def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
     coefs, terms, qual = [], [], {}
     for j in range(freq.shape[1]):
         y = freq[:, j]
-        ok = base & np.isfinite(y) & np.all(np.isfinite(np.column_stack(list(cols.values()))), axis=1)
+        ok = (
+            base
+            & np.isfinite(y)
+            & np.all(np.isfinite(np.column_stack(list(cols.values()))), axis=1)
+        )
         n = int(ok.sum())
         if n < 6:
-            raise AnalysisError(f"compensation: mode {j + 1} was found in only {n} baseline "
-                                "windows; extend the baseline (--baseline FROM..TO)")
+            raise AnalysisError(
+                f"compensation: mode {j + 1} was found in only {n} baseline "
+                "windows; extend the baseline (--baseline FROM..TO)"
+            )
         cands = [["1"] + list(names)]
         if frost_n >= min_frost:
             cands.append(cands[0] + [f"min({nm}-{hinge_c:g},0)" for nm in names])
@@ -189,25 +201,34 @@ def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
         _, c, b, rss = best
         tss = float(np.sum((y[ok] - y[ok].mean()) ** 2))
         pred = np.column_stack([cols[t][ok] for t in c]) @ b
-        qual[f"M{j + 1}"] = {"terms": c, "n": n, "r2": 1 - rss / tss if tss > 0 else 0.0,
-                             "rmse_pct": float(100 * np.sqrt(rss / n) / np.mean(pred))}
+        qual[f"M{j + 1}"] = {
+            "terms": c,
+            "n": n,
+            "r2": 1 - rss / tss if tss > 0 else 0.0,
+            "rmse_pct": float(100 * np.sqrt(rss / n) / np.mean(pred)),
+        }
         coefs.append([float(v) for v in b])
         terms.append(c)
     qual["frost_windows_in_baseline"] = frost_n
     if frost_n < min_frost:
-        qual["note"] = (f"only {frost_n} baseline windows below {hinge_c:g} degC: the "
-                        "bilinear frost term could not be trained")
+        qual["note"] = (
+            f"only {frost_n} baseline windows below {hinge_c:g} degC: the "
+            "bilinear frost term could not be trained"
+        )
     t_range = [float(np.nanmin(first[base])), float(np.nanmax(first[base]))]
-    return CompensationModel("mlr", list(names), list(lags_h), hinge_c, coefs, terms,
-                             quality=qual, t_range=t_range)
+    return CompensationModel(
+        "mlr", list(names), list(lags_h), hinge_c, coefs, terms, quality=qual, t_range=t_range
+    )
 
 
 def _fit_pca(freq, base, var_frac):
     y = freq[base]
     complete = np.all(np.isfinite(y), axis=1)
     if complete.sum() < max(6, y.shape[1] + 2):
-        raise AnalysisError(f"compensation (PCA): only {int(complete.sum())} baseline windows "
-                            "have every tracked mode; extend the baseline")
+        raise AnalysisError(
+            f"compensation (PCA): only {int(complete.sum())} baseline windows "
+            "have every tracked mode; extend the baseline"
+        )
     y = y[complete]
     mu, sd = y.mean(axis=0), y.std(axis=0, ddof=1)
     sd = np.where(sd > 0, sd, 1.0)
@@ -216,20 +237,29 @@ def _fit_pca(freq, base, var_frac):
     ev = s**2 / np.sum(s**2)
     q = int(np.searchsorted(np.cumsum(ev), var_frac) + 1)
     q = min(q, max(1, y.shape[1] - 1))
-    model = CompensationModel("pca", mean=mu.tolist(), std=sd.tolist(),
-                              components=vt[:q].tolist())
+    model = CompensationModel("pca", mean=mu.tolist(), std=sd.tolist(), components=vt[:q].tolist())
     _, res = model.residual_pct(y, {})
-    model.quality = {"n": int(y.shape[0]), "components": q,
-                     "explained_variance": float(np.sum(ev[:q])),
-                     "rmse_pct": np.sqrt(np.nanmean(res**2, axis=0)).tolist()}
+    model.quality = {
+        "n": int(y.shape[0]),
+        "components": q,
+        "explained_variance": float(np.sum(ev[:q])),
+        "rmse_pct": np.sqrt(np.nanmean(res**2, axis=0)).tolist(),
+    }
     return model
 
 
-def fit_compensation(time_ns: np.ndarray, freq: np.ndarray, env: dict[str, np.ndarray],
-                     baseline: np.ndarray, *, temperatures: Sequence[str] = (),
-                     lags_h: Sequence[float] = (), hinge_c: float = FREEZING_C,
-                     pca_variance: float = 0.9, model: CompensationModel | None = None,
-                     ) -> Compensated:
+def fit_compensation(
+    time_ns: np.ndarray,
+    freq: np.ndarray,
+    env: dict[str, np.ndarray],
+    baseline: np.ndarray,
+    *,
+    temperatures: Sequence[str] = (),
+    lags_h: Sequence[float] = (),
+    hinge_c: float = FREEZING_C,
+    pca_variance: float = 0.9,
+    model: CompensationModel | None = None,
+) -> Compensated:
     """Train (or reuse) a compensation model and compute residuals for every window.
 
     Parameters

@@ -54,8 +54,16 @@ import numpy as np
 
 from bshm.errors import AnalysisError
 
-__all__ = ["DamageIndices", "NoveltyModel", "comac", "compute_indices", "fit_novelty",
-           "grade_alarms", "persistence_rate", "t2_limit"]
+__all__ = [
+    "DamageIndices",
+    "NoveltyModel",
+    "comac",
+    "compute_indices",
+    "fit_novelty",
+    "grade_alarms",
+    "persistence_rate",
+    "t2_limit",
+]
 
 
 def t2_limit(alpha: float, p: int, n: int) -> float:
@@ -124,8 +132,9 @@ class NoveltyModel:
         return cls(**d)
 
 
-def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray,
-                average: int = 1) -> NoveltyModel:
+def fit_novelty(
+    residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray, average: int = 1
+) -> NoveltyModel:
     """Baseline mean/covariance of the residuals and MAC statistics.
 
     Parameters
@@ -155,7 +164,8 @@ def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray,
     if k == 0 or counts.min() < 5:
         raise AnalysisError(
             f"novelty model: a tracked mode was found in only {int(counts.min(initial=0))} "
-            "baseline windows; extend the baseline")
+            "baseline windows; extend the baseline"
+        )
     mu = np.nanmean(r, axis=0)
     if complete.sum() >= max(k + 3, 0.5 * r.shape[0]):
         cov = np.cov(r[complete], rowvar=False).reshape(k, k)
@@ -182,8 +192,16 @@ def fit_novelty(residual: np.ndarray, mac: np.ndarray, baseline: np.ndarray,
             if mj.size >= 5:
                 expect = np.diag(cov)[j] * np.mean(1.0 / cb[full, j])
                 kappa[j] = max(1.0, float(np.mean(mj**2) / expect))
-    return NoveltyModel(mu.tolist(), cov.tolist(), n, med.tolist(), (med - p01).tolist(),
-                        np.sqrt(np.diag(cov)).tolist(), int(average), kappa.tolist())
+    return NoveltyModel(
+        mu.tolist(),
+        cov.tolist(),
+        n,
+        med.tolist(),
+        (med - p01).tolist(),
+        np.sqrt(np.diag(cov)).tolist(),
+        int(average),
+        kappa.tolist(),
+    )
 
 
 def moving_mean(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -269,10 +287,17 @@ class DamageIndices:
     shift_avg_pct: np.ndarray | None = None
 
 
-def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
-                    shapes: np.ndarray, ref_shape: np.ndarray, model: NoveltyModel,
-                    novelty_alpha: Sequence[float], mac_drop: Sequence[float],
-                    comac_windows: int = 5) -> DamageIndices:
+def compute_indices(
+    time_ns: np.ndarray,
+    residual: np.ndarray,
+    mac: np.ndarray,
+    shapes: np.ndarray,
+    ref_shape: np.ndarray,
+    model: NoveltyModel,
+    novelty_alpha: Sequence[float],
+    mac_drop: Sequence[float],
+    comac_windows: int = 5,
+) -> DamageIndices:
     """Damage indices of every window.
 
     Parameters
@@ -310,8 +335,10 @@ def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
         key = tuple(ok)
         if key not in cache:
             sub = cov[np.ix_(ok, ok)]
-            cache[key] = (np.linalg.inv(sub),
-                          np.array([t2_limit(a, int(ok.sum()), model.n) for a in novelty_alpha]))
+            cache[key] = (
+                np.linalg.inv(sub),
+                np.array([t2_limit(a, int(ok.sum()), model.n) for a in novelty_alpha]),
+            )
         inv, limits = cache[key]
         d = residual[i, ok] - mu[ok]
         t2[i] = float(d @ inv @ d)
@@ -326,7 +353,7 @@ def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
         if not ok.any():
             continue
         lo = max(0, i - m + 1)
-        f = fin[lo:i + 1][:, ok].astype(float)
+        f = fin[lo : i + 1][:, ok].astype(float)
         nab = f.T @ f
         na = cnt[i, ok].astype(float)
         sub = cov[np.ix_(ok, ok)] * nab / np.outer(na, na) * np.outer(kap[ok], kap[ok])
@@ -341,23 +368,27 @@ def compute_indices(time_ns: np.ndarray, residual: np.ndarray, mac: np.ndarray,
     cm = np.ones((n_w, n_ch))
     for i in range(n_w):
         lo = max(0, i - comac_windows + 1)
-        s = shapes[lo:i + 1]
+        s = shapes[lo : i + 1]
         present = np.abs(s).sum(axis=2) > 0  # (m, k)
         if not present.any():
             continue
-        avg = np.where(present.any(axis=0)[:, None],
-                       np.abs(s).sum(axis=0) / np.maximum(present.sum(axis=0), 1)[:, None], 0)
+        avg = np.where(
+            present.any(axis=0)[:, None],
+            np.abs(s).sum(axis=0) / np.maximum(present.sum(axis=0), 1)[:, None],
+            0,
+        )
         keep = present.any(axis=0)
         cm[i] = comac(avg[keep], ref_shape[keep])
-    return DamageIndices(np.asarray(time_ns, np.int64), residual.copy(), t2, lim, npres,
-                         drop, mlim, cm, t2a, ravg)
+    return DamageIndices(
+        np.asarray(time_ns, np.int64), residual.copy(), t2, lim, npres, drop, mlim, cm, t2a, ravg
+    )
 
 
 def _persistent_levels(exceed_level: np.ndarray, k: int, n: int) -> np.ndarray:
     """Level reached by at least k of the last n windows, per window."""
     out = np.zeros(exceed_level.size, np.int8)
     for i in range(exceed_level.size):
-        past = exceed_level[max(0, i - n + 1):i + 1]
+        past = exceed_level[max(0, i - n + 1) : i + 1]
         for lv in (3, 2, 1):
             if np.sum(past >= lv) >= k:
                 out[i] = lv
@@ -393,11 +424,20 @@ def _events(levels: np.ndarray, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarray,
-                 channels: Sequence[str], *, freq_levels: Sequence[float],
-                 novelty_alpha: Sequence[float], k: int, n: int, station: str | None = None,
-                 channel_x: Sequence[float] | None = None, n_avg: int = 1,
-                 ) -> tuple[list[Any], np.ndarray]:
+def grade_alarms(
+    ix: DamageIndices,
+    ids: Sequence[str],
+    ref_frequency: np.ndarray,
+    channels: Sequence[str],
+    *,
+    freq_levels: Sequence[float],
+    novelty_alpha: Sequence[float],
+    k: int,
+    n: int,
+    station: str | None = None,
+    channel_x: Sequence[float] | None = None,
+    n_avg: int = 1,
+) -> tuple[list[Any], np.ndarray]:
     """Graded, persistent alarms from the indices.
 
     Returns
@@ -421,7 +461,9 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
         pos = ""
         if channel_x is not None and np.isfinite(channel_x[c]):
             pos = f", x = {channel_x[c]:g} m"
-        return f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."
+        return (
+            f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."
+        )
 
     shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
     avg_txt = f" (mean of the last {n_avg} windows)" if n_avg > 1 else ""
@@ -437,24 +479,41 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
             else:
                 thr = float(freq_levels[lv - 1])
                 sense = "lower" if r[i] < 0 else "higher"
-                msg = (f"Mode {mid} ({f0:.3f} Hz): natural frequency {abs(r[i]):.2f} % {sense} than "
-                       f"expected for the measured temperature{avg_txt}, in at least {k} of the "
-                       f"last {n} windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
-                       + (" A loss of stiffness is a possible cause." if r[i] < 0 else "")
-                       + where(i))
-            alarms.append(Alarm(int(ix.time_ns[i]), lv, "frequency_shift", float(r[i]), thr,
-                                mid, msg, None, station))
+                msg = (
+                    f"Mode {mid} ({f0:.3f} Hz): natural frequency {abs(r[i]):.2f} % {sense} than "
+                    f"expected for the measured temperature{avg_txt}, in at least {k} of the "
+                    f"last {n} windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
+                    + (" A loss of stiffness is a possible cause." if r[i] < 0 else "")
+                    + where(i)
+                )
+            alarms.append(
+                Alarm(
+                    int(ix.time_ns[i]),
+                    lv,
+                    "frequency_shift",
+                    float(r[i]),
+                    thr,
+                    mid,
+                    msg,
+                    None,
+                    station,
+                )
+            )
         dr = ix.mac_drop[:, j]
         pl = _persistent_levels(_grade(dr, np.tile(ix.mac_limits[j], (n_w, 1))), k, n)
         overall = np.maximum(overall, pl)
         for i, lv in _events(pl, n):
             thr = float(ix.mac_limits[j, max(lv, 1) - 1])
-            msg = (f"Mode {mid}: mode shape back to normal." if lv == 0 else
-                   f"Mode {mid}: mode shape differs from the reference (MAC lower by "
-                   f"{dr[i]:.3f}, level {lv} limit {thr:.3f}) in at least {k} of the last {n} "
-                   f"windows." + where(i))
-            alarms.append(Alarm(int(ix.time_ns[i]), lv, "mac", float(dr[i]), thr, mid, msg,
-                                None, station))
+            msg = (
+                f"Mode {mid}: mode shape back to normal."
+                if lv == 0
+                else f"Mode {mid}: mode shape differs from the reference (MAC lower by "
+                f"{dr[i]:.3f}, level {lv} limit {thr:.3f}) in at least {k} of the last {n} "
+                f"windows." + where(i)
+            )
+            alarms.append(
+                Alarm(int(ix.time_ns[i]), lv, "mac", float(dr[i]), thr, mid, msg, None, station)
+            )
     novelty = [("t2", ix.t2, ix.freq_shift_pct, "")]
     if ix.t2_avg is not None and n_avg > 1:
         novelty.append(("t2_avg", ix.t2_avg, shift, avg_txt))
@@ -469,13 +528,16 @@ def grade_alarms(ix: DamageIndices, ids: Sequence[str], ref_frequency: np.ndarra
                 contrib = np.nan_to_num(contrib_all[i])
                 top = np.argsort(-np.abs(contrib))[:3]
                 parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
-                msg = (f"The bridge's vibration behaviour departs from the baseline: novelty "
-                       f"index T^2{txt} = {t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' "
-                       f"limit {thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
-                       f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule for independent "
-                       f"windows) in at least {k} of the last {n} windows. Frequency residuals: "
-                       f"{parts}." + where(i))
-            alarms.append(Alarm(int(ix.time_ns[i]), lv, name, float(t2[i]), thr, None, msg,
-                                None, station))
+                msg = (
+                    f"The bridge's vibration behaviour departs from the baseline: novelty "
+                    f"index T^2{txt} = {t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' "
+                    f"limit {thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
+                    f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule for independent "
+                    f"windows) in at least {k} of the last {n} windows. Frequency residuals: "
+                    f"{parts}." + where(i)
+                )
+            alarms.append(
+                Alarm(int(ix.time_ns[i]), lv, name, float(t2[i]), thr, None, msg, None, station)
+            )
     alarms.sort(key=lambda a: (a.time_ns, a.index, a.mode or ""))
     return alarms, overall

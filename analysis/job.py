@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from bshm.analysis.job_config import DAY_NS, JobSettings, resolve_settings
 from bshm.analysis.job_derive import derive
 from bshm.analysis.job_exec import batched, load_pending, make_executor, write_pending
 from bshm.analysis.windows import plan_windows
+
 from bshm.errors import ConfigError, LockError
 
 log = logging.getLogger(__name__)
@@ -97,14 +97,21 @@ class AnalysisSummary:
 
         bl = None
         if self.baseline:
-            bl = {"start_ns": self.baseline[0], "end_ns": self.baseline[1],
-                  "start": to_iso(self.baseline[0]), "end": to_iso(self.baseline[1]),
-                  "complete": self.baseline_complete}
+            bl = {
+                "start_ns": self.baseline[0],
+                "end_ns": self.baseline[1],
+                "start": to_iso(self.baseline[0]),
+                "end": to_iso(self.baseline[1]),
+                "complete": self.baseline_complete,
+            }
         return {
             "station": self.station,
             "results": str(self.results_path),
-            "windows": {"processed": self.processed, "skipped": dict(self.skipped),
-                        "total": self.total_windows},
+            "windows": {
+                "processed": self.processed,
+                "skipped": dict(self.skipped),
+                "total": self.total_windows,
+            },
             "tracked_modes": self.tracked_modes,
             "alarms": self.alarms,
             "baseline": bl,
@@ -130,8 +137,10 @@ def job_lock(path: Path):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             other = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            raise LockError(f"another bshm analyze is running on this station "
-                            f"(lock {path}{', pid ' + other if other else ''}); try later") from None
+            raise LockError(
+                f"another bshm analyze is running on this station "
+                f"(lock {path}{', pid ' + other if other else ''}); try later"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -148,8 +157,13 @@ def _progress_bar(progress: Any, total: int) -> tuple[Callable[[int], None], Cal
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - optional extra
         return (lambda n: None), (lambda: None)
-    bar = tqdm(total=total, unit="window", desc="analyze", disable=None if progress is None else False,
-               leave=False)
+    bar = tqdm(
+        total=total,
+        unit="window",
+        desc="analyze",
+        disable=None if progress is None else False,
+        leave=False,
+    )
     return bar.update, bar.close
 
 
@@ -162,12 +176,19 @@ def _stored_starts(path: Path) -> set[int]:
         return set(np.asarray(r.windows().get("start_ns", []), np.int64).tolist())
 
 
-def run_analysis(data_dir: str | os.PathLike, *, station: Any = None,
-                 baseline: str | tuple[int | None, int | None] | None = None,
-                 workers: int | None = None, scheduler: str | None = None,
-                 progress: Any = None, config: str | os.PathLike | None = None,
-                 reprocess: bool = False, batch_size: int | None = None,
-                 settings: JobSettings | None = None) -> AnalysisSummary:
+def run_analysis(
+    data_dir: str | os.PathLike,
+    *,
+    station: Any = None,
+    baseline: str | tuple[int | None, int | None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Any = None,
+    config: str | os.PathLike | None = None,
+    reprocess: bool = False,
+    batch_size: int | None = None,
+    settings: JobSettings | None = None,
+) -> AnalysisSummary:
     """Process every window of ``data_dir`` not processed yet (see the module docstring).
 
     Parameters
@@ -224,7 +245,9 @@ def run_analysis(data_dir: str | os.PathLike, *, station: Any = None,
             shutil.rmtree(pending_dir, ignore_errors=True)
         with open_raw(st.data_dir) as reader:
             if st.window.source not in reader.sources:
-                raise ConfigError(f"source {st.window.source!r} is not in the raw files of {st.data_dir}")
+                raise ConfigError(
+                    f"source {st.window.source!r} is not in the raw files of {st.data_dir}"
+                )
             fs = reader.sources[st.window.source].fs
             runs = reader.records(st.window.source)
         planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
@@ -268,8 +291,13 @@ def run_analysis(data_dir: str | os.PathLike, *, station: Any = None,
     summary.baseline_complete = out.baseline_complete
     summary.models = out.models
     summary.notes += out.notes
-    log.info("%s: %d windows processed, %d skipped, %d alarms raised", st.station,
-             summary.processed, sum(summary.skipped.values()), len(summary.alarms))
+    log.info(
+        "%s: %d windows processed, %d skipped, %d alarms raised",
+        st.station,
+        summary.processed,
+        sum(summary.skipped.values()),
+        len(summary.alarms),
+    )
     return summary
 
 
@@ -279,13 +307,28 @@ def _feed(st: JobSettings, rpath: Path) -> int:
     from bshm.store.results import ResultsReader
 
     feed = AlarmFeed(st.feed)
-    have = {(int(d["time_ns"]), d["index"], d.get("mode") or "", int(d["level"]))
-            for d in feed.read() if d.get("station") in (None, st.station)}
+    have = {
+        (int(d["time_ns"]), d["index"], d.get("mode") or "", int(d["level"]))
+        for d in feed.read()
+        if d.get("station") in (None, st.station)
+    }
     with ResultsReader(rpath) as r:
         stored = r.alarms()
-    todo = [Alarm(a["time_ns"], a["level"], a["index"], a["value"], a["threshold"], a["mode"],
-                  a["message"], a["channel"], st.station)
-            for a in stored if (a["time_ns"], a["index"], a["mode"] or "", a["level"]) not in have]
+    todo = [
+        Alarm(
+            a["time_ns"],
+            a["level"],
+            a["index"],
+            a["value"],
+            a["threshold"],
+            a["mode"],
+            a["message"],
+            a["channel"],
+            st.station,
+        )
+        for a in stored
+        if (a["time_ns"], a["index"], a["mode"] or "", a["level"]) not in have
+    ]
     return feed.append(todo)
 
 

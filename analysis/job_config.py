@@ -9,6 +9,7 @@ from typing import Any
 
 from bshm.analysis.tracking import TrackSettings
 from bshm.analysis.windows import QualitySettings, WindowConfig
+
 from bshm.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,18 @@ class JobSettings:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that determine the per-window results (stored with them)."""
         w = self.window
-        return {"source": w.source, "channels": list(w.channels), "window_s": w.window_s,
-                "overlap": self.overlap, "decimate_to_hz": w.decimate_to_hz,
-                "freq_min_hz": w.freq_min_hz, "freq_max_hz": w.freq_max_hz, "method": w.method,
-                "max_order": w.max_order, "time_lag": w.time_lag}
+        return {
+            "source": w.source,
+            "channels": list(w.channels),
+            "window_s": w.window_s,
+            "overlap": self.overlap,
+            "decimate_to_hz": w.decimate_to_hz,
+            "freq_min_hz": w.freq_min_hz,
+            "freq_max_hz": w.freq_max_hz,
+            "method": w.method,
+            "max_order": w.max_order,
+            "time_lag": w.time_lag,
+        }
 
 
 def parse_baseline(text: str | None) -> tuple[int | None, int | None]:
@@ -108,18 +117,34 @@ def _from_station(st, data_dir: Path, reader, notes: list[str]) -> dict[str, Any
                 src = s.name
                 break
     if src is None or src not in reader.sources:
-        raise ConfigError(f"{st.path}: analysis.source: no acceleration source "
-                          f"{src!r} in the raw files (sources: {', '.join(reader.sources)})")
+        raise ConfigError(
+            f"{st.path}: analysis.source: no acceleration source "
+            f"{src!r} in the raw files (sources: {', '.join(reader.sources)})"
+        )
     info = reader.sources[src]
-    chans = tuple(a.channels) or tuple(c.name for c in info.channels if c.quantity == "acceleration")
+    chans = tuple(a.channels) or tuple(
+        c.name for c in info.channels if c.quantity == "acceleration"
+    )
     temps = (a.temperature,) if a.temperature else ()
     al = st.alarms
-    return {"station": st.name, "source": src, "channels": chans, "temperatures": temps,
-            "a": a, "feed": Path(al.feed), "alarms": al}
+    return {
+        "station": st.name,
+        "source": src,
+        "channels": chans,
+        "temperatures": temps,
+        "a": a,
+        "feed": Path(al.feed),
+        "alarms": al,
+    }
 
 
-def resolve_settings(data_dir: str | Path, *, station: Any = None, config: str | Path | None = None,
-                     baseline: str | tuple[int | None, int | None] | None = None) -> JobSettings:
+def resolve_settings(
+    data_dir: str | Path,
+    *,
+    station: Any = None,
+    config: str | Path | None = None,
+    baseline: str | tuple[int | None, int | None] | None = None,
+) -> JobSettings:
     """Build the job settings.
 
     Parameters
@@ -172,8 +197,10 @@ def resolve_settings(data_dir: str | Path, *, station: Any = None, config: str |
         info = reader.sources[d["source"]]
         missing = [c for c in d["channels"] if c not in info.channel_names]
         if missing:
-            raise ConfigError(f"analysis.channels: {', '.join(missing)} not in source "
-                              f"{d['source']!r} (channels: {', '.join(info.channel_names)})")
+            raise ConfigError(
+                f"analysis.channels: {', '.join(missing)} not in source "
+                f"{d['source']!r} (channels: {', '.join(info.channel_names)})"
+            )
         meta = {c.name: c for c in info.channels}
         xs = tuple(float(meta[c].location[0]) for c in d["channels"])
         env = []
@@ -183,28 +210,59 @@ def resolve_settings(data_dir: str | Path, *, station: Any = None, config: str |
                     env.append((sname, t))
                     break
             else:
-                notes.append(f"temperature channel {t!r} is not in the raw files: "
-                             "using the output-only PCA model")
+                notes.append(
+                    f"temperature channel {t!r} is not in the raw files: "
+                    "using the output-only PCA model"
+                )
         used = [n for _, n in env]
         for sname, sinfo in reader.sources.items():  # other temperatures: stored, not regressed
-            env += [(sname, c.name) for c in sinfo.channels
-                    if c.quantity == "temperature" and c.name not in used]
+            env += [
+                (sname, c.name)
+                for c in sinfo.channels
+                if c.quantity == "temperature" and c.name not in used
+            ]
     a = d["a"]
-    win = WindowConfig(str(data_dir), d["source"], tuple(d["channels"]), tuple(env),
-                       a.window_s, a.decimate_to_hz, a.freq_min_hz, a.freq_max_hz, a.method,
-                       a.max_order, a.time_lag, QualitySettings())
-    bl = (a.baseline_start_ns, a.baseline_end_ns)
+    win = WindowConfig(
+        str(data_dir),
+        d["source"],
+        tuple(d["channels"]),
+        tuple(env),
+        a.window_s,
+        a.decimate_to_hz,
+        a.freq_min_hz,
+        a.freq_max_hz,
+        a.method,
+        a.max_order,
+        a.time_lag,
+        QualitySettings(),
+    )
+    bl: tuple[int | None, int | None] = (a.baseline_start_ns, a.baseline_end_ns)
     if baseline is not None:
-        bl = parse_baseline(baseline) if isinstance(baseline, str) else tuple(baseline)
+        bl = parse_baseline(baseline) if isinstance(baseline, str) else (baseline[0], baseline[1])
     al = d["alarms"]
     kw = {}
     if al is not None:
-        kw = {"persistence_k": al.persistence_k, "persistence_n": al.persistence_n,
-              "frequency_shift_pct": tuple(al.frequency_shift_pct),
-              "novelty_alpha": tuple(al.novelty_alpha), "mac_drop": tuple(al.mac_drop)}
-    return JobSettings(d["station"], data_dir, win, a.overlap,
-                       tuple(n for _, n in env if n in d["temperatures"]), bl, a.baseline_days, d["feed"],
-                       channel_x=xs, inferred=station is None, notes=tuple(notes), **kw)
+        kw = {
+            "persistence_k": al.persistence_k,
+            "persistence_n": al.persistence_n,
+            "frequency_shift_pct": tuple(al.frequency_shift_pct),
+            "novelty_alpha": tuple(al.novelty_alpha),
+            "mac_drop": tuple(al.mac_drop),
+        }
+    return JobSettings(
+        d["station"],
+        data_dir,
+        win,
+        a.overlap,
+        tuple(n for _, n in env if n in d["temperatures"]),
+        bl,
+        a.baseline_days,
+        d["feed"],
+        channel_x=xs,
+        inferred=station is None,
+        notes=tuple(notes),
+        **kw,
+    )
 
 
 def _infer(data_dir: Path, reader, notes: list[str]) -> dict[str, Any]:
@@ -216,18 +274,28 @@ def _infer(data_dir: Path, reader, notes: list[str]) -> dict[str, Any]:
             src = name
             break
     if src is None:
-        raise ConfigError(f"{data_dir}: no station.toml and no acceleration channel in the raw "
-                          "files; give --config station.toml")
+        raise ConfigError(
+            f"{data_dir}: no station.toml and no acceleration channel in the raw "
+            "files; give --config station.toml"
+        )
     info = reader.sources[src]
     chans = tuple(c.name for c in info.channels if c.quantity == "acceleration")
     temps = []
     for sinfo in reader.sources.values():
         temps += [c.name for c in sinfo.channels if c.quantity == "temperature"]
     temps = temps[:1]
-    notes.append(f"no station.toml in {data_dir}: inferred the settings from the raw files "
-                 f"(source {src!r}, channels {', '.join(chans)}, temperature "
-                 f"{temps[0] if temps else 'none (PCA model)'}, 600 s windows, "
-                 "baseline = the first 14 days)")
-    return {"station": reader.station or data_dir.name, "source": src, "channels": chans,
-            "temperatures": tuple(temps), "a": AnalysisSettings(),
-            "feed": data_dir / "alarms.jsonl", "alarms": None}
+    notes.append(
+        f"no station.toml in {data_dir}: inferred the settings from the raw files "
+        f"(source {src!r}, channels {', '.join(chans)}, temperature "
+        f"{temps[0] if temps else 'none (PCA model)'}, 600 s windows, "
+        "baseline = the first 14 days)"
+    )
+    return {
+        "station": reader.station or data_dir.name,
+        "source": src,
+        "channels": chans,
+        "temperatures": tuple(temps),
+        "a": AnalysisSettings(),
+        "feed": data_dir / "alarms.jsonl",
+        "alarms": None,
+    }

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from bshm.analysis.compensation import CompensationModel, fit_compensation
-from bshm.analysis.damage import (NoveltyModel, compute_indices, fit_novelty, grade_alarms,
-                                  persistence_rate)
+from bshm.analysis.damage import (
+    NoveltyModel,
+    compute_indices,
+    fit_novelty,
+    grade_alarms,
+    persistence_rate,
+)
 from bshm.analysis.tracking import ReferenceSet, WindowModes, build_reference, track
+
 from bshm.errors import AnalysisError
 
 log = logging.getLogger(__name__)
@@ -56,8 +61,11 @@ def _load(w) -> tuple[np.ndarray, list[WindowModes], dict[str, np.ndarray]]:
         ws = f["modes/window_start_ns"][()]
         srt = np.argsort(ws, kind="stable")
         ws_s = ws[srt]
-        fr, dp, sh = (f["modes/frequency"][()][srt], f["modes/damping"][()][srt],
-                      f["modes/shape"][()][srt])
+        fr, dp, sh = (
+            f["modes/frequency"][()][srt],
+            f["modes/damping"][()][srt],
+            f["modes/shape"][()][srt],
+        )
         lo = np.searchsorted(ws_s, t, "left")
         hi = np.searchsorted(ws_s, t, "right")
         for ti, a, b in zip(t.tolist(), lo.tolist(), hi.tolist()):
@@ -97,8 +105,10 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
     if "settings" in stored and stored["settings"] != fp:
         from bshm.errors import ConfigError
 
-        raise ConfigError(f"{w.path}: the window/identification settings changed since these "
-                          "results were computed; run with --reprocess to start again")
+        raise ConfigError(
+            f"{w.path}: the window/identification settings changed since these "
+            "results were computed; run with --reprocess to start again"
+        )
     w.write_model("settings", fp)
     starts_all = w.f["windows/start_ns"][()]
     b0 = st.baseline[0] if st.baseline[0] is not None else int(starts_all.min())
@@ -115,62 +125,123 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
         use = [m for m, b in zip(modes, base) if b] if out.baseline_complete else modes
         ref = build_reference(use, st.tracking)
     tr = track(modes, ref, st.tracking)
-    out.tracked_modes = [{"id": i, "mean_frequency_hz": float(np.nanmean(c)) if np.isfinite(c).any() else None,
-                          "availability": float(a)}
-                         for i, c, a in zip(tr.ids, tr.frequency.T, tr.availability)]
-    w.write_group("tracks", {"time_ns": t, "frequency": tr.frequency, "damping": tr.damping,
-                             "mac": tr.mac, "shape": tr.shape, "ref_frequency": ref.frequency,
-                             "ref_shape": ref.shape.astype(np.complex64)},
-                  {"mode_ids": json.dumps(list(ref.ids)), "channels": json.dumps(list(st.window.channels))})
+    out.tracked_modes = [
+        {
+            "id": i,
+            "mean_frequency_hz": float(np.nanmean(c)) if np.isfinite(c).any() else None,
+            "availability": float(a),
+        }
+        for i, c, a in zip(tr.ids, tr.frequency.T, tr.availability)
+    ]
+    w.write_group(
+        "tracks",
+        {
+            "time_ns": t,
+            "frequency": tr.frequency,
+            "damping": tr.damping,
+            "mac": tr.mac,
+            "shape": tr.shape,
+            "ref_frequency": ref.frequency,
+            "ref_shape": ref.shape.astype(np.complex64),
+        },
+        {"mode_ids": json.dumps(list(ref.ids)), "channels": json.dumps(list(st.window.channels))},
+    )
     if not out.baseline_complete:
         from bshm.timeutil import to_iso
 
-        out.notes.append(f"baseline incomplete (until {to_iso(b1, digits=0)}): modes are "
-                         "tracked against a provisional reference; no damage indices yet")
+        out.notes.append(
+            f"baseline incomplete (until {to_iso(b1, digits=0)}): modes are "
+            "tracked against a provisional reference; no damage indices yet"
+        )
         return out
     if int(base.sum()) < 10:
-        raise AnalysisError(f"only {int(base.sum())} processed windows in the baseline period; "
-                            "extend it (--baseline FROM..TO) or check the data quality")
+        raise AnalysisError(
+            f"only {int(base.sum())} processed windows in the baseline period; "
+            "extend it (--baseline FROM..TO) or check the data quality"
+        )
     comp_model = CompensationModel.from_dict(stored["compensation"]) if trained else None
-    comp = fit_compensation(t, tr.frequency, env, base, temperatures=st.temperatures,
-                            lags_h=st.lags_h, model=comp_model)
-    nov = NoveltyModel.from_dict(stored["novelty"]) if trained else fit_novelty(comp.residual, tr.mac, base,
-                                                                   st.average_windows)
+    comp = fit_compensation(
+        t, tr.frequency, env, base, temperatures=st.temperatures, lags_h=st.lags_h, model=comp_model
+    )
+    nov = (
+        NoveltyModel.from_dict(stored["novelty"])
+        if trained
+        else fit_novelty(comp.residual, tr.mac, base, st.average_windows)
+    )
     if not trained:
         w.write_model("baseline", [b0, b1])
         w.write_model("reference", ref.to_dict())
         w.write_model("compensation", comp.model.to_dict())
         w.write_model("novelty", nov.to_dict())
     far = [persistence_rate(a, st.persistence_k, st.persistence_n) for a in st.novelty_alpha]
-    w.write_model("limits", {"novelty_alpha": list(st.novelty_alpha),
-                             "false_alarm_rate_with_persistence": far,
-                             "persistence": [st.persistence_k, st.persistence_n],
-                             "frequency_shift_pct": list(st.frequency_shift_pct),
-                             "mac_drop": list(st.mac_drop)})
-    out.models = {"compensation": comp.model.kind, "quality": comp.model.quality,
-                  "baseline_windows": int(base.sum()), "false_alarm_rate": far}
-    w.write_group("features", {"time_ns": t, "predicted": comp.predicted,
-                               "residual": comp.residual, "extrapolated": comp.extrapolated,
-                               "baseline": base},
-                  {"model": comp.model.kind, "unit": "%"})
-    ix = compute_indices(t, comp.residual, tr.mac, tr.shape, ref.shape, nov,
-                         st.novelty_alpha, st.mac_drop)
+    w.write_model(
+        "limits",
+        {
+            "novelty_alpha": list(st.novelty_alpha),
+            "false_alarm_rate_with_persistence": far,
+            "persistence": [st.persistence_k, st.persistence_n],
+            "frequency_shift_pct": list(st.frequency_shift_pct),
+            "mac_drop": list(st.mac_drop),
+        },
+    )
+    out.models = {
+        "compensation": comp.model.kind,
+        "quality": comp.model.quality,
+        "baseline_windows": int(base.sum()),
+        "false_alarm_rate": far,
+    }
+    w.write_group(
+        "features",
+        {
+            "time_ns": t,
+            "predicted": comp.predicted,
+            "residual": comp.residual,
+            "extrapolated": comp.extrapolated,
+            "baseline": base,
+        },
+        {"model": comp.model.kind, "unit": "%"},
+    )
+    ix = compute_indices(
+        t, comp.residual, tr.mac, tr.shape, ref.shape, nov, st.novelty_alpha, st.mac_drop
+    )
     # alarms only after the baseline: the baseline is normal by definition
     after = t >= b1
-    alarms, level = grade_alarms(_slice(ix, after), ref.ids, ref.frequency, st.window.channels,
-                                 freq_levels=st.frequency_shift_pct, novelty_alpha=st.novelty_alpha,
-                                 k=st.persistence_k, n=st.persistence_n, station=st.station,
-                                 channel_x=st.channel_x or None, n_avg=nov.average)
+    alarms, level = grade_alarms(
+        _slice(ix, after),
+        ref.ids,
+        ref.frequency,
+        st.window.channels,
+        freq_levels=st.frequency_shift_pct,
+        novelty_alpha=st.novelty_alpha,
+        k=st.persistence_k,
+        n=st.persistence_n,
+        station=st.station,
+        channel_x=st.channel_x or None,
+        n_avg=nov.average,
+    )
     lv = np.zeros(t.size, np.int8)
     lv[after] = level
-    w.write_group("indices", {"time_ns": t, "freq_shift_pct": ix.freq_shift_pct, "t2": ix.t2,
-                              "t2_limits": ix.t2_limits, "n_present": ix.n_present,
-                              "mac_drop": ix.mac_drop, "mac_limits": ix.mac_limits,
-                              "comac": ix.comac, "level": lv, "t2_avg": ix.t2_avg,
-                              "shift_avg_pct": ix.shift_avg_pct},
-                  {"novelty_alpha": json.dumps(list(st.novelty_alpha)),
-                   "false_alarm_rate": json.dumps(far),
-                   "frequency_shift_pct": json.dumps(list(st.frequency_shift_pct))})
+    w.write_group(
+        "indices",
+        {
+            "time_ns": t,
+            "freq_shift_pct": ix.freq_shift_pct,
+            "t2": ix.t2,
+            "t2_limits": ix.t2_limits,
+            "n_present": ix.n_present,
+            "mac_drop": ix.mac_drop,
+            "mac_limits": ix.mac_limits,
+            "comac": ix.comac,
+            "level": lv,
+            "t2_avg": ix.t2_avg,
+            "shift_avg_pct": ix.shift_avg_pct,
+        },
+        {
+            "novelty_alpha": json.dumps(list(st.novelty_alpha)),
+            "false_alarm_rate": json.dumps(far),
+            "frequency_shift_pct": json.dumps(list(st.frequency_shift_pct)),
+        },
+    )
     out.alarms = alarms
     return out
 
@@ -178,7 +249,15 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
 def _slice(ix, mask):
     from bshm.analysis.damage import DamageIndices
 
-    return DamageIndices(ix.time_ns[mask], ix.freq_shift_pct[mask], ix.t2[mask],
-                         ix.t2_limits[mask], ix.n_present[mask], ix.mac_drop[mask],
-                         ix.mac_limits, ix.comac[mask], ix.t2_avg[mask],
-                         ix.shift_avg_pct[mask])
+    return DamageIndices(
+        ix.time_ns[mask],
+        ix.freq_shift_pct[mask],
+        ix.t2[mask],
+        ix.t2_limits[mask],
+        ix.n_present[mask],
+        ix.mac_drop[mask],
+        ix.mac_limits,
+        ix.comac[mask],
+        ix.t2_avg[mask],
+        ix.shift_avg_pct[mask],
+    )

@@ -19,9 +19,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
 from bshm.analysis.windows import WindowConfig, WindowResult, process_batch
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,11 @@ class LocalExecutor:
 
     name = "local"
 
-    def map(self, cfg: WindowConfig, batches: Sequence[Sequence[tuple[int, int]]],
-            ) -> Iterator[list[WindowResult]]:
+    def map(
+        self,
+        cfg: WindowConfig,
+        batches: Sequence[Sequence[tuple[int, int]]],
+    ) -> Iterator[list[WindowResult]]:
         """Yield the results of each batch as it completes."""
         for b in batches:
             yield process_batch(cfg, b)
@@ -67,20 +70,29 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - extra not installed
             from bshm.errors import AnalysisError
 
-            raise AnalysisError("--workers/--scheduler need Dask: pip install 'bshm[cluster]'") from exc
+            raise AnalysisError(
+                "--workers/--scheduler need Dask: pip install 'bshm[cluster]'"
+            ) from exc
         self._cluster = None
         if scheduler:
             self.client = Client(scheduler, timeout="20s")
         else:
             for k, v in _SINGLE_THREAD_ENV.items():
                 os.environ.setdefault(k, v)
-            self._cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                         processes=True, dashboard_address=":0")
+            self._cluster = LocalCluster(
+                n_workers=int(workers or 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
             self.client = Client(self._cluster)
         self.name = f"dask({scheduler or f'{workers} local workers'})"
 
-    def map(self, cfg: WindowConfig, batches: Sequence[Sequence[tuple[int, int]]],
-            ) -> Iterator[list[WindowResult]]:
+    def map(
+        self,
+        cfg: WindowConfig,
+        batches: Sequence[Sequence[tuple[int, int]]],
+    ) -> Iterator[list[WindowResult]]:
         """Yield the results of each batch as it completes (any order)."""
         from distributed import as_completed
 
@@ -116,9 +128,19 @@ def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rs = sorted(results, key=lambda r: r.start_ns)
     name = f"{rs[0].start_ns}_{rs[-1].start_ns}.npz"
-    meta = [{"start_ns": r.start_ns, "end_ns": r.end_ns, "status": r.status, "reason": r.reason,
-             "rms": r.rms, "env": r.env, "detail": r.detail} for r in rs]
-    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+    meta = [
+        {
+            "start_ns": r.start_ns,
+            "end_ns": r.end_ns,
+            "status": r.status,
+            "reason": r.reason,
+            "rms": r.rms,
+            "env": r.env,
+            "detail": r.detail,
+        }
+        for r in rs
+    ]
+    arrays: dict[str, Any] = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     for i, r in enumerate(rs):
         for f in _FIELDS:
             arrays[f"{i}_{f}"] = np.asarray(getattr(r, f))
@@ -147,8 +169,15 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
             with np.load(p, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode())
                 for i, m in enumerate(meta):
-                    r = WindowResult(m["start_ns"], m["end_ns"], m["status"], m["reason"],
-                                     m["rms"], m["env"], detail=m.get("detail", ""))
+                    r = WindowResult(
+                        m["start_ns"],
+                        m["end_ns"],
+                        m["status"],
+                        m["reason"],
+                        m["rms"],
+                        m["env"],
+                        detail=m.get("detail", ""),
+                    )
                     for f in _FIELDS:
                         setattr(r, f, z[f"{i}_{f}"])
                     r.shapes = z[f"{i}_shapes"]
@@ -164,7 +193,7 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
 def batched(windows: Sequence[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
     """Split windows into batches of at most ``size`` (time order kept)."""
     size = max(1, int(size))
-    return [list(windows[i:i + size]) for i in range(0, len(windows), size)]
+    return [list(windows[i : i + size]) for i in range(0, len(windows), size)]
 
 
 ProgressFn = Callable[[int], None]

@@ -32,8 +32,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ReferenceSet", "TrackSettings", "Tracks", "WindowModes", "build_reference",
-           "mac_matrix", "normalize_shapes", "track"]
+__all__ = [
+    "ReferenceSet",
+    "TrackSettings",
+    "Tracks",
+    "WindowModes",
+    "build_reference",
+    "mac_matrix",
+    "normalize_shapes",
+    "track",
+]
 
 _BIG = 1e6
 
@@ -120,19 +128,27 @@ class ReferenceSet:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (complex shapes split in real/imag)."""
-        return {"ids": list(self.ids), "frequency": self.frequency.tolist(),
-                "shape_real": self.shape.real.tolist(), "shape_imag": self.shape.imag.tolist(),
-                "availability": self.availability.tolist(),
-                "damping": None if self.damping is None else self.damping.tolist()}
+        return {
+            "ids": list(self.ids),
+            "frequency": self.frequency.tolist(),
+            "shape_real": self.shape.real.tolist(),
+            "shape_imag": self.shape.imag.tolist(),
+            "availability": self.availability.tolist(),
+            "damping": None if self.damping is None else self.damping.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceSet:
         """Rebuild from :meth:`to_dict` output."""
         shape = np.asarray(d["shape_real"], float) + 1j * np.asarray(d["shape_imag"], float)
         damp = d.get("damping")
-        return cls(tuple(d["ids"]), np.asarray(d["frequency"], float),
-                   shape.reshape(len(d["ids"]), -1), np.asarray(d["availability"], float),
-                   None if damp is None else np.asarray(damp, float))
+        return cls(
+            tuple(d["ids"]),
+            np.asarray(d["frequency"], float),
+            shape.reshape(len(d["ids"]), -1),
+            np.asarray(d["availability"], float),
+            None if damp is None else np.asarray(damp, float),
+        )
 
 
 @dataclass
@@ -199,8 +215,9 @@ def mac_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cost(freq, shapes, exp_freq, ref_freq, ref_shapes, freq_tol, min_mac, strong_mac=0.9,
-          wide=3.0):
+def _cost(
+    freq, shapes, exp_freq, ref_freq, ref_shapes, freq_tol, min_mac, strong_mac=0.9, wide=3.0
+):
     """Assignment cost (m, k) and the MAC matrix; gated pairs cost _BIG.
 
     A pair is allowed when the MAC reaches ``min_mac`` and the frequency is
@@ -231,7 +248,8 @@ def _merge(cl_f, cl_s, cl_w, st: TrackSettings, merge_mac: float = 0.9) -> None:
 
     Two clusters are the same mode when their shapes agree (MAC >= 0.9), their
     frequencies are within the wide gate, and they rarely occur in the same
-    window (at most 20 %: a duplicate pick of one mode). Closely spaced modes occur together and differ in shape.
+    window (at most 20 %: a duplicate pick of one mode). Closely spaced
+    modes occur together and differ in shape.
     """
     while True:
         order = sorted(range(len(cl_f)), key=lambda j: -len(cl_f[j]))
@@ -239,10 +257,10 @@ def _merge(cl_f, cl_s, cl_w, st: TrackSettings, merge_mac: float = 0.9) -> None:
         shapes = normalize_shapes(np.array(cl_s)) if cl_s else np.zeros((0, 0))
         med = [float(np.median(c)) for c in cl_f]
         for ia, a in enumerate(order):
-            for b in order[ia + 1:]:
+            for b in order[ia + 1 :]:
                 if abs(med[a] - med[b]) / med[a] > 3 * st.freq_tol:
                     continue
-                if mac_matrix(shapes[a:a + 1], shapes[b:b + 1])[0, 0] < merge_mac:
+                if mac_matrix(shapes[a : a + 1], shapes[b : b + 1])[0, 0] < merge_mac:
                     continue
                 if len(cl_w[a] & cl_w[b]) > 0.2 * min(len(cl_w[a]), len(cl_w[b])):
                     continue
@@ -259,8 +277,10 @@ def _merge(cl_f, cl_s, cl_w, st: TrackSettings, merge_mac: float = 0.9) -> None:
             return
 
 
-def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | None = None,
-                    ) -> ReferenceSet:
+def build_reference(
+    windows: Sequence[WindowModes],
+    settings: TrackSettings | None = None,
+) -> ReferenceSet:
     """Build the reference modal set from the modes of a baseline period.
 
     Modes are clustered window by window (each window's modes are assigned
@@ -289,7 +309,9 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
     st = settings or TrackSettings()
     n_w = len(windows)
     if n_w == 0:
-        raise AnalysisError("cannot build a reference modal set: no processed window in the baseline")
+        raise AnalysisError(
+            "cannot build a reference modal set: no processed window in the baseline"
+        )
     cl_f: list[list[float]] = []
     cl_s: list[np.ndarray] = []  # running sums of aligned shapes
     cl_w: list[set[int]] = []  # windows of each cluster
@@ -300,10 +322,10 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
         sh = normalize_shapes(np.asarray(w.shapes).T[good])
         f = np.asarray(w.frequencies, float)[good]
         if cl_f:
-            exp_f = np.array([np.median(c[-st.history:]) for c in cl_f])
+            exp_f = np.array([np.median(c[-st.history :]) for c in cl_f])
             ref_f = np.array([np.median(c) for c in cl_f])
-            ref = normalize_shapes(np.array(cl_s))
-            cost, _ = _cost(f, sh, exp_f, ref_f, ref, st.cluster_freq_tol, st.min_mac)
+            ref_sh = normalize_shapes(np.array(cl_s))
+            cost, _ = _cost(f, sh, exp_f, ref_f, ref_sh, st.cluster_freq_tol, st.min_mac)
             pairs = _assign(cost)
         else:
             pairs = []
@@ -325,17 +347,26 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
     if keep.size == 0:
         raise AnalysisError(
             f"cannot build a reference modal set: no mode was found in at least "
-            f"{st.min_availability:.0%} of the {n_w} baseline windows")
+            f"{st.min_availability:.0%} of the {n_w} baseline windows"
+        )
     freq = np.array([np.median(cl_f[j]) for j in keep])
     shape = normalize_shapes(np.array([cl_s[j] for j in keep]))
     order = np.argsort(freq)
-    ref = ReferenceSet(tuple(f"M{i + 1}" for i in range(keep.size)), freq[order], shape[order],
-                       avail[keep][order])
+    ref = ReferenceSet(
+        tuple(f"M{i + 1}" for i in range(keep.size)), freq[order], shape[order], avail[keep][order]
+    )
     # second pass: re-assign to the refined centroids
-    tr = track(windows, ref, TrackSettings(freq_tol=st.cluster_freq_tol, min_mac=st.min_mac,
-                                          history=st.history))
-    f2 = np.array([np.nanmedian(c) if np.isfinite(c).any() else f0
-                   for c, f0 in zip(tr.frequency.T, ref.frequency)])
+    tr = track(
+        windows,
+        ref,
+        TrackSettings(freq_tol=st.cluster_freq_tol, min_mac=st.min_mac, history=st.history),
+    )
+    f2 = np.array(
+        [
+            np.nanmedian(c) if np.isfinite(c).any() else f0
+            for c, f0 in zip(tr.frequency.T, ref.frequency)
+        ]
+    )
     sh2 = []
     for j in range(len(ref.ids)):
         ok = np.isfinite(tr.frequency[:, j])
@@ -348,12 +379,18 @@ def build_reference(windows: Sequence[WindowModes], settings: TrackSettings | No
             sh2.append(ref.shape[j])
     d2 = np.array([np.nanmedian(c) if np.isfinite(c).any() else np.nan for c in tr.damping.T])
     order = np.argsort(f2)
-    return ReferenceSet(ref.ids, f2[order], normalize_shapes(np.array(sh2))[order],
-                        tr.availability[order], d2[order])
+    return ReferenceSet(
+        ref.ids,
+        f2[order],
+        normalize_shapes(np.array(sh2))[order],
+        tr.availability[order],
+        d2[order],
+    )
 
 
-def track(windows: Sequence[WindowModes], reference: ReferenceSet,
-          settings: TrackSettings | None = None) -> Tracks:
+def track(
+    windows: Sequence[WindowModes], reference: ReferenceSet, settings: TrackSettings | None = None
+) -> Tracks:
     """Assign every window's modes to the reference modes.
 
     Parameters
@@ -380,8 +417,9 @@ def track(windows: Sequence[WindowModes], reference: ReferenceSet,
     recent: list[list[float]] = [[] for _ in range(k)]
     dlim = np.full(k, st.max_damping)
     if reference.damping is not None:
-        dlim = np.minimum(dlim, np.nan_to_num(st.damping_factor * reference.damping,
-                                              nan=st.max_damping))
+        dlim = np.minimum(
+            dlim, np.nan_to_num(st.damping_factor * reference.damping, nan=st.max_damping)
+        )
     for n, w in enumerate(windows):
         f = np.asarray(w.frequencies, float)
         if f.size == 0 or k == 0:
@@ -389,12 +427,15 @@ def track(windows: Sequence[WindowModes], reference: ReferenceSet,
         dw = np.asarray(w.damping, float)
         sh = normalize_shapes(np.asarray(w.shapes).T)
         if sh.shape[1] != n_ch:
-            raise ValueError(f"window {w.time_ns}: shapes have {sh.shape[1]} channels, "
-                             f"the reference {n_ch}")
-        exp_f = np.array([np.median(r[-st.history:]) if r else f0
-                          for r, f0 in zip(recent, reference.frequency)])
-        cost, mac = _cost(f, sh, exp_f, reference.frequency, reference.shape, st.freq_tol,
-                          st.min_mac)
+            raise ValueError(
+                f"window {w.time_ns}: shapes have {sh.shape[1]} channels, the reference {n_ch}"
+            )
+        exp_f = np.array(
+            [np.median(r[-st.history :]) if r else f0 for r, f0 in zip(recent, reference.frequency)]
+        )
+        cost, mac = _cost(
+            f, sh, exp_f, reference.frequency, reference.shape, st.freq_tol, st.min_mac
+        )
         cost = np.where(dw[:, None] > dlim[None, :], _BIG, cost)  # unreliable estimates
         for i, j in _assign(cost):
             freq[n, j] = f[i]
@@ -403,5 +444,6 @@ def track(windows: Sequence[WindowModes], reference: ReferenceSet,
             phase = np.vdot(reference.shape[j], sh[i])
             shapes[n, j] = sh[i] * (np.conj(phase) / abs(phase) if abs(phase) > 0 else 1.0)
             recent[j].append(f[i])
-    return Tracks(np.array([w.time_ns for w in windows], np.int64), reference.ids,
-                  freq, damp, macs, shapes)
+    return Tracks(
+        np.array([w.time_ns for w in windows], np.int64), reference.ids, freq, damp, macs, shapes
+    )

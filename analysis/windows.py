@@ -35,8 +35,15 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QualitySettings", "WindowConfig", "WindowResult", "check_quality", "plan_windows",
-           "process_batch", "process_window"]
+__all__ = [
+    "QualitySettings",
+    "WindowConfig",
+    "WindowResult",
+    "check_quality",
+    "plan_windows",
+    "process_batch",
+    "process_window",
+]
 
 REASONS = ("gap", "nan", "flat", "clipping", "spikes", "low_excitation", "identification")
 
@@ -145,8 +152,9 @@ class WindowResult:
     detail: str = ""
 
 
-def plan_windows(runs: Sequence[tuple[int, int]], window_s: float, overlap: float = 0.0,
-                 fs: float = 100.0) -> list[tuple[int, int]]:
+def plan_windows(
+    runs: Sequence[tuple[int, int]], window_s: float, overlap: float = 0.0, fs: float = 100.0
+) -> list[tuple[int, int]]:
     """Cut contiguous runs into windows.
 
     Parameters
@@ -190,8 +198,9 @@ def _longest_run(eq: np.ndarray) -> int:
     return int((ends - starts).max())
 
 
-def check_quality(data: np.ndarray, fs: float, q: QualitySettings, *,
-                  band: tuple[float, float] | None = None) -> tuple[str, str]:
+def check_quality(
+    data: np.ndarray, fs: float, q: QualitySettings, *, band: tuple[float, float] | None = None
+) -> tuple[str, str]:
     """Data-quality checks of one window.
 
     Parameters
@@ -246,7 +255,9 @@ def check_quality(data: np.ndarray, fs: float, q: QualitySettings, *,
     return "", ""
 
 
-def _preprocess(data: np.ndarray, fs: float, decimate_to_hz: float | None) -> tuple[np.ndarray, float]:
+def _preprocess(
+    data: np.ndarray, fs: float, decimate_to_hz: float | None
+) -> tuple[np.ndarray, float]:
     from scipy.signal import decimate, detrend
 
     x = detrend(np.asarray(data, np.float64), axis=0, type="linear")
@@ -262,8 +273,11 @@ def _identify(x: np.ndarray, fs: float, cfg: WindowConfig):
     from bshm.analysis import identify
 
     fmax = cfg.freq_max_hz or 0.4 * fs
-    opts: dict = {"freq_min_hz": cfg.freq_min_hz, "freq_max_hz": fmax,
-                  "channel_names": list(cfg.channels)}
+    opts: dict = {
+        "freq_min_hz": cfg.freq_min_hz,
+        "freq_max_hz": fmax,
+        "channel_names": list(cfg.channels),
+    }
     if cfg.method == "ssi-cov":
         opts.update(time_lag=cfg.time_lag, max_order=cfg.max_order)
     return identify(x, fs, method=cfg.method, **opts)
@@ -356,14 +370,16 @@ def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
     """
     from pathlib import Path
 
-    files = sorted(p for p in Path(folder).iterdir()
-                   if p.name.endswith((".h5", ".h5.part")) and p.is_file())
-    starts = [_file_start_ns(p) for p in files]
-    if any(s is None for s in starts):
+    files = sorted(
+        p for p in Path(folder).iterdir() if p.name.endswith((".h5", ".h5.part")) and p.is_file()
+    )
+    maybe = [_file_start_ns(p) for p in files]
+    if any(s is None for s in maybe):
         return None
+    starts = [int(s) for s in maybe if s is not None]
     keep = []
     for i, (p, s) in enumerate(zip(files, starts)):
-        nxt = next((t for t in starts[i + 1:] if t > s), None)
+        nxt = next((t for t in starts[i + 1 :] if t > s), None)
         if s < end_ns and (nxt is None or nxt > start_ns):
             keep.append(p)
     return keep

@@ -35,12 +35,15 @@ HOUR_NS = 3_600_000_000_000
 
 def write_records(out: Path, n: int, fs: float = 100.0, record_s: float = 600.0) -> None:
     from bshm.fixtures.bridge import BridgeModel
+
     from bshm.store import ChannelMeta, RawWriter, SourceSpec
 
     model = BridgeModel(seed=5)
     xs = list(model.sensor_x) + [9.5, 28.0, 42.0, 60.5]
-    acc = tuple(ChannelMeta(f"A{i + 1:02d}", "acceleration", "m/s2", (float(x), 0.0, 0.0), "z")
-                for i, x in enumerate(xs))
+    acc = tuple(
+        ChannelMeta(f"A{i + 1:02d}", "acceleration", "m/s2", (float(x), 0.0, 0.0), "z")
+        for i, x in enumerate(xs)
+    )
     env = (ChannelMeta("T1", "temperature", "degC"), ChannelMeta("T2", "temperature", "degC"))
     specs = [SourceSpec("acc", "simulated", fs, acc), SourceSpec("env", "simulated", 1.0, env)]
     rng = np.random.default_rng(1)
@@ -88,7 +91,9 @@ def main() -> None:
     try:
         t = time.perf_counter()
         write_records(tmp, args.records)
-        print(f"wrote {args.records} records (12 ch x 600 s x 100 Hz) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"wrote {args.records} records (12 ch x 600 s x 100 Hz) in {time.perf_counter() - t:.1f} s"
+        )
         run_once(tmp, None)  # warm-up: Numba caches, imports
         res = {}
         for label, workers in (("local", None), ("dask --workers 2", 2)):
@@ -99,7 +104,9 @@ def main() -> None:
                 derived.append(d)
             res[label] = (statistics.median(walls), statistics.median(derived))
         n = args.records
-        print(f"{'executor':<18} {'wall s':>8} {'windows/min':>12} {'derive s':>9} {'year (8760) h':>14}")
+        print(
+            f"{'executor':<18} {'wall s':>8} {'windows/min':>12} {'derive s':>9} {'year (8760) h':>14}"
+        )
         for label, (w, d) in res.items():
             print(f"{label:<18} {w:8.1f} {60 * n / w:12.1f} {d:9.2f} {8760 * w / n / 3600:14.2f}")
         ratio = res["local"][0] / res["dask --workers 2"][0]

@@ -44,22 +44,38 @@ def _level(text: str) -> int:
 
 def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI contract
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of the raw HDF5 files")
-    parser.add_argument("--config", metavar="STATION.TOML",
-                        help="station config (default: DATA_DIR/station.toml if present)")
+    parser.add_argument(
+        "--config",
+        metavar="STATION.TOML",
+        help="station config (default: DATA_DIR/station.toml if present)",
+    )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
-    parser.add_argument("--baseline", metavar="FROM..TO",
-                        help="training period of the models, ISO 8601 (default: config, "
-                             "else the first 14 days)")
+    parser.add_argument(
+        "--baseline",
+        metavar="FROM..TO",
+        help="training period of the models, ISO 8601 (default: config, else the first 14 days)",
+    )
     exe = parser.add_mutually_exclusive_group()
-    exe.add_argument("--workers", type=int, metavar="N",
-                     help="run on a local Dask cluster of N worker processes")
-    exe.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run on an existing Dask scheduler, e.g. tcp://host:8786")
-    parser.add_argument("--fail-on-alarm", type=_level, metavar="LEVEL",
-                        help=f"exit with code {EXIT_ALARM} when this run raises an alarm of "
-                             "LEVEL (1-3 or advisory/warning/critical) or above")
-    parser.add_argument("--reprocess", action="store_true",
-                        help="delete the results (not the alarm feed) and process everything again")
+    exe.add_argument(
+        "--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes"
+    )
+    exe.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask scheduler, e.g. tcp://host:8786",
+    )
+    parser.add_argument(
+        "--fail-on-alarm",
+        type=_level,
+        metavar="LEVEL",
+        help=f"exit with code {EXIT_ALARM} when this run raises an alarm of "
+        "LEVEL (1-3 or advisory/warning/critical) or above",
+    )
+    parser.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="delete the results (not the alarm feed) and process everything again",
+    )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -77,10 +93,15 @@ def run(args: argparse.Namespace) -> int:  # noqa: D103 - CLI contract
 
         raise ConfigError(f"--workers {args.workers}: must be at least 1")
     try:
-        summary = run_analysis(args.data_dir, config=args.config, baseline=args.baseline,
-                               workers=args.workers, scheduler=args.scheduler,
-                               progress=False if args.no_progress else None,
-                               reprocess=args.reprocess)
+        summary = run_analysis(
+            args.data_dir,
+            config=args.config,
+            baseline=args.baseline,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=False if args.no_progress else None,
+            reprocess=args.reprocess,
+        )
     except LockError as exc:
         print(f"bshm: {exc}", file=sys.stderr)
         return EXIT_LOCKED
@@ -97,16 +118,22 @@ def run(args: argparse.Namespace) -> int:  # noqa: D103 - CLI contract
 def _print_text(s) -> None:
     skipped = sum(s.skipped.values())
     why = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))
-    print(f"{s.station}: {s.processed} windows processed, {skipped} skipped"
-          + (f" ({why})" if why else "") + f"; {s.total_windows} in {s.results_path}")
+    print(
+        f"{s.station}: {s.processed} windows processed, {skipped} skipped"
+        + (f" ({why})" if why else "")
+        + f"; {s.total_windows} in {s.results_path}"
+    )
     for n in s.notes:
         print(f"note: {n}")
     if s.tracked_modes:
         print("tracked modes:")
         for m in s.tracked_modes:
             f = m["mean_frequency_hz"]
-            print(f"  {m['id']:>4}  {f:8.3f} Hz  found in {100 * m['availability']:5.1f} % of windows"
-                  if f is not None else f"  {m['id']:>4}  not found yet")
+            print(
+                f"  {m['id']:>4}  {f:8.3f} Hz  found in {100 * m['availability']:5.1f} % of windows"
+                if f is not None
+                else f"  {m['id']:>4}  not found yet"
+            )
     if s.alarms:
         print(f"{len(s.alarms)} new alarm(s):")
         for a in s.alarms:

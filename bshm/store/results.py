@@ -165,14 +165,16 @@ class ResultsWriter:
         self.station = station
         self._lock_fd: int | None = None
         self._tmp = self.path.with_name(self.path.name + ".tmp")
-        self.f = None
+        self.f: Any = None
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
         import h5py
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock_fd = os.open(
+            self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
+        )
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
         try:
             if self._tmp.exists():
@@ -236,8 +238,9 @@ class ResultsWriter:
             return self.f["windows/start_ns"][()]
         return np.zeros(0, np.int64)
 
-    def append_windows(self, results: Sequence[Any], *, channels: Sequence[str],
-                       env_names: Sequence[str]) -> int:
+    def append_windows(
+        self, results: Sequence[Any], *, channels: Sequence[str], env_names: Sequence[str]
+    ) -> int:
         """Append window results (:class:`bshm.analysis.windows.WindowResult`-like).
 
         Each result needs ``start_ns, end_ns, status, reason, rms, env`` (dict)
@@ -270,31 +273,43 @@ class ResultsWriter:
                     f"not {list(channels)}; use --reprocess or a new results file"
                 )
         names = json.loads(self.f["environment"].attrs["names"])
-        _append_rows(g, {
-            "start_ns": np.array([r.start_ns for r in new], np.int64),
-            "end_ns": np.array([r.end_ns for r in new], np.int64),
-            "processed": np.array([r.status == "processed" for r in new], np.bool_),
-            "reason": np.array([r.reason for r in new], object),
-            "rms": np.array([r.rms for r in new], np.float64),
-            "n_modes": np.array([len(r.frequencies) for r in new], np.int32),
-        })
+        _append_rows(
+            g,
+            {
+                "start_ns": np.array([r.start_ns for r in new], np.int64),
+                "end_ns": np.array([r.end_ns for r in new], np.int64),
+                "processed": np.array([r.status == "processed" for r in new], np.bool_),
+                "reason": np.array([r.reason for r in new], object),
+                "rms": np.array([r.rms for r in new], np.float64),
+                "n_modes": np.array([len(r.frequencies) for r in new], np.int32),
+            },
+        )
         env = np.array([[r.env.get(n, np.nan) for n in names] for r in new], np.float64)
         _append_rows(self._group("environment"), {"values": env.reshape(len(new), len(names))})
         rows = [r for r in new if len(r.frequencies)]
         if rows:
             n_ch = len(channels)
-            _append_rows(self._group("modes"), {
-                "window_start_ns": np.concatenate([np.full(len(r.frequencies), r.start_ns, np.int64) for r in rows]),
-                "frequency": np.concatenate([r.frequencies for r in rows]).astype(np.float64),
-                "damping": np.concatenate([r.damping for r in rows]).astype(np.float64),
-                "mpc": np.concatenate([r.mpc for r in rows]).astype(np.float64),
-                "stability": np.concatenate([r.stability for r in rows]).astype(np.int32),
-                "shape": np.concatenate([np.asarray(r.shapes).T.reshape(-1, n_ch) for r in rows]).astype(np.complex64),
-            })
+            _append_rows(
+                self._group("modes"),
+                {
+                    "window_start_ns": np.concatenate(
+                        [np.full(len(r.frequencies), r.start_ns, np.int64) for r in rows]
+                    ),
+                    "frequency": np.concatenate([r.frequencies for r in rows]).astype(np.float64),
+                    "damping": np.concatenate([r.damping for r in rows]).astype(np.float64),
+                    "mpc": np.concatenate([r.mpc for r in rows]).astype(np.float64),
+                    "stability": np.concatenate([r.stability for r in rows]).astype(np.int32),
+                    "shape": np.concatenate(
+                        [np.asarray(r.shapes).T.reshape(-1, n_ch) for r in rows]
+                    ).astype(np.complex64),
+                },
+            )
         return len(new)
 
     # derived groups (rewritten in full by each run; deterministic) -----------
-    def write_group(self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
+    def write_group(
+        self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
+    ) -> None:
         """Replace a derived group (``tracks``, ``features``, ``indices``) entirely."""
         if name not in {"tracks", "features", "indices"}:
             raise ValueError(f"{name!r} is not a derived group (tracks, features, indices)")
@@ -320,34 +335,55 @@ class ResultsWriter:
         have = set()
         if "time_ns" in g:
             cols = _read_columns(g)
-            have = {(int(t), i, m, c, int(lv)) for t, i, m, c, lv in zip(
-                cols["time_ns"], cols["index"], cols["mode"], cols["channel"], cols["level"])}
+            have = {
+                (int(t), i, m, c, int(lv))
+                for t, i, m, c, lv in zip(
+                    cols["time_ns"], cols["index"], cols["mode"], cols["channel"], cols["level"]
+                )
+            }
         added = []
         for a in alarms:
             d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
-            key = (int(d["time_ns"]), str(d["index"]), str(d.get("mode") or ""),
-                   str(d.get("channel") or ""), int(d["level"]))
+            key = (
+                int(d["time_ns"]),
+                str(d["index"]),
+                str(d.get("mode") or ""),
+                str(d.get("channel") or ""),
+                int(d["level"]),
+            )
             if key in have:
                 continue
             have.add(key)
             added.append((a, d))
         if added:
-            _append_rows(g, {
-                "time_ns": np.array([d["time_ns"] for _, d in added], np.int64),
-                "level": np.array([d["level"] for _, d in added], np.int8),
-                "index": np.array([str(d["index"]) for _, d in added], object),
-                "value": np.array([d["value"] for _, d in added], np.float64),
-                "threshold": np.array([d["threshold"] for _, d in added], np.float64),
-                "mode": np.array([str(d.get("mode") or "") for _, d in added], object),
-                "channel": np.array([str(d.get("channel") or "") for _, d in added], object),
-                "message": np.array([str(d["message"]) for _, d in added], object),
-            })
+            _append_rows(
+                g,
+                {
+                    "time_ns": np.array([d["time_ns"] for _, d in added], np.int64),
+                    "level": np.array([d["level"] for _, d in added], np.int8),
+                    "index": np.array([str(d["index"]) for _, d in added], object),
+                    "value": np.array([d["value"] for _, d in added], np.float64),
+                    "threshold": np.array([d["threshold"] for _, d in added], np.float64),
+                    "mode": np.array([str(d.get("mode") or "") for _, d in added], object),
+                    "channel": np.array([str(d.get("channel") or "") for _, d in added], object),
+                    "message": np.array([str(d["message"]) for _, d in added], object),
+                },
+            )
         return [a for a, _ in added]
 
     # fatigue and channel health (written by the strain/fatigue part) -----------
-    def append_fatigue(self, gauge: str, *, window_start_ns: Sequence[int], window_end_ns: Sequence[int],
-                       range_edges: np.ndarray, counts: np.ndarray, miner_damage: Sequence[float],
-                       unit: str = "MPa", attrs: Mapping[str, Any] | None = None) -> int:
+    def append_fatigue(
+        self,
+        gauge: str,
+        *,
+        window_start_ns: Sequence[int],
+        window_end_ns: Sequence[int],
+        range_edges: np.ndarray,
+        counts: np.ndarray,
+        miner_damage: Sequence[float],
+        unit: str = "MPa",
+        attrs: Mapping[str, Any] | None = None,
+    ) -> int:
         """Append rainflow histograms and Miner damage of one gauge, per window.
 
         Parameters
@@ -377,10 +413,15 @@ class ResultsWriter:
         counts = np.asarray(counts, np.float64)
         starts = np.asarray(window_start_ns, np.int64)
         if counts.ndim != 2 or counts.shape != (starts.size, edges.size - 1):
-            raise ValueError(f"fatigue {gauge}: counts must have shape ({starts.size}, {edges.size - 1}), got {counts.shape}")
+            raise ValueError(
+                f"fatigue {gauge}: counts must have shape "
+                f"({starts.size}, {edges.size - 1}), got {counts.shape}"
+            )
         if "range_edges" in g.attrs:
             if not np.array_equal(g.attrs["range_edges"], edges):
-                raise StoreError(f"{self.path}: fatigue/{gauge}: range bin edges differ from the stored ones")
+                raise StoreError(
+                    f"{self.path}: fatigue/{gauge}: range bin edges differ from the stored ones"
+                )
         else:
             g.attrs["range_edges"] = edges
             g.attrs["unit"] = unit
@@ -395,16 +436,21 @@ class ResultsWriter:
         keep &= mask
         if not keep.any():
             return 0
-        _append_rows(g, {
-            "window_start_ns": starts[keep],
-            "window_end_ns": np.asarray(window_end_ns, np.int64)[keep],
-            "counts": counts[keep],
-            "miner_damage": np.asarray(miner_damage, np.float64)[keep],
-        })
+        _append_rows(
+            g,
+            {
+                "window_start_ns": starts[keep],
+                "window_end_ns": np.asarray(window_end_ns, np.int64)[keep],
+                "counts": counts[keep],
+                "miner_damage": np.asarray(miner_damage, np.float64)[keep],
+            },
+        )
         return int(keep.sum())
 
     def append_channel_health(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Append channel-health rows: dicts with ``time_ns, channel, check, value, status, message``.
+        """Append channel-health rows.
+
+        Each row is a dict with ``time_ns, channel, check, value, status, message``.
 
         ``status`` is a short word ("ok", "warning", "fault"). Rows whose
         (time_ns, channel, check) are already stored are skipped.
@@ -427,14 +473,17 @@ class ResultsWriter:
             have.add(key)
             new.append(r)
         if new:
-            _append_rows(g, {
-                "time_ns": np.array([r["time_ns"] for r in new], np.int64),
-                "channel": np.array([str(r["channel"]) for r in new], object),
-                "check": np.array([str(r["check"]) for r in new], object),
-                "value": np.array([float(r.get("value", np.nan)) for r in new], np.float64),
-                "status": np.array([str(r.get("status", "")) for r in new], object),
-                "message": np.array([str(r.get("message", "")) for r in new], object),
-            })
+            _append_rows(
+                g,
+                {
+                    "time_ns": np.array([r["time_ns"] for r in new], np.int64),
+                    "channel": np.array([str(r["channel"]) for r in new], object),
+                    "check": np.array([str(r["check"]) for r in new], object),
+                    "value": np.array([float(r.get("value", np.nan)) for r in new], np.float64),
+                    "status": np.array([str(r.get("status", "")) for r in new], object),
+                    "message": np.array([str(r.get("message", "")) for r in new], object),
+                },
+            )
         return len(new)
 
 
@@ -456,7 +505,9 @@ def _writer(path, station="") -> Iterator[ResultsWriter]:
         yield w
 
 
-def append_alarms(path: str | os.PathLike, alarms: Iterable[Any], *, station: str = "") -> list[Any]:
+def append_alarms(
+    path: str | os.PathLike, alarms: Iterable[Any], *, station: str = ""
+) -> list[Any]:
     """Append alarms to a results file (see :meth:`ResultsWriter.append_alarms`)."""
     with _writer(path, station) as w:
         return w.append_alarms(alarms)
@@ -468,7 +519,9 @@ def append_fatigue(path: str | os.PathLike, gauge: str, *, station: str = "", **
         return w.append_fatigue(gauge, **kw)
 
 
-def append_channel_health(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, station: str = "") -> int:
+def append_channel_health(
+    path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, station: str = ""
+) -> int:
     """Append channel-health rows (see :meth:`ResultsWriter.append_channel_health`)."""
     with _writer(path, station) as w:
         return w.append_channel_health(rows)
@@ -528,7 +581,10 @@ class ResultsReader:
     def windows(self) -> dict[str, np.ndarray]:
         """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,)."""
         if "windows" not in self.f:
-            return {k: np.zeros(0) for k in ("start_ns", "end_ns", "processed", "reason", "rms", "n_modes")}
+            return {
+                k: np.zeros(0)
+                for k in ("start_ns", "end_ns", "processed", "reason", "rms", "n_modes")
+            }
         return _read_columns(self.f["windows"])
 
     def environment(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -538,13 +594,20 @@ class ResultsReader:
         names = json.loads(self.f["environment"].attrs["names"])
         return names, self.f["windows/start_ns"][()], self.f["environment/values"][()]
 
-    def modes(self, start_ns: int | None = None, end_ns: int | None = None) -> dict[str, np.ndarray]:
+    def modes(
+        self, start_ns: int | None = None, end_ns: int | None = None
+    ) -> dict[str, np.ndarray]:
         """Identified modes, flat rows: ``window_start_ns, frequency (Hz), damping (ratio),
         mpc, stability, shape (n_rows, n_channels) complex``, optionally in [start, end)."""
         if "modes" not in self.f:
-            return {"window_start_ns": np.zeros(0, np.int64), "frequency": np.zeros(0),
-                    "damping": np.zeros(0), "mpc": np.zeros(0), "stability": np.zeros(0, np.int32),
-                    "shape": np.zeros((0, len(self.channels)), np.complex64)}
+            return {
+                "window_start_ns": np.zeros(0, np.int64),
+                "frequency": np.zeros(0),
+                "damping": np.zeros(0),
+                "mpc": np.zeros(0),
+                "stability": np.zeros(0, np.int32),
+                "shape": np.zeros((0, len(self.channels)), np.complex64),
+            }
         cols = _read_columns(self.f["modes"])
         t = cols["window_start_ns"]
         keep = np.ones(t.size, bool)
@@ -587,13 +650,19 @@ class ResultsReader:
         c = _read_columns(self.f["alarms"])
         out = []
         for i in np.argsort(c["time_ns"], kind="stable"):
-            out.append({
-                "time_ns": int(c["time_ns"][i]), "time": to_iso(int(c["time_ns"][i])),
-                "level": int(c["level"][i]), "index": str(c["index"][i]),
-                "value": float(c["value"][i]), "threshold": float(c["threshold"][i]),
-                "mode": str(c["mode"][i]) or None, "channel": str(c["channel"][i]) or None,
-                "message": str(c["message"][i]),
-            })
+            out.append(
+                {
+                    "time_ns": int(c["time_ns"][i]),
+                    "time": to_iso(int(c["time_ns"][i])),
+                    "level": int(c["level"][i]),
+                    "index": str(c["index"][i]),
+                    "value": float(c["value"][i]),
+                    "threshold": float(c["threshold"][i]),
+                    "mode": str(c["mode"][i]) or None,
+                    "channel": str(c["channel"][i]) or None,
+                    "message": str(c["message"][i]),
+                }
+            )
         return out
 
     def fatigue(self) -> dict[str, dict[str, Any]]:
@@ -615,7 +684,7 @@ class ResultsReader:
         return _read_columns(self.f["channel_health"])
 
     def models(self) -> dict[str, Any]:
-        """Model descriptions stored by the job (``reference``, ``compensation``, ``limits`` ...)."""
+        """Model descriptions stored by the job (``reference``, ``compensation`` ...)."""
         if "models" not in self.f:
             return {}
         return {k: json.loads(v) for k, v in self.f["models"].attrs.items()}
@@ -654,11 +723,13 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
             for j, mid in enumerate(tr["mode_ids"]):
                 col = freq[:, j]
                 ok = np.isfinite(col)
-                tracked.append({
-                    "id": str(mid),
-                    "mean_frequency_hz": float(np.mean(col[ok])) if ok.any() else None,
-                    "availability": float(ok.mean()) if col.size else 0.0,
-                })
+                tracked.append(
+                    {
+                        "id": str(mid),
+                        "mean_frequency_hz": float(np.mean(col[ok])) if ok.any() else None,
+                        "availability": float(ok.mean()) if col.size else 0.0,
+                    }
+                )
         alarms = r.alarms()
         starts = np.asarray(w.get("start_ns", np.zeros(0, np.int64)), np.int64)
         return {
@@ -667,14 +738,19 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
             "station": r.station,
             "files": [str(r.path)],
             "channels": r.channels,
-            "windows": {"total": int(starts.size), "processed": int(processed.sum()),
-                        "skipped": reasons,
-                        "start_ns": int(starts.min()) if starts.size else None,
-                        "end_ns": int(np.asarray(w["end_ns"]).max()) if starts.size else None},
+            "windows": {
+                "total": int(starts.size),
+                "processed": int(processed.sum()),
+                "skipped": reasons,
+                "start_ns": int(starts.min()) if starts.size else None,
+                "end_ns": int(np.asarray(w["end_ns"]).max()) if starts.size else None,
+            },
             "modes": int(r.modes()["frequency"].size),
             "tracked_modes": tracked,
-            "alarms": {"count": len(alarms),
-                       "max_level": max((a["level"] for a in alarms), default=0)},
+            "alarms": {
+                "count": len(alarms),
+                "max_level": max((a["level"] for a in alarms), default=0),
+            },
             "fatigue_gauges": sorted(r.fatigue()),
             "models": sorted(r.models()),
         }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bshm.analysis.compensation import CompensationModel, fit_compensation, lagged
+
 from bshm.errors import AnalysisError
 
 H = 3_600_000_000_000

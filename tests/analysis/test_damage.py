@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bshm.analysis.damage import (
+    comac,
+    compute_indices,
+    fit_novelty,
+    grade_alarms,
+    persistence_rate,
+    t2_limit,
+)
 
-from bshm.analysis.damage import (comac, compute_indices, fit_novelty, grade_alarms,
-                                  persistence_rate, t2_limit)
 from bshm.errors import AnalysisError
 
 ALPHA = (1e-2, 1e-3, 1e-4)
 MAC_DROP = (0.05, 0.10, 0.20)
 IDS = ("M1", "M2", "M3")
 CHANNELS = tuple(f"A0{i}" for i in range(1, 7))
-REF_SHAPE = np.array([np.sin(np.pi * k * np.linspace(0.1, 0.9, 6)) for k in (1, 2, 3)]).astype(complex)
+REF_SHAPE = np.array([np.sin(np.pi * k * np.linspace(0.1, 0.9, 6)) for k in (1, 2, 3)]).astype(
+    complex
+)
 
 
 def residual_series(rng, n=600, n_base=150, shift=None, start=400):
@@ -56,16 +64,32 @@ def test_no_alarm_on_normal_data_and_graded_alarm_after_a_shift(rng):
     t, r, mac, shapes, base = residual_series(rng)
     model = fit_novelty(r, mac, base)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                                 freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5)
+    alarms, level = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+    )
     assert not [a for a in alarms if a.level >= 2]
     assert level.max() <= 1
     # a 0.5 % drop of M1 (5 standard deviations of its residual) is caught by T^2
     t, r, mac, shapes, base = residual_series(rng, shift=np.array([-0.5, 0.0, 0.0]))
     model = fit_novelty(r, mac, base)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                                 freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5)
+    alarms, level = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+    )
     high = [a for a in alarms if a.level >= 2]
     assert high, alarms
     first = min(a.time_ns for a in high)
@@ -74,7 +98,8 @@ def test_no_alarm_on_normal_data_and_graded_alarm_after_a_shift(rng):
     assert a.value > a.threshold
     assert "Frequency residuals: M1 -" in a.message  # the largest contribution first
     assert "false-alarm rate" in a.message
-    assert level[:400].max() <= 1 and level[420:].min() >= 2
+    assert level[:400].max() <= 1
+    assert level[420:].min() >= 2
 
 
 def test_frequency_shift_levels_and_back_to_normal(rng):
@@ -82,12 +107,22 @@ def test_frequency_shift_levels_and_back_to_normal(rng):
     r[200:220, 1] -= 2.5  # 2.5 % drop of M2 for 20 windows, then back
     model = fit_novelty(r, mac, base)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                             freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5)
+    alarms, _ = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+    )
     fs = [a for a in alarms if a.index == "frequency_shift"]
     assert [a.level for a in fs] == [2, 0]
-    assert fs[0].mode == "M2" and fs[0].threshold == 2.0
-    assert "lower than expected" in fs[0].message and "stiffness" in fs[0].message
+    assert fs[0].mode == "M2"
+    assert fs[0].threshold == 2.0
+    assert "lower than expected" in fs[0].message
+    assert "stiffness" in fs[0].message
     assert fs[1].time_ns > 220 * 10**12
 
 
@@ -96,8 +131,16 @@ def test_persistence_suppresses_isolated_outliers(rng):
     r[[200, 230, 260], 0] -= 5.0  # isolated wrong picks
     model = fit_novelty(r, mac, base)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                             freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5)
+    alarms, _ = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+    )
     assert alarms == []
 
 
@@ -124,10 +167,20 @@ def test_mac_drop_alarm_and_too_short_baseline(rng):
     mac[200:, 2] = 0.85  # the shape of M3 changed (drop 0.14)
     model = fit_novelty(r, mac, base)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                             freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5)
+    alarms, _ = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+    )
     m = [a for a in alarms if a.index == "mac"]
-    assert m and m[0].mode == "M3" and m[0].level == 2
+    assert m
+    assert m[0].mode == "M3"
+    assert m[0].level == 2
     with pytest.raises(AnalysisError, match="baseline"):
         fit_novelty(r[:3], mac[:3], np.ones(3, bool))
 
@@ -139,7 +192,7 @@ def test_moving_mean_matches_a_plain_loop(rng):
     x[rng.random(x.shape) < 0.3] = np.nan
     got, cnt = moving_mean(x, 4)
     for i in range(50):
-        blk = x[max(0, i - 3):i + 1]
+        blk = x[max(0, i - 3) : i + 1]
         for j in range(3):
             v = blk[np.isfinite(blk[:, j]), j]
             assert cnt[i, j] == v.size
@@ -153,13 +206,23 @@ def test_averaged_t2_finds_a_small_lasting_shift(rng):
     """A 1.5-sigma shift of one mode: invisible window by window, clear on the 8-window mean."""
     t, r, mac, shapes, base = residual_series(rng, shift=np.array([-0.15, 0.0, 0.0]))
     model = fit_novelty(r, mac, base, average=8)
-    assert model.average == 8 and all(k >= 1 for k in model.kappa)
+    assert model.average == 8
+    assert all(k >= 1 for k in model.kappa)
     ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(ix, IDS, np.array([2.0, 4.0, 8.0]), CHANNELS,
-                                 freq_levels=(1, 2, 4), novelty_alpha=ALPHA, k=3, n=5,
-                                 n_avg=model.average)
+    alarms, level = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+        n_avg=model.average,
+    )
     assert level[:400].max() <= 1
     hits = [a for a in alarms if a.index == "t2_avg" and a.level >= 2]
-    assert hits and hits[0].time_ns <= 430 * 10**12
+    assert hits
+    assert hits[0].time_ns <= 430 * 10**12
     assert "mean of the last 8 windows" in hits[0].message
     assert not [a for a in alarms if a.index == "t2" and a.level >= 2 and a.time_ns < 400 * 10**12]

@@ -13,18 +13,23 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from bshm.analysis.job import job_lock, run_analysis
+
 from bshm.errors import LockError
 from bshm.store.results import open_results
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_job_support import (HOUR_NS, START_NS, copy_raw, write_history,  # noqa: E402
-                              write_station)
+from test_job_support import (
+    HOUR_NS,
+    START_NS,
+    copy_raw,
+    write_history,  # noqa: E402
+    write_station,
+)
 
-N_REC = 24          # every 2 h: two days; the first day is the baseline
+N_REC = 24  # every 2 h: two days; the first day is the baseline
 EVERY_H = 2.0
-DAMAGE_REC = 16     # a clear stiffness loss (~4 % on M1) from record 16 on
+DAMAGE_REC = 16  # a clear stiffness loss (~4 % on M1) from record 16 on
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +37,12 @@ def history(tmp_path_factory) -> Path:
     from bshm.fixtures.bridge import Damage
 
     out = tmp_path_factory.mktemp("hist")
-    dmg = Damage(x_m=35.0, length_m=4.0, severity=0.45,
-                 time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS))
+    dmg = Damage(
+        x_m=35.0,
+        length_m=4.0,
+        severity=0.45,
+        time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS),
+    )
     write_history(out, N_REC, every_h=EVERY_H, damage=dmg)
     write_station(out)
     return out
@@ -58,7 +67,8 @@ def _tracks(d: Path) -> dict:
 
 def test_detects_the_damage_and_stays_quiet_before(one_shot):
     d, s = one_shot
-    assert s.processed == N_REC and not s.skipped
+    assert s.processed == N_REC
+    assert not s.skipped
     assert s.baseline_complete
     assert len(s.tracked_modes) >= 3
     t_damage = START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS)
@@ -74,10 +84,12 @@ def test_detects_the_damage_and_stays_quiet_before(one_shot):
         stored = r.alarms()
         models = r.models()
         ix = r.indices()
-    assert len(feed) == len(stored) and {f["station"] for f in feed} == {"sim-bridge"}
+    assert len(feed) == len(stored)
+    assert {f["station"] for f in feed} == {"sim-bridge"}
     assert models["compensation"]["kind"] == "mlr"
     assert models["limits"]["false_alarm_rate_with_persistence"][1] < 1e-5
-    assert ix["t2"].shape == (N_REC,) and ix["level"].max() >= 2
+    assert ix["t2"].shape == (N_REC,)
+    assert ix["level"].max() >= 2
     j = s.to_json()
     assert set(j["windows"]) >= {"processed", "skipped"}
     assert set(j["tracked_modes"][0]) == {"id", "mean_frequency_hz", "availability"}
@@ -88,7 +100,9 @@ def test_rerun_is_a_no_op(one_shot):
     before = _tracks(d)
     feed = (d / "alarms.jsonl").read_text()
     s2 = run_analysis(d, progress=False)
-    assert s2.processed == 0 and s2.alarms == [] and s2.total_windows == N_REC
+    assert s2.processed == 0
+    assert s2.alarms == []
+    assert s2.total_windows == N_REC
     after = _tracks(d)
     np.testing.assert_array_equal(before["frequency"], after["frequency"])
     assert (d / "alarms.jsonl").read_text() == feed
@@ -114,7 +128,8 @@ def test_lock_refuses_a_second_run(history, tmp_path):
             run_analysis(d, progress=False)
     # released: a run goes through (the baseline is incomplete: no indices yet)
     s = run_analysis(d, progress=False)
-    assert s.processed == 2 and not s.baseline_complete
+    assert s.processed == 2
+    assert not s.baseline_complete
 
 
 _KILL_SCRIPT = """
@@ -158,7 +173,8 @@ def test_dask_gives_identical_results(history, one_shot, tmp_path):
     pytest.importorskip("distributed")
     d = copy_raw(history, tmp_path / "dask", n_files=3)
     s = run_analysis(d, progress=False, workers=2)
-    assert s.executor.startswith("dask") and s.processed == 3
+    assert s.executor.startswith("dask")
+    assert s.processed == 3
     m = _modes(d)
     ref = _modes(one_shot[0])
     keep = np.isin(ref["window_start_ns"], m["window_start_ns"])

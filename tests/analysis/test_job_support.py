@@ -34,9 +34,18 @@ def temperature(k: int, every_h: float) -> float:
     return 3.0 + 5.0 * np.sin(2 * np.pi * (h - 9.0) / 24.0) - 0.05 * h
 
 
-def write_history(out: Path, n: int, *, every_h: float = 1.5, record_s: float = 120.0,
-                  fs: float = 50.0, damage=None, first: int = 0, seed: int = 7,
-                  station: str = STATION) -> Path:
+def write_history(
+    out: Path,
+    n: int,
+    *,
+    every_h: float = 1.5,
+    record_s: float = 120.0,
+    fs: float = 50.0,
+    damage=None,
+    first: int = 0,
+    seed: int = 7,
+    station: str = STATION,
+) -> Path:
     """Write records ``first .. n-1`` of a small history into ``out`` (raw HDF5).
 
     ``damage`` is a ``bshm.fixtures.bridge.Damage``: present from its time on.
@@ -44,8 +53,10 @@ def write_history(out: Path, n: int, *, every_h: float = 1.5, record_s: float = 
     from bshm.store import ChannelMeta, RawWriter, SourceSpec
 
     model = _model()
-    acc = tuple(ChannelMeta(nm, "acceleration", "m/s2", (float(x), 0.0, 0.0), "z")
-                for nm, x in zip(model.sensor_names, model.sensor_x))
+    acc = tuple(
+        ChannelMeta(nm, "acceleration", "m/s2", (float(x), 0.0, 0.0), "z")
+        for nm, x in zip(model.sensor_names, model.sensor_x)
+    )
     env = (ChannelMeta("T1", "temperature", "degC"), ChannelMeta("T2", "temperature", "degC"))
     specs = [SourceSpec("acc", "simulated", fs, acc), SourceSpec("env", "simulated", 1.0, env)]
     out.mkdir(parents=True, exist_ok=True)
@@ -54,14 +65,21 @@ def write_history(out: Path, n: int, *, every_h: float = 1.5, record_s: float = 
         t0 = START_NS + int(k * every_h * HOUR_NS)
         temp = temperature(k, every_h)
         d = damage if damage is not None and t0 >= damage.time_ns else None
-        rec = model.simulate(record_s, fs, temperature_c=temp, damage=d, traffic=False,
-                             rng=np.random.default_rng([seed, k]))
+        rec = model.simulate(
+            record_s,
+            fs,
+            temperature_c=temp,
+            damage=d,
+            traffic=False,
+            rng=np.random.default_rng([seed, k]),
+        )
         w = RawWriter(out, station, specs, rollover_s=3600.0 * every_h, flush_interval_s=60.0)
         try:
             w.write("acc", rec.acc, t0_ns=t0)
             n_env = int(record_s)
-            w.write("env", np.column_stack([np.full(n_env, temp), np.full(n_env, temp - 1.0)]),
-                    t0_ns=t0)
+            w.write(
+                "env", np.column_stack([np.full(n_env, temp), np.full(n_env, temp - 1.0)]), t0_ns=t0
+            )
         finally:
             w.close()
     return out
@@ -119,7 +137,8 @@ def write_station(folder: Path, *, window: str = "2min", baseline_days: float = 
     acc = "\n".join(
         f'[[sources.channels]]\nname = "{nm}"\nquantity = "acceleration"\nunit = "m/s2"\n'
         f"location = {float(x)}\ncolumn = {i}"
-        for i, (nm, x) in enumerate(zip(model.sensor_names, model.sensor_x)))
+        for i, (nm, x) in enumerate(zip(model.sensor_names, model.sensor_x))
+    )
     p = folder / "station.toml"
     p.write_text(STATION_TOML.format(acc=acc, window=window, baseline_days=baseline_days))
     return p

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bshm.analysis.tracking import (
+    ReferenceSet,
+    TrackSettings,
+    WindowModes,
+    build_reference,
+    mac_matrix,
+    normalize_shapes,
+    track,
+)
 
-from bshm.analysis.tracking import (ReferenceSet, TrackSettings, WindowModes, build_reference,
-                                    mac_matrix, normalize_shapes, track)
 from bshm.errors import AnalysisError
 
 N_CH = 8
@@ -14,8 +21,9 @@ X = np.linspace(0.05, 0.95, N_CH)
 # two closely spaced modes (2.00 / 2.06 Hz: 3 % apart) with different shapes,
 # plus two well-separated ones
 F0 = np.array([2.00, 2.06, 4.5, 7.8])
-SHAPES = np.array([np.sin(np.pi * X), np.cos(np.pi * X), np.sin(2 * np.pi * X),
-                   np.sin(3 * np.pi * X)])
+SHAPES = np.array(
+    [np.sin(np.pi * X), np.cos(np.pi * X), np.sin(2 * np.pi * X), np.sin(3 * np.pi * X)]
+)
 PRESENT = np.array([0.4, 0.9, 0.95, 0.85])  # probability of being found in a window
 
 
@@ -34,8 +42,14 @@ def synthetic(rng, n=300, drift=0.03):
             ff.append(rng.uniform(1.5, 9))
             ss.append(rng.standard_normal(N_CH))
         order = rng.permutation(len(ff))
-        wins.append(WindowModes(i * 10**12, np.array(ff)[order], np.full(len(ff), 0.01),
-                                np.array(ss).reshape(-1, N_CH)[order].T))
+        wins.append(
+            WindowModes(
+                i * 10**12,
+                np.array(ff)[order],
+                np.full(len(ff), 0.01),
+                np.array(ss).reshape(-1, N_CH)[order].T,
+            )
+        )
     return wins, truth
 
 
@@ -94,7 +108,8 @@ def test_reference_round_trip_and_errors(rng):
     with pytest.raises(AnalysisError, match="no processed window"):
         build_reference([])
     sparse = [WindowModes(0, np.array([3.0]), np.array([0.01]), np.ones((N_CH, 1)))] + [
-        WindowModes(i, np.zeros(0), np.zeros(0), np.zeros((N_CH, 0))) for i in range(1, 20)]
+        WindowModes(i, np.zeros(0), np.zeros(0), np.zeros((N_CH, 0))) for i in range(1, 20)
+    ]
     with pytest.raises(AnalysisError, match="at least 20%"):
         build_reference(sparse, TrackSettings(min_availability=0.2))
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bshm.analysis.windows import (
+    QualitySettings,
+    WindowConfig,
+    check_quality,
+    plan_windows,
+    process_batch,
+)
 from scipy.signal import lfilter
-
-from bshm.analysis.windows import (QualitySettings, WindowConfig, check_quality, plan_windows,
-                                   process_batch)
 
 S = 1_000_000_000
 Q = QualitySettings()
@@ -39,10 +43,17 @@ def test_clean_window_passes(rng):
     assert check_quality(response(rng), 50.0, Q, band=(1.0, 15.0)) == ("", "")
 
 
-@pytest.mark.parametrize("defect, reason", [
-    ("nan", "nan"), ("flat", "flat"), ("stuck", "flat"), ("clip", "clipping"),
-    ("spike", "spikes"), ("noise", "low_excitation"),
-])
+@pytest.mark.parametrize(
+    ("defect", "reason"),
+    [
+        ("nan", "nan"),
+        ("flat", "flat"),
+        ("stuck", "flat"),
+        ("clip", "clipping"),
+        ("spike", "spikes"),
+        ("noise", "low_excitation"),
+    ],
+)
 def test_each_defect_gives_its_reason(rng, defect, reason):
     x = response(rng)
     if defect == "nan":
@@ -90,23 +101,41 @@ def _write(tmp_path, rng, *, gap=False, nan=False):
 
 def test_process_batch_on_raw_files(tmp_path, rng):
     t0 = _write(tmp_path, rng, gap=True, nan=False)
-    cfg = WindowConfig(str(tmp_path), "acc", ("A0", "A1", "A2", "A3"), (("env", "T1"),),
-                       window_s=120.0, freq_min_hz=1.0, freq_max_hz=10.0, max_order=30,
-                       time_lag=25)
+    cfg = WindowConfig(
+        str(tmp_path),
+        "acc",
+        ("A0", "A1", "A2", "A3"),
+        (("env", "T1"),),
+        window_s=120.0,
+        freq_min_hz=1.0,
+        freq_max_hz=10.0,
+        max_order=30,
+        time_lag=25,
+    )
     wins = [(t0 + k * 200 * S, t0 + k * 200 * S + 120 * S) for k in range(3)]
     res = process_batch(cfg, wins)
     assert [r.status for r in res] == ["processed", "skipped", "processed"]
     assert res[1].reason == "gap"
-    assert res[0].env["T1"] == pytest.approx(5.0) and res[2].env["T1"] == pytest.approx(7.0)
+    assert res[0].env["T1"] == pytest.approx(5.0)
+    assert res[2].env["T1"] == pytest.approx(7.0)
     f = res[0].frequencies
-    assert np.any(np.abs(f - 2.1) < 0.05) and np.any(np.abs(f - 4.6) < 0.1), f
+    assert np.any(np.abs(f - 2.1) < 0.05), f
+    assert np.any(np.abs(f - 4.6) < 0.1), f
     assert res[0].shapes.shape == (4, f.size)
     assert res[0].rms > 0
 
 
 def test_nan_window_is_skipped_not_identified(tmp_path, rng):
     t0 = _write(tmp_path, rng, nan=True)
-    cfg = WindowConfig(str(tmp_path), "acc", ("A0", "A1"), window_s=120.0, freq_min_hz=1.0,
-                       freq_max_hz=10.0, max_order=20, time_lag=20)
+    cfg = WindowConfig(
+        str(tmp_path),
+        "acc",
+        ("A0", "A1"),
+        window_s=120.0,
+        freq_min_hz=1.0,
+        freq_max_hz=10.0,
+        max_order=20,
+        time_lag=20,
+    )
     res = process_batch(cfg, [(t0 + 200 * S, t0 + 320 * S)])
     assert (res[0].status, res[0].reason) == ("skipped", "nan")

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bshm.analysis.job import job_lock
+
 from bshm.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
@@ -24,8 +24,12 @@ def history(tmp_path_factory) -> Path:
     from bshm.fixtures.bridge import Damage
 
     out = tmp_path_factory.mktemp("clihist")
-    dmg = Damage(x_m=35.0, length_m=4.0, severity=0.45,
-                 time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS))
+    dmg = Damage(
+        x_m=35.0,
+        length_m=4.0,
+        severity=0.45,
+        time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS),
+    )
     write_history(out, N_REC, every_h=EVERY_H, damage=dmg, seed=11)
     write_station(out)
     return out
@@ -36,20 +40,31 @@ def test_json_contract_and_fail_on_alarm(history, tmp_path, capsys):
     code = main(["analyze", str(d), "--json", "--fail-on-alarm", "warning"])
     out = json.loads(capsys.readouterr().out)
     assert code == 3  # the damage raised a warning (level 2) or worse in this run
-    assert out["windows"]["processed"] == N_REC and out["windows"]["skipped"] == {}
+    assert out["windows"]["processed"] == N_REC
+    assert out["windows"]["skipped"] == {}
     for m in out["tracked_modes"]:
         assert set(m) == {"id", "mean_frequency_hz", "availability"}
         assert 0 < m["availability"] <= 1
     assert out["alarms"]
     for a in out["alarms"]:
-        assert {"time_ns", "time", "level", "index", "value", "threshold", "mode",
-                "message"} <= set(a)
-        assert 0 <= a["level"] <= 3 and a["time"].endswith("Z")
+        assert {
+            "time_ns",
+            "time",
+            "level",
+            "index",
+            "value",
+            "threshold",
+            "mode",
+            "message",
+        } <= set(a)
+        assert 0 <= a["level"] <= 3
+        assert a["time"].endswith("Z")
     assert max(a["level"] for a in out["alarms"]) >= 2
     # second run: nothing new, exit 0 even with --fail-on-alarm
     assert main(["analyze", str(d), "--json", "--fail-on-alarm", "1"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["windows"]["processed"] == 0 and again["alarms"] == []
+    assert again["windows"]["processed"] == 0
+    assert again["alarms"] == []
     feed = (d / "alarms.jsonl").read_text().splitlines()
     assert len(feed) == len(out["alarms"])
 
@@ -57,8 +72,7 @@ def test_json_contract_and_fail_on_alarm(history, tmp_path, capsys):
 def test_text_output_and_lock_exit_75(history, tmp_path, capsys):
     d = copy_raw(history, tmp_path / "b", n_files=3)
     with job_lock(d / "results" / "sim-bridge.analyze.lock"):
-        r = subprocess.run([BSHM, "analyze", str(d)], capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run([BSHM, "analyze", str(d)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 75, r.stderr
     assert "another bshm analyze is running" in r.stderr
     assert main(["analyze", str(d), "--no-progress"]) == 0
@@ -75,7 +89,8 @@ def test_usage_and_config_errors_exit_2(history, tmp_path, capsys):
     assert main(["analyze", str(d), "--baseline", "2026-01-02..2026-01-01"]) == 2
     assert main(["analyze", str(tmp_path / "nothing-here")]) == 2
     err = capsys.readouterr().err
-    assert "no such folder" in err and "Traceback" not in err
+    assert "no such folder" in err
+    assert "Traceback" not in err
     assert main(["analyze", str(d), "--config", str(tmp_path / "missing.toml")]) == 2
     assert main(["analyze", str(d), "--workers", "0"]) == 2
 
@@ -85,7 +100,9 @@ def test_settings_inferred_without_station_toml(history, tmp_path, capsys):
     (d / "station.toml").unlink()
     assert main(["analyze", str(d)]) == 0
     out = capsys.readouterr().out
-    assert "no station.toml" in out and "inferred" in out
-    assert "source 'acc'" in out and "temperature T1" in out
+    assert "no station.toml" in out
+    assert "inferred" in out
+    assert "source 'acc'" in out
+    assert "temperature T1" in out
     # 600 s windows do not fit the 120 s records: nothing to process, said plainly
     assert "0 windows processed" in out

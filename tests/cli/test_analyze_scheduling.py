@@ -34,14 +34,17 @@ def _field_ok(field: str, lo: int, hi: int) -> bool:
 
 
 def test_cron_line_is_valid():
-    lines = [ln for b in blocks("cron") for ln in b.splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln for b in blocks("cron") for ln in b.splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert len(lines) == 1
     fields = lines[0].split()
     ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
     assert all(_field_ok(f, lo, hi) for f, (lo, hi) in zip(fields[:5], ranges)), fields[:5]
-    assert fields[5].endswith("/bshm") and "analyze" in fields[6:]
-    assert not _field_ok("61", 0, 59) and not _field_ok("*/0", 0, 59)  # the checker checks
+    assert fields[5].endswith("/bshm")
+    assert "analyze" in fields[6:]
+    assert not _field_ok("61", 0, 59)
+    assert not _field_ok("*/0", 0, 59)
 
 
 def _units(tmp_path: Path) -> list[Path]:
@@ -74,11 +77,14 @@ def test_units_parse(tmp_path):
 
 
 def _verify(paths: list[Path]) -> list[str]:
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, paths)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     # systemd-analyze exits 0 even for unknown keys or bad values: read its messages
-    return [ln for ln in (r.stdout + r.stderr).splitlines()
-            if any(p.name in ln for p in paths)]
+    return [ln for ln in (r.stdout + r.stderr).splitlines() if any(p.name in ln for p in paths)]
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

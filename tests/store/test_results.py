@@ -5,9 +5,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from bshm.analysis.windows import WindowResult
 
 from bshm.alarms import Alarm
-from bshm.analysis.windows import WindowResult
 from bshm.errors import SchemaVersionError, StoreError
 from bshm.store import results as rs
 
@@ -19,10 +19,19 @@ def window(k: int, rng, processed=True) -> WindowResult:
     if not processed:
         return WindowResult(t, t + 600_000_000_000, "skipped", "gap", env={"T1": 1.0})
     m = 2 + k % 2
-    return WindowResult(t, t + 600_000_000_000, "processed", "", 0.01, {"T1": 2.0 + k},
-                        np.sort(rng.uniform(1, 10, m)), np.full(m, 0.01),
-                        rng.standard_normal((3, m)) + 1j * rng.standard_normal((3, m)),
-                        np.ones(m), np.arange(m, dtype=np.int32) + 10)
+    return WindowResult(
+        t,
+        t + 600_000_000_000,
+        "processed",
+        "",
+        0.01,
+        {"T1": 2.0 + k},
+        np.sort(rng.uniform(1, 10, m)),
+        np.full(m, 0.01),
+        rng.standard_normal((3, m)) + 1j * rng.standard_normal((3, m)),
+        np.ones(m),
+        np.arange(m, dtype=np.int32) + 10,
+    )
 
 
 def alarm(k: int, level=2) -> Alarm:
@@ -43,7 +52,8 @@ def test_windows_append_is_idempotent(tmp_path, rng):
         assert w["processed"].tolist() == [True, True, False, True, True]
         assert w["reason"][2] == "gap"
         names, t, env = r.environment()
-        assert names == ["T1"] and env[:, 0].tolist() == [2.0, 3.0, 1.0, 5.0, 6.0]
+        assert names == ["T1"]
+        assert env[:, 0].tolist() == [2.0, 3.0, 1.0, 5.0, 6.0]
         m = r.modes()
         assert m["frequency"].size == sum(len(x.frequencies) for x in ws)
         k0 = m["window_start_ns"] == ws[0].start_ns
@@ -72,10 +82,14 @@ def test_failed_write_leaves_the_previous_file(tmp_path, rng):
     with rs.ResultsWriter(p) as w:
         w.append_windows([window(0, rng)], channels=CH, env_names=["T1"])
     before = p.read_bytes()
-    with pytest.raises(RuntimeError):
+
+    def killed_mid_write():
         with rs.ResultsWriter(p) as w:
             w.append_windows([window(1, rng)], channels=CH, env_names=["T1"])
             raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        killed_mid_write()
     assert p.read_bytes() == before
     assert not p.with_name(p.name + ".tmp").exists()
     # a temporary file left by a killed writer is ignored and removed
@@ -94,14 +108,21 @@ def test_alarms_deduplicated_and_ordered(tmp_path):
     with rs.open_results(p) as r:
         a = r.alarms()
     assert [(x["time_ns"] % 10, x["level"]) for x in a] == [(1, 2), (5, 2), (5, 3)]
-    assert a[0]["time"].endswith("Z") and a[0]["mode"] is None and a[0]["message"] == "msg 1"
+    assert a[0]["time"].endswith("Z")
+    assert a[0]["mode"] is None
+    assert a[0]["message"] == "msg 1"
 
 
 def test_fatigue_and_channel_health(tmp_path):
     p = tmp_path / "x_results.h5"
     edges = np.array([0.0, 10.0, 20.0, 40.0])
-    kw = {"window_start_ns": [0, 10], "window_end_ns": [10, 20], "range_edges": edges,
-          "counts": [[5, 1, 0], [3, 0, 0.5]], "miner_damage": [1e-9, 2e-9]}
+    kw = {
+        "window_start_ns": [0, 10],
+        "window_end_ns": [10, 20],
+        "range_edges": edges,
+        "counts": [[5, 1, 0], [3, 0, 0.5]],
+        "miner_damage": [1e-9, 2e-9],
+    }
     assert rs.append_fatigue(p, "S1", attrs={"detail_category": 71.0}, **kw) == 2
     assert rs.append_fatigue(p, "S1", **kw) == 0
     kw2 = dict(kw, window_start_ns=[10, 20], window_end_ns=[20, 30])
@@ -110,8 +131,16 @@ def test_fatigue_and_channel_health(tmp_path):
         rs.append_fatigue(p, "S1", **dict(kw2, range_edges=edges * 2))
     with pytest.raises(ValueError, match="counts"):
         rs.append_fatigue(p, "S2", **dict(kw, counts=[[1, 2]]))
-    rows = [{"time_ns": 0, "channel": "A1", "check": "flat", "value": 1.0, "status": "fault",
-             "message": "A1 flat"}]
+    rows = [
+        {
+            "time_ns": 0,
+            "channel": "A1",
+            "check": "flat",
+            "value": 1.0,
+            "status": "fault",
+            "message": "A1 flat",
+        }
+    ]
     assert rs.append_channel_health(p, rows) == 1
     assert rs.append_channel_health(p, rows) == 0
     with rs.open_results(p) as r:
@@ -119,9 +148,11 @@ def test_fatigue_and_channel_health(tmp_path):
         assert fat["window_start_ns"].tolist() == [0, 10, 20]
         np.testing.assert_allclose(fat["miner_damage"], [1e-9, 2e-9, 2e-9])
         np.testing.assert_array_equal(fat["range_edges"], edges)
-        assert fat["detail_category"] == 71.0 and fat["unit"] == "MPa"
+        assert fat["detail_category"] == 71.0
+        assert fat["unit"] == "MPa"
         h = r.channel_health()
-        assert h["channel"].tolist() == ["A1"] and h["status"][0] == "fault"
+        assert h["channel"].tolist() == ["A1"]
+        assert h["status"][0] == "fault"
 
 
 def test_derived_groups_models_and_summary(tmp_path, rng):
@@ -144,11 +175,16 @@ def test_derived_groups_models_and_summary(tmp_path, rng):
         np.testing.assert_array_equal(tr["frequency"], freq * 2)
         assert r.models()["compensation"] == {"kind": "mlr", "coefs": [1.0, 2.0]}
     s = rs.summarize(p)
-    assert s["kind"] == "results" and s["station"] == "st"
-    assert s["windows"]["total"] == 4 and s["windows"]["processed"] == 3
+    assert s["kind"] == "results"
+    assert s["station"] == "st"
+    assert s["windows"]["total"] == 4
+    assert s["windows"]["processed"] == 3
     assert s["windows"]["skipped"] == {"gap": 1}
-    assert s["tracked_modes"][1] == {"id": "M2", "mean_frequency_hz": pytest.approx(8.1),
-                                     "availability": pytest.approx(2 / 3)}
+    assert s["tracked_modes"][1] == {
+        "id": "M2",
+        "mean_frequency_hz": pytest.approx(8.1),
+        "availability": pytest.approx(2 / 3),
+    }
     assert s["alarms"] == {"count": 1, "max_level": 2}
     assert rs.is_results_file(p)
 
