@@ -394,6 +394,7 @@ class RawWriter:
             self._current = self._new_file(t_ns)
             return self._current
         # a source lagging by more than one period: give it a file of its own
+        self._close_finished()  # (e.g. its previous lagging file, now passed)
         lf = self._new_file(t_ns)
         lf.superseded_at = time.monotonic()
         self._older.append(lf)

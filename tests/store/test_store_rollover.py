@@ -135,3 +135,16 @@ def test_counters_only_written_at_close(tmp_path):
     with open_raw(tmp_path) as r:
         assert r.counters("acc")["timeouts"] == 4
         assert r.n_samples("acc") == 0
+
+
+def test_source_far_behind_does_not_pile_up_open_files(tmp_path):
+    """One source live, another replaying old hours: at most a few files open."""
+    env = env_spec()
+    with RawWriter(tmp_path, "br", [acc_spec(), env], flush_interval_s=3600) as w:
+        w.write("acc", np.zeros((10, 3)), t0_ns=T0 + 100 * HOUR)
+        for h in range(20):
+            w.write("env", np.ones((2, 2)), times_ns=T0 + h * HOUR + np.array([0, 10**9]))
+            assert len(w._older) <= 2
+    with open_raw(tmp_path) as r:
+        assert r.read("env").n_samples == 40
+        assert len(r.files) == 21
