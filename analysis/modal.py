@@ -307,6 +307,11 @@ def _identify_fdd(
         prominence=float(opt["prominence"]),
         mac_threshold=float(opt["mac_threshold"]),
     )
+    notes = list(prep.notes)
+    if enhanced:  # a peak whose bell gives no decaying correlation is not a mode
+        bad = np.isnan(modes["damping"]) | ~(modes["damping"] > 0)
+        notes += [f"efdd: dropped peak at {f:.4g} Hz (no decay)" for f in modes["frequencies"][bad]]
+        modes = {k: (v[:, ~bad] if v.ndim == 2 else v[~bad]) for k, v in modes.items()}
     nm = modes["frequencies"].size
     shapes = modes["shapes"]
     return ModalResult(
@@ -322,6 +327,6 @@ def _identify_fdd(
         method="efdd" if enhanced else "fdd",
         fs=prep.fs,
         channels=prep.channels,
-        notes=prep.notes,
+        notes=tuple(notes),
         options={**opt, "freq_min_hz": fmin, "freq_max_hz": fmax},
     )

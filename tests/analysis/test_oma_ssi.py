@@ -184,3 +184,23 @@ def test_identify_repairs_short_gaps_and_says_so(synth):
     assert res.n_modes >= 4
     assert any("interpolated 10 NaN samples" in n for n in res.notes)
     assert np.isnan(y[1000, 4])  # the caller's array is untouched
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_white_noise_gives_no_mode(seed):
+    y = np.random.default_rng(seed).standard_normal((60000, 6))
+    res = identify(y, FS)
+    assert res.n_modes == 0
+    assert res.shapes.shape == (6, 0)
+    assert res.stabilization.n_poles > 0
+    assert np.all(res.stabilization.mode == -1)
+
+
+def test_single_channel():
+    r = np.random.default_rng(3)
+    y = ref.modal_response(r, FS, 600.0, [2.0, 7.0], [0.01, 0.02], np.ones((1, 2)))
+    with pytest.raises(ValueError, match="max_order=80 exceeds 39"):
+        identify(y, FS)
+    res = identify(y, FS, max_order=30, freq_min_hz=0.5)
+    np.testing.assert_allclose(res.frequencies, [2.0, 7.0], rtol=0.005)
+    assert res.shapes.shape == (1, 2)

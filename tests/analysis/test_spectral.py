@@ -88,6 +88,7 @@ def test_fdd_and_efdd_find_the_modes(synth):
         np.testing.assert_allclose(res.frequencies, [1.5, 4.0, 9.0], rtol=0.01)
     assert np.isnan(fdd.damping).all()
     np.testing.assert_allclose(efdd.damping, [0.01, 0.015, 0.02], atol=0.003)
+    assert not any("dropped" in n for n in efdd.notes)
     assert efdd.spectrum.peaks.size == 3
     assert efdd.spectrum.singular_values.shape[1] == 5
     assert efdd.stabilization is None
