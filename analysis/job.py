@@ -85,6 +85,7 @@ class AnalysisSummary:
     models: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     executor: str = "local"
+    strain: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_level(self) -> int:
@@ -117,6 +118,7 @@ class AnalysisSummary:
             "baseline": bl,
             "models": self.models,
             "executor": self.executor,
+            "strain": self.strain,
             "notes": self.notes,
         }
 
@@ -188,6 +190,7 @@ def run_analysis(
     reprocess: bool = False,
     batch_size: int | None = None,
     settings: JobSettings | None = None,
+    monitor_strain: bool = True,
 ) -> AnalysisSummary:
     """Process every window of ``data_dir`` not processed yet (see the module docstring).
 
@@ -216,6 +219,10 @@ def run_analysis(
         Windows per unit of work (default: 4 per worker-sized chunk).
     settings : JobSettings, optional
         Ready-made settings (tests); overrides station/config/baseline.
+    monitor_strain : bool
+        Also run the strain part (:func:`bshm.analysis.thresholds.monitor_raw`:
+        fatigue, threshold alarms, channel health) on the same store, under
+        the same lock (default True).
 
     Returns
     -------
@@ -284,8 +291,13 @@ def run_analysis(
         with ResultsWriter(rpath, st.station) as w:
             out = derive(w, st, planned_end=planned[-1][1] if planned else None)
             added = w.append_alarms(out.alarms)
+        if monitor_strain:
+            summary.strain = _monitor_strain(st)
+            strain_alarms = summary.strain.pop("alarm_objects", [])
+        else:
+            strain_alarms = []
         _feed(st, rpath)
-    summary.alarms = [a.to_dict() for a in added]
+    summary.alarms = [a.to_dict() for a in added] + [a.to_dict() for a in strain_alarms]
     summary.tracked_modes = out.tracked_modes
     summary.baseline = out.baseline
     summary.baseline_complete = out.baseline_complete
@@ -301,6 +313,27 @@ def run_analysis(
     return summary
 
 
+def _monitor_strain(st: JobSettings) -> dict[str, Any]:
+    """Fatigue, thresholds and channel health of the same store (strain part)."""
+    from bshm.errors import BshmError
+
+    try:
+        from bshm.analysis.thresholds import monitor_raw
+    except ImportError:  # pragma: no cover - part not installed
+        return {}
+    try:
+        ms = monitor_raw(st.data_dir, st.station_cfg, window_s=st.window.window_s, feed=st.feed)
+    except BshmError as exc:
+        log.error("strain/fatigue monitoring failed: %s", exc)
+        return {"error": str(exc)}
+    return {
+        "windows": ms.windows,
+        "fatigue_windows": ms.fatigue_windows,
+        "health_rows": ms.health_rows,
+        "alarm_objects": list(ms.alarms),
+    }
+
+
 def _feed(st: JobSettings, rpath: Path) -> int:
     """Append to the alarm feed every stored alarm it does not hold yet."""
     from bshm.alarms import Alarm, AlarmFeed
@@ -308,7 +341,13 @@ def _feed(st: JobSettings, rpath: Path) -> int:
 
     feed = AlarmFeed(st.feed)
     have = {
-        (int(d["time_ns"]), d["index"], d.get("mode") or "", int(d["level"]))
+        (
+            int(d["time_ns"]),
+            d["index"],
+            d.get("mode") or "",
+            d.get("channel") or "",
+            int(d["level"]),
+        )
         for d in feed.read()
         if d.get("station") in (None, st.station)
     }
@@ -327,7 +366,7 @@ def _feed(st: JobSettings, rpath: Path) -> int:
             st.station,
         )
         for a in stored
-        if (a["time_ns"], a["index"], a["mode"] or "", a["level"]) not in have
+        if (a["time_ns"], a["index"], a["mode"] or "", a["channel"] or "", a["level"]) not in have
     ]
     return feed.append(todo)
 

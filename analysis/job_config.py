@@ -44,6 +44,8 @@ class JobSettings:
         True when no station config was found and the settings were inferred.
     notes : list of str
         What was inferred, for the user.
+    station_cfg : bshm.config.Station or None
+        The loaded station config (None when inferred).
     """
 
     station: str
@@ -65,6 +67,7 @@ class JobSettings:
     channel_x: tuple[float, ...] = ()
     inferred: bool = False
     notes: tuple[str, ...] = ()
+    station_cfg: Any = None
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that determine the per-window results (stored with them)."""
@@ -261,6 +264,7 @@ def resolve_settings(
         channel_x=xs,
         inferred=station is None,
         notes=tuple(notes),
+        station_cfg=station,
         **kw,
     )
 

@@ -20,6 +20,7 @@ START_NS = 1_767_225_600_000_000_000  # 2026-01-01
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_sixty_days_no_false_alarm_and_damage_found_within_48h(tmp_path):
     from bshm.fixtures.bridge import BridgeModel, Damage
     from bshm.fixtures.history import simulate_history
