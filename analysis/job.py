@@ -250,6 +250,7 @@ def run_analysis(
         if reprocess:
             rpath.unlink(missing_ok=True)
             shutil.rmtree(pending_dir, ignore_errors=True)
+        _check_settings(rpath, st)
         with open_raw(st.data_dir) as reader:
             if st.window.source not in reader.sources:
                 raise ConfigError(
@@ -311,6 +312,24 @@ def run_analysis(
         len(summary.alarms),
     )
     return summary
+
+
+def _check_settings(rpath: Path, st: JobSettings) -> None:
+    """Refuse to mix windows identified with different settings in one file."""
+    if not rpath.exists():
+        return
+    from bshm.store.results import ResultsReader
+
+    with ResultsReader(rpath) as r:
+        old = r.models().get("settings")
+    if old is not None and old != st.fingerprint():
+        changed = sorted(
+            k for k in set(old) | set(st.fingerprint()) if old.get(k) != st.fingerprint().get(k)
+        )
+        raise ConfigError(
+            f"{rpath}: the analysis settings changed since these results were computed "
+            f"({', '.join(changed)}); run with --reprocess to start again"
+        )
 
 
 def _monitor_strain(st: JobSettings) -> dict[str, Any]:

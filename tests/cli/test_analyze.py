@@ -80,6 +80,12 @@ def test_text_output_and_lock_exit_75(history, tmp_path, capsys):
     assert "3 windows processed, 0 skipped" in text
     assert "baseline incomplete" in text
     assert "tracked modes:" in text
+    toml = d / "station.toml"
+    toml.write_text(toml.read_text().replace("max_order = 30", "max_order = 32"))
+    assert main(["analyze", str(d)]) == 2  # settings changed: no silent mixing
+    assert "max_order" in capsys.readouterr().err
+    assert main(["analyze", str(d), "--reprocess", "--no-progress"]) == 0
+    assert "3 windows processed" in capsys.readouterr().out
 
 
 def test_usage_and_config_errors_exit_2(history, tmp_path, capsys):
