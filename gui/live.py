@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from bshm.gui.ringbuffer import RingBuffer
+from bshm.gui.ringbuffer import RingBuffer, peak_decimate
 from bshm.gui.signal_view import pen_for
 from pyqtgraph.Qt import QtCore, QtWidgets
 
@@ -156,7 +156,9 @@ class LiveView(QtWidgets.QWidget):
         self.window_s, self.fs = float(window_s), float(fs)
         cap = int(self.window_s * self.fs) + 64
         self.ring = RingBuffer(cap, len(channels))
-        self._x = np.empty(cap)
+        self._dx = np.empty(cap + 2)
+        self._dy = np.empty((cap + 2, len(channels)), dtype=np.float32)
+        self.ds = 1
         self.glw.clear()
         self.plots, self.curves = [], []
         for i, (name, unit) in enumerate(channels):
@@ -174,7 +176,8 @@ class LiveView(QtWidgets.QWidget):
                 p.hideAxis("bottom")
             else:
                 p.setLabel("bottom", "seconds before the newest sample")
-            curve = p.plot([], [], pen=pen_for(i), connect="finite")
+            curve = pg.PlotCurveItem(pen=pen_for(i), connect="finite")
+            p.addItem(curve)
             self.plots.append(p)
             self.curves.append(curve)
         self._set_downsampling()
@@ -182,13 +185,11 @@ class LiveView(QtWidgets.QWidget):
         self._y_ranges = [None] * len(channels)
 
     def _set_downsampling(self) -> None:
-        """Fixed peak decimation to about two points per pixel column."""
+        """Peak decimation to one min/max pair per pixel column (see ``tick``)."""
         if self.ring is None:
             return
         px = max(200, self.glw.width() - 90)
-        ds = max(1, int(self.ring.capacity // px))
-        for c in self.curves:
-            c.setDownsampling(ds=ds, auto=False, method="peak")
+        self.ds = max(1, int(self.ring.capacity // px))
 
     def resizeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
         super().resizeEvent(event)
@@ -269,18 +270,30 @@ class LiveView(QtWidgets.QWidget):
             added += len(t)
         return added
 
+    def display_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """What a frame draws: x (s before the newest sample) and min/max rows.
+
+        Peak decimation of the ring's window into preallocated buffers, blocks
+        aligned to absolute sample numbers; shapes (m,) and (m, c).
+        """
+        t, y = self.ring.view()
+        ds = self.ds
+        phase = (-(self.ring.total - len(t))) % ds if ds > 1 else 0
+        n = peak_decimate(t, y, ds, phase, self._dx, self._dy)
+        x = self._dx[:n]
+        x -= self.ring.last_time()
+        return x, self._dy[:n]
+
     def tick(self) -> None:
-        """One frame: drain, ``setData`` on views of the ring, scroll."""
+        """One frame: drain, decimate, ``setData`` on preallocated arrays."""
         t_start = time.perf_counter()
         if self.ring is None:
             return
         self.drain()
         if self.ring.count == 0:
             return
-        t, y = self.ring.view()
         last = self.ring.last_time()
-        x = self._x[: len(t)]
-        np.subtract(t, last, out=x)
+        x, y = self.display_data()
         for i, curve in enumerate(self.curves):
             curve.setData(x, y[:, i], connect="finite")
         if self.frames % 12 == 0:

@@ -78,3 +78,48 @@ class RingBuffer:
     def nbytes(self) -> int:
         """Memory held by the buffer (bytes); constant over its life."""
         return int(self._t.nbytes + self._y.nbytes)
+
+
+def peak_decimate(
+    t: np.ndarray, y: np.ndarray, ds: int, phase: int, out_t: np.ndarray, out_y: np.ndarray
+) -> int:
+    """Min/max of each block of ``ds`` rows, interleaved, into preallocated outputs.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Times of the rows.
+    y : ndarray, shape (n, c)
+        Values; a NaN row (a break) makes its block NaN, so the break stays visible.
+    ds : int
+        Rows per block (1 copies the input).
+    phase : int
+        Rows skipped at the start so blocks stay aligned to absolute sample
+        numbers from frame to frame (peaks do not flicker while scrolling).
+    out_t : ndarray, shape (>= 2 * n // ds + 2,)
+        Receives each block's first time, twice.
+    out_y : ndarray, shape (>= 2 * n // ds + 2, c)
+        Receives min, max of each block.
+
+    Returns
+    -------
+    int
+        Rows written to the outputs.
+    """
+    if ds <= 1:
+        n = len(t)
+        out_t[:n] = t
+        out_y[:n] = y
+        return n
+    y = y[phase:]
+    t = t[phase:]
+    nb = len(t) // ds
+    if nb == 0:
+        return 0
+    blocks = y[: nb * ds].reshape(nb, ds, y.shape[1])
+    np.min(blocks, axis=1, out=out_y[0 : 2 * nb : 2])
+    np.max(blocks, axis=1, out=out_y[1 : 2 * nb : 2])
+    starts = t[: nb * ds : ds]
+    out_t[0 : 2 * nb : 2] = starts
+    out_t[1 : 2 * nb : 2] = starts
+    return 2 * nb
