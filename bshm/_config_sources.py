@@ -33,6 +33,7 @@ MAX_REGISTER_ADDRESS = 65535
 def read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
     """Read and cross-check every ``[[sources]]`` entry."""
     sources: list[Source] = []
+    seen_ports: dict[str, str] = {}
     seen_sources: dict[str, str] = {}
     seen_channels: dict[str, str] = {}
     for t in v.table_list(root, "sources", required=True):
@@ -45,6 +46,13 @@ def read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
             seen_sources.setdefault(name, t.path)
         if src is None:
             continue
+        device = (f"{src.host}:{src.port}" if isinstance(src, ModbusSource) and src.kind == "modbus-tcp"
+                  else str(src.port))
+        if device in seen_ports:
+            v.problem(t.key("port"), f"{device} is already used by {seen_ports[device]}",
+                      "one port per source: put several Modbus units of one RS-485 bus in one "
+                      "source (registers with their own unit_id)")
+        seen_ports.setdefault(device, t.path)
         for i, ch in enumerate(src.channels):
             where = f"{t.path}.{'registers' if isinstance(src, ModbusSource) else 'channels'}[{i}]"
             if ch.name in seen_channels:
@@ -175,11 +183,17 @@ def _read_modbus(v: Validator, t: Table, name: str, kind: str, base: Path) -> Mo
     timeout = v.number(t, "timeout", default=0.2, positive=True)
     retries = v.integer(t, "retries", default=1, minimum=0, maximum=10)
     backoff = v.number(t, "reconnect_max", default=30.0, positive=True)
-    default_unit = v.integer(t, "unit_id", default=1, minimum=0, maximum=247)
+    max_gap = v.integer(t, "max_gap", default=8, minimum=0, maximum=124)
+    min_unit = 1 if kind == "modbus-rtu" else 0
+    default_unit = v.integer(t, "unit_id", default=1, minimum=min_unit, maximum=247)
     registers = []
     for rt in v.table_list(t, "registers", required=True):
-        reg = _read_register(v, rt, default_unit or 1)
+        reg = _read_register(v, rt, default_unit if default_unit is not None else 1)
         if reg is not None:
+            if kind == "modbus-rtu" and reg.unit_id == 0:
+                v.problem(rt.key("unit_id"), "0 is the RTU broadcast address, which no device answers",
+                          "use the device's unit id, 1..247")
+                continue
             registers.append((rt, reg))
     _check_overlaps(v, registers)
     if port is None or rate is None or not registers:
@@ -194,6 +208,7 @@ def _read_modbus(v: Validator, t: Table, name: str, kind: str, base: Path) -> Mo
         timeout_s=timeout or 0.2,
         retries=retries if retries is not None else 1,
         reconnect_max_s=backoff or 30.0,
+        max_gap=max_gap if max_gap is not None else 8,
         **{k: val for k, val in settings.items() if val is not None},
     )
 

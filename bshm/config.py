@@ -187,6 +187,7 @@ class ModbusSource:
     timeout_s: float = 0.2
     retries: int = 1
     reconnect_max_s: float = 30.0
+    max_gap: int = 8
 
     @property
     def channels(self) -> tuple[Channel, ...]:

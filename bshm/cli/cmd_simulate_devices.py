@@ -21,6 +21,15 @@ Faults can be injected into the serial devices, e.g.
 Keys (probabilities per frame unless noted): bit_flip, byte_error (per
 byte), drop_byte, insert_byte, truncate, garbage, garbage_max (bytes),
 pause, pause_s, disconnect, disconnect_s, seed.
+
+Faults of the Modbus devices (TCP and RTU), e.g.
+
+    bshm simulate devices station.toml --modbus-faults exception=4,units=2
+    bshm simulate devices station.toml --modbus-faults delay=0.5
+
+Keys: no_response (1/0), exception (code, e.g. 2 illegal address, 4 device
+failure), delay (s per response), units (ids separated by ';', default all),
+remaining (number of requests affected, default all).
 """
 
 
@@ -29,6 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="station.toml")
     parser.add_argument("--faults", default=None, metavar="K=V,...",
                         help="fault injection for the serial devices (see above)")
+    parser.add_argument("--modbus-faults", default=None, metavar="K=V,...",
+                        help="fault injection for the Modbus devices (see above)")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="stop after this long (default: until stopped)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated bridge")
@@ -46,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         from bshm.fixtures.virtual_serial import FaultConfig
 
+        from bshm.fixtures.virtual_modbus import ModbusFaults
+
         faults = FaultConfig.parse(args.faults)
+        ModbusFaults.parse(args.modbus_faults)  # check the syntax before starting anything
         duration = None if args.duration is None else parse_duration(args.duration) / NS_PER_S
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -60,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with start_devices(station, faults=faults, seed=args.seed) as devices:
+        with start_devices(station, faults=faults, seed=args.seed,
+                           modbus_faults=args.modbus_faults) as devices:
             for line in devices.describe():
                 print(line, flush=True)
             stop.wait(duration)

@@ -209,3 +209,46 @@ def test_config_error_names_the_file(tmp_path):
 def test_unknown_register_key():
     found = problems(BASE + TCP.replace('type = "float32"', 'type = "float32"\ncolumn = 3'))
     assert any(p.startswith("sources[1].registers[0].column: unknown key") for p in found)
+
+
+RTU = """
+[[sources]]
+name = "env"
+kind = "modbus-rtu"
+port = "/dev/ttyUSB1"
+poll_rate = 1
+[[sources.registers]]
+name = "T1"
+quantity = "temperature"
+unit = "degC"
+address = 0
+type = "int16"
+"""
+
+
+@pytest.mark.parametrize(
+    "text,fragment,key",
+    [
+        (BASE + RTU.replace('type = "int16"', 'type = "int16"\nunit_id = 0'), "broadcast address",
+         "sources[1].registers[0].unit_id"),
+        (BASE + RTU.replace("poll_rate = 1", "poll_rate = 1\nunit_id = 0"), "below the minimum 1",
+         "sources[1].unit_id"),
+        (BASE + RTU + RTU.replace('"env"', '"env2"').replace('"T1"', '"T2"'), "is already used by sources[1]",
+         "sources[2].port"),
+        (BASE + RTU.replace('"/dev/ttyUSB1"', '"/dev/ttyUSB0"'), "is already used by sources[0]",
+         "sources[1].port"),
+        (BASE + TCP + TCP.replace('"st"', '"st2"').replace('"S1"', '"S2"'), "127.0.0.1:502 is already used",
+         "sources[2].port"),
+        (BASE + TCP.replace("poll_rate = 10", "poll_rate = 10\nmax_gap = 200"), "above the maximum 124",
+         "sources[1].max_gap"),
+    ],
+)
+def test_modbus_bus_rules(text, fragment, key):
+    found = problems(text)
+    assert any(p.startswith(key + ":") and fragment in p for p in found), found
+
+
+def test_max_gap_and_tcp_unit_zero():
+    st = parse_station(BASE + TCP.replace("poll_rate = 10", "poll_rate = 10\nmax_gap = 0\nunit_id = 0"))
+    src = st.source("st")
+    assert src.max_gap == 0 and src.registers[0].unit_id == 0
