@@ -41,23 +41,35 @@ def read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
         name = t.data.get("name")
         if isinstance(name, str):
             if name in seen_sources:
-                v.problem(t.key("name"), f"source name {name!r} is already used by "
-                          f"{seen_sources[name]}", "source names must be unique")
+                v.problem(
+                    t.key("name"),
+                    f"source name {name!r} is already used by {seen_sources[name]}",
+                    "source names must be unique",
+                )
             seen_sources.setdefault(name, t.path)
         if src is None:
             continue
-        device = (f"{src.host}:{src.port}" if isinstance(src, ModbusSource) and src.kind == "modbus-tcp"
-                  else str(src.port))
+        device = (
+            f"{src.host}:{src.port}"
+            if isinstance(src, ModbusSource) and src.kind == "modbus-tcp"
+            else str(src.port)
+        )
         if device in seen_ports:
-            v.problem(t.key("port"), f"{device} is already used by {seen_ports[device]}",
-                      "one port per source: put several Modbus units of one RS-485 bus in one "
-                      "source (registers with their own unit_id)")
+            v.problem(
+                t.key("port"),
+                f"{device} is already used by {seen_ports[device]}",
+                "one port per source: put several Modbus units of one RS-485 bus in one "
+                "source (registers with their own unit_id)",
+            )
         seen_ports.setdefault(device, t.path)
         for i, ch in enumerate(src.channels):
             where = f"{t.path}.{'registers' if isinstance(src, ModbusSource) else 'channels'}[{i}]"
             if ch.name in seen_channels:
-                v.problem(f"{where}.name", f"channel name {ch.name!r} is already used by "
-                          f"{seen_channels[ch.name]}", "channel names must be unique in a station")
+                v.problem(
+                    f"{where}.name",
+                    f"channel name {ch.name!r} is already used by {seen_channels[ch.name]}",
+                    "channel names must be unique in a station",
+                )
             seen_channels.setdefault(ch.name, where)
         sources.append(src)
     return sources
@@ -125,11 +137,16 @@ def _read_serial(v: Validator, t: Table, name: str, base: Path) -> SerialSource 
             continue
         if protocol == "line":
             if ch.column is None:
-                v.problem(ct.key("column"), "missing",
-                          "the line protocol needs the 0-based column of each channel")
+                v.problem(
+                    ct.key("column"),
+                    "missing",
+                    "the line protocol needs the 0-based column of each channel",
+                )
             elif ch.column in columns:
-                v.problem(ct.key("column"), f"column {ch.column} is already used by "
-                          f"{columns[ch.column]!r}")
+                v.problem(
+                    ct.key("column"),
+                    f"column {ch.column} is already used by {columns[ch.column]!r}",
+                )
             elif time_column is not None and ch.column == time_column:
                 v.problem(ct.key("column"), f"column {ch.column} is the time_column")
             else:
@@ -138,7 +155,9 @@ def _read_serial(v: Validator, t: Table, name: str, base: Path) -> SerialSource 
     if protocol != "line":
         for key in ("delimiter", "time_column", "checksum"):
             if key in t.data:
-                v.problem(t.key(key), f"only applies to protocol = \"line\" (this source is {protocol})")
+                v.problem(
+                    t.key(key), f'only applies to protocol = "line" (this source is {protocol})'
+                )
     if port is None or fs is None or not channels:
         return None
     return SerialSource(
@@ -191,8 +210,11 @@ def _read_modbus(v: Validator, t: Table, name: str, kind: str, base: Path) -> Mo
         reg = _read_register(v, rt, default_unit if default_unit is not None else 1)
         if reg is not None:
             if kind == "modbus-rtu" and reg.unit_id == 0:
-                v.problem(rt.key("unit_id"), "0 is the RTU broadcast address, which no device answers",
-                          "use the device's unit id, 1..247")
+                v.problem(
+                    rt.key("unit_id"),
+                    "0 is the RTU broadcast address, which no device answers",
+                    "use the device's unit id, 1..247",
+                )
                 continue
             registers.append((rt, reg))
     _check_overlaps(v, registers)
@@ -225,14 +247,30 @@ def _read_register(v: Validator, t: Table, default_unit: int) -> Register | None
     if address is not None and rtype is not None:
         last = address + REGISTER_WIDTH[rtype] - 1
         if last > MAX_REGISTER_ADDRESS:
-            v.problem(t.key("address"), f"a {rtype} at {address} would end at register {last}",
-                      f"the last register address is {MAX_REGISTER_ADDRESS}")
+            v.problem(
+                t.key("address"),
+                f"a {rtype} at {address} would end at register {last}",
+                f"the last register address is {MAX_REGISTER_ADDRESS}",
+            )
             return None
-    if None in (address, function, rtype, byte_order, word_order, unit) or ch is None:
+    if (
+        address is None
+        or function is None
+        or rtype is None
+        or byte_order is None
+        or word_order is None
+        or unit is None
+        or ch is None
+    ):
         return None
     return Register(
-        address=address, channel=ch, function=function, type=rtype,  # type: ignore[arg-type]
-        byte_order=byte_order, word_order=word_order, unit_id=unit,  # type: ignore[arg-type]
+        address=address,
+        channel=ch,
+        function=function,
+        type=rtype,
+        byte_order=byte_order,
+        word_order=word_order,
+        unit_id=unit,
     )
 
 
@@ -243,11 +281,13 @@ def _check_overlaps(v: Validator, registers: list[tuple[Table, Register]]) -> No
             key = (r.unit_id, r.function, a)
             if key in taken:
                 other_path, other_name = taken[key]
-                v.problem(t.key("address"),
-                          f"{r.type} at {r.address} ({r.channel.name!r}) overlaps "
-                          f"{other_name!r} ({other_path}) at register {a} of unit "
-                          f"{r.unit_id} ({r.function})",
-                          "each register may belong to one point only")
+                v.problem(
+                    t.key("address"),
+                    f"{r.type} at {r.address} ({r.channel.name!r}) overlaps "
+                    f"{other_name!r} ({other_path}) at register {a} of unit "
+                    f"{r.unit_id} ({r.function})",
+                    "each register may belong to one point only",
+                )
                 break
             taken[key] = (t.path, r.channel.name)
 
@@ -260,8 +300,11 @@ def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | No
     sensitivity = v.number(t, "sensitivity", default=None)
     offset = v.number(t, "offset", default=0.0)
     if scale is not None and sensitivity is not None:
-        v.problem(t.key("sensitivity"), "give either scale or sensitivity, not both",
-                  "scale = physical units per count; sensitivity = counts per physical unit")
+        v.problem(
+            t.key("sensitivity"),
+            "give either scale or sensitivity, not both",
+            "scale = physical units per count; sensitivity = counts per physical unit",
+        )
     if sensitivity == 0:
         v.problem(t.key("sensitivity"), "must not be 0")
         sensitivity = None

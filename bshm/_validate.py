@@ -87,8 +87,7 @@ class Validator:
         value = t.get(name)
         if value is _MISSING:
             if required:
-                self.problem(t.key(name), "missing table",
-                             f"add a [{t.key(name)}] section")
+                self.problem(t.key(name), "missing table", f"add a [{t.key(name)}] section")
             return Table({}, t.key(name))
         if not isinstance(value, dict):
             self.problem(t.key(name), f"must be a table, not {_type_name(value)}")
@@ -100,12 +99,12 @@ class Validator:
         value = t.get(name)
         if value is _MISSING:
             if required:
-                self.problem(t.key(name), "missing",
-                             f"add at least one [[{t.key(name)}]] entry")
+                self.problem(t.key(name), "missing", f"add at least one [[{t.key(name)}]] entry")
             return []
         if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
-            self.problem(t.key(name), "must be an array of tables",
-                         f"write each entry as [[{t.key(name)}]]")
+            self.problem(
+                t.key(name), "must be an array of tables", f"write each entry as [[{t.key(name)}]]"
+            )
             return []
         return [Table(x, f"{t.key(name)}[{i}]") for i, x in enumerate(value)]
 
@@ -133,8 +132,11 @@ class Validator:
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, str):
-            self.problem(t.key(name), f"must be a string, not {_type_name(value)}",
-                         f'write it in quotes, e.g. {name} = "..."')
+            self.problem(
+                t.key(name),
+                f"must be a string, not {_type_name(value)}",
+                f'write it in quotes, e.g. {name} = "..."',
+            )
             return None
         if required and not value.strip():
             self.problem(t.key(name), "must not be empty")
@@ -145,8 +147,13 @@ class Validator:
         return value
 
     def choice(
-        self, t: Table, name: str, choices: Sequence[str], *,
-        required: bool = False, default: str | None = None,
+        self,
+        t: Table,
+        name: str,
+        choices: Sequence[str],
+        *,
+        required: bool = False,
+        default: str | None = None,
     ) -> str | None:
         """A string among ``choices``."""
         value = self.string(t, name, required=required, default=default)
@@ -186,8 +193,9 @@ class Validator:
         if value is _MISSING or value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(t.key(name), f"must be a number, not {_type_name(value)}",
-                         "write it without quotes")
+            self.problem(
+                t.key(name), f"must be a number, not {_type_name(value)}", "write it without quotes"
+            )
             return None
         x = float(value)
         if not math.isfinite(x):
@@ -238,8 +246,11 @@ class Validator:
         """A duration in seconds, given as a number of seconds or ``"10min"``."""
         value = self._value(t, name, False, default)
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            self.problem(t.key(name), f"must be a duration, not {_type_name(value)}",
-                         'e.g. "10min", "1h" or a number of seconds')
+            self.problem(
+                t.key(name),
+                f"must be a duration, not {_type_name(value)}",
+                'e.g. "10min", "1h" or a number of seconds',
+            )
             return default
         try:
             seconds = parse_duration(value) / 1e9
@@ -287,8 +298,11 @@ class Validator:
             if allow_none and x == "auto":
                 out.append(None)
             elif isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                self.problem(t.key(name), f"{x!r} is not a number",
-                             "write numbers without quotes" + (' or "auto"' if allow_none else ""))
+                self.problem(
+                    t.key(name),
+                    f"{x!r} is not a number",
+                    "write numbers without quotes" + (' or "auto"' if allow_none else ""),
+                )
                 return tuple(default)
             elif positive and x <= 0:
                 self.problem(t.key(name), f"{x} must be > 0")
@@ -312,8 +326,11 @@ class Validator:
             or len(value) != 3
             or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
         ):
-            self.problem(t.key(name), "must be a list of 3 numbers (limits of levels 1, 2, 3)",
-                         f"e.g. {name} = [1.0, 2.0, 4.0]")
+            self.problem(
+                t.key(name),
+                "must be a list of 3 numbers (limits of levels 1, 2, 3)",
+                f"e.g. {name} = [1.0, 2.0, 4.0]",
+            )
             return default
         a, b, c = (float(x) for x in value)
         ok = (a > b > c) if decreasing else (a < b < c)
@@ -338,6 +355,9 @@ class Validator:
         ):
             xs = [float(x) for x in value] + [nan] * (3 - len(value))
             return (xs[0], xs[1], xs[2])
-        self.problem(t.key(name), "must be a distance along the bridge in m, or [x, y, z]",
-                     "e.g. location = 12.5 or location = [12.5, -3.0, 0.0]")
+        self.problem(
+            t.key(name),
+            "must be a distance along the bridge in m, or [x, y, z]",
+            "e.g. location = 12.5 or location = [12.5, -3.0, 0.0]",
+        )
         return (nan, nan, nan)

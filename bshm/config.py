@@ -25,22 +25,12 @@ from typing import TYPE_CHECKING
 
 from bshm._validate import Table, Validator
 from bshm.errors import ConfigError
+from bshm.store.schema import DIRECTIONS, QUANTITIES  # noqa: F401 - re-exported
 from bshm.timeutil import parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from bshm.store import ChannelMeta, SourceSpec
 
-QUANTITIES = (
-    "acceleration",
-    "strain",
-    "temperature",
-    "displacement",
-    "velocity",
-    "tilt",
-    "voltage",
-    "other",
-)
-DIRECTIONS = ("", "x", "y", "z", "-x", "-y", "-z")
 SOURCE_KINDS = ("serial", "modbus-tcp", "modbus-rtu")
 PARITIES = ("N", "E", "O", "M", "S")
 PROTOCOLS = ("binary", "line")
@@ -79,9 +69,7 @@ class Thresholds:
 
     def any(self) -> bool:
         """Whether any limit is set."""
-        return any(
-            v is not None for v in (self.peak, self.rms, self.high, self.low, self.change)
-        )
+        return any(v is not None for v in (self.peak, self.rms, self.high, self.low, self.change))
 
 
 @dataclass(frozen=True)
@@ -335,17 +323,13 @@ def load_station(path: str | Path) -> Station:
             "file not found (create one with 'bshm new-station DIR')", str(p)
         ) from None
     except IsADirectoryError:
-        raise ConfigError(
-            "is a folder: give the station.toml file inside it", str(p)
-        ) from None
+        raise ConfigError("is a folder: give the station.toml file inside it", str(p)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", str(p)) from None
     return parse_station(text, base_dir=p.resolve().parent, path=p)
 
 
-def parse_station(
-    text: str, *, base_dir: Path | None = None, path: Path | None = None
-) -> Station:
+def parse_station(text: str, *, base_dir: Path | None = None, path: Path | None = None) -> Station:
     """Validate station config text (see :func:`load_station`)."""
     name = str(path) if path is not None else None
     try:
@@ -362,8 +346,13 @@ def parse_station(
 
 def _read_station(v: Validator, root: Table, base: Path, path: Path | None) -> Station | None:
     st = v.table(root, "station", required=True)
-    name = v.string(st, "name", required=True, pattern=r"[A-Za-z0-9_.\-]+",
-                    hint="letters, digits, '-', '_' and '.' only (it names the files)")
+    name = v.string(
+        st,
+        "name",
+        required=True,
+        pattern=r"[A-Za-z0-9_.\-]+",
+        hint="letters, digits, '-', '_' and '.' only (it names the files)",
+    )
     description = v.string(st, "description", default="")
     data_dir = v.string(st, "data_dir", default="data")
     rollover = v.duration(st, "rollover", default=3600.0, minimum=60.0)
@@ -420,31 +409,40 @@ def _read_analysis(v: Validator, t: Table, sources: list[Source]) -> AnalysisSet
     by_name = {s.name: s for s in sources}
     all_channels = {c.name: c for s in sources for c in s.channels}
     if src is not None and sources and src not in by_name:
-        v.problem(t.key("source"), f"no source named {src!r}",
-                  f"sources are: {', '.join(by_name)}")
+        v.problem(t.key("source"), f"no source named {src!r}", f"sources are: {', '.join(by_name)}")
     for i, ch in enumerate(channels):
         if all_channels and ch not in all_channels:
-            v.problem(f"{t.key('channels')}[{i}]", f"no channel named {ch!r}",
-                      v.suggest(ch, all_channels))
+            v.problem(
+                f"{t.key('channels')}[{i}]", f"no channel named {ch!r}", v.suggest(ch, all_channels)
+            )
     if temp is not None and all_channels:
         if temp not in all_channels:
-            v.problem(t.key("temperature"), f"no channel named {temp!r}",
-                      v.suggest(temp, all_channels))
+            v.problem(
+                t.key("temperature"), f"no channel named {temp!r}", v.suggest(temp, all_channels)
+            )
         elif all_channels[temp].quantity != "temperature":
-            v.problem(t.key("temperature"),
-                      f"channel {temp!r} measures {all_channels[temp].quantity}",
-                      "name a temperature channel")
+            v.problem(
+                t.key("temperature"),
+                f"channel {temp!r} measures {all_channels[temp].quantity}",
+                "name a temperature channel",
+            )
     fmin, fmax = (frange + (None, None))[:2] if frange else (0.3, None)
     if fmin is not None and fmax is not None and fmin >= fmax:
-        v.problem(t.key("freq_range"), f"[{fmin}, {fmax}] is empty",
-                  "give [low, high] with low < high, in Hz")
+        v.problem(
+            t.key("freq_range"),
+            f"[{fmin}, {fmax}] is empty",
+            "give [low, high] with low < high, in Hz",
+        )
     start_ns = end_ns = None
     if baseline:
         try:
             start_ns, end_ns = parse_time(baseline[0]), parse_time(baseline[1])
             if start_ns >= end_ns:
-                v.problem(t.key("baseline"), "the baseline ends before it starts",
-                          "give [FROM, TO] with FROM < TO")
+                v.problem(
+                    t.key("baseline"),
+                    "the baseline ends before it starts",
+                    "give [FROM, TO] with FROM < TO",
+                )
         except ValueError as exc:
             v.problem(t.key("baseline"), str(exc))
     return AnalysisSettings(
@@ -474,11 +472,17 @@ def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSet
     mac = v.levels(t, "mac_drop", default=(0.05, 0.10, 0.20))
     v.no_unknown(t)
     if k is not None and n is not None and k > n:
-        v.problem(t.key("persistence_k"), f"{k} windows out of {n} can never happen",
-                  "persistence_k must be <= persistence_n")
+        v.problem(
+            t.key("persistence_k"),
+            f"{k} windows out of {n} can never happen",
+            "persistence_k must be <= persistence_n",
+        )
     if alpha is not None and not all(0 < a < 1 for a in alpha):
-        v.problem(t.key("novelty_alpha"), "false-alarm rates must lie in (0, 1)",
-                  "e.g. [0.01, 0.001, 0.0001]")
+        v.problem(
+            t.key("novelty_alpha"),
+            "false-alarm rates must lie in (0, 1)",
+            "e.g. [0.01, 0.001, 0.0001]",
+        )
     feed_path = (base / feed).resolve() if feed else data_dir / "alarms.jsonl"
     return AlarmSettings(
         feed=feed_path,
@@ -499,16 +503,16 @@ def _read_fatigue(v: Validator, t: Table, sources: list[Source]) -> FatigueSetti
     strain = {c.name: c for s in sources for c in s.channels}
     for i, g in enumerate(gauges):
         if strain and g not in strain:
-            v.problem(f"{t.key('gauges')}[{i}]", f"no channel named {g!r}",
-                      v.suggest(g, strain))
+            v.problem(f"{t.key('gauges')}[{i}]", f"no channel named {g!r}", v.suggest(g, strain))
         elif strain and strain[g].quantity != "strain":
-            v.problem(f"{t.key('gauges')}[{i}]",
-                      f"channel {g!r} measures {strain[g].quantity}",
-                      "fatigue gauges must be strain channels")
+            v.problem(
+                f"{t.key('gauges')}[{i}]",
+                f"channel {g!r} measures {strain[g].quantity}",
+                "fatigue gauges must be strain channels",
+            )
     return FatigueSettings(
         gauges=tuple(gauges),
         modulus_gpa=modulus or 210.0,
         detail_category=detail or 71.0,
         design_life_years=life or 100.0,
     )
-

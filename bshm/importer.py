@@ -93,7 +93,9 @@ def _parse_time_column(
             )
         bad = np.flatnonzero(~np.isfinite(rel))
         if bad.size:
-            raise CsvImportError(f"{path}:{first_line + int(bad[0])}: time {values[bad[0]]!r} is not finite")
+            raise CsvImportError(
+                f"{path}:{first_line + int(bad[0])}: time {values[bad[0]]!r} is not finite"
+            )
         return start + np.round(rel * NS_PER_S).astype(np.int64)
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -194,10 +196,10 @@ def parse_csv(path: Path, *, start_ns: int | None = None, fs: float | None = Non
 def read_sidecar(path: Path) -> dict[str, ChannelInfo]:
     """Channel descriptions from a small TOML file::
 
-        [channels.A1]
-        quantity = "acceleration"
-        unit = "m/s2"
-        location = 12.5
+    [channels.A1]
+    quantity = "acceleration"
+    unit = "m/s2"
+    location = 12.5
     """
     from bshm._validate import Table, Validator
 
@@ -277,7 +279,9 @@ def import_csv(
     info = dict(channels or {})
     for name, ci in info.items():
         if ci.quantity not in QUANTITIES:
-            raise ConfigError(f"--quantity {name}={ci.quantity}: not one of {', '.join(QUANTITIES)}")
+            raise ConfigError(
+                f"--quantity {name}={ci.quantity}: not one of {', '.join(QUANTITIES)}"
+            )
     paths = collect_files(inputs)
     if start_ns is not None and len(paths) > 1:
         log.info("--start applies to every file whose name holds no time")
@@ -290,23 +294,36 @@ def import_csv(
                 f"{f.path}: channels {f.channels} differ from {first.path.name}'s {first.channels}"
             )
         if abs(f.fs - first.fs) > REGULARITY_TOL * first.fs:
-            raise CsvImportError(f"{f.path}: sampling rate {f.fs:g} Hz differs from {first.fs:g} Hz")
+            raise CsvImportError(
+                f"{f.path}: sampling rate {f.fs:g} Hz differs from {first.fs:g} Hz"
+            )
     for a, b in zip(parsed, parsed[1:], strict=False):
         if b.times_ns[0] <= a.times_ns[-1]:
             raise CsvImportError(f"{b.path}: overlaps {a.path.name} in time")
     unknown = [n for n in info if n not in first.channels]
     if unknown:
-        raise ConfigError(f"channels {unknown} are not columns of the CSV files "
-                          f"(columns: {', '.join(first.channels)})")
+        raise ConfigError(
+            f"channels {unknown} are not columns of the CSV files "
+            f"(columns: {', '.join(first.channels)})"
+        )
     metas = []
     for name in first.channels:
         ci = info.get(name, ChannelInfo(name))
-        metas.append(ChannelMeta(name=name, quantity=ci.quantity, unit=ci.unit,
-                                 location=ci.location, calibration="imported from CSV"))
+        metas.append(
+            ChannelMeta(
+                name=name,
+                quantity=ci.quantity,
+                unit=ci.unit,
+                location=ci.location,
+                calibration="imported from CSV",
+            )
+        )
     missing = [m.name for m in metas if m.quantity == "other"]
     if missing:
-        log.warning("no quantity given for %s: stored as 'other' (use --quantity NAME=...)",
-                    ", ".join(missing))
+        log.warning(
+            "no quantity given for %s: stored as 'other' (use --quantity NAME=...)",
+            ", ".join(missing),
+        )
     rate = first.fs
     spec = SourceSpec(name=source, kind="import", fs=rate, channels=tuple(metas))
     out = Path(out_dir)

@@ -68,12 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
     )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="only warnings and errors"
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks on errors"
-    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for mod in _command_modules():

@@ -29,25 +29,38 @@ the results at the end.
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
-    parser.add_argument("--out", default="demo-out", metavar="DIR",
-                        help="output folder (default: ./demo-out)")
-    parser.add_argument("--days", type=float, default=60.0,
-                        help="days of simulated history (default: 60)")
-    parser.add_argument("--every", default="3h",
-                        help="one record every ... (default: 3h)")
-    parser.add_argument("--record-length", default="10min",
-                        help="length of each record (default: 10min)")
-    parser.add_argument("--damage-day", type=float, default=40.0,
-                        help="day of the injected damage (default: 40)")
-    parser.add_argument("--severity", type=float, default=0.3,
-                        help="fractional stiffness loss of the damage (default: 0.3)")
-    parser.add_argument("--live-seconds", type=float, default=10.0,
-                        help="seconds of live acquisition from the virtual devices (0: skip)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="processes for simulation and analysis (default: 2)")
+    parser.add_argument(
+        "--out", default="demo-out", metavar="DIR", help="output folder (default: ./demo-out)"
+    )
+    parser.add_argument(
+        "--days", type=float, default=60.0, help="days of simulated history (default: 60)"
+    )
+    parser.add_argument("--every", default="3h", help="one record every ... (default: 3h)")
+    parser.add_argument(
+        "--record-length", default="10min", help="length of each record (default: 10min)"
+    )
+    parser.add_argument(
+        "--damage-day", type=float, default=40.0, help="day of the injected damage (default: 40)"
+    )
+    parser.add_argument(
+        "--severity",
+        type=float,
+        default=0.3,
+        help="fractional stiffness loss of the damage (default: 0.3)",
+    )
+    parser.add_argument(
+        "--live-seconds",
+        type=float,
+        default=10.0,
+        help="seconds of live acquisition from the virtual devices (0: skip)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes for simulation and analysis (default: 2)"
+    )
     parser.add_argument("--view", action="store_true", help="open the viewer at the end")
-    parser.add_argument("--force", action="store_true",
-                        help="reuse --out even if it holds an earlier demo")
+    parser.add_argument(
+        "--force", action="store_true", help="reuse --out even if it holds an earlier demo"
+    )
 
 
 def _step(n: int, total: int, text: str) -> float:
@@ -77,8 +90,12 @@ def _live(out: Path, seconds: float) -> Path:
     cfg = live / "station.toml"
     cfg.write_text(text, encoding="utf-8")
     station = load_station(cfg)
-    print(f"    station {station.name!r}: " + ", ".join(
-        f"{s.name} ({s.kind}, {len(s.channels)} ch at {s.fs:g} Hz)" for s in station.sources))
+    print(
+        f"    station {station.name!r}: "
+        + ", ".join(
+            f"{s.name} ({s.kind}, {len(s.channels)} ch at {s.fs:g} Hz)" for s in station.sources
+        )
+    )
     with start_devices(station) as devices:
         for line in devices.describe():
             print(f"    virtual device {line}")
@@ -91,9 +108,11 @@ def _live(out: Path, seconds: float) -> Path:
     summary = summarize(station.data_dir)
     for s in summary["sources"]:
         c = s.get("counters", {})
-        print(f"    {s['name']:7s} {s['samples']:6d} samples x {len(s['channels'])} ch, "
-              f"gaps {s['gaps']}, frames ok {c.get('frames_ok', 0)}, bad {c.get('frames_bad', 0)}, "
-              f"modbus errors {c.get('modbus_errors', 0)}")
+        print(
+            f"    {s['name']:7s} {s['samples']:6d} samples x {len(s['channels'])} ch, "
+            f"gaps {s['gaps']}, frames ok {c.get('frames_ok', 0)}, bad {c.get('frames_bad', 0)}, "
+            f"modbus errors {c.get('modbus_errors', 0)}"
+        )
     return station.data_dir
 
 
@@ -103,24 +122,33 @@ def _history(out: Path, args: argparse.Namespace):
     from bshm.timeutil import NS_PER_S, parse_duration, parse_time
 
     start = parse_time("2026-01-01T00:00:00Z")
-    damage = Damage(x_m=35.0, length_m=3.0, severity=args.severity,
-                    time_ns=start + int(args.damage_day * 86400 * NS_PER_S))
+    damage = Damage(
+        x_m=35.0,
+        length_m=3.0,
+        severity=args.severity,
+        time_ns=start + int(args.damage_day * 86400 * NS_PER_S),
+    )
     hist = out / "history"
     summary = simulate_history(
-        hist, args.days, start_ns=start,
+        hist,
+        args.days,
+        start_ns=start,
         every_s=parse_duration(args.every) / NS_PER_S,
         record_s=parse_duration(args.record_length) / NS_PER_S,
-        damage=damage, seed=1, workers=args.workers, progress=None,
+        damage=damage,
+        seed=1,
+        workers=args.workers,
+        progress=None,
     )
     return hist, damage, summary
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo steps and print what each produced."""
+    import logging
+
     from bshm.errors import BshmError
     from bshm.timeutil import to_iso
-
-    import logging
 
     if not getattr(args, "verbose", 0):
         # the demo prints its own summary of each step; library logs only when asked (-v)
@@ -144,13 +172,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"    done in {time.perf_counter() - t:.1f} s")
 
     n += 1
-    t = _step(n, total, f"simulated history: {args.days:g} days, a {args.record_length} record "
-              f"every {args.every}, damage on day {args.damage_day:g}")
+    t = _step(
+        n,
+        total,
+        f"simulated history: {args.days:g} days, a {args.record_length} record "
+        f"every {args.every}, damage on day {args.damage_day:g}",
+    )
     hist, damage, hsum = _history(out, args)
-    print(f"    damage: stiffness -{damage.severity:.0%} over {damage.length_m:g} m at "
-          f"x = {damage.x_m:g} m from {to_iso(damage.time_ns, digits=0)}")
-    print(f"    {hsum.get('records', '?')} records in {hsum.get('files', '?')} files "
-          f"({hsum.get('bytes', 0) / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
+    print(
+        f"    damage: stiffness -{damage.severity:.0%} over {damage.length_m:g} m at "
+        f"x = {damage.x_m:g} m from {to_iso(damage.time_ns, digits=0)}"
+    )
+    print(
+        f"    {hsum.get('records', '?')} records in {hsum.get('files', '?')} files "
+        f"({hsum.get('bytes', 0) / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s"
+    )
 
     n += 1
     t = _step(n, total, "analysis: modes, tracking, temperature compensation, damage indices")
@@ -158,11 +194,15 @@ def run(args: argparse.Namespace) -> int:
 
     summary = run_analysis(hist, workers=None, progress=False)
     w = summary.to_json()["windows"]
-    print(f"    windows processed {w['processed']}, skipped {sum(w['skipped'].values())} "
-          f"{dict(w['skipped']) if w['skipped'] else ''} in {time.perf_counter() - t:.1f} s")
+    print(
+        f"    windows processed {w['processed']}, skipped {sum(w['skipped'].values())} "
+        f"{dict(w['skipped']) if w['skipped'] else ''} in {time.perf_counter() - t:.1f} s"
+    )
     for m in summary.tracked_modes:
-        print(f"    mode {m['id']}: {m['mean_frequency_hz']:.3f} Hz, found in "
-              f"{m['availability']:.0%} of windows")
+        print(
+            f"    mode {m['id']}: {m['mean_frequency_hz']:.3f} Hz, found in "
+            f"{m['availability']:.0%} of windows"
+        )
     _print_alarms(summary.alarms, damage.time_ns)
 
     n += 1
@@ -188,8 +228,10 @@ def _print_alarms(alarms: list[dict], damage_ns: int) -> None:
     if after:
         first = min(after, key=lambda a: a["time_ns"])
         hours = (first["time_ns"] - damage_ns) / 3.6e12
-        print(f"    first: {to_iso(first['time_ns'], digits=0)} ({hours:.0f} h after the damage), "
-              f"level {first['level']}: {first['message']}")
+        print(
+            f"    first: {to_iso(first['time_ns'], digits=0)} ({hours:.0f} h after the damage), "
+            f"level {first['level']}: {first['message']}"
+        )
 
 
 def _report(results: Path, target: Path) -> Path:

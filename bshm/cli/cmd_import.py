@@ -36,10 +36,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="raw store folder")
     parser.add_argument("--station", required=True, help="station name (names the files)")
     parser.add_argument("--source", default="import", help="source name (default: import)")
-    parser.add_argument("--quantity", action="append", default=[], metavar="NAME=QUANTITY",
-                        help="quantity of a channel (acceleration, strain, temperature, ...)")
-    parser.add_argument("--unit", action="append", default=[], metavar="NAME=UNIT",
-                        help="unit of a channel, e.g. A1=m/s2")
+    parser.add_argument(
+        "--quantity",
+        action="append",
+        default=[],
+        metavar="NAME=QUANTITY",
+        help="quantity of a channel (acceleration, strain, temperature, ...)",
+    )
+    parser.add_argument(
+        "--unit",
+        action="append",
+        default=[],
+        metavar="NAME=UNIT",
+        help="unit of a channel, e.g. A1=m/s2",
+    )
     parser.add_argument("--channels", metavar="TOML", help="channel descriptions (see above)")
     parser.add_argument("--start", help="record start (ISO 8601 UTC) for relative time columns")
     parser.add_argument("--fs", type=float, help="sampling rate in Hz (default: from the times)")
@@ -68,12 +78,21 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--start: {exc}") from None
     if args.fs is not None and args.fs <= 0:
         raise ConfigError("--fs must be > 0")
-    summary = import_csv(args.inputs, args.out, station=args.station, source=args.source,
-                         channels=channels, start_ns=start, fs=args.fs)
+    summary = import_csv(
+        args.inputs,
+        args.out,
+        station=args.station,
+        source=args.source,
+        channels=channels,
+        start_ns=start,
+        fs=args.fs,
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"imported {summary['files']} file(s), {summary['samples']} samples of "
-              f"{len(summary['channels'])} channels at {summary['fs']:g} Hz, "
-              f"{summary['start']} .. {summary['end']}, {summary['gaps']} gap(s) -> {args.out}")
+        print(
+            f"imported {summary['files']} file(s), {summary['samples']} samples of "
+            f"{len(summary['channels'])} channels at {summary['fs']:g} Hz, "
+            f"{summary['start']} .. {summary['end']}, {summary['gaps']} gap(s) -> {args.out}"
+        )
     return 0

@@ -27,9 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="describe the simulated bridge and its virtual devices",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="overwrite an existing station.toml"
-    )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing station.toml")
 
 
 def run(args: argparse.Namespace) -> int:
