@@ -1,6 +1,6 @@
 """Benchmark: bshm.analysis.rainflow vs the ``rainflow`` package (3.2).
 
-Run: ``.venv/bin/python benchmarks/bench_rainflow.py [--n 1000000] [--repeat 9]``
+Run: ``.venv/bin/python benchmarks/bench_rainflow.py [--n 1000000] [--repeat 5] [--rounds 3]``
 
 Prints the median time of each (after one warm-up call, so Numba compile or
 cache load is excluded), the speed-up ratio from the same run, and checks
@@ -39,7 +39,8 @@ def _median(fn, repeat: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--repeat", type=int, default=5, help="bshm runs per round")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     x = _signal(args.n)
     ours = rainflow(x)  # warm-up (compile or load the cache)
@@ -52,24 +53,24 @@ def main() -> None:
             rc.feed(p)
         rc.finish()
 
-    # interleave the runs so that a burst of load on a shared machine hits
-    # every contender alike
+    # Rounds of (bshm x repeat, pieces x repeat, package x 2): load changes on
+    # a shared machine hit every contender alike, while each contender runs
+    # back to back (the package churns the Python heap, which slows whatever
+    # runs right after it).
     times: dict[str, list[float]] = {"pkg": [], "ours": [], "pieces": []}
-    n_pkg = max(1, args.repeat // 2 + 1)
-    for k in range(args.repeat):
-        for name, fn in (("ours", lambda: rainflow(x)), ("pieces", pieces)):
-            times[name].append(_median(fn, 1))
-        if k < n_pkg:
-            times["pkg"].append(_median(lambda: list(rf_pkg.extract_cycles(x)), 1))
+    for _ in range(args.rounds):
+        times["ours"] += [_median(lambda: rainflow(x), 1) for _ in range(args.repeat)]
+        times["pieces"] += [_median(pieces, 1) for _ in range(args.repeat)]
+        times["pkg"] += [_median(lambda: list(rf_pkg.extract_cycles(x)), 1) for _ in range(2)]
+    n_pkg = len(times["pkg"])
+    n_ours = len(times["ours"])
     t_ours = statistics.median(times["ours"])
     t_pieces = statistics.median(times["pieces"])
     t_pkg = statistics.median(times["pkg"])
     print(f"signal: {args.n} points, {len(ours)} cycles, identical: {same}")
     print(f"rainflow package 3.2 extract_cycles : {t_pkg * 1e3:9.2f} ms (median of {n_pkg})")
-    print(f"bshm rainflow (whole record)        : {t_ours * 1e3:9.2f} ms (median of {args.repeat})")
-    print(
-        f"bshm RainflowCounter (10 pieces)    : {t_pieces * 1e3:9.2f} ms (median of {args.repeat})"
-    )
+    print(f"bshm rainflow (whole record)        : {t_ours * 1e3:9.2f} ms (median of {n_ours})")
+    print(f"bshm RainflowCounter (10 pieces)    : {t_pieces * 1e3:9.2f} ms (median of {n_ours})")
     print(f"speed-up whole : {t_pkg / t_ours:7.1f}x")
     print(f"speed-up pieces: {t_pkg / t_pieces:7.1f}x")
 

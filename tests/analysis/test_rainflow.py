@@ -185,3 +185,23 @@ def test_public_name_is_callable(rng: np.random.Generator) -> None:
     # whether the package attribute resolves to the function (lazy export) or
     # to the submodule (after "import bshm.analysis.rainflow"), it counts
     _assert_same(bshm.analysis.rainflow(x), _pkg(x))
+
+
+def test_results_kept_by_the_caller_are_never_overwritten(rng: np.random.Generator) -> None:
+    # rainflow reuses its buffers between calls, but only when no earlier
+    # result still refers to them
+    a, b = rng.normal(size=5000), rng.normal(size=3000)
+    ca = rainflow(a)
+    saved = [arr.copy() for arr in (ca.range, ca.mean, ca.count, ca.i_start, ca.i_end)]
+    rc = RainflowCounter()
+    fed = rc.feed(b)
+    fed_saved = fed.range.copy()
+    cb = rainflow(b)
+    for arr, old in zip((ca.range, ca.mean, ca.count, ca.i_start, ca.i_end), saved):
+        np.testing.assert_array_equal(arr, old)
+    np.testing.assert_array_equal(fed.range, fed_saved)
+    _assert_same(ca, _pkg(a))
+    _assert_same(cb, _pkg(b))
+    del ca, fed
+    for _ in range(3):  # with nothing kept, repeated calls still give the right answer
+        _assert_same(rainflow(a), _pkg(a))
