@@ -140,6 +140,16 @@ def _options(args: argparse.Namespace) -> dict:
     return opts
 
 
+def _progress_for(bar):
+    """A ``progress(done, total)`` callback advancing a tqdm bar."""
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(1)
+
+    return progress
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate, write, print a summary."""
     import json
@@ -163,14 +173,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.json and sys.stderr.isatty():
         try:
             from tqdm import tqdm
-
-            bar = tqdm(total=None, unit="rec", desc="simulating", leave=False)
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(1)
         except ImportError:
-            bar = None
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=None, unit="rec", desc="simulating", leave=False)
+            progress = _progress_for(bar)
     try:
         summary = simulate_history(
             args.out, args.days, start_ns=opts["start_ns"], every_s=opts["every_s"],
