@@ -236,6 +236,7 @@ class RawReader:
             for name, ss in s.sources.items():
                 sources.setdefault(name, ss.info)
         self.sources = sources
+        self._gap_index: dict[str, tuple[list[S.Gap], np.ndarray, int]] = {}
         if first and not ordered and not self._allow_empty:
             if self.skipped:
                 raise StoreError(
@@ -296,13 +297,22 @@ class RawReader:
         self._info(source)
         s = _I64_MIN if start_ns is None else int(start_ns)
         e = _I64_MAX if end_ns is None else int(end_ns)
-        out = set()
-        for _, ss in self._summaries(source):
-            for g in ss.gaps:
-                point = g.end_ns == g.start_ns and g.start_ns >= s
-                if g.start_ns < e and (g.end_ns > s or point):
-                    out.add(g)
-        return sorted(out, key=lambda g: (g.start_ns, g.end_ns, g.reason))
+        idx = self._gap_index.get(source)
+        if idx is None:  # all gaps of the source, sorted, once per scan
+            allg = sorted({g for _, ss in self._summaries(source) for g in ss.gaps},
+                          key=lambda g: (g.start_ns, g.end_ns, g.reason))
+            starts = np.array([g.start_ns for g in allg], dtype=np.int64)
+            longest = max((g.end_ns - g.start_ns for g in allg), default=0)
+            idx = self._gap_index[source] = (allg, starts, longest)
+        allg, starts, longest = idx
+        lo = int(np.searchsorted(starts, max(s, _I64_MIN + longest) - longest, side="left"))
+        hi = int(np.searchsorted(starts, e, side="left"))
+        out = []
+        for g in allg[lo:hi]:
+            point = g.end_ns == g.start_ns and g.start_ns >= s
+            if g.end_ns > s or point:
+                out.append(g)
+        return out
 
     @_locked
     def counters(self, source: str) -> dict[str, int]:

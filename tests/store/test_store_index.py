@@ -125,3 +125,25 @@ def test_reader_shared_between_threads(five_hours):
         for th in threads:
             th.join()
     assert errors == []
+
+
+def test_gap_queries_match_brute_force(tmp_path, rng):
+    gaps = []
+    with RawWriter(tmp_path, "st", [acc_spec()], rollover_s=600) as w:
+        for k in range(300):
+            a = T0 + int(rng.integers(0, 3 * HOUR))
+            length = int(rng.choice([0, 10**6, 10**9, 2 * HOUR]))
+            gaps.append((a, a + length, f"g{k}"))
+            w.add_gap("acc", a, a + length, f"g{k}")
+            if k % 50 == 0:  # spread them over files
+                w.write("acc", np.zeros((1, 3)), t0_ns=T0 + k * 60 * 10**9)
+    with open_raw(tmp_path) as r:
+        assert len(r.files) > 1
+        assert len(r.gaps("acc")) == 300
+        for _ in range(200):
+            s = T0 + int(rng.integers(-HOUR, 4 * HOUR))
+            e = s + int(rng.choice([0, 1, 10**9, HOUR]))
+            want = sorted((a, b, n) for a, b, n in gaps
+                          if a < e and (b > s or (a == b and a >= s)))
+            got = [(g.start_ns, g.end_ns, g.reason) for g in r.gaps("acc", s, e)]
+            assert got == want
