@@ -585,7 +585,8 @@ def process_strain_window(
     Raises
     ------
     ValueError
-        Shapes disagree, or a gauge's unit is not a strain unit.
+        Shapes disagree. (A gauge whose unit is not a strain unit is skipped
+        with a warning naming it; the other gauges are counted.)
     """
     arr = np.asarray(data, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != len(channels):
@@ -603,14 +604,18 @@ def process_strain_window(
     for g in wanted:
         j = names.index(g)
         if g not in state:
-            state[g] = GaugeFatigue(
-                g,
-                channels[j].unit,
-                sn,
-                float((moduli or {}).get(g, modulus)),
-                range_edges=range_edges,
-                mean_edges=mean_edges,
-            )
+            try:
+                state[g] = GaugeFatigue(
+                    g,
+                    channels[j].unit,
+                    sn,
+                    float((moduli or {}).get(g, modulus)),
+                    range_edges=range_edges,
+                    mean_edges=mean_edges,
+                )
+            except ValueError as exc:  # e.g. a strain channel in mV/V: skip it, keep the others
+                log.warning("fatigue of gauge %s skipped: %s", g, exc)
+                continue
         res = state[g].process(arr[:, j], start_ns, end_ns)
         if res is not None:
             out.append(res)

@@ -76,6 +76,16 @@ def test_per_gauge_modulus() -> None:
     assert by["S2"].max_range_mpa == pytest.approx(7.0)
 
 
+def test_gauge_with_a_bad_unit_is_skipped_not_fatal(caplog) -> None:
+    chans = [_Meta("S1", "strain", "mV/V"), _Meta("S2", "strain", "um/m")]
+    x = np.tile([0.0, 100.0], 50)[:, None].repeat(2, axis=1)
+    res, state = process_strain_window(x, chans, start_ns=0, end_ns=10**9)
+    assert [r.gauge for r in res] == ["S2"]
+    assert "S1" not in state
+    assert "S1" in caplog.text
+    assert "mV/V" in caplog.text
+
+
 def test_strain_to_stress_units() -> None:
     np.testing.assert_allclose(strain_to_stress([100.0, -50.0], "um/m", 210.0), [21.0, -10.5])
     assert strain_to_stress(0.1, "mm/m", 200.0) == pytest.approx(20.0)
