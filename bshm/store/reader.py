@@ -237,6 +237,8 @@ class RawReader:
                 sources.setdefault(name, ss.info)
         self.sources = sources
         self._gap_index: dict[str, tuple[list[S.Gap], np.ndarray, int]] = {}
+        self._src_index: dict[str, tuple[list[tuple[FileSummary, SrcSummary]],
+                                         np.ndarray, np.ndarray]] = {}
         if first and not ordered and not self._allow_empty:
             if self.skipped:
                 raise StoreError(
@@ -261,7 +263,24 @@ class RawReader:
             ) from None
 
     def _summaries(self, source: str) -> list[tuple[FileSummary, SrcSummary]]:
-        return [(s, s.sources[source]) for s in self._order if source in s.sources]
+        return self._per_source(source)[0]
+
+    def _per_source(self, source: str) -> tuple[list[tuple[FileSummary, SrcSummary]],
+                                                np.ndarray, np.ndarray]:
+        """Files holding ``source`` (in order) with their first/last sample times."""
+        got = self._src_index.get(source)
+        if got is None:
+            lst = [(s, s.sources[source]) for s in self._order if source in s.sources]
+            first = np.array([ss.first_ns if ss.n else _I64_MAX for _, ss in lst], np.int64)
+            last = np.array([ss.last_ns if ss.n else _I64_MIN for _, ss in lst], np.int64)
+            got = self._src_index[source] = (lst, first, last)
+        return got
+
+    def _overlapping(self, source: str, s: int,
+                     e: int) -> list[tuple[FileSummary, SrcSummary]]:
+        """Files with samples of ``source`` in ``[s, e)``."""
+        lst, first, last = self._per_source(source)
+        return [lst[i] for i in np.nonzero((last >= s) & (first < e))[0]]
 
     @_locked
     def span(self, source: str) -> tuple[int, int]:
@@ -369,9 +388,7 @@ class RawReader:
         e = _I64_MAX if end_ns is None else int(end_ns)
         datas, times = [], []
         if s < e:
-            for fsum, ss in self._summaries(source):
-                if not ss.n or ss.last_ns < s or ss.first_ns >= e:
-                    continue
+            for fsum, ss in self._overlapping(source, s, e):
                 d, t = self._read_file(fsum.path, ss.info, s, e, want)
                 if t.shape[0]:
                     datas.append(d)
@@ -500,9 +517,7 @@ class RawReader:
         dt = np.dtype([("first_ns", "<i8"), ("last_ns", "<i8"), ("n", "<i8"),
                        ("t0_ns", "<i8"), ("k0", "<i8"), ("device_t0_ns", "<i8")])
         parts = []
-        for fsum, ss in self._summaries(source):
-            if not ss.n or ss.last_ns < s or ss.first_ns >= e:
-                continue
+        for fsum, ss in self._overlapping(source, s, e):
             try:
                 _, n, t0, k0, first, last, dev = block_table(self._handle(fsum.path), source,
                                                              ss.info.fs)
