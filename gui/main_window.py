@@ -53,6 +53,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings if settings is not None else S.make_settings()
         self.runner = TaskRunner(self)
         self.session = None
+        self.health: dict[str, dict] = {}
         self.results_path: Path | None = None
         self.path: Path | None = None
         self.last_error = ""
@@ -193,6 +194,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tree.populate(session.station, session.sources, live=session.live)
         self.signals.set_session(session)
         self.modal.set_session(session)
+        self.health = {}
         for name in session.sources:
             try:
                 h, per = session.health(name)
@@ -200,8 +202,10 @@ class MainWindow(QtWidgets.QMainWindow):
                 log.warning("health of %s: %s", name, exc)
                 continue
             self.tree.set_health(name, h, per)
+            self.health[name] = per
         first = self.tree.current_source
         self.signals.show_source(first, self.tree.checked_channels(first))
+        self.signals.set_health(self.health.get(first, {}))
         self._update_status(first)
         if session.live:
             self.start_live()
@@ -238,6 +242,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is None:
             return
         self.signals.show_source(source, channels)
+        self.signals.set_health(self.health.get(source, {}))
         self._update_status(source)
         if self.live.running:
             self.start_live()

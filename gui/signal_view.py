@@ -300,13 +300,16 @@ class SignalView(QtWidgets.QWidget):
                 self._gap_items.append((plot, item))
 
     def set_health(self, per_channel: dict) -> None:
-        """Colour each channel's axis label by its health."""
+        """Colour the axis label of a channel that is not healthy (orange/red)."""
         for p, name in zip(self.plots, self.channels):
             h = per_channel.get(name)
-            if h is not None:
-                p.getAxis("left").setTextPen(
-                    HEALTH_COLOURS.get(h.level, "#000") if h.level else None
+            unit = self.session.channel_meta(self.source, name).unit
+            if h is not None and h.level:
+                p.getAxis("left").setLabel(
+                    f"{name} [{unit}] {h.text}", color=HEALTH_COLOURS.get(h.level, "#000")
                 )
+            else:
+                p.getAxis("left").setLabel(f"{name} [{unit}]")
 
     # -- crosshair ---------------------------------------------------------
     def _on_mouse(self, event) -> None:

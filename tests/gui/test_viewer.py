@@ -223,3 +223,35 @@ def test_keyboard_shortcuts(window, sim_dir, qtbot):
     a1, b1 = window.signals.view_range_ns()
     assert (b1 - a1) == pytest.approx((b0 - a0) / 2, rel=1e-6)
     assert QtCore.Qt.Key.Key_Plus  # the shortcut text above maps to this key
+
+
+def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    chans = tuple(ChannelMeta(n, "acceleration", "m/s2") for n in ("good", "flat", "drop"))
+    t0 = 1_790_000_000 * NS
+    with RawWriter(tmp_path, "st", [SourceSpec("acc", "serial", 100.0, chans)]) as w:
+        for k in (0, 2):  # 20 s of data, a 10-s hole, 20 s of data
+            x = rng.standard_normal((2000, 3)).astype(np.float32)
+            x[:, 1] = 0.25
+            x[::7, 2] = np.nan
+            w.write("acc", x, t0_ns=t0 + k * 15 * NS)
+        w.add_gap("acc", t0 + 20 * NS, t0 + 30 * NS, "device silent")
+        w.count("acc", "timeouts", 3)
+    assert window.open_path(tmp_path), window.last_error
+    src = window.tree.source_item("acc")
+    texts = {src.child(i).text(0): src.child(i).text(3) for i in range(3)}
+    assert texts["good"] == "ok"
+    assert texts["flat"].startswith("flat at 0.25")
+    assert texts["drop"].endswith("% NaN")
+    assert "1 gap" in src.text(3) and "timeouts=3" in src.text(3)
+    labels = [p.getAxis("left").labelText for p in window.signals.plots]
+    assert labels[0] == "good [m/s2]"
+    assert "flat at 0.25" in labels[1]
+    sv = window.signals
+    sv.set_range(t0, t0 + 50 * NS)
+    regions = [r.getRegion() for _, r in sv._gap_items]
+    assert (t0 / NS + 20, t0 / NS + 30) in regions
+    x, y = sv.curves[0].xData, sv.curves[0].yData
+    k = int(np.flatnonzero(np.isnan(y))[0])
+    assert np.isnan(x[k]) and x[k - 1] < t0 / NS + 20 < x[k + 1]
