@@ -244,7 +244,8 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
     assert texts["good"] == "ok"
     assert texts["flat"].startswith("flat at 0.25")
     assert texts["drop"].endswith("% NaN")
-    assert "1 gap" in src.text(3) and "timeouts=3" in src.text(3)
+    assert "1 gap" in src.text(3)
+    assert "timeouts=3" in src.text(3)
     labels = [p.getAxis("left").labelText for p in window.signals.plots]
     assert labels[0] == "good [m/s2]"
     assert "flat at 0.25" in labels[1]
@@ -254,4 +255,5 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
     assert (t0 / NS + 20, t0 / NS + 30) in regions
     x, y = sv.curves[0].xData, sv.curves[0].yData
     k = int(np.flatnonzero(np.isnan(y))[0])
-    assert np.isnan(x[k]) and x[k - 1] < t0 / NS + 20 < x[k + 1]
+    assert np.isnan(x[k])
+    assert x[k - 1] < t0 / NS + 20 < x[k + 1]
