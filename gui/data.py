@@ -325,10 +325,14 @@ def channel_health(values: np.ndarray) -> Health:
     return Health(0, "ok")
 
 
-def source_health(reader, source: str, *, tail_s: float = 10.0) -> tuple[Health, dict[str, Health]]:
+def source_health(
+    reader, source: str, *, tail_s: float = 10.0, now_ns: int | None = None
+) -> tuple[Health, dict[str, Health]]:
     """Health of a source (gaps, error counters) and of each of its channels.
 
-    Reads only the last ``tail_s`` seconds of the source.
+    Reads only the last ``tail_s`` seconds of the source. With ``now_ns``
+    (live data) a source whose newest sample is older than 5 s plus two
+    sample periods is reported silent.
     """
     info = reader.sources[source]
     names = [c.name for c in info.channels]
@@ -355,6 +359,12 @@ def source_health(reader, source: str, *, tail_s: float = 10.0) -> tuple[Health,
         if counters.get(key):
             notes.append(f"{key}={counters[key]}")
             level = 1
+    if now_ns is not None:
+        info_fs = float(getattr(info, "fs", 0) or 1.0)
+        age_s = (now_ns - end) / NS
+        if age_s > 5.0 + 2.0 / info_fs:
+            notes.append(f"silent for {age_s:.0f} s")
+            level = 2
     worst = max((h.level for h in per.values()), default=0)
     if worst >= 2:
         notes.append(f"{sum(h.level >= 2 for h in per.values())} bad channel(s)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from bshm.gui import settings as S
@@ -84,6 +85,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.trends.sig_message.connect(self.status_message)
         self.trends.sig_jump.connect(self.jump_to)
         self.tabs.currentChanged.connect(self._on_tab)
+        self.health_timer = QtCore.QTimer(self, interval=5000)
+        self.health_timer.timeout.connect(self.refresh_health)
         self.resize(1280, 720)
         self.setMinimumSize(720, 480)
         S.restore_layout(self.settings, self)
@@ -180,6 +183,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _close_session(self) -> None:
         self.live.stop()
+        self.health_timer.stop()
         if self.session is not None:
             self.runner.wait(10000)
             self.session.close()
@@ -194,21 +198,31 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tree.populate(session.station, session.sources, live=session.live)
         self.signals.set_session(session)
         self.modal.set_session(session)
-        self.health = {}
-        for name in session.sources:
-            try:
-                h, per = session.health(name)
-            except BshmError as exc:
-                log.warning("health of %s: %s", name, exc)
-                continue
-            self.tree.set_health(name, h, per)
-            self.health[name] = per
+        self.refresh_health()
         first = self.tree.current_source
         self.signals.show_source(first, self.tree.checked_channels(first))
         self.signals.set_health(self.health.get(first, {}))
         self._update_status(first)
         if session.live:
             self.start_live()
+
+    def refresh_health(self) -> None:
+        """Judge every source and channel again (every 5 s while live)."""
+        s = self.session
+        if s is None:
+            return
+        now = time.time_ns() if s.live else None
+        self.health = {}
+        for name in s.sources:
+            try:
+                h, per = s.health(name, now_ns=now)
+            except BshmError as exc:
+                log.warning("health of %s: %s", name, exc)
+                continue
+            self.tree.set_health(name, h, per)
+            self.health[name] = per
+        if self.signals.source in self.health:
+            self.signals.set_health(self.health[self.signals.source])
 
     def _update_status(self, source: str) -> None:
         s = self.session
@@ -290,11 +304,13 @@ class MainWindow(QtWidgets.QMainWindow):
         src = self.tree.current_source
         self.live.follow(self.session, src, self.tree.checked_channels(src))
         self.tabs.setCurrentWidget(self.live)
+        self.health_timer.start()
 
     def toggle_live(self) -> None:
         """Start or stop following."""
         if self.live.running:
             self.live.stop()
+            self.health_timer.stop()
         else:
             self.start_live()
 

@@ -216,7 +216,10 @@ class RawSession:
                 progress(done)
         return done
 
-    def health(self, source: str):
-        """(source Health, {channel: Health}) from the last seconds of data."""
+    def health(self, source: str, now_ns: int | None = None):
+        """(source Health, {channel: Health}) from the last seconds of data.
+
+        Pass ``now_ns`` for live data to flag a source that went silent.
+        """
         with self.lock:
-            return D.source_health(self.reader, source)
+            return D.source_health(self.reader, source, now_ns=now_ns)

@@ -257,3 +257,9 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
     k = int(np.flatnonzero(np.isnan(y))[0])
     assert np.isnan(x[k])
     assert x[k - 1] < t0 / NS + 20 < x[k + 1]
+    # a live source whose newest sample is old is reported silent
+    h, _ = window.session.health("acc", now_ns=t0 + 60 * NS)
+    assert h.level == 2
+    assert "silent for 10 s" in h.text
+    h, _ = window.session.health("acc", now_ns=t0 + 52 * NS)
+    assert "silent" not in h.text
