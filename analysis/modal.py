@@ -108,6 +108,7 @@ _SSI_DEFAULTS: dict[str, Any] = {
     "min_fraction": 0.3,
     "cutoff": None,
     "multi_order": True,
+    "weighting": "energy",
 }
 _FDD_DEFAULTS: dict[str, Any] = {
     "nperseg": None,
@@ -198,7 +199,9 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
         0.2, 0.02): relative frequency, relative damping, 1 - MAC),
         ``max_damping`` (0.1), ``min_mpc`` (0.8), ``max_mpd`` (20 degrees),
         ``min_fraction`` (0.3), ``cutoff`` (None = from the data),
-        ``multi_order`` (True).
+        ``multi_order`` (True), ``weighting`` ("energy": each block of the
+        correlation estimate weighted by its inverse power, so traffic
+        bursts do not dominate; None: plain estimate).
 
         FDD/EFDD: ``nperseg`` (about 100 s), ``overlap`` (0.5),
         ``prominence`` (0.5 decades), ``mac_threshold`` (0.8, EFDD bell).
@@ -258,6 +261,7 @@ def _identify_ssi(prep: Any, opt: dict[str, Any], fmin: float, fmax: float) -> M
         order_step=int(opt["order_step"]),
         refs=refs,
         multi_order=bool(opt["multi_order"]),
+        weighting=opt["weighting"],
         stability=tuple(opt["stability"]),
     )
     picked = pick_modes(

@@ -99,7 +99,13 @@ class StabilizationDiagram:
 
 
 def output_correlations(
-    y: np.ndarray, max_lag: int, refs: np.ndarray | None = None, *, block: int = 0
+    y: np.ndarray,
+    max_lag: int,
+    refs: np.ndarray | None = None,
+    *,
+    block: int = 0,
+    weighting: str | None = None,
+    span: int = 6000,
 ) -> np.ndarray:
     """Unbiased output correlations ``R_k = E[y_{t+k} y_ref,t^T]`` by block FFT.
 
@@ -120,11 +126,22 @@ def output_correlations(
         Reference channel indices (default: all channels).
     block : int, optional
         FFT length; 0 picks a power of two of about ``6 * max_lag``.
+    weighting : {None, "energy"}
+        ``"energy"`` weights each block by the inverse of the mean power of
+        the data around it (a moving average over ``span`` samples), so that
+        bursts (a heavy vehicle crossing) do not dominate the estimate;
+        ``None`` is the plain (exact) estimate.  The span must be long
+        against the modes' decay times, or the weights follow the modal
+        amplitude and bias the damping upwards.
+    span : int
+        Length (samples) of the power average for ``"energy"``.
 
     Returns
     -------
     ndarray, shape (max_lag + 1, n_channels, n_refs)
     """
+    if weighting not in (None, "energy"):
+        raise ValueError(f"weighting must be None or 'energy', got {weighting!r}")
     n, nl = y.shape
     ref_idx = np.arange(nl) if refs is None else np.asarray(refs, dtype=np.intp)
     nr = ref_idx.size
@@ -134,6 +151,8 @@ def output_correlations(
     mean = y.mean(axis=0, dtype=np.float64)
     nfreq = nfft // 2 + 1
     acc = np.zeros((nfreq, nl, nr), dtype=np.complex128)
+    wsum = 0.0
+    weights = _block_weights(y, mean, seg, n_blocks, span) if weighting else None
     per_chunk = max(1, 2**18 // (nfft * nl))  # ~ 2 MB of float64 per chunk
     for b0 in range(0, n_blocks, per_chunk):
         b1 = min(n_blocks, b0 + per_chunk)
@@ -150,11 +169,38 @@ def output_correlations(
         )
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
         fb = scipy.fft.rfft(frames[:, :seg, ref_idx], n=nfft, axis=1)
+        if weights is not None:
+            valid = np.clip(n - np.arange(b0, b1) * seg, 0, seg)
+            w = weights[b0:b1]
+            fb *= w[:, None, None]
+            wsum += float(np.dot(w, valid))
         # sum_j conj(B_j) x A_j per frequency: (f, l, nb) @ (f, nb, r)
         acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))
     corr = scipy.fft.irfft(acc, n=nfft, axis=0)[: max_lag + 1]
     corr /= (n - np.arange(max_lag + 1))[:, None, None]
+    if weighting == "energy":
+        corr *= n / wsum
     return corr
+
+
+def _block_weights(
+    y: np.ndarray, mean: np.ndarray, seg: int, n_blocks: int, span: int
+) -> np.ndarray:
+    """Inverse of the moving-average power (all channels) around each block."""
+    n = y.shape[0]
+    power = np.zeros(n_blocks)
+    count = np.zeros(n_blocks)
+    step = max(seg, (2**20 // max(1, y.shape[1])) // seg * seg)
+    for s0 in range(0, n, step):
+        part = np.asarray(y[s0 : s0 + step], dtype=np.float64) - mean
+        e = np.einsum("tc,tc->t", part, part)
+        idx = (s0 + np.arange(e.size)) // seg
+        power += np.bincount(idx, e, minlength=n_blocks)
+        count += np.bincount(idx, minlength=n_blocks)
+    half = max(0, int(span) // seg // 2)
+    kern = np.ones(2 * half + 1)
+    smooth = np.convolve(power, kern, "same") / np.convolve(count, kern, "same")
+    return np.divide(1.0, smooth, out=np.zeros_like(smooth), where=smooth > 0)
 
 
 def block_hankel(corr: np.ndarray, time_lag: int) -> np.ndarray:
@@ -382,6 +428,7 @@ def ssi_cov(
     refs: np.ndarray | None = None,
     multi_order: bool = True,
     stability: tuple[float, float, float] = (0.01, 0.2, 0.02),
+    weighting: str | None = "energy",
 ) -> StabilizationDiagram:
     """SSI-COV poles of all model orders, with their stability.
 
@@ -401,13 +448,18 @@ def ssi_cov(
         Fast multi-order system matrices (see :func:`multi_order_matrices`).
     stability : (float, float, float)
         Tolerances: relative frequency, relative damping, ``1 - MAC``.
+    weighting : {"energy", None}
+        Block weighting of the correlations (see :func:`output_correlations`),
+        with the power averaged over 40 s.
 
     Returns
     -------
     StabilizationDiagram
     """
     n, nl = data.shape
-    corr = output_correlations(data, 2 * time_lag - 1, refs)
+    corr = output_correlations(
+        data, 2 * time_lag - 1, refs, weighting=weighting, span=int(40.0 * fs)
+    )
     hank = block_hankel(corr, time_lag)
     orders = _orders(min_order, max_order, order_step)
     obs, _ = observability(hank, int(orders[-1]))

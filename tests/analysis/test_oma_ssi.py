@@ -204,3 +204,24 @@ def test_single_channel():
     res = identify(y, FS, max_order=30, freq_min_hz=0.5)
     np.testing.assert_allclose(res.frequencies, [2.0, 7.0], rtol=0.005)
     assert res.shapes.shape == (1, 2)
+
+
+def test_energy_weighting_resists_bursts(rng):
+    y = rng.standard_normal((40000, 3)) @ np.array([[1, 0.5, 0], [0, 1, 0.3], [0, 0, 1.0]])
+    clean = ssi.output_correlations(y, 20)
+    burst = y.copy()
+    burst[10000:10400] *= 50.0  # one short, very strong event
+    plain = ssi.output_correlations(burst, 20)
+    weighted = ssi.output_correlations(burst, 20, weighting="energy", span=0)
+    smooth = ssi.output_correlations(burst, 20, weighting="energy", span=4000)
+    err_plain = np.abs(plain - clean).max() / np.abs(clean).max()
+    err_weighted = np.abs(weighted - clean).max() / np.abs(clean).max()
+    assert err_plain > 1.0
+    assert err_weighted < 0.1
+    err_smooth = np.abs(smooth - clean).max() / np.abs(clean).max()
+    assert err_weighted < err_smooth < err_plain
+    # stationary data: the weighted estimate agrees with the plain one
+    w = ssi.output_correlations(y, 20, weighting="energy")
+    np.testing.assert_allclose(w, clean, atol=0.05 * np.abs(clean).max())
+    with pytest.raises(ValueError, match="weighting"):
+        ssi.output_correlations(y, 20, weighting="rms")
