@@ -3,18 +3,22 @@
 A :class:`FileSummary` holds what the reader needs to route a query
 without opening the file: per source the sample count, first and last
 sample time, contiguous runs, gaps and counters. Summaries of finished
-``.h5`` files of a folder are cached in ``<folder>/.bshm_index.json``
-(keyed by name, size and modification time), so reopening a folder of
-hundreds of files does not open each of them again. A folder that is not
-writable simply gets no cache.
+``.h5`` files are cached per folder in the user's cache directory
+(:func:`cache_path`; keyed by file name, size and modification time), so
+reopening a folder of hundreds of files does not open each of them again,
+and the data folders themselves are never written by a reader. Writers add
+the files they close. Without a writable cache directory there is simply
+no cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +32,24 @@ from bshm.store import schema as S
 
 log = logging.getLogger(__name__)
 
-CACHE_NAME = ".bshm_index.json"
 _CACHE_VERSION = 1
+_CACHE_MAX_AGE_S = 90 * 86400  # cache files of folders not opened for this long go
+
+
+def cache_dir() -> Path:
+    """``$BSHM_CACHE_DIR``, else ``$XDG_CACHE_HOME/bshm/index``, else
+    ``~/.cache/bshm/index``."""
+    env = os.environ.get("BSHM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bshm" / "index"
+
+
+def cache_path(folder: Path) -> Path:
+    """The summary cache file of a data folder (named by its absolute path)."""
+    key = str(Path(folder).resolve())
+    return cache_dir() / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
 
 
 @dataclass
@@ -365,23 +385,25 @@ def _summary_from_json(path: Path, d: dict[str, Any]) -> FileSummary:
 
 
 class IndexCache:
-    """The summaries of a folder's finished files, kept in ``.bshm_index.json``.
+    """The summaries of a folder's finished files (see :func:`cache_path`).
 
     Entries are valid while a file's size and modification time are
     unchanged; files that failed to open are remembered with their reason.
-    Any problem with the cache file itself (missing, corrupt, read-only
-    folder) just means no cache.
+    Any problem with the cache file itself (missing, corrupt, not writable)
+    just means no cache.
     """
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / CACHE_NAME
+        self.folder = str(Path(folder).resolve())
+        self.path = cache_path(folder)
         self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
         try:
             d = json.loads(self.path.read_text())
             if (d.get("cache_version") == _CACHE_VERSION
                     and d.get("schema_version") == S.SCHEMA_VERSION
-                    and d.get("bshm") == __version__):
+                    and d.get("bshm") == __version__
+                    and d.get("folder") == self.folder):
                 self.entries = dict(d.get("files", {}))
         except (OSError, ValueError, AttributeError):
             pass
@@ -414,9 +436,13 @@ class IndexCache:
         if not self.dirty:
             return
         doc = {"cache_version": _CACHE_VERSION, "schema_version": S.SCHEMA_VERSION,
-               "bshm": __version__, "files": self.entries}
+               "bshm": __version__, "folder": self.folder, "files": self.entries}
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".bshm_index.", dir=self.path.parent)
+            fresh = not self.path.parent.exists()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not fresh and not self.path.exists():
+                _prune_cache_dir(self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.path.parent)
             with os.fdopen(fd, "w") as fh:
                 json.dump(doc, fh, separators=(",", ":"))
             os.replace(tmp, self.path)
@@ -427,3 +453,36 @@ class IndexCache:
                 os.unlink(tmp)
             except (OSError, UnboundLocalError):
                 pass
+
+
+
+def _prune_cache_dir(d: Path) -> None:
+    """Remove cache files not written for :data:`_CACHE_MAX_AGE_S`."""
+    limit = time.time() - _CACHE_MAX_AGE_S
+    for p in d.glob("*.json"):
+        try:
+            if p.stat().st_mtime < limit:
+                p.unlink()
+        except OSError:
+            pass
+
+def index_closed_files(folder: Path, paths: list[Path]) -> None:
+    """Add the summaries of files a writer just closed to the folder's cache.
+
+    Readers opening the folder then find them without opening the files.
+    Best effort: any problem only means readers summarise those files
+    themselves.
+    """
+    try:
+        cache = IndexCache(folder)
+        for p in paths:
+            of = OpenFile(p)
+            try:
+                summ = summarize_file(of)
+            finally:
+                of.close()
+            cache.put(p, summ, summ.stat)
+        cache.save()
+    except (StoreError, OSError, ValueError) as exc:
+        log.debug("not indexed (%s): %s", folder, exc)
+

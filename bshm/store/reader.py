@@ -4,8 +4,9 @@ A :class:`RawReader` keeps a small summary per file (per source: sample
 count, first and last sample time, contiguous runs, gaps, counters; see
 :mod:`bshm.store.fileindex`), so a time-range query opens only the files
 it needs, and ``span``/``gaps``/``counters``/``records`` open none. The
-summaries of a folder's finished files are cached in
-``<folder>/.bshm_index.json``. Open files are cached (least recently
+summaries of a folder's finished files are cached in the user's cache
+directory (``~/.cache/bshm/index``, see :func:`bshm.store.fileindex.cache_path`;
+the data folder is never written). Open files are cached (least recently
 used, bounded), and slices are found by binary search on the block table
 (regular sources) or on the time dataset (timestamped sources), so only
 the requested rows are read.
@@ -563,7 +564,8 @@ def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = 
         Accept a folder with no raw file yet (to follow a writer that has
         not started); :meth:`RawReader.refresh` picks the files up later.
     use_cache : bool, optional
-        Read and update the folder's summary cache ``.bshm_index.json``.
+        Read and update the folder's summary cache (in ``$BSHM_CACHE_DIR``,
+        default ``~/.cache/bshm/index``).
 
     Returns
     -------

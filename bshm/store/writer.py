@@ -142,6 +142,8 @@ class RawWriter:
         self._current: LiveFile | None = None
         self._older: list[LiveFile] = []  # superseded files a lagging source may still fill
         self.paths: list[Path] = []
+        self._to_index: list[Path] = []  # closed files not yet in the reader cache
+        self._index_t = -math.inf
         self._last_flush = time.monotonic()
         self.n_flushes = 0
         self._lock = threading.RLock()
@@ -292,7 +294,8 @@ class RawWriter:
                 self._closed = True
                 _OPEN.discard(self)
                 for lf in files:
-                    self.paths.append(lf.close())
+                    self._closed_file(lf.close())
+                self._save_index(force=True)
 
     @property
     def current_path(self) -> Path | None:
@@ -429,6 +432,22 @@ class RawWriter:
         self._older.append(cur)
         self._close_finished()
 
+    def _closed_file(self, path: Path) -> None:
+        self.paths.append(path)
+        self._to_index.append(path)
+        self._save_index(force=False)
+
+    def _save_index(self, force: bool) -> None:
+        """Summaries of closed files into the folder's reader cache, at most
+        once a minute (and at close): readers then open none of them."""
+        if not self._to_index or not (force or time.monotonic() - self._index_t > 60.0):
+            return
+        from bshm.store.fileindex import index_closed_files
+
+        index_closed_files(self.directory, self._to_index)
+        self._to_index = []
+        self._index_t = time.monotonic()
+
     def _close_finished(self) -> None:
         """Close superseded files no source can still write into."""
         keep = []
@@ -439,7 +458,7 @@ class RawWriter:
                        for st in self._src.values())
             if done or now - (lf.superseded_at or 0.0) > _LINGER_S:
                 lf.flush()
-                self.paths.append(lf.close())
+                self._closed_file(lf.close())
             else:
                 keep.append(lf)
         self._older = keep

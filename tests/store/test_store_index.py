@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from store_helpers import HOUR, T0, acc_spec, env_spec
 
 import bshm.store.reader as reader_mod
 from bshm.store import RawWriter, open_raw
-from bshm.store.fileindex import CACHE_NAME, OpenFile
+from bshm.store.fileindex import OpenFile, cache_path
 from bshm.timeutil import sample_times
 
 
@@ -43,9 +45,13 @@ def opened(monkeypatch):
 
 def test_cached_folder_opens_only_what_a_query_needs(five_hours, opened):
     d, x, t = five_hours
+    assert cache_path(d).exists()  # the writer indexed the files it closed
+    assert [p.name for p in d.iterdir() if not p.name.endswith(".h5")] == []  # data untouched
     with open_raw(d) as r:
-        assert len(opened) == 5  # first time: every file is summarised once
-    assert (d / CACHE_NAME).exists()
+        assert opened == []
+    cache_path(d).unlink()
+    with open_raw(d) as r:
+        assert len(opened) == 5  # no cache: every file is summarised once
     opened.clear()
     with open_raw(d) as r:
         assert opened == []
@@ -68,14 +74,15 @@ def test_cache_invalidated_by_changed_file_and_ignored_when_corrupt(five_hours, 
     d, x, t = five_hours
     open_raw(d).close()
     p = d / "st_20260301T110000Z.h5"
-    p.unlink()
-    with RawWriter(d, "st", [acc_spec()]) as w:  # same name, other content
+    other = d.parent / "other"
+    with RawWriter(other, "st", [acc_spec()]) as w:
         w.write("acc", np.full((7, 3), 5.0), t0_ns=T0 + HOUR)
+    shutil.copy(other / p.name, p)  # same name, other content (size, mtime)
     opened.clear()
     with open_raw(d) as r:
         assert opened == [p.name]
         assert r.n_samples("acc") == 24007
-    (d / CACHE_NAME).write_text("{not json")
+    cache_path(d).write_text("{not json")
     opened.clear()
     with open_raw(d) as r:
         assert len(opened) == 5
