@@ -305,11 +305,13 @@ class Health:
     text: str
 
 
-def channel_health(values: np.ndarray) -> Health:
+def channel_health(values: np.ndarray, *, can_be_flat: bool = False) -> Health:
     """Judge one channel from its latest samples (shape (n,)).
 
-    Bad: no samples, all NaN or a flat line (a dead sensor or a stuck
-    converter); warning: some NaN (dropouts). Otherwise ok with the RMS.
+    Bad: no samples, all NaN or a flat line over at least 100 samples (a
+    dead sensor or a stuck converter; not judged when ``can_be_flat``, e.g.
+    a temperature, which may well not change for minutes); warning: some
+    NaN (dropouts).
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
@@ -318,7 +320,7 @@ def channel_health(values: np.ndarray) -> Health:
     if bad.all():
         return Health(2, "all NaN")
     good = v[~bad]
-    if good.size > 2 and float(np.ptp(good)) == 0.0:
+    if not can_be_flat and good.size >= 100 and float(np.ptp(good)) == 0.0:
         return Health(2, f"flat at {good[0]:.4g}")
     if bad.any():
         return Health(1, f"{100 * bad.mean():.0f}% NaN")
@@ -341,7 +343,11 @@ def source_health(
     except (StoreError, ValueError, KeyError):
         return Health(2, "no data"), {n: Health(2, "no data") for n in names}
     rec = reader.read(source, max(start, end - int(tail_s * NS)), end + 1)
-    per = {n: channel_health(rec.data[:, i]) for i, n in enumerate(names)}
+    slow = {"temperature"}
+    per = {
+        c.name: channel_health(rec.data[:, i], can_be_flat=c.quantity in slow)
+        for i, c in enumerate(info.channels)
+    }
     notes = []
     level = 0
     try:

@@ -263,3 +263,16 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
     assert "silent for 10 s" in h.text
     h, _ = window.session.health("acc", now_ns=t0 + 52 * NS)
     assert "silent" not in h.text
+
+
+def test_channel_health_rules():
+    from bshm.gui.data import channel_health
+
+    assert channel_health(np.full(200, 3.0)).level == 2
+    assert channel_health(np.full(200, 3.0), can_be_flat=True).text == "ok"
+    assert channel_health(np.full(10, 3.0)).text == "ok"  # too few samples to judge
+    assert channel_health(np.array([])).text == "no data"
+    assert channel_health(np.full(5, np.nan)).text == "all NaN"
+    v = np.arange(100.0)
+    v[:25] = np.nan
+    assert channel_health(v).text == "25% NaN"
