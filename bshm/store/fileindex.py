@@ -49,7 +49,7 @@ def cache_dir() -> Path:
 def cache_path(folder: Path) -> Path:
     """The summary cache file of a data folder (named by its absolute path)."""
     key = str(Path(folder).resolve())
-    return cache_dir() / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
+    return cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
 
 
 @dataclass
