@@ -11,7 +11,8 @@
 3. One pole per model order and cluster (the nearest to the cluster's
    median frequency); clusters smaller than ``min_fraction`` of the
    computed orders (and than ``min_fraction`` of the largest cluster) are
-   rejected as spurious.
+   rejected as spurious; of two clusters within 5 % in frequency whose
+   shapes agree (MAC > 0.9) only the larger is kept.
 4. One representative per cluster: median frequency and damping, the shape
    of the member nearest to them, the standard deviations across members.
 
