@@ -13,6 +13,7 @@ no cache.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -80,11 +81,14 @@ class FileSummary:
 class OpenFile:
     """An open file with its datasets and derived block tables cached."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, f: h5py.File | None = None) -> None:
         self.path = path
-        self.f, self.swmr = _open_h5(path)
-        if not path.name.endswith(".part"):
-            _check_size(self.f, path)
+        if f is not None:  # a file the caller has open (e.g. the writer's own)
+            self.f, self.swmr = f, False
+        else:
+            self.f, self.swmr = _open_h5(path)
+            if not path.name.endswith(".part"):
+                _check_size(self.f, path)
         self.ds: dict[tuple[str, str], h5py.Dataset] = {}
         self.tables: dict[str, tuple[np.ndarray, ...]] = {}
 
@@ -279,8 +283,8 @@ def summarize_file(of: OpenFile, previous: FileSummary | None = None) -> FileSum
         Unsupported version, wrong kind or a damaged file.
     """
     path = of.path
-    st = path.stat()
     try:
+        st = path.stat()
         if previous is not None:
             sources = {name: _summarize_source(of, name, None, ss.info)
                        for name, ss in previous.sources.items()}
@@ -466,23 +470,26 @@ def _prune_cache_dir(d: Path) -> None:
         except OSError:
             pass
 
-def index_closed_files(folder: Path, paths: list[Path]) -> None:
-    """Add the summaries of files a writer just closed to the folder's cache.
+def index_closed_files(folder: Path, closed: list[tuple[Path, FileSummary | None]]) -> None:
+    """Add the summaries of files a writer closed to the folder's cache.
 
+    ``closed`` holds ``(final path, summary made before closing or None)``.
     Readers opening the folder then find them without opening the files.
     Best effort: any problem only means readers summarise those files
     themselves.
     """
     try:
         cache = IndexCache(folder)
-        for p in paths:
-            of = OpenFile(p)
-            try:
-                summ = summarize_file(of)
-            finally:
-                of.close()
-            cache.put(p, summ, summ.stat)
+        for p, summ in closed:
+            if summ is None:
+                of = OpenFile(p)
+                try:
+                    summ = summarize_file(of)
+                finally:
+                    of.close()
+            st = p.stat()
+            stat = (st.st_mtime_ns, st.st_size)
+            cache.put(p, dataclasses.replace(summ, path=p, stat=stat), stat)
         cache.save()
     except (StoreError, OSError, ValueError) as exc:
         log.debug("not indexed (%s): %s", folder, exc)
-

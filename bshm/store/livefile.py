@@ -20,6 +20,7 @@ import numpy as np
 from bshm._version import __version__
 from bshm.errors import StoreError
 from bshm.store import schema as S
+from bshm.store.fileindex import FileSummary, OpenFile, summarize_file
 from bshm.timeutil import now_ns
 
 log = logging.getLogger(__name__)
@@ -198,13 +199,22 @@ class LiveFile:
     def pending_bytes(self) -> int:
         return sum(s.nbytes_pending for s in self.src.values())
 
-    def close(self) -> Path:
-        """Close (after a flush by the caller) and rename ``.part`` -> ``.h5``."""
+    def close(self) -> tuple[Path, FileSummary | None]:
+        """Close (after a flush by the caller) and rename ``.part`` -> ``.h5``.
+
+        Returns the final path and the file's reader summary, made from the
+        still-open file (None if that failed; readers then make it).
+        """
+        summ = None
+        try:
+            summ = summarize_file(OpenFile(self.path, self.f))
+        except (StoreError, OSError, KeyError, ValueError) as exc:
+            log.debug("no summary of %s: %s", self.path, exc)
         try:
             self.f.close()
         except Exception as exc:  # pragma: no cover - h5py close failure
             log.error("closing %s failed: %s", self.path, exc)
-        return finalize(self.path)
+        return finalize(self.path), summ
 
 
 def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:

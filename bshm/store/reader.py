@@ -202,6 +202,8 @@ class RawReader:
                 self._cache.put(p, self._summ[p], stat)
         except StoreError as exc:
             self._drop(p)
+            if not p.exists():  # renamed (finished) or removed meanwhile
+                return
             if not self._is_dir:
                 raise
             if live and time.time_ns() - stat[0] < _STALE_PART_NS:

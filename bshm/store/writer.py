@@ -27,6 +27,7 @@ import numpy as np
 
 from bshm.errors import StoreError
 from bshm.store import schema as S
+from bshm.store.fileindex import FileSummary, index_closed_files
 from bshm.store.livefile import RESERVED_ATTRS, LiveFile
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
 
@@ -142,7 +143,8 @@ class RawWriter:
         self._current: LiveFile | None = None
         self._older: list[LiveFile] = []  # superseded files a lagging source may still fill
         self.paths: list[Path] = []
-        self._to_index: list[Path] = []  # closed files not yet in the reader cache
+        # closed files (and their summaries) not yet in the reader cache
+        self._to_index: list[tuple[Path, FileSummary | None]] = []
         self._index_t = -math.inf
         self._last_flush = time.monotonic()
         self.n_flushes = 0
@@ -432,9 +434,9 @@ class RawWriter:
         self._older.append(cur)
         self._close_finished()
 
-    def _closed_file(self, path: Path) -> None:
-        self.paths.append(path)
-        self._to_index.append(path)
+    def _closed_file(self, closed: tuple[Path, FileSummary | None]) -> None:
+        self.paths.append(closed[0])
+        self._to_index.append(closed)
         self._save_index(force=False)
 
     def _save_index(self, force: bool) -> None:
@@ -442,8 +444,6 @@ class RawWriter:
         once a minute (and at close): readers then open none of them."""
         if not self._to_index or not (force or time.monotonic() - self._index_t > 60.0):
             return
-        from bshm.store.fileindex import index_closed_files
-
         index_closed_files(self.directory, self._to_index)
         self._to_index = []
         self._index_t = time.monotonic()
