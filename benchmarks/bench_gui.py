@@ -131,6 +131,62 @@ def bench_follow(app, seconds: float) -> dict:
     }
 
 
+def bench_acquire(app, seconds: float) -> dict:
+    """Follow a real ``bshm acquire`` of the simulated station (virtual devices)."""
+    import shutil
+    import signal
+
+    from bshm.gui.main_window import MainWindow
+    from bshm.gui.settings import make_settings
+
+    bshm = shutil.which("bshm") or str(Path(sys.executable).with_name("bshm"))
+    tmp = Path(tempfile.mkdtemp(prefix="bshm-bench-acq-"))
+    subprocess.run(
+        [bshm, "new-station", str(tmp / "st"), "--simulated"], check=True, capture_output=True
+    )
+    cfg = str(tmp / "st" / "station.toml")
+    dev = subprocess.Popen(
+        [bshm, "simulate", "devices", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    acq = None
+    try:
+        time.sleep(3)  # devices come up; the recorder reconnects anyway
+        acq = subprocess.Popen(
+            [bshm, "acquire", cfg, "--duration", str(seconds + 10)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        data = tmp / "st" / "data"
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not list(data.glob("*.h5.part")):
+            time.sleep(0.1)
+        time.sleep(2)
+        win = MainWindow(make_settings(tmp / "v.ini"))
+        win.resize(1366, 768)
+        win.show()
+        assert win.open_path(data), win.last_error
+        info = win.session.sources[win.tree.current_source]
+        lat, f0, t0 = [], win.live.frames, time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            app.processEvents()
+            lat.append(win.live.latency_s)
+            time.sleep(0.002)
+        fps = (win.live.frames - f0) / (time.monotonic() - t0)
+        win.close()
+    finally:
+        if acq is not None:
+            acq.wait(60)
+        dev.send_signal(signal.SIGINT)
+        dev.wait(30)
+    return {
+        "fps": fps,
+        "latency_median_s": float(np.nanmedian(lat)),
+        "latency_max_s": float(np.nanmax(lat)),
+        "channels": len(info.channels),
+        "fs": info.fs,
+    }
+
+
 def bench_open(app, history: Path) -> dict:
     """Time to open a long history and to show its whole span."""
     from bshm.gui.main_window import MainWindow
@@ -195,6 +251,11 @@ def main() -> int:
     p.add_argument("--history", type=Path)
     p.add_argument("--frames", type=int, default=400)
     p.add_argument("--follow-s", type=float, default=10.0)
+    p.add_argument(
+        "--acquire",
+        action="store_true",
+        help="also follow a real 'bshm acquire' of the simulated station",
+    )
     args = p.parse_args()
     from bshm.gui.app import make_app
 
@@ -221,6 +282,14 @@ def main() -> int:
         f"{f['fps']:.1f} fps, latency median {f['latency_median_s']:.2f} s, "
         f"max {f['latency_max_s']:.2f} s, {f['samples']} samples"
     )
+    if args.acquire:
+        a = bench_acquire(app, args.follow_s)
+        print(
+            f"follow 'bshm acquire' of the simulated station ({a['channels']} ch x "
+            f"{a['fs']:g} Hz, virtual serial + Modbus devices) for {args.follow_s:g} s: "
+            f"{a['fps']:.1f} fps, latency median {a['latency_median_s']:.2f} s, "
+            f"max {a['latency_max_s']:.2f} s"
+        )
     if args.history is not None:
         o = bench_open(app, args.history)
         print(
