@@ -31,6 +31,7 @@ SHORTCUT_HELP = """<table>
 <tr><td>F5</td><td>refresh (pick up new data)</td></tr>
 <tr><td>Ctrl+E / Ctrl+Shift+E</td><td>export plot as PNG / visible range as CSV</td></tr>
 <tr><td>Ctrl+M</td><td>run the modal analysis of the visible window</td></tr>
+<tr><td>F1</td><td>this list</td></tr>
 <tr><td>Ctrl+Q</td><td>quit</td></tr></table>"""
 
 

@@ -71,6 +71,7 @@ class SpectraView(QtWidgets.QWidget):
         self.psd_plot.setLogMode(x=False, y=True)
         self.psd_plot.setLabel("bottom", "frequency", units="Hz")
         self.psd_plot.setLabel("left", "PSD [unit^2/Hz]")
+        self.psd_plot.getAxis("left").enableAutoSIPrefix(False)
         self.psd_plot.showGrid(x=True, y=True, alpha=0.2)
         self.psd_plot.addLegend(offset=(-10, 10))
         self.spec_plot = pg.PlotWidget()
