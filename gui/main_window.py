@@ -186,7 +186,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.live.stop()
         self.health_timer.stop()
         if self.session is not None:
-            self.runner.wait(10000)
+            self.session.cancelled.set()
+            self.runner.wait(30000)
             self.session.close()
             self.session = None
 

@@ -59,6 +59,7 @@ class RawSession:
         # reader's refresh corrupts the first's reads), so every thread shares
         # this reader and takes this lock around each call.
         self.lock = threading.RLock()
+        self.cancelled = threading.Event()  # set on close: background work stops
         self._runs: dict[str, list[tuple[int, int]]] = {}
 
     # -- facts -------------------------------------------------------------
@@ -116,7 +117,8 @@ class RawSession:
             self._runs.clear()
 
     def close(self) -> None:
-        """Close the reader."""
+        """Stop background work and close the reader."""
+        self.cancelled.set()
         with self.lock:
             self.reader.close()
 
@@ -206,6 +208,8 @@ class RawSession:
         done = 0
         last = time.monotonic()
         for run in runs:
+            if self.cancelled.is_set():
+                break
             key = (source, *run)
             if key in self.overviews:
                 continue

@@ -276,3 +276,19 @@ def test_channel_health_rules():
     v = np.arange(100.0)
     v[:25] = np.nan
     assert channel_health(v).text == "25% NaN"
+
+
+def test_reopen_while_overview_computes(window, sim_dir, qtbot, monkeypatch):
+    from bshm.gui import data as D
+
+    assert window.open_path(sim_dir)
+    monkeypatch.setattr(D, "RAW_POINT_LIMIT", 1000)
+    old = window.session
+    window.signals.trace = None
+    window.signals.show_all()
+    assert window.signals._overview_busy
+    assert window.open_path(sim_dir)  # closes the old session under the worker
+    assert old.cancelled.is_set()
+    assert window.session is not old
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=30000)
+    assert window.last_error == ""
