@@ -21,6 +21,17 @@ from bshm.errors import StoreError
 log = logging.getLogger(__name__)
 
 
+def cache_dir() -> Path:
+    """Where overviews are kept between sessions (``$BSHM_CACHE_DIR``, else XDG cache)."""
+    import os
+
+    env = os.environ.get("BSHM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bshm" / "overview"
+
+
 def open_reader(path: Path):
     """``bshm.store.open_raw`` with errors turned into one clear line."""
     try:
@@ -60,6 +71,7 @@ class RawSession:
         # this reader and takes this lock around each call.
         self.lock = threading.RLock()
         self.cancelled = threading.Event()  # set on close: background work stops
+        self._cache_loaded: set[str] = set()
         self._runs: dict[str, list[tuple[int, int]]] = {}
 
     # -- facts -------------------------------------------------------------
@@ -152,8 +164,67 @@ class RawSession:
         t, y = D.insert_breaks(rec.times_ns, rec.data, fs)
         return D.Trace(source, chans, t, y, "raw", start_ns, end_ns, fs)
 
+    def _cache_file(self, source: str) -> Path:
+        import hashlib
+
+        key = hashlib.sha256(f"{self.path.resolve()}|{source}".encode()).hexdigest()[:20]
+        return cache_dir() / f"{self.station}_{source}_{key}.npz"
+
+    def load_overview_cache(self, source: str) -> int:
+        """Read envelopes saved by an earlier session; returns runs loaded.
+
+        Only runs that still exist with the same bounds are used, so a
+        changed or grown record is recomputed. A damaged cache is ignored.
+        """
+        path = self._cache_file(source)
+        if not path.exists():
+            return 0
+        try:
+            with np.load(path) as z:
+                bounds, offs = z["bounds"], z["offsets"]
+                t, lo, hi = z["t"], z["lo"], z["hi"]
+        except (OSError, KeyError, ValueError) as exc:
+            log.warning("ignoring the overview cache %s: %s", path, exc)
+            return 0
+        runs = set(self.runs(source))
+        n = 0
+        for k, (a, b) in enumerate(bounds.tolist()):
+            if (a, b) in runs:
+                sl = slice(offs[k], offs[k + 1])
+                self.overviews.put((source, a, b), (t[sl], lo[sl], hi[sl]))
+                n += 1
+        return n
+
+    def save_overview_cache(self, source: str) -> Path | None:
+        """Write this source's envelopes for the next session (atomic)."""
+        with self.overviews.lock:
+            items = sorted((k[1:], v) for k, v in self.overviews.runs.items() if k[0] == source)
+        if not items:
+            return None
+        path = self._cache_file(source)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            offs = np.cumsum([0] + [len(v[0]) for _, v in items])
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez(
+                tmp,
+                bounds=np.array([k for k, _ in items], dtype=np.int64),
+                offsets=offs,
+                t=np.concatenate([v[0] for _, v in items]),
+                lo=np.vstack([v[1] for _, v in items]),
+                hi=np.vstack([v[2] for _, v in items]),
+            )
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("cannot save the overview cache %s: %s", path, exc)
+            return None
+        return path
+
     def missing_overview(self, source: str, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
-        """Runs in a range whose overview is not computed yet."""
+        """Runs in a range whose overview is not computed yet (after the disk cache)."""
+        if source not in self._cache_loaded:
+            self._cache_loaded.add(source)
+            self.load_overview_cache(source)
         return [
             r
             for r in D.overlapping(self.runs(source), start_ns, end_ns)
@@ -205,6 +276,9 @@ class RawSession:
         import time
 
         fs = float(self.sources[source].fs or 1.0)
+        if source not in self._cache_loaded:
+            self._cache_loaded.add(source)
+            self.load_overview_cache(source)
         done = 0
         last = time.monotonic()
         for run in runs:
@@ -218,6 +292,8 @@ class RawSession:
             if progress is not None and time.monotonic() - last > 0.5:
                 last = time.monotonic()
                 progress(done)
+        if done and not self.cancelled.is_set():
+            self.save_overview_cache(source)
         return done
 
     def health(self, source: str, now_ns: int | None = None):

@@ -24,6 +24,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.gui)
 
 
+@pytest.fixture(autouse=True)
+def _overview_cache(tmp_path, monkeypatch):
+    """Overview caches go to the test's folder, never the user's."""
+    monkeypatch.setenv("BSHM_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="session")
 def sim_dir(tmp_path_factory) -> Path:
     """Three hours of the simulated bridge: three 2-minute records, one file."""

@@ -88,6 +88,16 @@ def test_gaps_are_breaks_and_overview_matches_minmax(window, sim_dir, qtbot, mon
     assert np.nanmin(y) == pytest.approx(float(data.min()))
     assert np.nanmax(y) == pytest.approx(float(data.max()))
     assert np.isnan(y).sum() == len(runs)
+    # saved for the next session, which shows it without recomputing
+    from bshm.gui.session import RawSession
+
+    again = RawSession(sim_dir)
+    try:
+        assert again.missing_overview("acc", *again.span("acc")) == []
+        tr = again.read_overview("acc", *again.span("acc"), [sv.channels[1]])
+        np.testing.assert_array_equal(tr.y[:, 0], y)
+    finally:
+        again.close()
 
 
 def test_switch_views_and_spectra_peak(window, sim_dir, qtbot):
@@ -292,3 +302,22 @@ def test_reopen_while_overview_computes(window, sim_dir, qtbot, monkeypatch):
     assert window.session is not old
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=30000)
     assert window.last_error == ""
+
+
+def test_damaged_overview_cache_is_ignored(sim_dir):
+    from bshm.gui.session import RawSession
+
+    s = RawSession(sim_dir)
+    try:
+        path = s._cache_file("acc")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not an npz file at all")
+        assert s.load_overview_cache("acc") == 0
+        runs = s.runs("acc")
+        assert s.compute_overview("acc", runs) == len(runs)
+        assert path.stat().st_size > 1000  # rewritten, readable again
+        s2 = RawSession(sim_dir)
+        assert s2.load_overview_cache("acc") == len(runs)
+        s2.close()
+    finally:
+        s.close()
