@@ -39,7 +39,7 @@ class JobSettings:
         Temperature lags offered to the regression (hours).
     average_windows : int
         Windows averaged by the smoothed indices (``t2_avg`` and the
-        frequency shift): 8 = one day of 3-hourly records.
+        frequency shift): 12 = 36 h of 3-hourly records, 12 h of hourly ones.
     inferred : bool
         True when no station config was found and the settings were inferred.
     notes : list of str
@@ -62,7 +62,7 @@ class JobSettings:
     novelty_alpha: tuple[float, float, float] = (1e-2, 1e-3, 1e-4)
     mac_drop: tuple[float, float, float] = (0.05, 0.10, 0.20)
     lags_h: tuple[float, ...] = (3.0,)
-    average_windows: int = 8
+    average_windows: int = 12
     tracking: TrackSettings = field(default_factory=TrackSettings)
     channel_x: tuple[float, ...] = ()
     inferred: bool = False

@@ -166,7 +166,12 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
     nov = (
         NoveltyModel.from_dict(stored["novelty"])
         if trained
-        else fit_novelty(comp.residual, tr.mac, base, st.average_windows)
+        else fit_novelty(
+            _cv_residual(t, tr.frequency, env, base, st, comp.residual),
+            tr.mac,
+            base,
+            st.average_windows,
+        )
     )
     if not trained:
         w.write_model("baseline", [b0, b1])
@@ -243,6 +248,34 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
         },
     )
     out.alarms = alarms
+    return out
+
+
+def _cv_residual(t, freq, env, base, st, in_sample, folds: int = 4):
+    """Out-of-sample residuals of the baseline (contiguous-block cross-validation).
+
+    The baseline is cut into ``folds`` consecutive blocks; each block's
+    residuals come from a model trained on the other blocks. In-sample
+    residuals understate the scatter of new data (the regression partly fits
+    the noise, and slow model errors look like noise), which would make the
+    control limits too tight. Windows outside the baseline keep their
+    in-sample residuals (unused). Falls back to the in-sample residuals of a
+    block whose complement cannot train the model.
+    """
+    out = in_sample.copy()
+    idx = np.flatnonzero(base)
+    if idx.size < 4 * folds:
+        return out
+    for block in np.array_split(idx, folds):
+        train = base.copy()
+        train[block] = False
+        try:
+            c = fit_compensation(
+                t, freq, env, train, temperatures=st.temperatures, lags_h=st.lags_h
+            )
+        except AnalysisError:
+            continue
+        out[block] = c.residual[block]
     return out
 
 
