@@ -10,7 +10,7 @@ from store_helpers import HOUR, T0, acc_spec, env_spec
 
 import bshm.store.reader as reader_mod
 from bshm.store import RawWriter, open_raw
-from bshm.store.fileindex import OpenFile, cache_path
+from bshm.store.fileindex import OpenFile, _summary_to_json, cache_path
 from bshm.timeutil import sample_times
 
 
@@ -154,3 +154,20 @@ def test_gap_queries_match_brute_force(tmp_path, rng):
                           if a < e and (b > s or (a == b and a >= s)))
             got = [(g.start_ns, g.end_ns, g.reason) for g in r.gaps("acc", s, e)]
             assert got == want
+
+
+def test_writer_summaries_equal_reader_summaries(tmp_path, rng):
+    with RawWriter(tmp_path, "st", [acc_spec(), env_spec()], rollover_s=60) as w:
+        for b in range(30):
+            w.write("acc", rng.standard_normal((500, 3)), t0_ns=T0 + b * 5 * 10**9,
+                    device_t0_ns=b)
+            w.write("env", np.ones((1, 2)), times_ns=[T0 + b * 5 * 10**9 + 7])
+            if b % 7 == 0:
+                w.add_gap("acc", T0 + b * 10**9, T0 + b * 10**9 + 5, f"g{b}")
+                w.count("env", "timeouts", b)
+    with open_raw(tmp_path) as cached, open_raw(tmp_path, use_cache=False) as fresh:
+        a, b = cached.summaries(), fresh.summaries()
+        assert len(a) == len(b) >= 3
+        for x, y in zip(a, b):  # (as JSON: NaN locations compare equal)
+            assert _summary_to_json(x) == _summary_to_json(y)
+            assert x.path == y.path
