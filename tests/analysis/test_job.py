@@ -180,3 +180,24 @@ def test_dask_gives_identical_results(history, one_shot, tmp_path):
     keep = np.isin(ref["window_start_ns"], m["window_start_ns"])
     for k in ("window_start_ns", "frequency", "damping", "shape", "stability"):
         np.testing.assert_array_equal(m[k], ref[k][keep], err_msg=k)
+
+
+def test_cross_validated_baseline_residuals_are_not_optimistic(rng):
+    """Out-of-sample residuals of the baseline scatter more than in-sample ones."""
+    from types import SimpleNamespace
+
+    from bshm.analysis.compensation import fit_compensation
+    from bshm.analysis.job_derive import _cv_residual
+
+    n = 120
+    t = np.arange(n, dtype=np.int64) * 3 * HOUR_NS
+    temp = 2 + 6 * np.sin(2 * np.pi * np.arange(n) / 8) + 0.05 * np.arange(n)
+    drift = 0.002 * np.sin(2 * np.pi * np.arange(n) / 60)  # slow, unmodelled
+    f = (2.0 * (1 - 0.0012 * temp + 0.004 * np.maximum(-temp, 0)) * (1 + drift))[:, None]
+    f = f * (1 + 0.001 * rng.standard_normal((n, 1)))
+    base = np.ones(n, bool)
+    st = SimpleNamespace(temperatures=("T1",), lags_h=())
+    c = fit_compensation(t, f, {"T1": temp}, base, temperatures=["T1"])
+    cv = _cv_residual(t, f, {"T1": temp}, base, st, c.residual)
+    assert np.nanstd(cv) > 1.05 * np.nanstd(c.residual)
+    assert np.all(np.isfinite(cv))
