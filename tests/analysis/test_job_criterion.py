@@ -1,4 +1,4 @@
-"""The acceptance criterion of the monitoring issue, end to end (slow: ~10 min on 2 cores).
+"""The acceptance criterion of the monitoring issue, end to end (slow: ~6 min on 2 cores).
 
 A 60-day simulated history (3-hourly 10-minute records, January-February:
 daily and seasonal temperature swings with frost), a local stiffness loss
