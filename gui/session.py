@@ -220,11 +220,14 @@ class RawSession:
             return None
         return path
 
-    def missing_overview(self, source: str, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
-        """Runs in a range whose overview is not computed yet (after the disk cache)."""
+    def _ensure_cache(self, source: str) -> None:
         if source not in self._cache_loaded:
             self._cache_loaded.add(source)
             self.load_overview_cache(source)
+
+    def missing_overview(self, source: str, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
+        """Runs in a range whose overview is not computed yet (after the disk cache)."""
+        self._ensure_cache(source)
         return [
             r
             for r in D.overlapping(self.runs(source), start_ns, end_ns)
@@ -235,6 +238,7 @@ class RawSession:
         self, source: str, start_ns: int, end_ns: int, channels: Sequence[str] | None = None
     ) -> D.Trace:
         """The min/max envelope of the runs in a range (those computed so far)."""
+        self._ensure_cache(source)
         names = self.channel_names(source)
         chans = tuple(channels) if channels else tuple(names)
         cols = [names.index(c) for c in chans]
@@ -276,9 +280,7 @@ class RawSession:
         import time
 
         fs = float(self.sources[source].fs or 1.0)
-        if source not in self._cache_loaded:
-            self._cache_loaded.add(source)
-            self.load_overview_cache(source)
+        self._ensure_cache(source)
         done = 0
         last = time.monotonic()
         for run in runs:

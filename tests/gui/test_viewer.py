@@ -98,6 +98,11 @@ def test_gaps_are_breaks_and_overview_matches_minmax(window, sim_dir, qtbot, mon
         np.testing.assert_array_equal(tr.y[:, 0], y)
     finally:
         again.close()
+    assert window.open_path(sim_dir)  # a new session: the overview shows at once
+    window.signals.show_all()
+    assert window.signals.trace.kind == "overview"
+    assert window.signals.trace.complete
+    assert not window.signals._overview_busy
 
 
 def test_switch_views_and_spectra_peak(window, sim_dir, qtbot):
