@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     t = _step(n, total, "analysis: modes, tracking, temperature compensation, damage indices")
     from bshm.analysis.job import run_analysis
 
-    summary = run_analysis(hist, workers=None, progress=False)
+    summary = run_analysis(hist, workers=args.workers if args.workers > 1 else None, progress=False)
     w = summary.to_json()["windows"]
     print(
         f"    windows processed {w['processed']}, skipped {sum(w['skipped'].values())} "

@@ -57,7 +57,7 @@ def test_samples_load_and_are_typed(tmp_path):
     acc = st.source("acc")
     assert acc.port == str(tmp_path.resolve() / "dev/acc")
     assert len(acc.channels) == 8 and acc.fs == 100.0
-    assert acc.channels[4].thresholds.peak == (0.5, 1.0, 2.0)
+    assert acc.channels[4].thresholds.peak == (1.5, 2.5, 4.0)
     env = st.source("env")
     assert {r.unit_id for r in env.registers} == {2, 3}
     t2 = env.registers[1]
