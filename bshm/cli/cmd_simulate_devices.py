@@ -55,9 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from bshm.timeutil import NS_PER_S, parse_duration
 
     try:
-        from bshm.fixtures.virtual_serial import FaultConfig
-
         from bshm.fixtures.virtual_modbus import ModbusFaults
+        from bshm.fixtures.virtual_serial import FaultConfig
 
         faults = FaultConfig.parse(args.faults)
         ModbusFaults.parse(args.modbus_faults)  # check the syntax before starting anything

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 
+from bshm.fixtures.devices import start_devices
+from bshm.fixtures.stations import simulated_station_toml
 from pymodbus.client import ModbusTcpClient
 
 from bshm.config import load_station
-from bshm.fixtures.devices import start_devices
-from bshm.fixtures.stations import simulated_station_toml
 
 
 def _free_port() -> int:

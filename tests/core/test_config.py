@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
+from bshm.fixtures.stations import simulated_station_toml, station_template_toml
 
 import bshm
 from bshm.config import parse_station
 from bshm.errors import ConfigError
-from bshm.fixtures.stations import simulated_station_toml, station_template_toml
 
 BASE = """
 [station]

@@ -38,8 +38,8 @@ def test_folder_of_records_round_trip(tmp_path, rng):
     fs, n = 50.0, 500
     t = np.arange(n) / fs
     written = []
-    for k, name in enumerate(["rec_2026-03-01T12-00-00.csv", "rec_2026-03-01T12-00-10.csv",
-                              "rec_2026-03-01T13-00-00.csv"]):
+    for name in ["rec_2026-03-01T12-00-00.csv", "rec_2026-03-01T12-00-10.csv",
+                 "rec_2026-03-01T13-00-00.csv"]:
         d = rng.normal(size=(n, 2)).astype(np.float32)
         _write(src / name, t, d)
         written.append(d)
