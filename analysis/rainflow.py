@@ -34,7 +34,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -459,7 +459,7 @@ def _alloc(cap: int) -> tuple[np.ndarray, ...]:
     )
 
 
-def _cycles(out: tuple[np.ndarray, ...], nc: int) -> Cycles:
+def _cycles(out: Sequence[np.ndarray], nc: int) -> Cycles:
     # views, not copies: untouched pages of the buffers cost no memory, and
     # copying is slow where page faults are expensive
     return Cycles(*(a[:nc] for a in out))
