@@ -64,6 +64,12 @@ class CompensationModel:
         Fit quality per mode (``r2``, ``rmse_pct``, ``n``) and the model choice.
     t_range : list of float
         Baseline range of the first temperature [min, max] (degC).
+    xtx_inv : list of list of list of float
+        Per mode, ``(X^T X)^-1`` of its baseline design (mlr): the
+        parameter uncertainty of the regression, for prediction variances.
+    leverage_max : list of float
+        Per mode, the largest leverage ``x^T (X^T X)^-1 x`` of a baseline
+        window (mlr).
     """
 
     kind: str
@@ -77,6 +83,8 @@ class CompensationModel:
     components: list[list[float]] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)
     t_range: list[float] = field(default_factory=list)
+    xtx_inv: list[list[list[float]]] = field(default_factory=list)
+    leverage_max: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -111,6 +119,112 @@ class CompensationModel:
             coef, *_ = np.linalg.lstsq(a, z_fill[i, ok], rcond=None)
             rec[i] = coef @ comp
         return rec * sd + mu
+
+    def excess_leverage(
+        self, freq: np.ndarray, env: dict[str, np.ndarray], average: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Prediction-variance factor of the regression beyond the baseline's, per window.
+
+        The regression's prediction error at a window with design row ``x``
+        has variance ``sigma^2 x^T (X^T X)^-1 x`` (the leverage ``h``): small
+        inside the training conditions, growing quadratically outside them.
+        Inside, the cross-validated baseline residuals already carry it; the
+        excess ``max(h - h_max, 0)`` over the largest baseline leverage is
+        what they do not. For the mean of the last ``average`` windows the
+        design rows are averaged first: the regression's error is common to
+        all windows and does not average out, unlike the noise.
+
+        Parameters
+        ----------
+        freq : ndarray, shape (n_w, k)
+            Tracked frequencies (Hz), NaN where missing.
+        env : dict of str to ndarray, shape (n_w,)
+            Environmental variables and ``time_ns``.
+        average : int
+            Windows of the moving mean.
+
+        Returns
+        -------
+        single, averaged : ndarray, shape (n_w, k)
+            Excess leverage (dimensionless, >= 0) of each window and of the
+            mean of the last ``average`` windows; zeros for the PCA model or a
+            model stored without ``xtx_inv``.
+        """
+        freq = np.asarray(freq, float)
+        n, k = freq.shape
+        single, avg = np.zeros((n, k)), np.zeros((n, k))
+        if self.kind != "mlr" or len(self.xtx_inv) != k or len(self.leverage_max) != k:
+            return single, avg
+        from bshm.analysis.damage import moving_mean
+
+        cols = _columns(env, self.env_names, self.lags_h, self.hinge_c)
+        for j, names in enumerate(self.terms):
+            a = np.asarray(self.xtx_inv[j], float)
+            x = np.column_stack([cols[t] for t in names])
+            ok = np.isfinite(freq[:, j]) & np.all(np.isfinite(x), axis=1)
+            x = np.where(ok[:, None], x, np.nan)
+            xm, _ = moving_mean(x, max(1, int(average)))
+            hmax = float(self.leverage_max[j])
+            for out, rows in ((single, x), (avg, xm)):
+                h = np.einsum("ij,jk,ik->i", np.nan_to_num(rows), a, np.nan_to_num(rows))
+                out[:, j] = np.where(np.all(np.isfinite(rows), axis=1), np.maximum(h - hmax, 0), 0)
+        return single, avg
+
+    def extrapolation_error(
+        self, freq: np.ndarray, env: dict[str, np.ndarray], average: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scale of the possible model error outside the baseline temperature range (%).
+
+        Beyond the range the regression extrapolates its edge slope, but the
+        temperature effect may bend there (the frost knee is such a bend, and
+        a smooth one biases the edge slopes). The slope actually followed is
+        taken as uncertain by its own size: the error scale of window ``i``
+        and mode ``j`` is ``u_ij = g_ij d_i`` with ``g_ij`` the model's
+        sensitivity to the temperature (% per degC) and ``d_i`` the distance
+        (degC) of the first temperature outside the baseline range. The
+        error is common to the modes (one temperature effect) and to the
+        windows (the same slope), so the covariance of a residual gains the
+        rank-one ``u u^T`` and the mean of the last ``average`` windows gains
+        that of the averaged ``u``.
+
+        Parameters
+        ----------
+        freq : ndarray, shape (n_w, k)
+            Tracked frequencies (Hz), NaN where missing.
+        env : dict of str to ndarray, shape (n_w,)
+            Environmental variables and ``time_ns``.
+        average : int
+            Windows of the moving mean.
+
+        Returns
+        -------
+        single, averaged : ndarray, shape (n_w, k)
+            ``u`` per window and averaged over the last ``average`` windows
+            where the mode is present (%); zeros inside the range, for the
+            PCA model or without ``t_range``.
+        """
+        freq = np.asarray(freq, float)
+        n, k = freq.shape
+        zero = (np.zeros((n, k)), np.zeros((n, k)))
+        if self.kind != "mlr" or not self.t_range or not self.env_names:
+            return zero
+        from bshm.analysis.damage import moving_mean
+
+        t = np.asarray(env[self.env_names[0]], float)
+        d = np.maximum(np.maximum(self.t_range[0] - t, t - self.t_range[1]), 0.0)
+        if not np.any(d > 0):
+            return zero
+        up, dn = dict(env), dict(env)
+        for name in self.env_names:
+            up[name] = np.asarray(env[name], float) + 0.5
+            dn[name] = np.asarray(env[name], float) - 0.5
+        pred = self.predict(freq, env)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = 100.0 * (self.predict(freq, up) - self.predict(freq, dn)) / pred
+        u = np.abs(g) * d[:, None]
+        u = np.where(np.isfinite(freq) & np.isfinite(u), u, np.nan)
+        um, _ = moving_mean(u, max(1, int(average)))
+        return np.nan_to_num(u), np.nan_to_num(um)
 
     def residual_pct(
         self, freq: np.ndarray, env: dict[str, np.ndarray]
@@ -168,7 +282,7 @@ def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
     cols = _columns(env, names, lags_h, hinge_c)
     first = np.asarray(env[names[0]], float)
     frost_n = int(np.sum(base & (first < hinge_c)))
-    coefs, terms, qual = [], [], {}
+    coefs, terms, qual, xinv, hmax = [], [], {}, [], []
     for j in range(freq.shape[1]):
         y = freq[:, j]
         ok = (
@@ -209,6 +323,10 @@ def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
         }
         coefs.append([float(v) for v in b])
         terms.append(c)
+        x = np.column_stack([cols[t][ok] for t in c])
+        a = np.linalg.pinv(x.T @ x)
+        xinv.append(a.tolist())
+        hmax.append(float(np.max(np.einsum("ij,jk,ik->i", x, a, x))))
     qual["frost_windows_in_baseline"] = frost_n
     if frost_n < min_frost:
         qual["note"] = (
@@ -217,7 +335,16 @@ def _fit_mlr(freq, env, base, names, lags_h, hinge_c, min_frost=8):
         )
     t_range = [float(np.nanmin(first[base])), float(np.nanmax(first[base]))]
     return CompensationModel(
-        "mlr", list(names), list(lags_h), hinge_c, coefs, terms, quality=qual, t_range=t_range
+        "mlr",
+        list(names),
+        list(lags_h),
+        hinge_c,
+        coefs,
+        terms,
+        quality=qual,
+        t_range=t_range,
+        xtx_inv=xinv,
+        leverage_max=hmax,
     )
 
 

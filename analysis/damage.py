@@ -297,6 +297,8 @@ def compute_indices(
     novelty_alpha: Sequence[float],
     mac_drop: Sequence[float],
     comac_windows: int = 5,
+    leverage: tuple[np.ndarray, np.ndarray] | None = None,
+    model_error: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DamageIndices:
     """Damage indices of every window.
 
@@ -316,6 +318,19 @@ def compute_indices(
         Graded MAC drops.
     comac_windows : int
         Windows averaged for the COMAC.
+    leverage : (ndarray, ndarray), each shape (n_w, k), optional
+        Excess leverage of the compensation regression for each window and
+        for the mean of the last ``model.average`` windows
+        (:meth:`CompensationModel.excess_leverage`). The regression's
+        prediction error, ``Sigma_ab sqrt(h_a h_b)``, is added to the
+        covariance of ``t2`` and ``t2_avg``: outside the baseline conditions
+        the expected frequency is less certain, and that uncertainty is shared
+        by all averaged windows. None: no addition.
+    model_error : (ndarray, ndarray), each shape (n_w, k), optional
+        Scale ``u`` (%) of a possible compensation error common to all modes
+        for each window and for the mean of the last ``model.average``
+        windows (:meth:`CompensationModel.extrapolation_error`), added as
+        ``u u^T`` to the covariances. None: no addition.
 
     Returns
     -------
@@ -327,6 +342,14 @@ def compute_indices(
     t2 = np.full(n_w, np.nan)
     lim = np.full((n_w, 3), np.nan)
     npres = np.isfinite(residual).sum(axis=1)
+    if leverage is None:
+        h1 = ha = np.zeros((n_w, k))
+    else:
+        h1, ha = (np.sqrt(np.maximum(np.asarray(h, float), 0.0)) for h in leverage)
+    if model_error is None:
+        u1 = ua = np.zeros((n_w, k))
+    else:
+        u1, ua = (np.nan_to_num(np.asarray(u, float)) for u in model_error)
     cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(n_w):
         ok = np.isfinite(residual[i])
@@ -341,7 +364,12 @@ def compute_indices(
             )
         inv, limits = cache[key]
         d = residual[i, ok] - mu[ok]
-        t2[i] = float(d @ inv @ d)
+        s, u = h1[i, ok], u1[i, ok]
+        if s.any() or u.any():
+            sub = cov[np.ix_(ok, ok)] * (1 + np.outer(s, s)) + np.outer(u, u)
+            t2[i] = float(d @ np.linalg.solve(sub, d))
+        else:
+            t2[i] = float(d @ inv @ d)
         lim[i] = limits
     m = max(1, int(model.average))
     ravg, cnt = moving_mean(residual, m)
@@ -357,6 +385,8 @@ def compute_indices(
         nab = f.T @ f
         na = cnt[i, ok].astype(float)
         sub = cov[np.ix_(ok, ok)] * nab / np.outer(na, na) * np.outer(kap[ok], kap[ok])
+        sub = sub + cov[np.ix_(ok, ok)] * np.outer(ha[i, ok], ha[i, ok])
+        sub = sub + np.outer(ua[i, ok], ua[i, ok])
         d = ravg[i, ok] - mu[ok]
         try:
             t2a[i] = float(d @ np.linalg.solve(sub, d))

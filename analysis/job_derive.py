@@ -206,8 +206,19 @@ def derive(w, st, *, planned_end: int | None) -> DeriveOut:
         },
         {"model": comp.model.kind, "unit": "%"},
     )
+    env_t = dict(env)
+    env_t["time_ns"] = t
     ix = compute_indices(
-        t, comp.residual, tr.mac, tr.shape, ref.shape, nov, st.novelty_alpha, st.mac_drop
+        t,
+        comp.residual,
+        tr.mac,
+        tr.shape,
+        ref.shape,
+        nov,
+        st.novelty_alpha,
+        st.mac_drop,
+        leverage=comp.model.excess_leverage(tr.frequency, env_t, nov.average),
+        model_error=comp.model.extrapolation_error(tr.frequency, env_t, nov.average),
     )
     # alarms only after the baseline: the baseline is normal by definition
     after = t >= b1
