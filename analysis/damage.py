@@ -14,6 +14,9 @@ residuals):
     ``alpha`` per window is the Phase II limit
     ``p (n + 1)(n - 1) / (n (n - p)) F_{1-alpha}(p, n - p)`` (Tracy, Young and
     Mason 1992), evaluated for the modes actually present in each window.
+    Outside the baseline conditions the covariance also carries the
+    compensation's prediction variance and a possible model error along the
+    temperature pattern (``compute_indices(leverage=..., model_error=...)``).
 ``mac``
     The drop of the MAC between each tracked shape and the reference shape
     below its baseline median. The graded limits are
@@ -265,8 +268,11 @@ class DamageIndices:
     t2_avg : ndarray, shape (n_w,)
         T^2 of the residual averaged over the last ``model.average`` windows,
         against the covariance of such an average (``Sigma / m`` inflated by
-        the baseline autocorrelation ``kappa``): the same false-alarm rate,
-        sqrt(m) times more sensitive to a lasting shift.
+        the autocorrelation ``kappa`` calibrated empirically on the baseline,
+        plus the compensation's error outside the baseline conditions, which
+        does not average out): about the same false-alarm rate (approximate,
+        as ``kappa`` is estimated), sqrt(m) times more sensitive to a lasting
+        shift.
     shift_avg_pct : ndarray, shape (n_w, k)
         Frequency residual averaged over the same windows (%).
     n_present : ndarray, shape (n_w,)
