@@ -73,6 +73,9 @@ class DaskExecutor:
             raise AnalysisError(
                 "--workers/--scheduler need Dask: pip install 'bshm[cluster]'"
             ) from exc
+        if not logging.getLogger("bshm").isEnabledFor(logging.DEBUG):
+            # importing distributed resets its loggers to INFO: one line per worker event
+            logging.getLogger("distributed").setLevel(logging.WARNING)
         self._cluster = None
         if scheduler:
             self.client = Client(scheduler, timeout="20s")
@@ -84,6 +87,9 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",
+                # Dask logs every worker start/stop at INFO; keep them for -vv
+                silence_logs=(logging.DEBUG if logging.getLogger("bshm").isEnabledFor(logging.DEBUG)
+                              else logging.WARNING),
             )
             self.client = Client(self._cluster)
         self.name = f"dask({scheduler or f'{workers} local workers'})"
