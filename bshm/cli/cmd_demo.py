@@ -8,7 +8,7 @@ from pathlib import Path
 
 NAME = "demo"
 GROUP = None
-HELP = "run the whole pipeline on the simulated bridge (about a minute or two)"
+HELP = "run the whole pipeline on the simulated bridge (about 3 minutes on 2 cores)"
 DESCRIPTION = """\
 Run bshm end to end on the simulated bridge, with no hardware:
 
