@@ -56,20 +56,27 @@ def _mac_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @kernel
+def _second_moments(phi: np.ndarray, i: int) -> tuple[float, float, float]:
+    """Sums of Re^2, Im^2 and Re*Im over the entries of row ``i``."""
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for c in range(phi.shape[1]):
+        x = phi[i, c].real
+        y = phi[i, c].imag
+        sxx += x * x
+        syy += y * y
+        sxy += x * y
+    return sxx, syy, sxy
+
+
+@kernel
 def _mpc_rows(phi: np.ndarray) -> np.ndarray:
     """Modal phase collinearity |phi^T phi|^2 / (phi^H phi)^2 of each row."""
-    m, nl = phi.shape
+    m = phi.shape[0]
     out = np.empty(m)
     for i in range(m):
-        sxx = 0.0
-        syy = 0.0
-        sxy = 0.0
-        for c in range(nl):
-            x = phi[i, c].real
-            y = phi[i, c].imag
-            sxx += x * x
-            syy += y * y
-            sxy += x * y
+        sxx, syy, sxy = _second_moments(phi, i)
         tot = sxx + syy
         if tot == 0.0:
             out[i] = 0.0
@@ -84,15 +91,7 @@ def _mpd_rows(phi: np.ndarray) -> np.ndarray:
     m, nl = phi.shape
     out = np.empty(m)
     for i in range(m):
-        sxx = 0.0
-        syy = 0.0
-        sxy = 0.0
-        for c in range(nl):
-            x = phi[i, c].real
-            y = phi[i, c].imag
-            sxx += x * x
-            syy += y * y
-            sxy += x * y
+        sxx, syy, sxy = _second_moments(phi, i)
         if not np.isfinite(sxx + syy + sxy):
             out[i] = np.nan
             continue
