@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 import zlib
 
 import numpy as np
@@ -17,21 +15,8 @@ from bshm.acquisition.framing_binary import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-_REFDIR = pathlib.Path(__file__).parents[1] / "reference"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_ref_{name}", _REFDIR / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-crc_ref = _load("crc")
-framing_ref = _load("framing")
+from reference import crc as crc_ref
+from reference import framing as framing_ref
 
 HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

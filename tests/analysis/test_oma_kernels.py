@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import re
 import sys
@@ -11,20 +10,7 @@ import numpy as np
 import pytest
 from bshm.analysis import mac as macmod
 from bshm.analysis import ssi
-
-
-def _load_reference():
-    name = "_oma_reference"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).parents[1] / "reference" / "oma.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-ref = _load_reference()
+from reference import oma as ref
 
 
 def _cshapes(rng, nl, m):

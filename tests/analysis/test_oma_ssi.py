@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 from bshm.analysis import ModalResult, identify, mac_matrix, ssi
-
-
-def _load_reference():
-    name = "_oma_reference"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).parents[1] / "reference" / "oma.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-ref = _load_reference()
+from reference import oma as ref
 
 FS = 100.0
 X = np.linspace(0.05, 0.95, 6)

@@ -3,9 +3,6 @@ Numba kernel against the plain reference, and residue carry-over."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import bshm.analysis.rainflow as rfmod
 import numpy as np
 import pytest
@@ -13,13 +10,7 @@ import rainflow as rf_pkg
 from bshm.analysis.rainflow import Cycles, RainflowCounter, rainflow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-_REF = pathlib.Path(__file__).parents[1] / "reference" / "rainflow.py"
-_spec = importlib.util.spec_from_file_location("_rainflow_reference", _REF)
-assert _spec is not None
-assert _spec.loader is not None
-ref = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ref)
+from reference import rainflow as ref
 
 
 def _pkg(x: np.ndarray) -> list[tuple]:

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 import scipy.signal
 from bshm.analysis import identify, mac_matrix
 from bshm.analysis import spectral as sp
-
-
-def _load_reference():
-    name = "_oma_reference"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).parents[1] / "reference" / "oma.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-ref = _load_reference()
+from reference import oma as ref
 
 
 def test_cpsd_matrix_matches_scipy(rng):
