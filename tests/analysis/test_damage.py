@@ -35,6 +35,24 @@ def residual_series(rng, n=600, n_base=150, shift=None, start=400):
     return np.arange(n, dtype=np.int64) * 10**12, r, mac, shapes, base
 
 
+def _graded(t, r, mac, shapes, base, **fit_options):
+    """Fit the novelty model on the baseline, compute the indices, grade the alarms."""
+    model = fit_novelty(r, mac, base, **fit_options)
+    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
+    alarms, level = grade_alarms(
+        ix,
+        IDS,
+        np.array([2.0, 4.0, 8.0]),
+        CHANNELS,
+        freq_levels=(1, 2, 4),
+        novelty_alpha=ALPHA,
+        k=3,
+        n=5,
+        n_avg=model.average,
+    )
+    return alarms, level, model
+
+
 def test_t2_limit_matches_the_empirical_false_alarm_rate(rng):
     """The Phase II limit gives the stated rate on new Gaussian data (Monte Carlo)."""
     p, n = 3, 100
@@ -62,34 +80,12 @@ def test_persistence_rate():
 
 def test_no_alarm_on_normal_data_and_graded_alarm_after_a_shift(rng):
     t, r, mac, shapes, base = residual_series(rng)
-    model = fit_novelty(r, mac, base)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-    )
+    alarms, level, _model = _graded(t, r, mac, shapes, base)
     assert not [a for a in alarms if a.level >= 2]
     assert level.max() <= 1
     # a 0.5 % drop of M1 (5 standard deviations of its residual) is caught by T^2
     t, r, mac, shapes, base = residual_series(rng, shift=np.array([-0.5, 0.0, 0.0]))
-    model = fit_novelty(r, mac, base)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-    )
+    alarms, level, _model = _graded(t, r, mac, shapes, base)
     high = [a for a in alarms if a.level >= 2]
     assert high, alarms
     first = min(a.time_ns for a in high)
@@ -105,18 +101,7 @@ def test_no_alarm_on_normal_data_and_graded_alarm_after_a_shift(rng):
 def test_frequency_shift_levels_and_back_to_normal(rng):
     t, r, mac, shapes, base = residual_series(rng, n=300)
     r[200:220, 1] -= 2.5  # 2.5 % drop of M2 for 20 windows, then back
-    model = fit_novelty(r, mac, base)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-    )
+    alarms, _, _model = _graded(t, r, mac, shapes, base)
     fs = [a for a in alarms if a.index == "frequency_shift"]
     assert [a.level for a in fs] == [2, 0]
     assert fs[0].mode == "M2"
@@ -129,18 +114,7 @@ def test_frequency_shift_levels_and_back_to_normal(rng):
 def test_persistence_suppresses_isolated_outliers(rng):
     t, r, mac, shapes, base = residual_series(rng, n=300)
     r[[200, 230, 260], 0] -= 5.0  # isolated wrong picks
-    model = fit_novelty(r, mac, base)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-    )
+    alarms, _, _model = _graded(t, r, mac, shapes, base)
     assert alarms == []
 
 
@@ -165,18 +139,7 @@ def test_comac_points_at_the_changed_channel():
 def test_mac_drop_alarm_and_too_short_baseline(rng):
     t, r, mac, shapes, base = residual_series(rng, n=300)
     mac[200:, 2] = 0.85  # the shape of M3 changed (drop 0.14)
-    model = fit_novelty(r, mac, base)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, _ = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-    )
+    alarms, _, _model = _graded(t, r, mac, shapes, base)
     m = [a for a in alarms if a.index == "mac"]
     assert m
     assert m[0].mode == "M3"
@@ -205,21 +168,9 @@ def test_moving_mean_matches_a_plain_loop(rng):
 def test_averaged_t2_finds_a_small_lasting_shift(rng):
     """A 1.5-sigma shift of one mode: invisible window by window, clear on the 8-window mean."""
     t, r, mac, shapes, base = residual_series(rng, shift=np.array([-0.15, 0.0, 0.0]))
-    model = fit_novelty(r, mac, base, average=8)
+    alarms, level, model = _graded(t, r, mac, shapes, base, average=8)
     assert model.average == 8
     assert all(k >= 1 for k in model.kappa)
-    ix = compute_indices(t, r, mac, shapes, REF_SHAPE, model, ALPHA, MAC_DROP)
-    alarms, level = grade_alarms(
-        ix,
-        IDS,
-        np.array([2.0, 4.0, 8.0]),
-        CHANNELS,
-        freq_levels=(1, 2, 4),
-        novelty_alpha=ALPHA,
-        k=3,
-        n=5,
-        n_avg=model.average,
-    )
     assert level[:400].max() <= 1
     hits = [a for a in alarms if a.index == "t2_avg" and a.level >= 2]
     assert hits
