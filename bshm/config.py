@@ -426,7 +426,7 @@ def _read_analysis(v: Validator, t: Table, sources: list[Source]) -> AnalysisSet
                 f"channel {temp!r} measures {all_channels[temp].quantity}",
                 "name a temperature channel",
             )
-    fmin, fmax = (frange + (None, None))[:2] if frange else (0.3, None)
+    fmin, fmax = frange  # float_list falls back to the 2-entry default on any problem
     if fmin is not None and fmax is not None and fmin >= fmax:
         v.problem(
             t.key("freq_range"),
