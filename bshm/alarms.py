@@ -24,6 +24,36 @@ from bshm.timeutil import to_iso
 
 LEVEL_NAMES = {0: "normal", 1: "advisory", 2: "warning", 3: "critical"}
 
+#: What an alarm is about. ``structural``: the bridge's behaviour (modal
+#: indices); ``sensor``: a channel failed its plausibility or health checks
+#: (the bridge is not judged from it); ``threshold``: a measured value crossed
+#: a configured limit (strain, peak acceleration, fatigue); ``monitoring``: the
+#: monitoring itself is interrupted (no new data, no assessable window).
+ALARM_KINDS = ("structural", "sensor", "threshold", "monitoring")
+
+
+def alarm_id(
+    station: str | None,
+    kind: str,
+    index: str,
+    mode: str | None,
+    channel: str | None,
+    time_ns: int,
+    level: int,
+) -> str:
+    """A stable identifier of an alarm (20 hex digits).
+
+    The same alarm raised again by a rerun gets the same id, so consumers of
+    the feed (and the delivery to the operations platform) de-duplicate by it.
+    """
+    import hashlib
+
+    key = json.dumps(
+        [station or "", kind, index, mode or "", channel or "", int(time_ns), int(level)],
+        separators=(",", ":"),
+    )
+    return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
+
 
 @dataclass(frozen=True)
 class Alarm:
@@ -46,6 +76,8 @@ class Alarm:
         Plain-language explanation for the operator.
     channel, station : str or None
         The channel and station concerned, when known.
+    kind : str
+        One of :data:`ALARM_KINDS` (default ``"structural"``).
     """
 
     time_ns: int
@@ -57,10 +89,20 @@ class Alarm:
     message: str
     channel: str | None = None
     station: str | None = None
+    kind: str = "structural"
 
     def __post_init__(self) -> None:
         if self.level not in LEVEL_NAMES:
             raise ValueError(f"alarm level must be 0..3, not {self.level!r}")
+        if self.kind not in ALARM_KINDS:
+            raise ValueError(f"alarm kind must be one of {', '.join(ALARM_KINDS)}, not {self.kind!r}")
+
+    @property
+    def id(self) -> str:
+        """Stable identifier (see :func:`alarm_id`)."""
+        return alarm_id(
+            self.station, self.kind, self.index, self.mode, self.channel, self.time_ns, self.level
+        )
 
     @property
     def level_name(self) -> str:
@@ -70,6 +112,8 @@ class Alarm:
     def to_dict(self) -> dict[str, Any]:
         """The alarm as a JSON-ready dict (the DESIGN.md alarm object)."""
         return {
+            "id": self.id,
+            "kind": self.kind,
             "time_ns": int(self.time_ns),
             "time": to_iso(self.time_ns),
             "level": int(self.level),
@@ -96,6 +140,7 @@ class Alarm:
             message=str(d.get("message", "")),
             channel=d.get("channel"),
             station=d.get("station"),
+            kind=str(d.get("kind") or "structural"),
         )
 
 

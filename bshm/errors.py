@@ -45,6 +45,47 @@ class SchemaVersionError(StoreError):
     """A file carries a missing or unsupported schema version."""
 
 
+class DiskFullError(StoreError):
+    """The file system refused a write: full (ENOSPC), over quota (EDQUOT) or read-only (EROFS).
+
+    Writers raise it after a bounded number of attempts and without leaving
+    empty or half-written files behind; callers that can wait (the recorder)
+    keep their data in memory and try again later.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the path and what to do.
+    path : str, optional
+        The file or folder that could not be written.
+    errno : int, optional
+        The operating system's error number (``errno.ENOSPC``, ...).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
+class DamagedFileError(StoreError):
+    """A stored file fails its checks (HDF5 checksum, truncation, impossible attributes).
+
+    Readers skip such a file, name it and the reason, and read all the others.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the file and the problem.
+    path : str, optional
+        The damaged file.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class AcquisitionError(BshmError):
     """A device or transport failed in a way the driver cannot absorb."""
 
