@@ -9,6 +9,7 @@ samples first, flushes them, and only then writes and flushes the index
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ import h5py
 import numpy as np
 
 from bshm._version import __version__
-from bshm.errors import StoreError
+from bshm.errors import DiskFullError, StoreError
 from bshm.store import schema as S
 from bshm.store.fileindex import FileSummary, OpenFile, summarize_file
 from bshm.timeutil import now_ns
@@ -170,7 +171,14 @@ class LiveFile:
             self.src = {s.name: FileSource(s, _create_source(root, s, compression)) for s in specs}
             f.swmr_mode = True
         except Exception as exc:
-            f.close()
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - closing a file HDF5 could not write
+                pass
+            self.path.unlink(missing_ok=True)  # holds no sample yet: leave no litter
+            full = disk_full_error(exc, self.path, "initialise")
+            if full is not None:
+                raise full from exc
             raise StoreError(f"cannot initialise {self.path}: {exc}") from exc
         self.f = f
         log.info("raw file %s opened", self.path)
@@ -194,6 +202,9 @@ class LiveFile:
                     s.flush_counters(counters[s.spec.name])
             self.f.flush()
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            full = disk_full_error(exc, self.path, "write")
+            if full is not None:
+                raise full from exc
             raise StoreError(f"cannot write {self.path}: {exc}") from exc
 
     def pending_bytes(self) -> int:
@@ -217,21 +228,51 @@ class LiveFile:
         return finalize(self.path), summ
 
 
+#: errno values that mean "this file system will not take more data now"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+_MAX_NAME_ATTEMPTS = 1000
+
+
+def disk_full_error(exc: BaseException, path: Path, what: str) -> DiskFullError | None:
+    """A :class:`DiskFullError` when ``exc`` is ENOSPC/EDQUOT/EROFS, else None."""
+    code = getattr(exc, "errno", None)
+    if code not in DISK_FULL_ERRNOS:
+        return None
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EROFS: "the file system is read-only"}[code]
+    return DiskFullError(f"cannot {what} {path}: {reason}", path=str(path), errno=code)
+
+
 def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
-    """Create a new ``.h5.part`` file with a name no other file has."""
-    seq = 0
-    while True:
+    """Create a new ``.h5.part`` file with a name no other file has.
+
+    A bounded number of names is tried; a full or read-only file system ends
+    the search at once with :class:`DiskFullError`, and a file that HDF5
+    left behind while failing is removed, so nothing is littered.
+    """
+    for seq in range(_MAX_NAME_ATTEMPTS):
         final = directory / S.file_name(station, t_ns, seq)
         part = directory / S.file_name(station, t_ns, seq, part=True)
-        if not final.exists() and not part.exists():
-            try:
-                return h5py.File(part, "x", libver="latest"), part
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                if not part.exists():
-                    raise StoreError(f"cannot create {part}: {exc}") from exc
-        seq += 1
+        if final.exists() or part.exists():
+            continue
+        try:
+            return h5py.File(part, "x", libver="latest"), part
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if part.exists():  # HDF5 made the empty file, then failed: ours, remove it
+                try:
+                    part.unlink()
+                except OSError:
+                    pass
+            full = disk_full_error(exc, part, "create")
+            if full is not None:
+                raise full from exc
+            raise StoreError(f"cannot create {part}: {exc}") from exc
+    raise StoreError(
+        f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} names for "
+        f"{S.file_name(station, t_ns, 0)} are taken"
+    )
 
 
 def _write_root_attrs(f: h5py.File, station: str, t_ns: int, period_start: int,
@@ -299,22 +340,23 @@ def _create_source(root: h5py.Group, spec: S.SourceSpec,
 def finalize(part: Path) -> Path:
     """Rename ``x.h5.part`` to ``x.h5`` without overwriting an existing file."""
     final = part.with_name(part.name[: -len(".part")])
-    cand, seq = final, 0
-    while True:
+    for seq in range(_MAX_NAME_ATTEMPTS):
+        cand = final if seq == 0 else final.with_name(final.name[:-3] + f"-{seq}.h5")
         try:
             os.link(part, cand)
         except FileExistsError:
-            seq += 1
-            cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
             continue
-        except OSError:  # no hard links on this file system
-            if cand.exists():
-                seq += 1
-                cand = final.with_name(final.name[:-3] + f"-{seq}.h5")
+        except OSError as exc:
+            full = disk_full_error(exc, cand, "rename to")
+            if full is not None:
+                raise full from exc
+            if cand.exists():  # no hard links on this file system
                 continue
             os.replace(part, cand)
             break
         os.unlink(part)
         break
+    else:
+        raise StoreError(f"cannot rename {part}: {_MAX_NAME_ATTEMPTS} final names are taken")
     log.info("raw file %s closed", cand)
     return cand
