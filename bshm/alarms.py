@@ -32,6 +32,10 @@ LEVEL_NAMES = {0: "normal", 1: "advisory", 2: "warning", 3: "critical"}
 ALARM_KINDS = ("structural", "sensor", "threshold", "monitoring")
 
 
+#: State changes an alarm can record (see :attr:`Alarm.event`).
+ALARM_EVENTS = ("raised", "escalated", "de-escalated", "cleared")
+
+
 def alarm_id(
     station: str | None,
     kind: str,
@@ -40,6 +44,8 @@ def alarm_id(
     channel: str | None,
     time_ns: int,
     level: int,
+    subject: str | None = None,
+    event: str | None = None,
 ) -> str:
     """A stable identifier of an alarm (20 hex digits).
 
@@ -48,10 +54,10 @@ def alarm_id(
     """
     import hashlib
 
-    key = json.dumps(
-        [station or "", kind, index, mode or "", channel or "", int(time_ns), int(level)],
-        separators=(",", ":"),
-    )
+    parts = [station or "", kind, index, mode or "", channel or "", int(time_ns), int(level)]
+    if subject is not None or event is not None:
+        parts += [subject or "", event or ""]
+    key = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
 
 
@@ -78,6 +84,14 @@ class Alarm:
         The channel and station concerned, when known.
     kind : str
         One of :data:`ALARM_KINDS` (default ``"structural"``).
+    subject : str or None
+        What the alarm state belongs to, e.g. ``"structural"``,
+        ``"sensor:A03"``, ``"threshold:S2:peak"``, ``"monitoring:data"``.
+        The latest alarm of a subject is its current state: active while its
+        level is above 0, cleared by a level-0 alarm of the same subject.
+        None for alarms that record no state (older feeds).
+    event : str or None
+        The state change recorded, one of :data:`ALARM_EVENTS`, or None.
     """
 
     time_ns: int
@@ -90,18 +104,34 @@ class Alarm:
     channel: str | None = None
     station: str | None = None
     kind: str = "structural"
+    subject: str | None = None
+    event: str | None = None
 
     def __post_init__(self) -> None:
         if self.level not in LEVEL_NAMES:
             raise ValueError(f"alarm level must be 0..3, not {self.level!r}")
         if self.kind not in ALARM_KINDS:
-            raise ValueError(f"alarm kind must be one of {', '.join(ALARM_KINDS)}, not {self.kind!r}")
+            raise ValueError(
+                f"alarm kind must be one of {', '.join(ALARM_KINDS)}, not {self.kind!r}"
+            )
+        if self.event is not None and self.event not in ALARM_EVENTS:
+            raise ValueError(
+                f"alarm event must be one of {', '.join(ALARM_EVENTS)}, not {self.event!r}"
+            )
 
     @property
     def id(self) -> str:
         """Stable identifier (see :func:`alarm_id`)."""
         return alarm_id(
-            self.station, self.kind, self.index, self.mode, self.channel, self.time_ns, self.level
+            self.station,
+            self.kind,
+            self.index,
+            self.mode,
+            self.channel,
+            self.time_ns,
+            self.level,
+            self.subject,
+            self.event,
         )
 
     @property
@@ -125,6 +155,8 @@ class Alarm:
             "message": self.message,
             "channel": self.channel,
             "station": self.station,
+            "subject": self.subject,
+            "event": self.event,
         }
 
     @classmethod
@@ -141,6 +173,8 @@ class Alarm:
             channel=d.get("channel"),
             station=d.get("station"),
             kind=str(d.get("kind") or "structural"),
+            subject=d.get("subject"),
+            event=d.get("event"),
         )
 
 
@@ -196,4 +230,98 @@ class AlarmFeed:
                     continue
                 raise StoreError(f"{self.path}:{i}: not a JSON alarm object") from None
             out.append(obj)
+        return out
+
+
+def current_states(alarms: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The latest alarm object of each subject (alarms without a subject are ignored).
+
+    Parameters
+    ----------
+    alarms : iterable of dict
+        Alarm objects (feed lines), in any order.
+
+    Returns
+    -------
+    dict
+        ``subject -> alarm object`` of its latest alarm (by ``time_ns``, then
+        by position); the subject is active when that alarm's level is > 0.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for a in alarms:
+        subj = a.get("subject")
+        if not subj:
+            continue
+        old = out.get(subj)
+        if old is None or int(a["time_ns"]) >= int(old["time_ns"]):
+            out[subj] = a
+    return out
+
+
+def ack_path(feed_path: str | os.PathLike) -> Path:
+    """The acknowledgement file beside a feed: ``alarms.jsonl`` -> ``alarms.acks.jsonl``."""
+    p = Path(feed_path)
+    stem = p.name[: -len(".jsonl")] if p.name.endswith(".jsonl") else p.name
+    return p.with_name(stem + ".acks.jsonl")
+
+
+class AckLog:
+    """Append-only JSON-lines file of acknowledgements, kept beside the feed (never in it).
+
+    Each line: ``{"id": <alarm id>, "time_ns", "time", "by", "comment"}``.
+    The viewer, the report and later runs read the same file, so they agree
+    on what was acknowledged.
+
+    Parameters
+    ----------
+    path : str or Path
+        The acknowledgement file (see :func:`ack_path`).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def append(
+        self, alarm_id: str, by: str, comment: str = "", *, time_ns: int | None = None
+    ) -> dict[str, Any]:
+        """Record that ``by`` acknowledged the alarm ``alarm_id``; return the stored object.
+
+        Raises
+        ------
+        ValueError
+            If ``alarm_id`` or ``by`` is empty.
+        """
+        from bshm.timeutil import now_ns
+
+        if not str(alarm_id).strip():
+            raise ValueError("an acknowledgement needs the alarm id")
+        if not str(by).strip():
+            raise ValueError("an acknowledgement needs the name of who acknowledges")
+        t = int(now_ns() if time_ns is None else time_ns)
+        obj = {
+            "id": str(alarm_id),
+            "time_ns": t,
+            "time": to_iso(t),
+            "by": str(by).strip(),
+            "comment": str(comment),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return obj
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        """``alarm id -> latest acknowledgement`` (torn or garbled lines are skipped)."""
+        if not self.path.exists():
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and obj.get("id"):
+                out[str(obj["id"])] = obj
         return out

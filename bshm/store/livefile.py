@@ -173,8 +173,8 @@ class LiveFile:
         except Exception as exc:
             try:
                 f.close()
-            except Exception:  # noqa: BLE001 - closing a file HDF5 could not write
-                pass
+            except Exception as close_exc:  # noqa: BLE001 - a file HDF5 could not write
+                log.debug("closing %s after a failed initialisation: %s", self.path, close_exc)
             self.path.unlink(missing_ok=True)  # holds no sample yet: leave no litter
             full = disk_full_error(exc, self.path, "initialise")
             if full is not None:
@@ -261,10 +261,7 @@ def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
             continue
         except OSError as exc:
             if part.exists():  # HDF5 made the empty file, then failed: ours, remove it
-                try:
-                    part.unlink()
-                except OSError:
-                    pass
+                part.unlink(missing_ok=True)
             full = disk_full_error(exc, part, "create")
             if full is not None:
                 raise full from exc

@@ -53,9 +53,9 @@ def test_create_on_full_disk_raises_once_and_leaves_no_file(tmp_path):
         data = mnt / "data"
         data.mkdir()
         _fill(mnt)
-        w = RawWriter(data, "north", [acc_spec()], flush_interval_s=0)
+        w = RawWriter(data, "north", [acc_spec()], flush_interval_s=3600)
+        w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
         with pytest.raises(DiskFullError) as ei:
-            w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
             w.flush()
         assert ei.value.errno == errno.ENOSPC
         assert "disk is full" in str(ei.value) and str(data) in str(ei.value)
@@ -67,9 +67,9 @@ def test_read_only_file_system_is_disk_full_error(tmp_path):
         data = mnt / "data"
         data.mkdir()
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-        w = RawWriter(data, "north", [acc_spec()], flush_interval_s=0)
+        w = RawWriter(data, "north", [acc_spec()], flush_interval_s=3600)
+        w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
         with pytest.raises(DiskFullError) as ei:
-            w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
             w.flush()
         assert ei.value.errno == errno.EROFS
         assert "read-only" in str(ei.value)
