@@ -48,15 +48,19 @@ def _fill(folder) -> None:
         os.close(fd)
 
 
+def _write_and_flush(w: RawWriter) -> None:
+    w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
+    w.flush()
+
+
 def test_create_on_full_disk_raises_once_and_leaves_no_file(tmp_path):
     with tiny_tmpfs(tmp_path / "mnt") as mnt:
         data = mnt / "data"
         data.mkdir()
         _fill(mnt)
         w = RawWriter(data, "north", [acc_spec()], flush_interval_s=3600)
-        w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
         with pytest.raises(DiskFullError) as ei:
-            w.flush()
+            _write_and_flush(w)
         assert ei.value.errno == errno.ENOSPC
         assert "disk is full" in str(ei.value) and str(data) in str(ei.value)
         assert os.listdir(data) == [], "no empty .part files may be left behind"
@@ -68,8 +72,7 @@ def test_read_only_file_system_is_disk_full_error(tmp_path):
         data.mkdir()
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         w = RawWriter(data, "north", [acc_spec()], flush_interval_s=3600)
-        w.write("acc", np.zeros((10, 3), np.float32), t0_ns=T0)
         with pytest.raises(DiskFullError) as ei:
-            w.flush()
+            _write_and_flush(w)
         assert ei.value.errno == errno.EROFS
         assert "read-only" in str(ei.value)
