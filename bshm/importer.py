@@ -1,4 +1,5 @@
-"""Bring data from other loggers (CSV) into the raw store.
+"""Bring data from other loggers (CSV here; TDMS, MiniSEED, UFF 58, TOA5 via
+:mod:`bshm.io`) into the raw store.
 
 A CSV file has a header row, a first column ``time`` and one column per
 channel. The time column holds either ISO 8601 UTC times (fractional
@@ -21,6 +22,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,17 +51,24 @@ class ChannelInfo:
     quantity: str = "other"
     unit: str = ""
     location: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    direction: str = ""
 
 
 @dataclass
 class ParsedFile:
-    """One checked CSV file."""
+    """One checked, regularly sampled record (a CSV file, or a segment of another format).
+
+    ``meta`` holds what the file itself says about its channels (readers of
+    ``bshm.io``); ``--quantity``/``--unit``/``--channels`` override it.
+    """
 
     path: Path
     times_ns: np.ndarray
     data: np.ndarray
     channels: list[str]
     fs: float = field(default=0.0)
+    meta: dict[str, ChannelInfo] = field(default_factory=dict)
+    origin: str = "CSV"
 
 
 def start_from_name(path: Path) -> int | None:
@@ -235,21 +244,36 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
-def collect_files(inputs: Sequence[str | Path]) -> list[Path]:
-    """CSV files named directly or found in the folders given, sorted."""
+def collect_files(inputs: Sequence[str | Path], fmt: str | None = None) -> list[Path]:
+    """Files named directly or found in the folders given (by the format's extensions)."""
+    from bshm.io import folder_files
+
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(p.glob("*.csv")) + sorted(p.glob("*.CSV"))
+            found, what = folder_files(p, fmt)
             if not found:
-                raise CsvImportError(f"{p}: no *.csv files in this folder")
+                raise CsvImportError(f"{p}: no {what} files in this folder")
             files.extend(found)
         elif p.is_file():
             files.append(p)
         else:
             raise CsvImportError(f"{p}: no such file or folder")
     return files
+
+
+def _merged_info(user: ChannelInfo | None, file: ChannelInfo | None, name: str) -> ChannelInfo:
+    """What the user said about a channel, completed by what the file says."""
+    u = user or ChannelInfo(name)
+    f = file or ChannelInfo(name)
+    return ChannelInfo(
+        name,
+        u.quantity if u.quantity != "other" else f.quantity,
+        u.unit or f.unit,
+        u.location if not all(math.isnan(x) for x in u.location) else f.location,
+        u.direction or f.direction,
+    )
 
 
 def import_csv(
@@ -262,31 +286,73 @@ def import_csv(
     start_ns: int | None = None,
     fs: float | None = None,
     rollover_s: float = 3600.0,
+    fmt: str | None = None,
+    reader_options: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Import CSV files into the raw store in ``out_dir``.
+    """Import CSV files (or any format of :mod:`bshm.io`) into the raw store in ``out_dir``.
 
     Every file is checked before anything is written. Files must share the
     same channels and sampling rate; the time between consecutive files
-    (beyond one sample) is recorded as a gap.
+    (beyond one sample) is recorded as a gap. ``fmt`` forces a format
+    (default: from each file's extension); ``reader_options`` go to the
+    format's reader (see :func:`bshm.io.read_segments`).
 
     Returns
     -------
     dict
         ``{"files", "samples", "fs", "channels", "start", "end", "gaps"}``.
     """
-    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+    from bshm.io import read_segments
 
-    info = dict(channels or {})
-    for name, ci in info.items():
+    _check_info(channels)
+    paths = collect_files(inputs, fmt)
+    if start_ns is not None and len(paths) > 1:
+        log.info("--start applies to every file whose name holds no time")
+    parsed = [
+        seg
+        for p in paths
+        for seg in read_segments(p, fmt=fmt, start_ns=start_ns, fs=fs, **(reader_options or {}))
+    ]
+    return import_parsed(
+        parsed, out_dir, station=station, source=source, channels=channels, rollover_s=rollover_s
+    )
+
+
+def _check_info(channels: Mapping[str, ChannelInfo] | None) -> None:
+    for name, ci in (channels or {}).items():
         if ci.quantity not in QUANTITIES:
             raise ConfigError(
                 f"--quantity {name}={ci.quantity}: not one of {', '.join(QUANTITIES)}"
             )
-    paths = collect_files(inputs)
-    if start_ns is not None and len(paths) > 1:
-        log.info("--start applies to every file whose name holds no time")
-    parsed = [parse_csv(p, start_ns=start_ns, fs=fs) for p in paths]
-    parsed.sort(key=lambda f: int(f.times_ns[0]))
+
+
+def import_parsed(
+    parsed: list[ParsedFile],
+    out_dir: str | Path,
+    *,
+    station: str,
+    source: str = "import",
+    channels: Mapping[str, ChannelInfo] | None = None,
+    rollover_s: float = 3600.0,
+) -> dict:
+    """Check records already in memory (e.g. from :func:`bshm.io.from_sep005`) and store them.
+
+    The write stage of :func:`import_csv`: records must share channels and
+    sampling rate and must not overlap; time between records becomes gap
+    records. Nothing is written when a check fails.
+
+    Returns
+    -------
+    dict
+        ``{"files", "segments", "samples", "fs", "channels", "start", "end", "gaps"}``.
+    """
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    _check_info(channels)
+    info = dict(channels or {})
+    if not parsed:
+        raise CsvImportError("nothing to import: the input holds no samples")
+    parsed = sorted(parsed, key=lambda f: int(f.times_ns[0]))
     first = parsed[0]
     for f in parsed[1:]:
         if f.channels != first.channels:
@@ -303,19 +369,20 @@ def import_csv(
     unknown = [n for n in info if n not in first.channels]
     if unknown:
         raise ConfigError(
-            f"channels {unknown} are not columns of the CSV files "
-            f"(columns: {', '.join(first.channels)})"
+            f"channels {unknown} are not in the {first.origin} files "
+            f"(channels: {', '.join(first.channels)})"
         )
     metas = []
     for name in first.channels:
-        ci = info.get(name, ChannelInfo(name))
+        ci = _merged_info(info.get(name), first.meta.get(name), name)
         metas.append(
             ChannelMeta(
                 name=name,
                 quantity=ci.quantity,
                 unit=ci.unit,
                 location=ci.location,
-                calibration="imported from CSV",
+                direction=ci.direction,
+                calibration=f"imported from {first.origin}",
             )
         )
     missing = [m.name for m in metas if m.quantity == "other"]
@@ -332,16 +399,20 @@ def import_csv(
     step = NS_PER_S / rate
     with RawWriter(out, station, [spec], rollover_s=rollover_s) as w:
         prev_end: int | None = None
+        prev_path: Path | None = None
         for f in parsed:
             t0 = int(f.times_ns[0])
             if prev_end is not None and t0 - prev_end > 1.5 * step:
-                w.add_gap(source, prev_end + int(round(step)), t0, "no data between imported files")
+                why = f"gap in {f.path.name}" if f.path == prev_path else (
+                    "no data between imported files")
+                w.add_gap(source, prev_end + int(round(step)), t0, why)
                 gaps += 1
             w.write(source, f.data, t0_ns=t0)
-            prev_end = int(f.times_ns[-1])
+            prev_end, prev_path = int(f.times_ns[-1]), f.path
     n = sum(len(f.data) for f in parsed)
     return {
-        "files": len(parsed),
+        "files": len({f.path for f in parsed}),
+        "segments": len(parsed),
         "samples": n,
         "fs": rate,
         "channels": first.channels,

@@ -1,4 +1,4 @@
-"""``bshm import FILE_OR_DIR... --out DIR --station NAME``: CSV into the raw store."""
+"""``bshm import FILE_OR_DIR... --out DIR --station NAME``: logger files into the raw store."""
 
 from __future__ import annotations
 
@@ -6,11 +6,23 @@ import argparse
 
 NAME = "import"
 GROUP = None
-HELP = "bring CSV data from other loggers into the raw store"
+HELP = "bring data from other loggers (CSV, TDMS, MiniSEED, UFF 58, TOA5) into the raw store"
 DESCRIPTION = """\
-Import CSV files (one per record, or a folder of them) into raw HDF5 files.
+Import logger files (one per record, or a folder of them) into raw HDF5 files.
 
-Each file needs a header row, a first column 'time' and one column per
+The format comes from the extension, or --format:
+  csv    .csv                    any logger (see below)
+  tdms   .tdms                   NI LabVIEW / DAQmx (needs bshm[formats])
+  mseed  .mseed .miniseed .msd   seismic / strong-motion digitizers (bshm[formats])
+  uff    .uff .unv               UFF dataset 58 time series (bshm[formats])
+  toa5   .dat                    Campbell Scientific TOA5 tables
+Channel names, units and (where the file says) quantities come from the
+file; --quantity/--unit/--channels override them. The file's own times and
+sampling rate are kept; gaps in a file, and between files, become gap
+records. DEWESoft .dxd/.d7d files are not read directly: see
+docs/interop.md.
+
+A CSV file needs a header row, a first column 'time' and one column per
 channel. 'time' is ISO 8601 UTC (2026-03-01T12:00:00.010Z) or seconds since
 the record start; the start then comes from the file name
 (rec_2026-03-01T12-00-00.csv) or --start. The sampling rate is derived from
@@ -27,12 +39,20 @@ Describe the channels with --quantity/--unit or a TOML file (--channels):
 example:
     bshm import logger/ --out data --station north-bridge \\
         --quantity A1=acceleration --unit A1=m/s2
+    bshm import daq/*.tdms --out data --station north-bridge --group Acc
+    bshm import digitizer.mseed --out data --station north-bridge --unit HNZ=m/s2
+    bshm import CR1000X_Fast.dat --out data --station north-bridge --utc-offset 1
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
-    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="CSV files or folders")
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="files or folders")
+    parser.add_argument(
+        "--format",
+        choices=("csv", "tdms", "mseed", "uff", "toa5"),
+        help="file format (default: from each file's extension)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="raw store folder")
     parser.add_argument("--station", required=True, help="station name (names the files)")
     parser.add_argument("--source", default="import", help="source name (default: import)")
@@ -53,6 +73,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", metavar="TOML", help="channel descriptions (see above)")
     parser.add_argument("--start", help="record start (ISO 8601 UTC) for relative time columns")
     parser.add_argument("--fs", type=float, help="sampling rate in Hz (default: from the times)")
+    parser.add_argument(
+        "--utc-offset",
+        type=float,
+        default=0.0,
+        metavar="HOURS",
+        help="TOA5: the logger clock's offset from UTC in hours (e.g. 1 for UTC+1; default 0)",
+    )
+    parser.add_argument("--group", help="TDMS: import only this group (default: all groups)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -78,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--start: {exc}") from None
     if args.fs is not None and args.fs <= 0:
         raise ConfigError("--fs must be > 0")
+    if not -14 <= args.utc_offset <= 14:
+        raise ConfigError(f"--utc-offset {args.utc_offset:g}: hours between -14 and 14")
     summary = import_csv(
         args.inputs,
         args.out,
@@ -86,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         channels=channels,
         start_ns=start,
         fs=args.fs,
+        fmt=args.format,
+        reader_options={"utc_offset_s": args.utc_offset * 3600.0, "group": args.group},
     )
     if args.json:
         print(json.dumps(summary, indent=2))
