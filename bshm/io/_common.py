@@ -282,28 +282,12 @@ def split_rows(
     d = np.asarray(data)
     if d.ndim == 1:
         d = d[:, None]
-    dt = np.diff(t)
-    back = np.flatnonzero(dt < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise _fail(path, f"{position(i)}: time {to_iso(int(t[i]))} goes back")
-    dup = np.flatnonzero(dt == 0)
-    if dup.size:
-        a, b = d[dup], d[dup + 1]
-        same = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
-        if not same.all():
-            i = int(dup[np.flatnonzero(~same)[0]]) + 1
-            raise _fail(
-                path, f"{position(i)}: time {to_iso(int(t[i]))} repeated with different values"
-            )
-        log.info("%s: %d repeated row(s) dropped", path, dup.size)
-        keep = np.ones(t.size, bool)
-        keep[dup + 1] = False
-        idx = np.flatnonzero(keep)
+    idx = _drop_repeats(path, t, d, position)
+    if idx is not None:
         t, d = t[idx], d[idx]
         pos = position
         position = lambda i: pos(int(idx[i]))  # noqa: E731 - keep positions of the file
-        dt = np.diff(t)
+    dt = np.diff(t)
     if t.size < 2:
         raise _fail(path, f"needs at least 2 samples, found {t.size}")
     step = NS_PER_S / fs if fs else float(np.median(dt))
@@ -334,6 +318,47 @@ def split_rows(
             )
         )
     return out
+
+
+def _drop_repeats(
+    path: Path, t: np.ndarray, d: np.ndarray, position: Callable[[int], str]
+) -> np.ndarray | None:
+    """Rows to keep when some rows repeat earlier ones (a logger's re-collection).
+
+    Returns None when times only increase. A row whose time is not after
+    every earlier one must repeat an earlier row exactly (same time, same
+    values); it is then dropped.
+
+    Raises
+    ------
+    bshm.importer.CsvImportError
+        A time going back to a time not seen before, or a repeated time
+        with different values.
+    """
+    if t.size < 2 or bool(np.all(np.diff(t) > 0)):
+        return None
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    first = np.r_[True, ts[1:] != ts[:-1]]  # first (earliest in the file) of each time
+    rep = order[~first]  # file rows that repeat an earlier row's time
+    # the earlier row of the same time: walk back to the first of the run
+    group_first = np.maximum.accumulate(np.where(first, np.arange(ts.size), 0))
+    orig = order[group_first[~first]]
+    a, b = d[orig], d[rep]
+    same = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    if not same.all():
+        i = int(rep[np.flatnonzero(~same)].min())
+        raise _fail(path, f"{position(i)}: time {to_iso(int(t[i]))} repeated with different values")
+    prev_max = np.r_[np.iinfo(np.int64).min, np.maximum.accumulate(t)[:-1]]
+    back = np.flatnonzero(t <= prev_max)
+    is_rep = np.zeros(t.size, bool)
+    is_rep[rep] = True
+    new_back = back[~is_rep[back]]
+    if new_back.size:
+        i = int(new_back[0])
+        raise _fail(path, f"{position(i)}: time {to_iso(int(t[i]))} goes back")
+    log.info("%s: %d repeated row(s) dropped", path, rep.size)
+    return np.sort(order[first])
 
 
 #: unit (lower case, spaces removed) -> quantity
