@@ -29,6 +29,7 @@ from bshm.store.schema import DIRECTIONS, QUANTITIES  # noqa: F401 - re-exported
 from bshm.timeutil import parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bshm._config_delivery import DeliverySettings
     from bshm.store import ChannelMeta, SourceSpec
 
 SOURCE_KINDS = ("serial", "modbus-tcp", "modbus-rtu")
@@ -233,6 +234,7 @@ class AlarmSettings:
     frequency_shift_pct: Levels = (1.0, 2.0, 4.0)
     novelty_alpha: Levels = (1e-2, 1e-3, 1e-4)
     mac_drop: Levels = (0.05, 0.10, 0.20)
+    delivery: DeliverySettings | None = None  # MQTT / webhook (bshm._config_delivery)
 
 
 @dataclass(frozen=True)
@@ -470,6 +472,9 @@ def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSet
     fs_pct = v.levels(t, "frequency_shift_pct", default=(1.0, 2.0, 4.0))
     alpha = v.levels(t, "novelty_alpha", default=(1e-2, 1e-3, 1e-4), decreasing=True)
     mac = v.levels(t, "mac_drop", default=(0.05, 0.10, 0.20))
+    from bshm._config_delivery import read_delivery
+
+    delivery = read_delivery(v, t, base)
     v.no_unknown(t)
     if k is not None and n is not None and k > n:
         v.problem(
@@ -491,6 +496,7 @@ def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSet
         frequency_shift_pct=fs_pct or (1.0, 2.0, 4.0),
         novelty_alpha=alpha or (1e-2, 1e-3, 1e-4),
         mac_drop=mac or (0.05, 0.10, 0.20),
+        delivery=delivery,
     )
 
 

@@ -105,10 +105,19 @@ def run(args: argparse.Namespace) -> int:  # noqa: D103 - CLI contract
     except LockError as exc:
         print(f"bshm: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    from bshm.delivery import deliver_after_analyze  # alarm delivery (never fails the run)
+
+    delivery = deliver_after_analyze(args.data_dir, args.config)
     if args.json:
-        print(json.dumps(summary.to_json(), indent=2, default=str))
+        out = summary.to_json()
+        if delivery is not None:
+            out["delivery"] = delivery
+        print(json.dumps(out, indent=2, default=str))
     else:
         _print_text(summary)
+        for d in delivery or []:
+            print(f"alarm delivery {d['destination']}: {d['status']}"
+                  + (f" ({d['error']})" if d["error"] else ""))
     log.debug("results in %s", summary.results_path)
     if args.fail_on_alarm and summary.max_level >= args.fail_on_alarm:
         return EXIT_ALARM
