@@ -83,8 +83,12 @@ def _path(v: Validator, t: Table, name: str, base: Path) -> Path | None:
 
 
 def _env_name(v: Validator, t: Table, name: str) -> str | None:
-    return v.string(t, name, pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-                    hint="the NAME of an environment variable, not its value")
+    return v.string(
+        t,
+        name,
+        pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+        hint="the NAME of an environment variable, not its value",
+    )
 
 
 def _read_mqtt(v: Validator, t: Table, base: Path) -> MqttSettings | None:
@@ -96,23 +100,39 @@ def _read_mqtt(v: Validator, t: Table, base: Path) -> MqttSettings | None:
     cert = _path(v, t, "mqtt_cert_file", base)
     key = _path(v, t, "mqtt_key_file", base)
     tls_key = v.boolean(t, "mqtt_tls", default=False)
-    client_id = v.string(t, "mqtt_client_id", pattern=r"[A-Za-z0-9_.\-]{1,23}",
-                         hint="1-23 letters, digits, '_', '.', '-'")
+    client_id = v.string(
+        t,
+        "mqtt_client_id",
+        pattern=r"[A-Za-z0-9_.\-]{1,23}",
+        hint="1-23 letters, digits, '_', '.', '-'",
+    )
     if url is None:
-        for k, val in (("mqtt_username", username), ("mqtt_password_env", pw_env),
-                       ("mqtt_password_file", pw_file), ("mqtt_ca_file", ca)):
+        for k, val in (
+            ("mqtt_username", username),
+            ("mqtt_password_env", pw_env),
+            ("mqtt_password_file", pw_file),
+            ("mqtt_ca_file", ca),
+        ):
             if val is not None:
-                v.problem(t.key(k), "has no effect without mqtt", 'add mqtt = "mqtt://host:port/topic"')
+                v.problem(
+                    t.key(k), "has no effect without mqtt", 'add mqtt = "mqtt://host:port/topic"'
+                )
         return None
     key_path = t.key("mqtt")
     u = urlsplit(url)
     if u.scheme not in ("mqtt", "mqtts"):
-        v.problem(key_path, f"{url!r}: the scheme must be mqtt:// or mqtts:// (TLS)",
-                  "e.g. mqtt://broker:1883/bridges/alarms")
+        v.problem(
+            key_path,
+            f"{url!r}: the scheme must be mqtt:// or mqtts:// (TLS)",
+            "e.g. mqtt://broker:1883/bridges/alarms",
+        )
         return None
     if u.password is not None or u.username is not None:
-        v.problem(key_path, "must not hold a user or password",
-                  "use mqtt_username and mqtt_password_env or mqtt_password_file")
+        v.problem(
+            key_path,
+            "must not hold a user or password",
+            "use mqtt_username and mqtt_password_env or mqtt_password_file",
+        )
         return None
     try:
         port = u.port
@@ -121,30 +141,53 @@ def _read_mqtt(v: Validator, t: Table, base: Path) -> MqttSettings | None:
         return None
     topic = u.path.lstrip("/")
     if "#" in url or "?" in url:
-        v.problem(key_path, f"{url!r}: '#' and '?' do not belong in a publishing topic",
-                  "wildcards are for subscribers")
+        v.problem(
+            key_path,
+            f"{url!r}: '#' and '?' do not belong in a publishing topic",
+            "wildcards are for subscribers",
+        )
         return None
     if not u.hostname or not topic:
-        v.problem(key_path, f"{url!r}: needs a host and a topic", "e.g. mqtt://broker:1883/bridges/alarms")
+        v.problem(
+            key_path, f"{url!r}: needs a host and a topic", "e.g. mqtt://broker:1883/bridges/alarms"
+        )
         return None
     if "+" in topic or "#" in topic:
-        v.problem(key_path, f"topic {topic!r}: wildcards (+, #) are for subscribers, not publishers")
+        v.problem(
+            key_path, f"topic {topic!r}: wildcards (+, #) are for subscribers, not publishers"
+        )
         return None
     bad = [f for f in _PLACEHOLDER.findall(topic) if f not in TOPIC_FIELDS]
     if bad:
-        v.problem(key_path, f"topic placeholder {{{bad[0]}}} is unknown",
-                  "use " + ", ".join("{" + f + "}" for f in TOPIC_FIELDS))
+        v.problem(
+            key_path,
+            f"topic placeholder {{{bad[0]}}} is unknown",
+            "use " + ", ".join("{" + f + "}" for f in TOPIC_FIELDS),
+        )
         return None
     if pw_env and pw_file:
-        v.problem(t.key("mqtt_password_file"), "give either mqtt_password_env or mqtt_password_file")
+        v.problem(
+            t.key("mqtt_password_file"), "give either mqtt_password_env or mqtt_password_file"
+        )
     if (pw_env or pw_file) and not username:
         v.problem(t.key("mqtt_username"), "missing", "a password needs a user name")
     if (cert is None) != (key is None):
         v.problem(t.key("mqtt_cert_file"), "mqtt_cert_file and mqtt_key_file go together")
     tls = u.scheme == "mqtts" or bool(tls_key)
-    return MqttSettings(url=url, host=u.hostname, port=port or (8883 if tls else 1883), topic=topic,
-                        tls=tls, username=username, password_env=pw_env, password_file=pw_file,
-                        ca_file=ca, cert_file=cert, key_file=key, client_id=client_id)
+    return MqttSettings(
+        url=url,
+        host=u.hostname,
+        port=port or (8883 if tls else 1883),
+        topic=topic,
+        tls=tls,
+        username=username,
+        password_env=pw_env,
+        password_file=pw_file,
+        ca_file=ca,
+        cert_file=cert,
+        key_file=key,
+        client_id=client_id,
+    )
 
 
 def _read_webhook(v: Validator, t: Table, base: Path) -> WebhookSettings | None:
@@ -154,19 +197,27 @@ def _read_webhook(v: Validator, t: Table, base: Path) -> WebhookSettings | None:
     ca = _path(v, t, "webhook_ca_file", base)
     if url is None:
         if tok_env or tok_file or ca:
-            v.problem(t.key("webhook_token_env"), "has no effect without webhook",
-                      'add webhook = "https://..."')
+            v.problem(
+                t.key("webhook_token_env"),
+                "has no effect without webhook",
+                'add webhook = "https://..."',
+            )
         return None
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname:
         v.problem(t.key("webhook"), f"{url!r}: must be an http:// or https:// URL")
         return None
     if u.password is not None or u.username is not None:
-        v.problem(t.key("webhook"), "must not hold a user or password",
-                  "use webhook_token_env or webhook_token_file")
+        v.problem(
+            t.key("webhook"),
+            "must not hold a user or password",
+            "use webhook_token_env or webhook_token_file",
+        )
         return None
     if tok_env and tok_file:
-        v.problem(t.key("webhook_token_file"), "give either webhook_token_env or webhook_token_file")
+        v.problem(
+            t.key("webhook_token_file"), "give either webhook_token_env or webhook_token_file"
+        )
     return WebhookSettings(url=url, token_env=tok_env, token_file=tok_file, ca_file=ca)
 
 
@@ -179,6 +230,10 @@ def read_delivery(v: Validator, t: Table, base: Path) -> DeliverySettings | None
     timeout = v.duration(t, "delivery_timeout", default=10.0, minimum=0.1)
     if mqtt is None and hook is None:
         return None
-    return DeliverySettings(mqtt=mqtt, webhook=hook,
-                            retries=retries if retries is not None else 3,
-                            backoff_s=backoff, timeout_s=timeout)
+    return DeliverySettings(
+        mqtt=mqtt,
+        webhook=hook,
+        retries=retries if retries is not None else 3,
+        backoff_s=backoff,
+        timeout_s=timeout,
+    )

@@ -38,18 +38,30 @@ EXIT_BUSY = 75
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bshm deliver``."""
     parser.add_argument("config", metavar="CONFIG", help="station.toml with [alarms] mqtt/webhook")
-    parser.add_argument("--feed", metavar="FILE",
-                        help="deliver this alarm feed (default: the station's [alarms] feed)")
+    parser.add_argument(
+        "--feed",
+        metavar="FILE",
+        help="deliver this alarm feed (default: the station's [alarms] feed)",
+    )
     parser.add_argument("--only", choices=("mqtt", "webhook"), help="one destination only")
-    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="keep retrying a failing destination this long (default: only "
-                        "the configured delivery_retries)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep retrying a failing destination this long (default: only "
+        "the configured delivery_retries)",
+    )
     act = parser.add_mutually_exclusive_group()
-    act.add_argument("--status", action="store_true",
-                     help="only count the pending alarms of each destination")
-    act.add_argument("--mark-delivered", action="store_true",
-                     help="record every alarm now in the feed as delivered without sending "
-                     "(a new destination that should only get new alarms)")
+    act.add_argument(
+        "--status", action="store_true", help="only count the pending alarms of each destination"
+    )
+    act.add_argument(
+        "--mark-delivered",
+        action="store_true",
+        help="record every alarm now in the feed as delivered without sending "
+        "(a new destination that should only get new alarms)",
+    )
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
@@ -67,16 +79,30 @@ def run(args: argparse.Namespace) -> int:
     settings = st.alarms.delivery
     if settings is None:
         raise ConfigError(
-            f"{args.config}: [alarms] has no mqtt or webhook destination (see docs/interop.md)")
-    if args.only == "mqtt" and settings.mqtt is None or (
-            args.only == "webhook" and settings.webhook is None):
+            f"{args.config}: [alarms] has no mqtt or webhook destination (see docs/interop.md)"
+        )
+    if (
+        args.only == "mqtt"
+        and settings.mqtt is None
+        or (args.only == "webhook" and settings.webhook is None)
+    ):
         raise ConfigError(f"--only {args.only}: no {args.only} destination in {args.config}")
     feed = args.feed or st.alarms.feed
-    reports = deliver(feed, settings, station=st.name, only=args.only, wait_s=args.wait,
-                      status_only=args.status, mark_delivered=args.mark_delivered)
+    reports = deliver(
+        feed,
+        settings,
+        station=st.name,
+        only=args.only,
+        wait_s=args.wait,
+        status_only=args.status,
+        mark_delivered=args.mark_delivered,
+    )
     if args.json:
-        print(json.dumps({"feed": str(feed), "destinations": [r.to_json() for r in reports]},
-                         indent=1))
+        print(
+            json.dumps(
+                {"feed": str(feed), "destinations": [r.to_json() for r in reports]}, indent=1
+            )
+        )
     else:
         for r in reports:
             line = f"{r.kind} {r.destination}: {r.status}"

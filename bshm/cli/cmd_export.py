@@ -37,20 +37,37 @@ examples:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bshm export``."""
-    parser.add_argument("results", nargs="?", metavar="RESULTS",
-                        help="results file or data folder (optional with --raw)")
-    parser.add_argument("--out", "-o", metavar="FILE",
-                        help="output: .unv/.uff (Universal File), .csv or .json (trends)")
-    parser.add_argument("--time", metavar="T|FROM..TO",
-                        help="one window's modes (T), or the period of the time series (FROM..TO)")
+    parser.add_argument(
+        "results",
+        nargs="?",
+        metavar="RESULTS",
+        help="results file or data folder (optional with --raw)",
+    )
+    parser.add_argument(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="output: .unv/.uff (Universal File), .csv or .json (trends)",
+    )
+    parser.add_argument(
+        "--time",
+        metavar="T|FROM..TO",
+        help="one window's modes (T), or the period of the time series (FROM..TO)",
+    )
     parser.add_argument("--raw", metavar="DIR", help="raw data folder for time series (dataset 58)")
     parser.add_argument("--source", help="source of the time series (default: the accelerations)")
     parser.add_argument("--channels", metavar="A,B,...", help="channels of the time series")
     parser.add_argument("--config", metavar="STATION.TOML", help="station config (sensor geometry)")
-    parser.add_argument("--complex", action="store_true",
-                        help="complex modes (UFF 55 analysis type 3) instead of normal modes")
-    parser.add_argument("--json", action="store_true",
-                        help="print the trends (or, with a UFF --out, the summary) as JSON")
+    parser.add_argument(
+        "--complex",
+        action="store_true",
+        help="complex modes (UFF 55 analysis type 3) instead of normal modes",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the trends (or, with a UFF --out, the summary) as JSON",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,10 +104,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--raw exports time series: give --time FROM..TO")
     if args.results is None and args.raw is None:
         raise ConfigError("give RESULTS (modes) and/or --raw DIR --time FROM..TO (time series)")
+    assert out is not None  # a UFF kind implies --out
     chans = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
-    summary = export_uff(out, results=args.results, raw=args.raw, config=args.config,
-                         at_ns=at_ns, span=span, source=args.source, channels=chans,
-                         complex_modes=args.complex)
+    summary = export_uff(
+        out,
+        results=args.results,
+        raw=args.raw,
+        config=args.config,
+        at_ns=at_ns,
+        span=span,
+        source=args.source,
+        channels=chans,
+        complex_modes=args.complex,
+    )
     if args.json:
         print(dumps(summary))
     else:

@@ -33,8 +33,13 @@ from bshm.delivery.errors import DeliveryFailure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DeliveryFailure", "DeliveryReport", "deliver", "deliver_after_analyze",
-           "deliver_station"]
+__all__ = [
+    "DeliveryFailure",
+    "DeliveryReport",
+    "deliver",
+    "deliver_after_analyze",
+    "deliver_station",
+]
 
 
 @dataclass
@@ -60,13 +65,21 @@ class DeliveryReport:
     def ok(self) -> bool:
         """True when nothing is left to deliver (or another run is on it)."""
         return self.status in ("delivered", "up to date", "busy", "marked") or (
-            self.status == "pending" and self.pending == 0)
+            self.status == "pending" and self.pending == 0
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (``bshm deliver --json``, ``bshm analyze --json``)."""
-        return {"destination": self.destination, "kind": self.kind, "status": self.status,
-                "delivered": self.delivered, "pending": self.pending, "error": self.error,
-                "problems": list(self.problems), "cursor": self.cursor}
+        return {
+            "destination": self.destination,
+            "kind": self.kind,
+            "status": self.status,
+            "delivered": self.delivered,
+            "pending": self.pending,
+            "error": self.error,
+            "problems": list(self.problems),
+            "cursor": self.cursor,
+        }
 
 
 def _senders(settings: Any, only: str | None, station: str) -> list[Any]:
@@ -84,7 +97,8 @@ def _senders(settings: Any, only: str | None, station: str) -> list[Any]:
 
 def cursor_name(kind: str, url: str) -> str:
     """File stem of a destination's cursor: a new URL is a new destination."""
-    return f"{kind}-" + hashlib.sha1(f"{kind} {url}".encode(), usedforsecurity=False).hexdigest()[:10]
+    digest = hashlib.sha1(f"{kind} {url}".encode(), usedforsecurity=False).hexdigest()
+    return f"{kind}-{digest[:10]}"
 
 
 def deliver(
@@ -153,8 +167,15 @@ def deliver(
     return reports
 
 
-def _send_all(sender: Any, pending: list, cursor: Any, settings: Any, rep: DeliveryReport,
-              wait_s: float, sleep: Callable[[float], None]) -> None:
+def _send_all(
+    sender: Any,
+    pending: list,
+    cursor: Any,
+    settings: Any,
+    rep: DeliveryReport,
+    wait_s: float,
+    sleep: Callable[[float], None],
+) -> None:
     from bshm.delivery.message import build_message, encode
 
     deadline = time.monotonic() + max(0.0, wait_s)
@@ -176,8 +197,9 @@ def _send_all(sender: Any, pending: list, cursor: Any, settings: Any, rep: Deliv
                     delay = min(settings.backoff_s * 2 ** (attempt - 1), settings.backoff_max_s)
                     if attempt > settings.retries:
                         delay = min(delay, max(left, 0.0))
-                    log.warning("%s: %s (attempt %d; again in %.3g s)", sender.name, f,
-                                attempt, delay)
+                    log.warning(
+                        "%s: %s (attempt %d; again in %.3g s)", sender.name, f, attempt, delay
+                    )
                     sleep(delay)
             cursor.ack([e])
             rep.delivered += 1
@@ -185,8 +207,12 @@ def _send_all(sender: Any, pending: list, cursor: Any, settings: Any, rep: Deliv
         rep.status = "delivered"
     except DeliveryFailure as f:
         rep.status, rep.error = "failed", str(f)
-        log.error("alarm delivery to %s failed: %s; %d alarm(s) left for the next run",
-                  sender.name, f, rep.pending)
+        log.error(
+            "alarm delivery to %s failed: %s; %d alarm(s) left for the next run",
+            sender.name,
+            f,
+            rep.pending,
+        )
     except OSError as exc:
         rep.status = "failed"
         rep.error = f"cannot write the delivery cursor {cursor.path} ({exc.strerror or exc})"
@@ -226,5 +252,15 @@ def deliver_after_analyze(data_dir: str | Path, config: str | Path | None) -> li
         return [r.to_json() for r in deliver_station(st)]
     except Exception as exc:  # noqa: BLE001 - delivery must never fail the analysis
         log.error("alarm delivery: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
-        return [{"destination": None, "kind": None, "status": "failed", "delivered": 0,
-                 "pending": None, "error": str(exc), "problems": [], "cursor": None}]
+        return [
+            {
+                "destination": None,
+                "kind": None,
+                "status": "failed",
+                "delivered": 0,
+                "pending": None,
+                "error": str(exc),
+                "problems": [],
+                "cursor": None,
+            }
+        ]

@@ -45,6 +45,8 @@ def encode(msg: dict[str, Any]) -> bytes:
 
 def topic_for(template: str, msg: dict[str, Any]) -> str:
     """An MQTT topic with ``{station}``, ``{kind}``, ``{level_name}`` filled in."""
-    safe = {k: str(msg.get(k) or "unknown").replace("/", "_").replace("+", "_").replace("#", "_")
-            for k in ("station", "kind", "level_name")}
+    safe = {
+        k: str(msg.get(k) or "unknown").replace("/", "_").replace("+", "_").replace("#", "_")
+        for k in ("station", "kind", "level_name")
+    }
     return template.format_map(safe)

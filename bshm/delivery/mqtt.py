@@ -51,18 +51,24 @@ class MqttSender:
         mqtt = need("paho.mqtt.client", "MQTT alarm delivery")
         s = self.s
         cid = s.client_id or ""
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid,
-                             protocol=mqtt.MQTTv311, clean_session=True)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=cid,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
         client.enable_logger(logging.getLogger("bshm.delivery.paho"))
         if s.username:
             pw = read_secret(s.password_env, s.password_file, "MQTT password")
             client.username_pw_set(s.username, pw)
         if s.tls:
             try:
-                client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None,
-                               certfile=str(s.cert_file) if s.cert_file else None,
-                               keyfile=str(s.key_file) if s.key_file else None,
-                               cert_reqs=ssl.CERT_REQUIRED)
+                client.tls_set(
+                    ca_certs=str(s.ca_file) if s.ca_file else None,
+                    certfile=str(s.cert_file) if s.cert_file else None,
+                    keyfile=str(s.key_file) if s.key_file else None,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                )
             except (OSError, ssl.SSLError, ValueError) as exc:
                 raise DeliveryFailure(f"TLS set-up failed ({exc})", retry=False) from None
         done = threading.Event()

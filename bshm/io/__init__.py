@@ -116,7 +116,7 @@ def folder_files(folder: Path, fmt: str | None) -> tuple[list[Path], str]:
             f"{folder}: holds files of several formats ({', '.join(found)}): "
             "give --format to choose one"
         )
-    (name, files), = found.items()
+    ((name, files),) = found.items()
     return files, name
 
 

@@ -212,7 +212,8 @@ def assemble(
                 log.info("%s: %s repeats samples already read: kept once", path, t.where or t.name)
             data[sl, c] = seg
             filled[sl, c] = True
-        out.extend(_cut_unfilled(path, t0, fs, data, filled.any(axis=1), names, meta, origin))
+        have = np.asarray(filled.any(axis=1), dtype=bool)
+        out.extend(_cut_unfilled(path, t0, fs, data, have, names, meta, origin))
     return out
 
 

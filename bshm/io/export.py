@@ -35,7 +35,9 @@ def find_results(path: str | Path) -> Path:
 
 
 def channel_metas(
-    *, config: str | Path | None = None, raw: str | Path | None = None,
+    *,
+    config: str | Path | None = None,
+    raw: str | Path | None = None,
     results: Path | None = None,
 ) -> dict[str, Any]:
     """Channel metadata (location, direction, unit, quantity) by name.
@@ -48,8 +50,9 @@ def channel_metas(
 
         st = load_station(config)
         return {c.name: c.meta() for _, c in st.iter_channels()}
-    folder = Path(raw) if raw is not None else (
-        results.parent.parent if results is not None else None)
+    folder = (
+        Path(raw) if raw is not None else (results.parent.parent if results is not None else None)
+    )
     if folder is None:
         return {}
     cfg = folder / "station.toml"
@@ -67,8 +70,9 @@ def channel_metas(
         return {}
 
 
-def _modal_set(r: Any, at_ns: int | None) -> tuple[list[str], np.ndarray, np.ndarray,
-                                                    np.ndarray, list[str], str]:
+def _modal_set(
+    r: Any, at_ns: int | None
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str], str]:
     tr = r.tracks()
     if not tr or "ref_frequency" not in tr:
         raise StoreError(f"{r.path}: no tracked modes yet (run 'bshm analyze' first)")
@@ -79,10 +83,19 @@ def _modal_set(r: Any, at_ns: int | None) -> tuple[list[str], np.ndarray, np.nda
         damp = ref.get("damping")
         if damp is None:
             with np.errstate(all="ignore"):
-                damp = np.nanmedian(np.asarray(tr["damping"], float), axis=0) if np.isfinite(
-                    np.asarray(tr["damping"], float)).any() else np.full(len(ids), np.nan)
-        return (ids, np.asarray(tr["ref_frequency"], float), np.asarray(damp, float),
-                np.asarray(tr["ref_shape"]), chans, "reference modal set")
+                damp = (
+                    np.nanmedian(np.asarray(tr["damping"], float), axis=0)
+                    if np.isfinite(np.asarray(tr["damping"], float)).any()
+                    else np.full(len(ids), np.nan)
+                )
+        return (
+            ids,
+            np.asarray(tr["ref_frequency"], float),
+            np.asarray(damp, float),
+            np.asarray(tr["ref_shape"]),
+            chans,
+            "reference modal set",
+        )
     t = np.asarray(tr["time_ns"], np.int64)
     w = r.windows()
     starts, ends = np.asarray(w["start_ns"], np.int64), np.asarray(w["end_ns"], np.int64)
@@ -90,11 +103,18 @@ def _modal_set(r: Any, at_ns: int | None) -> tuple[list[str], np.ndarray, np.nda
     end = ends[starts == t[i]][0] if i >= 0 and (starts == t[i]).any() else None
     if i < 0 or end is None or at_ns >= end:
         near = to_iso(int(t[np.argmin(np.abs(t - at_ns))])) if t.size else "none"
-        raise ConfigError(f"--time {to_iso(at_ns)}: not in a processed window "
-                          f"(nearest processed window starts {near})")
-    return (ids, np.asarray(tr["frequency"][i], float), np.asarray(tr["damping"][i], float),
-            np.asarray(tr["shape"][i]), chans,
-            f"window {to_iso(int(t[i]), digits=0)} .. {to_iso(int(end), digits=0)}")
+        raise ConfigError(
+            f"--time {to_iso(at_ns)}: not in a processed window "
+            f"(nearest processed window starts {near})"
+        )
+    return (
+        ids,
+        np.asarray(tr["frequency"][i], float),
+        np.asarray(tr["damping"][i], float),
+        np.asarray(tr["shape"][i]),
+        chans,
+        f"window {to_iso(int(t[i]), digits=0)} .. {to_iso(int(end), digits=0)}",
+    )
 
 
 def export_uff(
@@ -154,18 +174,33 @@ def export_uff(
     sets.append(dataset_15(geo))
     if res is not None:
         sub = _sub_geometry(geo, chans)
-        mode_sets = modes_55(sub, ids, f, z, shapes, complex_modes=complex_modes,
-                             title=f"bshm {station} {label}"[:80], when=label)
+        mode_sets = modes_55(
+            sub,
+            ids,
+            f,
+            z,
+            shapes,
+            complex_modes=complex_modes,
+            title=f"bshm {station} {label}"[:80],
+            when=label,
+        )
         sets += mode_sets
         what.append(f"{len(mode_sets)} modes ({label})")
     if record is not None:
-        series = series_58(_sub_geometry(geo, list(record.channel_names)), record,
-                           title=f"bshm {station}")
+        series = series_58(
+            _sub_geometry(geo, list(record.channel_names)), record, title=f"bshm {station}"
+        )
         sets += series
         what.append(f"{len(series)} time series of {record.source}")
     path = write_uff(out, sets)
-    return {"out": str(path), "nodes": len(geo.coords), "modes": len(mode_sets),
-            "series": len(series), "what": what, "notes": geo.notes}
+    return {
+        "out": str(path),
+        "nodes": len(geo.coords),
+        "modes": len(mode_sets),
+        "series": len(series),
+        "what": what,
+        "notes": geo.notes,
+    }
 
 
 def _sub_geometry(geo: Any, chans: list[str]) -> Any:
@@ -174,15 +209,22 @@ def _sub_geometry(geo: Any, chans: list[str]) -> Any:
     return Geometry(list(chans), geo.node, geo.axis, geo.coords, geo.notes)
 
 
-def _read_raw(raw: str | Path, span: tuple[int, int], source: str | None,
-              channels: list[str] | None) -> tuple[Any, str]:
+def _read_raw(
+    raw: str | Path, span: tuple[int, int], source: str | None, channels: list[str] | None
+) -> tuple[Any, str]:
     from bshm.store import open_raw
 
     with open_raw(raw) as r:
         names = list(r.sources)
         if source is None:
-            source = next((n for n in names if any(
-                c.quantity == "acceleration" for c in r.sources[n].channels)), names[0])
+            source = next(
+                (
+                    n
+                    for n in names
+                    if any(c.quantity == "acceleration" for c in r.sources[n].channels)
+                ),
+                names[0],
+            )
         if source not in names:
             raise ConfigError(f"--source {source!r}: not in {raw} (sources: {', '.join(names)})")
         try:
@@ -191,8 +233,9 @@ def _read_raw(raw: str | Path, span: tuple[int, int], source: str | None,
             raise ConfigError(f"--channels: {exc}") from None
         station = r.station or ""
     if rec.n_samples == 0:
-        raise ConfigError(f"--time {to_iso(span[0])}..{to_iso(span[1])}: no samples of "
-                          f"{source!r} in this period")
+        raise ConfigError(
+            f"--time {to_iso(span[0])}..{to_iso(span[1])}: no samples of {source!r} in this period"
+        )
     return rec, station
 
 

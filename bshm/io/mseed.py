@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def read_mseed(path: Path) -> list:
         raise CsvImportError(f"{path}: holds no MiniSEED trace")
     prefix = {i.rsplit(".", 1)[0] for i in ids}
     short = len(prefix) == 1
-    traces, meta = [], {}
+    traces: list[Trace] = []
+    meta: dict[str, Any] = {}
     for k, tr in enumerate(stream):
         st = tr.stats
         name = st.channel if short and st.channel else tr.id

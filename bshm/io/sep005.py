@@ -88,7 +88,9 @@ def from_sep005(
     if isinstance(signals, Mapping):
         signals = [signals]
     path = Path(label)
-    traces, timed, meta = [], [], {}
+    traces: list[Trace] = []
+    timed: list[tuple[str, np.ndarray, np.ndarray, str]] = []
+    meta: dict[str, Any] = {}
     for k, sig in enumerate(signals, 1):
         where = f"{label} channel {k}"
         if not isinstance(sig, Mapping):
@@ -98,9 +100,14 @@ def from_sep005(
                 raise _err(where, f"has no {key!r} (required by SEP005)")
         name = str(sig["name"])
         where = f"{label} channel {k} ({name})"
-        data = np.array([math.nan if v is None else v for v in np.asarray(sig["data"], object)],
-                        dtype=np.float64) if _has_none(sig["data"]) else np.asarray(
-                            sig["data"], dtype=np.float64)
+        data = (
+            np.array(
+                [math.nan if v is None else v for v in np.asarray(sig["data"], object)],
+                dtype=np.float64,
+            )
+            if _has_none(sig["data"])
+            else np.asarray(sig["data"], dtype=np.float64)
+        )
         if data.ndim != 1:
             raise _err(where, f"data must be 1-D, not of shape {data.shape}")
         t0 = _start(sig, start_ns, where)
@@ -122,15 +129,25 @@ def from_sep005(
     if traces:
         return assemble(path, traces, meta=meta, origin=ORIGIN)
     t_ref = timed[0][1]
-    for name, t, _, where in timed[1:]:
-        if t.shape != t_ref.shape or not np.array_equal(t, t_ref):
-            raise _err(where, f"its time vector differs from {timed[0][0]}'s: channels "
-                              "with different times cannot share one record")
+    for _, t_ns, _, where in timed[1:]:
+        if t_ns.shape != t_ref.shape or not np.array_equal(t_ns, t_ref):
+            raise _err(
+                where,
+                f"its time vector differs from {timed[0][0]}'s: channels "
+                "with different times cannot share one record",
+            )
     names = [n for n, *_ in timed]
     if len(set(names)) != len(names):
         raise _err(label, "a channel given by 'time' appears twice")
-    return split_rows(path, t_ref, np.column_stack([d for _, _, d, _ in timed]), names,
-                      meta=meta, origin=ORIGIN, position=lambda i: f"{label} sample {i}")
+    return split_rows(
+        path,
+        t_ref,
+        np.column_stack([d for _, _, d, _ in timed]),
+        names,
+        meta=meta,
+        origin=ORIGIN,
+        position=lambda i: f"{label} sample {i}",
+    )
 
 
 def _has_none(values: Any) -> bool:

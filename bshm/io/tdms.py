@@ -66,9 +66,7 @@ def _ts_ns(value: Any, path: Path, what: str) -> int:
         raise CsvImportError(f"{path}: {what}: {value!r} is not a time") from None
 
 
-def read_tdms(
-    path: Path, *, group: str | None = None, start_ns: int | None = None
-) -> list:
+def read_tdms(path: Path, *, group: str | None = None, start_ns: int | None = None) -> list:
     """Read one TDMS file into importer records (see the module doc).
 
     Parameters
@@ -113,21 +111,26 @@ def read_tdms(
         numeric = [c for c in chans if not _is_time(c) and _is_numeric(c)]
         skipped = [c.name for c in chans if c not in time_ch and c not in numeric]
         if skipped:
-            log.info("%s: group %s: non-numeric channels skipped: %s", path, g.name,
-                     ", ".join(skipped))
+            log.info(
+                "%s: group %s: non-numeric channels skipped: %s", path, g.name, ", ".join(skipped)
+            )
         if not numeric:
             continue
-        label = {c.name: c.name if all_names.count(c.name) == 1 else f"{g.name}/{c.name}"
-                 for c in numeric}
+        label = {
+            c.name: c.name if all_names.count(c.name) == 1 else f"{g.name}/{c.name}"
+            for c in numeric
+        }
         for c in numeric:
-            meta[label[c.name]] = channel_info(label[c.name], str(c.properties.get("unit_string", "")))
+            unit = str(c.properties.get("unit_string", ""))
+            meta[label[c.name]] = channel_info(label[c.name], unit)
         if time_ch:
             rows.append(_time_group(path, g, time_ch[0], numeric, label, meta))
             continue
         for c in numeric:
             traces.append(_waveform(path, g, c, label[c.name], start_ns))
     if not traces and not rows:
-        raise CsvImportError(f"{path}: no numeric channel in {'group ' + group if group else 'the file'}")
+        where = f"group {group}" if group else "the file"
+        raise CsvImportError(f"{path}: no numeric channel in {where}")
     if traces and rows:
         raise CsvImportError(
             f"{path}: mixes waveform groups and groups with a time channel: import one "
@@ -144,16 +147,21 @@ def read_tdms(
 
 def _is_time(c: Any) -> bool:
     d = getattr(c, "dtype", None)
-    return d is not None and (d.names == ("seconds", "second_fractions") or
-                              d.names == ("second_fractions", "seconds") or
-                              np.issubdtype(d, np.datetime64))
+    return d is not None and (
+        d.names == ("seconds", "second_fractions")
+        or d.names == ("second_fractions", "seconds")
+        or np.issubdtype(d, np.datetime64)
+    )
 
 
 def _is_numeric(c: Any) -> bool:
     d = getattr(c, "dtype", None)
-    return d is not None and d.names is None and (
-        np.issubdtype(d, np.number) or np.issubdtype(d, np.bool_)
-    ) and not np.issubdtype(d, np.complexfloating)
+    return (
+        d is not None
+        and d.names is None
+        and (np.issubdtype(d, np.number) or np.issubdtype(d, np.bool_))
+        and not np.issubdtype(d, np.complexfloating)
+    )
 
 
 def _waveform(path: Path, g: Any, c: Any, name: str, start_ns: int | None) -> Trace:
@@ -167,6 +175,7 @@ def _waveform(path: Path, g: Any, c: Any, name: str, start_ns: int | None) -> Tr
             f"{path}: {where}: no wf_increment (sampling interval): not a waveform channel "
             "and the group has no time channel"
         )
+    t0: int | None
     if "wf_start_time" in p:
         t0 = _ts_ns(p["wf_start_time"], path, f"{where} wf_start_time")
     else:

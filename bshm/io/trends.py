@@ -81,7 +81,8 @@ def trends(results_path: str | Path) -> dict[str, Any]:
     change = _aligned(t, ft.get("time_ns"), ft.get("residual"))
     t2 = _aligned(t, ix.get("time_ns"), ix.get("t2"))
     level = _aligned(t, ix.get("time_ns"), ix.get("level"))
-    env = _aligned(t, env_t, env_v) if len(env_names) else np.zeros((t.size, 0))
+    env_a = _aligned(t, env_t, env_v) if len(env_names) else None
+    env = env_a if env_a is not None else np.zeros((t.size, 0))
     columns = ["time", "time_ns", *env_names]
     for m in ids:
         columns += [f"{m}_frequency_hz", f"{m}_damping", f"{m}_change_pct"]
@@ -91,13 +92,23 @@ def trends(results_path: str | Path) -> dict[str, Any]:
         row: list[Any] = [to_iso(int(t[w])), int(t[w])]
         row += [float(x) for x in env[w]]
         for j in range(len(ids)):
-            row += [float(freq[w, j]), float(damp[w, j]),
-                    float(change[w, j]) if change is not None else math.nan]
-        row += [float(t2[w]) if t2 is not None else math.nan,
-                float(level[w]) if level is not None else math.nan]
+            row += [
+                float(freq[w, j]),
+                float(damp[w, j]),
+                float(change[w, j]) if change is not None else math.nan,
+            ]
+        row += [
+            float(t2[w]) if t2 is not None else math.nan,
+            float(level[w]) if level is not None else math.nan,
+        ]
         rows.append(row)
-    return {"station": station, "modes": ids, "environment": list(env_names),
-            "columns": columns, "rows": rows}
+    return {
+        "station": station,
+        "modes": ids,
+        "environment": list(env_names),
+        "columns": columns,
+        "rows": rows,
+    }
 
 
 def _cell(v: Any) -> Any:
@@ -138,8 +149,16 @@ def trends_json(table: dict[str, Any]) -> dict[str, Any]:
             f, z, c = row[2 + n_env + 3 * j : 5 + n_env + 3 * j]
             modes[m] = {"frequency_hz": _cell(f), "damping": _cell(z), "change_pct": _cell(c)}
         lv = _cell(row[-1])
-        windows.append({"time": row[0], "time_ns": row[1], "environment": env, "modes": modes,
-                        "t2": _cell(row[-2]), "level": None if lv is None else int(lv)})
+        windows.append(
+            {
+                "time": row[0],
+                "time_ns": row[1],
+                "environment": env,
+                "modes": modes,
+                "t2": _cell(row[-2]),
+                "level": None if lv is None else int(lv),
+            }
+        )
     return {"station": table["station"], "modes": table["modes"], "windows": windows}
 
 
@@ -148,8 +167,11 @@ def write_trends(table: dict[str, Any], path: str | Path) -> Path:
     import os
 
     out = Path(path)
-    text = trends_csv(table) if out.suffix.lower() == ".csv" else json.dumps(
-        trends_json(table), indent=1)
+    text = (
+        trends_csv(table)
+        if out.suffix.lower() == ".csv"
+        else json.dumps(trends_json(table), indent=1)
+    )
     tmp = out.with_name(out.name + ".part")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:

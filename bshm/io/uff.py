@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 ORIGIN = "UFF 58"
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?")
 #: UFF specific data type -> quantity (dataset 58 records 8-11)
-SPEC_QUANTITY = {12: "acceleration", 11: "velocity", 8: "displacement", 3: "strain",
-                 5: "temperature"}
+SPEC_QUANTITY = {
+    12: "acceleration",
+    11: "velocity",
+    8: "displacement",
+    3: "strain",
+    5: "temperature",
+}
 #: bshm quantity -> UFF specific data type
 QUANTITY_SPEC = {v: k for k, v in SPEC_QUANTITY.items()}
 #: UFF direction code -> bshm direction
@@ -84,8 +89,9 @@ def read_uff58(path: Path, *, start_ns: int | None = None) -> list:
             continue
         where = f"dataset {k} (58, node {s.get('rsp_node')} dir {s.get('rsp_dir')})"
         if int(s.get("abscissa_spacing", 1)) != 1:
-            raise CsvImportError(f"{path}: {where}: uneven abscissa: only evenly sampled "
-                                 "time series are imported")
+            raise CsvImportError(
+                f"{path}: {where}: uneven abscissa: only evenly sampled time series are imported"
+            )
         if np.iscomplexobj(s["data"]):
             raise CsvImportError(f"{path}: {where}: complex values are not a time series")
         series.append((k, where, s))
@@ -98,13 +104,17 @@ def read_uff58(path: Path, *, start_ns: int | None = None) -> list:
     keys = {(int(s["rsp_node"]), int(s["rsp_dir"])) for _, _, s in series}
     names = {}
     for key in keys:
-        ids = {_label(s.get("id1")) for _, _, s in series
-               if (int(s["rsp_node"]), int(s["rsp_dir"])) == key}
+        ids = {
+            _label(s.get("id1"))
+            for _, _, s in series
+            if (int(s["rsp_node"]), int(s["rsp_dir"])) == key
+        }
         names[key] = ids.pop() if len(ids) == 1 else ""
     if any(not n for n in names.values()) or len(set(names.values())) != len(names):
         names = {(n, d): f"N{n}{DIRECTION.get(d, str(d)).upper()}" for n, d in keys}
-    traces, meta = [], {}
-    for k, where, s in series:
+    traces: list[Trace] = []
+    meta: dict[str, Any] = {}
+    for _, where, s in series:
         key = (int(s["rsp_node"]), int(s["rsp_dir"]))
         name = names[key]
         base = None

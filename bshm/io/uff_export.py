@@ -32,13 +32,19 @@ from typing import Any
 import numpy as np
 
 from bshm.io._common import need
-from bshm.io.uff import DIRECTION_CODE, QUANTITY_SPEC
+from bshm.io.uff import QUANTITY_SPEC
 from bshm.timeutil import NS_PER_S, to_iso
 
 log = logging.getLogger(__name__)
 
-_AXIS = {"x": (0, 1.0), "y": (1, 1.0), "z": (2, 1.0), "-x": (0, -1.0), "-y": (1, -1.0),
-         "-z": (2, -1.0)}
+_AXIS = {
+    "x": (0, 1.0),
+    "y": (1, 1.0),
+    "z": (2, 1.0),
+    "-x": (0, -1.0),
+    "-y": (1, -1.0),
+    "-z": (2, -1.0),
+}
 
 
 @dataclass
@@ -78,15 +84,15 @@ def geometry(channels: Sequence[str], metas: Mapping[str, Any]) -> Geometry:
     used: dict[int, set[int]] = {}
     for i, name in enumerate(channels):
         m = metas.get(name)
-        loc = tuple(float(v) for v in getattr(m, "location", (math.nan,) * 3))
+        x, y, z = (float(v) for v in getattr(m, "location", (math.nan,) * 3))
         direction = str(getattr(m, "direction", "") or "")
         if direction not in _AXIS:
             geo.notes.append(f"channel {name}: no sensing direction: exported as z")
             direction = "z"
-        if all(math.isnan(v) for v in loc):
+        if all(math.isnan(v) for v in (x, y, z)):
             geo.notes.append(f"channel {name}: no location: placed at x = {i} m")
-            loc = (float(i), 0.0, 0.0)
-        loc = tuple(0.0 if math.isnan(v) else round(v, 6) for v in loc)
+            x, y, z = float(i), 0.0, 0.0
+        loc = (_coord(x), _coord(y), _coord(z))
         comp, sign = _AXIS[direction]
         node = next((n for n in where.get(loc, []) if comp not in used[n]), None)
         if node is None:
@@ -100,6 +106,10 @@ def geometry(channels: Sequence[str], metas: Mapping[str, Any]) -> Geometry:
     for n in geo.notes:
         log.warning("%s", n)
     return geo
+
+
+def _coord(v: float) -> float:
+    return 0.0 if math.isnan(v) else round(v, 6)
 
 
 def dataset_15(geo: Geometry) -> dict[str, Any]:
@@ -177,23 +187,47 @@ def modes_55(
             "id1": f"bshm mode {mid}"[:80],
             "id2": (title or "bshm")[:80],
             "id3": (when or "NONE")[:80],
-            "id4": (f"f = {f:.6g} Hz, damping = {100 * z:.4g} %" if math.isfinite(z)
-                    else f"f = {f:.6g} Hz, damping unknown (written as 0)")[:80],
+            "id4": (
+                f"f = {f:.6g} Hz, damping = {100 * z:.4g} %"
+                if math.isfinite(z)
+                else f"f = {f:.6g} Hz, damping unknown (written as 0)"
+            )[:80],
             "id5": "channels: " + " ".join(geo.channels)[:70],
         }
-        common = dict(model_type=1, data_ch=2, spec_data_type=8, n_data_per_node=3,
-                      node_nums=[c[0] for c in geo.coords], load_case=1, mode_n=j + 1,
-                      r1=r[0], r2=r[1], r3=r[2], **ids_lines)
+        common = dict(
+            model_type=1,
+            data_ch=2,
+            spec_data_type=8,
+            n_data_per_node=3,
+            node_nums=[c[0] for c in geo.coords],
+            load_case=1,
+            mode_n=j + 1,
+            r1=r[0],
+            r2=r[1],
+            r3=r[2],
+            **ids_lines,
+        )
         if complex_modes:
             w = 2 * math.pi * f
             zz = z if math.isfinite(z) else 0.0
             eig = complex(-zz * w, w * math.sqrt(max(0.0, 1 - zz * zz)))
-            out.append(pyuff.prepare_55(analysis_type=3, data_type=5, eig=eig,
-                                        modal_a=0j, modal_b=0j, **common))
+            out.append(
+                pyuff.prepare_55(
+                    analysis_type=3, data_type=5, eig=eig, modal_a=0j, modal_b=0j, **common
+                )
+            )
         else:
-            out.append(pyuff.prepare_55(analysis_type=2, data_type=2, freq=f, modal_m=0.0,
-                                        modal_damp_vis=z if math.isfinite(z) else 0.0,
-                                        modal_damp_his=0.0, **common))
+            out.append(
+                pyuff.prepare_55(
+                    analysis_type=2,
+                    data_type=2,
+                    freq=f,
+                    modal_m=0.0,
+                    modal_damp_vis=z if math.isfinite(z) else 0.0,
+                    modal_damp_his=0.0,
+                    **common,
+                )
+            )
     return out
 
 
@@ -221,19 +255,32 @@ def series_58(geo: Geometry, record: Any, *, title: str = "") -> list[dict[str, 
             if n < 2:
                 continue
             comp, sign = geo.axis[ch.name]
-            out.append(pyuff.prepare_58(
-                binary=0, func_type=1, rsp_node=geo.node[ch.name],
-                rsp_dir=int(sign) * (comp + 1), ref_node=0, ref_dir=0,
-                data=v[a:b], x=np.arange(n) / float(record.fs),
-                id1=ch.name[:80], id2=(title or "bshm")[:80],
-                id3=f"{ch.quantity} {ch.unit}"[:80], id4=f"start {to_iso(int(t[a]))}",
-                id5=f"source {record.source}"[:80],
-                rsp_ent_name=ch.name[:10], ref_ent_name="NONE", abscissa_spacing=1,
-                abscissa_spec_data_type=17, abscissa_axis_units_lab="s",
-                ordinate_spec_data_type=QUANTITY_SPEC.get(ch.quantity, 0),
-                ordinate_axis_units_lab=(ch.unit or "NONE")[:20],
-                orddenom_spec_data_type=0, z_axis_spec_data_type=0,
-            ))
+            out.append(
+                pyuff.prepare_58(
+                    binary=0,
+                    func_type=1,
+                    rsp_node=geo.node[ch.name],
+                    rsp_dir=int(sign) * (comp + 1),
+                    ref_node=0,
+                    ref_dir=0,
+                    data=v[a:b],
+                    x=np.arange(n) / float(record.fs),
+                    id1=ch.name[:80],
+                    id2=(title or "bshm")[:80],
+                    id3=f"{ch.quantity} {ch.unit}"[:80],
+                    id4=f"start {to_iso(int(t[a]))}",
+                    id5=f"source {record.source}"[:80],
+                    rsp_ent_name=ch.name[:10],
+                    ref_ent_name="NONE",
+                    abscissa_spacing=1,
+                    abscissa_spec_data_type=17,
+                    abscissa_axis_units_lab="s",
+                    ordinate_spec_data_type=QUANTITY_SPEC.get(ch.quantity, 0),
+                    ordinate_axis_units_lab=(ch.unit or "NONE")[:20],
+                    orddenom_spec_data_type=0,
+                    z_axis_spec_data_type=0,
+                )
+            )
     if not out:
         log.warning("no run of 2 or more finite samples to export as dataset 58")
     return out

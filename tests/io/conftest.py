@@ -18,9 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "docs" / "alarm-message.schema.json"
 MOSQUITTO = shutil.which("mosquitto") or next(
-    (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
+    (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
+)
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or (
-    "/usr/bin/mosquitto_passwd" if Path("/usr/bin/mosquitto_passwd").exists() else None)
+    "/usr/bin/mosquitto_passwd" if Path("/usr/bin/mosquitto_passwd").exists() else None
+)
 
 SOURCE = """
 [[sources]]
@@ -71,8 +73,9 @@ class Broker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Broker:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
         def up() -> bool:
             if self.proc.poll() is not None:
@@ -111,8 +114,15 @@ def broker(tmp_path):
 class Subscriber:
     """The city platform: QoS 1, persistent session, re-subscribes on every connect."""
 
-    def __init__(self, port: int, topic: str, client_id: str = "city-platform", *,
-                 tls_ca: str | None = None, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        topic: str,
+        client_id: str = "city-platform",
+        *,
+        tls_ca: str | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: list[dict] = []
@@ -120,8 +130,12 @@ class Subscriber:
         self.subscribed = threading.Event()
         self.lock = threading.Lock()
         self.on_message_hook = None
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv311, clean_session=False)
+        c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
         c.reconnect_delay_set(min_delay=1, max_delay=2)
         if tls_ca:
             c.tls_set(ca_certs=tls_ca)
@@ -219,10 +233,26 @@ def tls_cert(tmp_path_factory) -> Path:
         pytest.skip("openssl is not installed")
     d = tmp_path_factory.mktemp("tls")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-         str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return d / "cert.pem"
 
@@ -231,8 +261,10 @@ def station_toml(folder: Path, alarms: str) -> Path:
     """A station config whose [alarms] section holds ``alarms``; feed = alarms.jsonl."""
     folder.mkdir(parents=True, exist_ok=True)
     p = folder / "station.toml"
-    p.write_text(f'[station]\nname = "br7"\ndata_dir = "."\n\n[alarms]\nfeed = "alarms.jsonl"\n'
-                 f"{alarms}\n{SOURCE}")
+    p.write_text(
+        f'[station]\nname = "br7"\ndata_dir = "."\n\n[alarms]\nfeed = "alarms.jsonl"\n'
+        f"{alarms}\n{SOURCE}"
+    )
     return p
 
 
@@ -244,15 +276,27 @@ def make_alarms(n: int, t0: int = 1_772_366_400_000_000_000):
     out = []
     for i in range(n):
         k = kinds[i % 4]
-        out.append(Alarm(
-            time_ns=t0 + i * 600 * 10**9, level=1 + i % 3, index=f"idx{i}",
-            value=float(i) if i % 5 else float("nan"), threshold=2.0,
-            mode="M1" if k == "structural" else None, message=f"alarm {i} ({k})",
-            channel="A1" if k == "sensor" else None, station="br7", kind=k,
-            subject={"structural": "structural", "sensor": "sensor:A1",
-                     "threshold": "threshold:A1:peak", "monitoring": "monitoring:data"}[k],
-            event="raised",
-        ))
+        out.append(
+            Alarm(
+                time_ns=t0 + i * 600 * 10**9,
+                level=1 + i % 3,
+                index=f"idx{i}",
+                value=float(i) if i % 5 else float("nan"),
+                threshold=2.0,
+                mode="M1" if k == "structural" else None,
+                message=f"alarm {i} ({k})",
+                channel="A1" if k == "sensor" else None,
+                station="br7",
+                kind=k,
+                subject={
+                    "structural": "structural",
+                    "sensor": "sensor:A1",
+                    "threshold": "threshold:A1:peak",
+                    "monitoring": "monitoring:data",
+                }[k],
+                event="raised",
+            )
+        )
     return out
 
 

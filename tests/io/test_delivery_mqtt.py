@@ -27,9 +27,12 @@ TOPIC = "bridges/{station}/alarms"
 
 
 def _station(tmp_path, port, extra=""):
-    cfg = station_toml(tmp_path / "st", f'mqtt = "mqtt://127.0.0.1:{port}/{TOPIC}"\n'
-                                        'delivery_retries = 2\ndelivery_backoff = "0.01s"\n'
-                                        'delivery_timeout = "3s"\n' + extra)
+    cfg = station_toml(
+        tmp_path / "st",
+        f'mqtt = "mqtt://127.0.0.1:{port}/{TOPIC}"\n'
+        'delivery_retries = 2\ndelivery_backoff = "0.01s"\n'
+        'delivery_timeout = "3s"\n' + extra,
+    )
     return cfg, load_station(cfg)
 
 
@@ -56,8 +59,12 @@ def test_delivers_every_kind_in_order_once(tmp_path, broker, validate, capsys):
         assert set(sub.topics) == {"bridges/br7/alarms"}
         for m in sub.messages:
             validate(m)
-        assert {m["kind"] for m in sub.messages} == {"structural", "sensor", "threshold",
-                                                      "monitoring"}
+        assert {m["kind"] for m in sub.messages} == {
+            "structural",
+            "sensor",
+            "threshold",
+            "monitoring",
+        }
         assert sub.messages[0]["value"] is None  # NaN in the alarm is null on the wire
         # a second run has nothing to send
         assert main(["deliver", str(cfg)]) == 0
@@ -195,8 +202,12 @@ def test_a_second_delivery_at_the_same_time_is_busy(tmp_path, broker):
     lock = cursor_dir(st.alarms.feed) / (cursor_name("mqtt", st.alarms.delivery.mqtt.url) + ".lock")
     with exclusive(lock) as mine:
         assert mine
-        res = subprocess.run([".venv/bin/bshm", "deliver", str(cfg)], capture_output=True,
-                             text=True, cwd=str(_root()))
+        res = subprocess.run(
+            [".venv/bin/bshm", "deliver", str(cfg)],
+            capture_output=True,
+            text=True,
+            cwd=str(_root()),
+        )
         assert res.returncode == 75 and "busy" in res.stdout
     (rep,) = deliver_station(st)
     assert rep.status == "delivered" and rep.delivered == 2
@@ -212,17 +223,30 @@ def test_tls_with_user_and_password(tmp_path, tls_cert, monkeypatch, validate):
     if MOSQUITTO_PASSWD is None:
         pytest.skip("mosquitto_passwd is not installed")
     pw = tmp_path / "passwd"
-    subprocess.run([MOSQUITTO_PASSWD, "-b", "-c", str(pw), "bridge7", "s3cret"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [MOSQUITTO_PASSWD, "-b", "-c", str(pw), "bridge7", "s3cret"],
+        check=True,
+        capture_output=True,
+    )
     pw.chmod(0o600)
-    b = Broker(tmp_path / "tlsb", extra=(
-        f"allow_anonymous false\npassword_file {pw}\ncafile {tls_cert}\n"
-        f"certfile {tls_cert}\nkeyfile {tls_cert.with_name('key.pem')}\n")).start()
+    b = Broker(
+        tmp_path / "tlsb",
+        extra=(
+            f"allow_anonymous false\npassword_file {pw}\ncafile {tls_cert}\n"
+            f"certfile {tls_cert}\nkeyfile {tls_cert.with_name('key.pem')}\n"
+        ),
+    ).start()
     try:
         cfg, st = _station(tmp_path, b.port)
-        cfg.write_text(cfg.read_text().replace("mqtt://", "mqtts://").replace(
-            "delivery_retries = 2", "delivery_retries = 2\nmqtt_username = \"bridge7\"\n"
-            f"mqtt_password_env = \"BSHM_TEST_MQTT_PW\"\nmqtt_ca_file = \"{tls_cert}\""))
+        cfg.write_text(
+            cfg.read_text()
+            .replace("mqtt://", "mqtts://")
+            .replace(
+                "delivery_retries = 2",
+                'delivery_retries = 2\nmqtt_username = "bridge7"\n'
+                f'mqtt_password_env = "BSHM_TEST_MQTT_PW"\nmqtt_ca_file = "{tls_cert}"',
+            )
+        )
         st = load_station(cfg)
         assert st.alarms.delivery.mqtt.tls
         alarms = make_alarms(3)
@@ -236,8 +260,9 @@ def test_tls_with_user_and_password(tmp_path, tls_cert, monkeypatch, validate):
         (rep,) = deliver_station(st, sleep=waits.append)
         assert rep.status == "failed" and "mqtt_username" in rep.error and waits == []
         monkeypatch.setenv("BSHM_TEST_MQTT_PW", "s3cret")
-        sub = Subscriber(b.port, "bridges/#", tls_ca=str(tls_cert),
-                         auth=("bridge7", "s3cret")).connect()
+        sub = Subscriber(
+            b.port, "bridges/#", tls_ca=str(tls_cert), auth=("bridge7", "s3cret")
+        ).connect()
         try:
             (rep,) = deliver_station(st)
             assert rep.status == "delivered" and rep.delivered == 3

@@ -15,14 +15,17 @@ from bshm.errors import ConfigError
 
 
 def _station(tmp_path, url, extra=""):
-    cfg = station_toml(tmp_path / "st", f'webhook = "{url}"\ndelivery_retries = 3\n'
-                                        'delivery_backoff = "0.05s"\ndelivery_timeout = "5s"\n'
-                                        + extra)
+    cfg = station_toml(
+        tmp_path / "st",
+        f'webhook = "{url}"\ndelivery_retries = 3\n'
+        'delivery_backoff = "0.05s"\ndelivery_timeout = "5s"\n' + extra,
+    )
     return cfg, load_station(cfg)
 
 
-def test_posts_every_alarm_in_order_with_id_and_token(tmp_path, endpoint, validate, monkeypatch,
-                                                      capsys):
+def test_posts_every_alarm_in_order_with_id_and_token(
+    tmp_path, endpoint, validate, monkeypatch, capsys
+):
     monkeypatch.setenv("CITY_TOKEN", "tok-123")
     cfg, st = _station(tmp_path, endpoint.url, 'webhook_token_env = "CITY_TOKEN"\n')
     alarms = make_alarms(7)
@@ -86,8 +89,9 @@ def test_endpoint_down_then_back_same_run_and_next_run(tmp_path, validate):
         ep.stop()
 
 
-@pytest.mark.parametrize(("code", "hint"), [(401, "webhook_token_env"), (404, "HTTP 404"),
-                                             (301, "endpoint moved")])
+@pytest.mark.parametrize(
+    ("code", "hint"), [(401, "webhook_token_env"), (404, "HTTP 404"), (301, "endpoint moved")]
+)
 def test_refusals_are_not_retried(tmp_path, endpoint, code, hint):
     cfg, st = _station(tmp_path, endpoint.url)
     AlarmFeed(st.alarms.feed).append(make_alarms(2))
@@ -107,8 +111,11 @@ def test_https_needs_the_right_ca(tmp_path, tls_cert, validate):
         waits = []
         (rep,) = deliver_station(st, sleep=waits.append)
         assert rep.status == "failed" and "webhook_ca_file" in rep.error and waits == []
-        cfg.write_text(cfg.read_text().replace("delivery_retries", f'webhook_ca_file = '
-                                               f'"{tls_cert}"\ndelivery_retries'))
+        cfg.write_text(
+            cfg.read_text().replace(
+                "delivery_retries", f'webhook_ca_file = "{tls_cert}"\ndelivery_retries'
+            )
+        )
         (rep,) = deliver_station(load_station(cfg))
         assert rep.status == "delivered" and rep.delivered == 2
         for m, _ in ep.received:
@@ -124,8 +131,11 @@ def test_token_file_and_missing_token(tmp_path, endpoint, monkeypatch):
     (rep,) = deliver_station(st)
     assert rep.status == "failed" and "NOT_SET_ANYWHERE is not set" in rep.error
     (tmp_path / "st" / "token").write_text("from-file\n")
-    cfg.write_text(cfg.read_text().replace('webhook_token_env = "NOT_SET_ANYWHERE"',
-                                           'webhook_token_file = "token"'))
+    cfg.write_text(
+        cfg.read_text().replace(
+            'webhook_token_env = "NOT_SET_ANYWHERE"', 'webhook_token_file = "token"'
+        )
+    )
     (rep,) = deliver_station(load_station(cfg))
     assert rep.status == "delivered"
     assert endpoint.received[0][1]["Authorization"] == "Bearer from-file"
@@ -150,8 +160,10 @@ def test_both_destinations_and_json(tmp_path, endpoint, capsys):
         ('mqtt = "mqtt://h:1883/a/#"', "alarms.mqtt:"),
         ('mqtt = "mqtt://h:1883/{nope}"', "placeholder {nope}"),
         ('mqtt = "mqtt://h:1883/t"\nmqtt_password_env = "P"', "a password needs a user name"),
-        ('mqtt = "mqtt://h/t"\nmqtt_username = "u"\nmqtt_password_env = "hunter 2"',
-         "the NAME of an environment variable"),
+        (
+            'mqtt = "mqtt://h/t"\nmqtt_username = "u"\nmqtt_password_env = "hunter 2"',
+            "the NAME of an environment variable",
+        ),
         ('webhook = "ftp://h/x"', "alarms.webhook:"),
         ('webhook = "https://u:p@h/x"', "webhook_token_env"),
         ('webhook_token_env = "T"', "has no effect without webhook"),

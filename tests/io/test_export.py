@@ -23,8 +23,12 @@ WIN = 600 * 10**9
 N_W = 6
 CHANS = ["A1", "A2", "A3", "A4"]
 # A4 measures sideways (-y) at the same place as A2: same node, other axis
-LOC = {"A1": (10.0, 0.0, 0.0), "A2": (20.0, 0.0, 0.0), "A3": (30.0, 1.5, -0.5),
-       "A4": (20.0, 0.0, 0.0)}
+LOC = {
+    "A1": (10.0, 0.0, 0.0),
+    "A2": (20.0, 0.0, 0.0),
+    "A3": (30.0, 1.5, -0.5),
+    "A4": (20.0, 0.0, 0.0),
+}
 DIRS = {"A1": "z", "A2": "z", "A3": "z", "A4": "-y"}
 REF_F = np.array([2.1234567, 6.7890123, 11.25])
 REF_Z = np.array([0.0123, 0.0081, 0.02])
@@ -40,8 +44,12 @@ def station(tmp_path_factory):
     """A data folder: raw files (geometry, time series) and a results file with known modes."""
     rng = np.random.default_rng(11)
     root = tmp_path_factory.mktemp("export")
-    acc = SourceSpec("acc", "serial", 50.0, tuple(
-        ChannelMeta(c, "acceleration", "m/s2", LOC[c], DIRS[c]) for c in CHANS))
+    acc = SourceSpec(
+        "acc",
+        "serial",
+        50.0,
+        tuple(ChannelMeta(c, "acceleration", "m/s2", LOC[c], DIRS[c]) for c in CHANS),
+    )
     env = SourceSpec("env", "serial", 1.0, (ChannelMeta("T1", "temperature", "degC"),))
     raw = rng.normal(size=(3000, 4)).astype(np.float32)
     raw[100:110, 2] = np.nan  # a dropout on A3
@@ -55,27 +63,57 @@ def station(tmp_path_factory):
     freq[2, 1] = np.nan  # M2 not found in window 2
     damp = np.tile(REF_Z, (N_W, 1)) * 1.1
     wshape = np.repeat(shapes[None], N_W, axis=0) * np.exp(0.3j)
-    wins = [SimpleNamespace(start_ns=int(t), end_ns=int(t + WIN), status="processed", reason="",
-                            rms=1.0, env={"T1": 5.0 + k}, frequencies=freq[k][np.isfinite(freq[k])],
-                            damping=damp[k][np.isfinite(freq[k])], mpc=np.ones(3)[np.isfinite(freq[k])],
-                            stability=np.ones(3, int)[np.isfinite(freq[k])],
-                            shapes=shapes.T[:, np.isfinite(freq[k])])
-            for k, t in enumerate(tw)]
+    wins = [
+        SimpleNamespace(
+            start_ns=int(t),
+            end_ns=int(t + WIN),
+            status="processed",
+            reason="",
+            rms=1.0,
+            env={"T1": 5.0 + k},
+            frequencies=freq[k][np.isfinite(freq[k])],
+            damping=damp[k][np.isfinite(freq[k])],
+            mpc=np.ones(3)[np.isfinite(freq[k])],
+            stability=np.ones(3, int)[np.isfinite(freq[k])],
+            shapes=shapes.T[:, np.isfinite(freq[k])],
+        )
+        for k, t in enumerate(tw)
+    ]
     res = results_path(root, "expo")
     with ResultsWriter(res, "expo") as w:
         w.append_windows(wins, channels=CHANS, env_names=["T1"])
-        w.write_group("tracks", {
-            "time_ns": tw, "frequency": freq, "damping": damp, "mac": np.ones((N_W, 3)),
-            "shape": wshape, "ref_frequency": REF_F, "ref_shape": shapes,
-        }, {"mode_ids": json.dumps(["M1", "M2", "M3"]), "channels": json.dumps(CHANS)})
-        w.write_group("features", {"time_ns": tw[2:], "predicted": freq[2:],
-                                   "residual": np.full((N_W - 2, 3), 0.25)})
-        w.write_group("indices", {"time_ns": tw[2:], "t2": np.arange(N_W - 2, dtype=float),
-                                  "level": np.array([0, 0, 1, 2], np.int8)})
-        w.write_model("reference", {"ids": ["M1", "M2", "M3"], "frequency": REF_F.tolist(),
-                                    "damping": REF_Z.tolist()})
-    return SimpleNamespace(root=root, res=res, shapes=shapes, raw=raw, tw=tw, freq=freq,
-                           damp=damp, wshape=wshape)
+        w.write_group(
+            "tracks",
+            {
+                "time_ns": tw,
+                "frequency": freq,
+                "damping": damp,
+                "mac": np.ones((N_W, 3)),
+                "shape": wshape,
+                "ref_frequency": REF_F,
+                "ref_shape": shapes,
+            },
+            {"mode_ids": json.dumps(["M1", "M2", "M3"]), "channels": json.dumps(CHANS)},
+        )
+        w.write_group(
+            "features",
+            {"time_ns": tw[2:], "predicted": freq[2:], "residual": np.full((N_W - 2, 3), 0.25)},
+        )
+        w.write_group(
+            "indices",
+            {
+                "time_ns": tw[2:],
+                "t2": np.arange(N_W - 2, dtype=float),
+                "level": np.array([0, 0, 1, 2], np.int8),
+            },
+        )
+        w.write_model(
+            "reference",
+            {"ids": ["M1", "M2", "M3"], "frequency": REF_F.tolist(), "damping": REF_Z.tolist()},
+        )
+    return SimpleNamespace(
+        root=root, res=res, shapes=shapes, raw=raw, tw=tw, freq=freq, damp=damp, wshape=wshape
+    )
 
 
 def _read(path):
@@ -96,8 +134,10 @@ def _node_values(ds55, geo_nodes, chans):
 
 def _geo_from_15(ds15):
     """channel -> (node, component, sign) by matching coordinates and directions."""
-    coords = {int(n): (x, y, z) for n, x, y, z in zip(ds15["node_nums"], ds15["x"], ds15["y"],
-                                                        ds15["z"], strict=True)}
+    coords = {
+        int(n): (x, y, z)
+        for n, x, y, z in zip(ds15["node_nums"], ds15["x"], ds15["y"], ds15["z"], strict=True)
+    }
     out = {}
     for c in CHANS:
         (node,) = [n for n, xyz in coords.items() if np.allclose(xyz, LOC[c])]
@@ -128,7 +168,7 @@ def test_reference_modes_round_trip_through_pyuff(station, tmp_path, capsys):
         assert ds["modal_damp_vis"] == pytest.approx(REF_Z[j], rel=5e-5)
         got = _node_values(ds, geo, CHANS)
         np.testing.assert_allclose(got, _expected_real(station.shapes[j]), atol=1e-5)
-        assert "M%d" % (j + 1) in ds["id1"]
+        assert f"M{j + 1}" in ds["id1"]
 
 
 def test_complex_modes_keep_frequency_damping_and_phase(station, tmp_path):
@@ -158,8 +198,19 @@ def test_one_window_exports_the_modes_found_there(station, tmp_path, capsys):
     assert [m["modal_damp_vis"] for m in modes] == pytest.approx(station.damp[2][[0, 2]], rel=5e-5)
     assert "window" in modes[0]["id3"]
     capsys.readouterr()
-    assert main(["export", str(station.root), "--out", str(out),
-                 "--time", str(station.tw[-1] + WIN + 1)]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(station.root),
+                "--out",
+                str(out),
+                "--time",
+                str(station.tw[-1] + WIN + 1),
+            ]
+        )
+        == 2
+    )
     assert "not in a processed window" in capsys.readouterr().err
 
 
@@ -172,8 +223,9 @@ def test_time_series_round_trip_through_pyuff_and_back_into_bshm(station, tmp_pa
     # A3 has a dropout in the first run: 3 runs for it, 2 for the others
     assert len(s58) == 2 + 2 + 3 + 2
     a1 = [s for s in s58 if s["id1"] == "A1"]
-    np.testing.assert_allclose(np.concatenate([s["data"] for s in a1]),
-                               station.raw[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(
+        np.concatenate([s["data"] for s in a1]), station.raw[:, 0], rtol=1e-9
+    )
     assert a1[1]["id4"] == "start 2026-03-01T12:01:40.000000Z"
     assert a1[0]["abscissa_inc"] == pytest.approx(0.02)
     assert a1[0]["ordinate_spec_data_type"] == 12 and a1[0]["ordinate_axis_units_lab"] == "m/s2"
@@ -221,10 +273,26 @@ def test_usage_errors_are_one_line(station, tmp_path, capsys):
         ["export", str(station.root)],
         ["export", str(station.root), "--out", str(tmp_path / "x.txt")],
         ["export", "--raw", str(station.root), "--out", str(tmp_path / "x.unv")],
-        ["export", "--raw", str(station.root), "--time", f"{T0}..{T0 - 1}",
-         "--out", str(tmp_path / "x.unv")],
-        ["export", "--raw", str(station.root), "--time", f"{T0}..{T0 + 10**9}",
-         "--source", "nope", "--out", str(tmp_path / "x.unv")],
+        [
+            "export",
+            "--raw",
+            str(station.root),
+            "--time",
+            f"{T0}..{T0 - 1}",
+            "--out",
+            str(tmp_path / "x.unv"),
+        ],
+        [
+            "export",
+            "--raw",
+            str(station.root),
+            "--time",
+            f"{T0}..{T0 + 10**9}",
+            "--source",
+            "nope",
+            "--out",
+            str(tmp_path / "x.unv"),
+        ],
     ]
     for argv in cases:
         capsys.readouterr()

@@ -41,8 +41,9 @@ def test_three_components_with_a_gap_round_trip(tmp_path, rng, capsys):
     first = {c: rng.integers(-2_000_000, 2_000_000, n1) for c in chans}
     second = {c: rng.integers(-2_000_000, 2_000_000, n2) for c in chans}
     path = tmp_path / "XX.BR1.mseed"
-    _write(path, [_trace(c, T0, first[c]) for c in chans] +
-           [_trace(c, t1, second[c]) for c in chans])
+    _write(
+        path, [_trace(c, T0, first[c]) for c in chans] + [_trace(c, t1, second[c]) for c in chans]
+    )
     assert path.stat().st_size > 20 * 512  # several Steim2 records
     out = tmp_path / "raw"
     assert main(["import", str(path), "--out", str(out), "--station", "br", "--json"]) == 0
@@ -54,8 +55,12 @@ def test_three_components_with_a_gap_round_trip(tmp_path, rng, capsys):
         assert [c.quantity for c in rec.channels] == ["acceleration"] * 3
         assert [c.direction for c in rec.channels] == ["x", "y", "z"]
         assert {c.unit for c in rec.channels} == {"counts"}
-        expect = np.vstack([np.column_stack([first[c] for c in chans]),
-                            np.column_stack([second[c] for c in chans])])
+        expect = np.vstack(
+            [
+                np.column_stack([first[c] for c in chans]),
+                np.column_stack([second[c] for c in chans]),
+            ]
+        )
         np.testing.assert_array_equal(rec.data, expect.astype(np.float32))  # |v| < 2**24: exact
         assert rec.times_ns[0] == T0 and rec.times_ns[n1] == t1
         assert rec.times_ns[n1 - 1] == T0 + (n1 - 1) * 10_000_000
@@ -68,8 +73,10 @@ def test_one_channel_missing_for_a_while_is_nan_not_a_gap(tmp_path):
     z = np.arange(n)
     e1, e2 = np.arange(800), np.arange(1200, n)
     path = tmp_path / "d.mseed"
-    _write(path, [_trace("HNZ", T0, z), _trace("HNE", T0, e1),
-                  _trace("HNE", T0 + 1200 * 10_000_000, e2)])
+    _write(
+        path,
+        [_trace("HNZ", T0, z), _trace("HNE", T0, e1), _trace("HNE", T0 + 1200 * 10_000_000, e2)],
+    )
     assert main(["import", str(path), "--out", str(tmp_path / "raw"), "--station", "br"]) == 0
     with open_raw(tmp_path / "raw") as r:
         rec = r.read("import")
@@ -102,15 +109,20 @@ def test_conflicting_overlap_is_refused(tmp_path, capsys):
 
 def test_channels_off_each_others_grid_are_refused(tmp_path, capsys):
     path = tmp_path / "skew.mseed"
-    _write(path, [_trace("HNZ", T0, np.arange(500)),
-                  _trace("HNE", T0 + 4_000_000, np.arange(500))])  # 0.4 sample apart
+    _write(
+        path, [_trace("HNZ", T0, np.arange(500)), _trace("HNE", T0 + 4_000_000, np.arange(500))]
+    )  # 0.4 sample apart
     assert main(["import", str(path), "--out", str(tmp_path / "raw"), "--station", "br"]) == 1
     assert "off the sample grid" in capsys.readouterr().err
 
 
 def test_not_miniseed(tmp_path, capsys):
     (tmp_path / "x.mseed").write_bytes(b"this is not a SEED record" * 40)
-    assert main(["import", str(tmp_path / "x.mseed"), "--out", str(tmp_path / "raw"),
-                 "--station", "br"]) == 1
+    assert (
+        main(
+            ["import", str(tmp_path / "x.mseed"), "--out", str(tmp_path / "raw"), "--station", "br"]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert "x.mseed" in err and len(err.splitlines()) == 1

@@ -43,14 +43,29 @@ def test_waveform_files_round_trip_values_times_and_gap(tmp_path, rng, capsys):
     # written in two segments, as a logger appends
     props = {"wf_start_time": _dt64(t1), "wf_increment": 1.0 / fs, "unit_string": "m/s^2"}
     with TdmsWriter(str(tmp_path / "daq_2.tdms")) as w:
-        w.write_segment([GroupObject("Acc")] + [
-            ChannelObject("Acc", nm, b[: n // 2, j], properties=props)
-            for j, nm in enumerate(("A1", "A2"))])
-        w.write_segment([ChannelObject("Acc", nm, b[n // 2:, j])
-                         for j, nm in enumerate(("A1", "A2"))])
+        w.write_segment(
+            [GroupObject("Acc")]
+            + [
+                ChannelObject("Acc", nm, b[: n // 2, j], properties=props)
+                for j, nm in enumerate(("A1", "A2"))
+            ]
+        )
+        w.write_segment(
+            [ChannelObject("Acc", nm, b[n // 2 :, j]) for j, nm in enumerate(("A1", "A2"))]
+        )
     out = tmp_path / "raw"
-    assert _import(tmp_path / "daq_1.tdms", tmp_path / "daq_2.tdms", "--out", out,
-                   "--station", "br", "--json") == 0
+    assert (
+        _import(
+            tmp_path / "daq_1.tdms",
+            tmp_path / "daq_2.tdms",
+            "--out",
+            out,
+            "--station",
+            "br",
+            "--json",
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["files"] == 2 and summary["gaps"] == 1 and summary["fs"] == fs
     with open_raw(out) as r:
@@ -68,19 +83,20 @@ def test_waveform_files_round_trip_values_times_and_gap(tmp_path, rng, capsys):
 
 
 def test_time_channel_group_with_a_gap_inside_the_file(tmp_path):
-    fs = 10.0
     k = np.r_[np.arange(50), np.arange(80, 130)]  # 3 s missing after sample 49
     t = T0 + k * 100_000_000
     temp = 10.0 + 0.01 * k
     strain = np.where(k % 7 == 0, np.nan, 3.0 * k)  # NaN dropouts are kept as NaN
     times = np.array([np.datetime64(int(x), "ns") for x in t], dtype="datetime64[ns]")
     with TdmsWriter(str(tmp_path / "slow.tdms")) as w:
-        w.write_segment([
-            GroupObject("Slow"),
-            ChannelObject("Slow", "Time", times.astype("datetime64[us]")),
-            ChannelObject("Slow", "T1", temp, properties={"unit_string": "°C"}),
-            ChannelObject("Slow", "S1", strain, properties={"unit_string": "µm/m"}),
-        ])
+        w.write_segment(
+            [
+                GroupObject("Slow"),
+                ChannelObject("Slow", "Time", times.astype("datetime64[us]")),
+                ChannelObject("Slow", "T1", temp, properties={"unit_string": "°C"}),
+                ChannelObject("Slow", "S1", strain, properties={"unit_string": "µm/m"}),
+            ]
+        )
     out = tmp_path / "raw"
     assert _import(tmp_path / "slow.tdms", "--out", out, "--station", "br") == 0
     with open_raw(out) as r:
@@ -99,21 +115,35 @@ def test_time_channel_group_with_a_gap_inside_the_file(tmp_path):
 def test_groups_of_different_rates_need_group(tmp_path, capsys):
     path = tmp_path / "two.tdms"
     with TdmsWriter(str(path)) as w:
-        w.write_segment([
-            GroupObject("Acc"),
-            ChannelObject("Acc", "A1", np.zeros(100),
-                          properties={"wf_start_time": _dt64(T0), "wf_increment": 0.01}),
-            GroupObject("Env"),
-            ChannelObject("Env", "T1", np.ones(10),
-                          properties={"wf_start_time": _dt64(T0), "wf_increment": 1.0}),
-        ])
+        w.write_segment(
+            [
+                GroupObject("Acc"),
+                ChannelObject(
+                    "Acc",
+                    "A1",
+                    np.zeros(100),
+                    properties={"wf_start_time": _dt64(T0), "wf_increment": 0.01},
+                ),
+                GroupObject("Env"),
+                ChannelObject(
+                    "Env",
+                    "T1",
+                    np.ones(10),
+                    properties={"wf_start_time": _dt64(T0), "wf_increment": 1.0},
+                ),
+            ]
+        )
     out = tmp_path / "raw"
     assert _import(path, "--out", out, "--station", "br") == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--source" in err and "two.tdms" in err
     assert not out.exists() or not list(out.glob("*.h5*"))
-    assert _import(path, "--out", out, "--station", "br", "--group", "Env",
-                   "--quantity", "T1=temperature") == 0
+    assert (
+        _import(
+            path, "--out", out, "--station", "br", "--group", "Env", "--quantity", "T1=temperature"
+        )
+        == 0
+    )
     with open_raw(out) as r:
         assert r.read("import").channel_names == ("T1",)
         assert r.read("import").fs == 1.0
@@ -124,12 +154,20 @@ def test_groups_of_different_rates_need_group(tmp_path, capsys):
 def test_relative_waveform_needs_start(tmp_path, capsys):
     path = tmp_path / "rel.tdms"
     with TdmsWriter(str(path)) as w:
-        w.write_segment([GroupObject("G"), ChannelObject("G", "A1", np.arange(10.0),
-                                                         properties={"wf_increment": 0.5})])
+        w.write_segment(
+            [
+                GroupObject("G"),
+                ChannelObject("G", "A1", np.arange(10.0), properties={"wf_increment": 0.5}),
+            ]
+        )
     assert _import(path, "--out", tmp_path / "raw", "--station", "br") == 1
     assert "--start" in capsys.readouterr().err
-    assert _import(path, "--out", tmp_path / "raw", "--station", "br",
-                   "--start", "2026-03-02T00:00:00Z") == 0
+    assert (
+        _import(
+            path, "--out", tmp_path / "raw", "--station", "br", "--start", "2026-03-02T00:00:00Z"
+        )
+        == 0
+    )
     with open_raw(tmp_path / "raw") as r:
         rec = r.read("import")
         assert rec.times_ns[0] == parse_time("2026-03-02T00:00:00Z")
@@ -152,8 +190,9 @@ def test_damaged_file_writes_nothing(tmp_path, rng, capsys):
     good = (tmp_path / "good.tdms").read_bytes()
     (tmp_path / "bad.tdms").write_bytes(good[: len(good) // 3] + b"\x00garbage" * 5)
     out = tmp_path / "raw"
-    assert _import(tmp_path / "good.tdms", tmp_path / "bad.tdms", "--out", out,
-                   "--station", "br") == 1
+    assert (
+        _import(tmp_path / "good.tdms", tmp_path / "bad.tdms", "--out", out, "--station", "br") == 1
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.tdms" in err and "Traceback" not in err
     assert not out.exists() or not list(out.glob("*.h5*"))

@@ -20,13 +20,25 @@ def _uff58(path, rows, binary=0):
     for name, node, d, t0, fs, data in rows:
         x = np.arange(len(data)) / fs
         ds = pyuff.prepare_58(
-            binary=binary, func_type=1, rsp_node=node, rsp_dir=d, ref_node=0, ref_dir=0,
-            data=np.asarray(data, float), x=x, id1=name,
+            binary=binary,
+            func_type=1,
+            rsp_node=node,
+            rsp_dir=d,
+            ref_node=0,
+            ref_dir=0,
+            data=np.asarray(data, float),
+            x=x,
+            id1=name,
             id4="NONE" if t0 is None else f"start {to_iso(t0)}",
-            rsp_ent_name=name[:10], ref_ent_name="NONE", abscissa_spacing=1,
-            abscissa_spec_data_type=17, ordinate_spec_data_type=12,
-            orddenom_spec_data_type=0, z_axis_spec_data_type=0,
-            ordinate_axis_units_lab="m/s2", abscissa_axis_units_lab="s",
+            rsp_ent_name=name[:10],
+            ref_ent_name="NONE",
+            abscissa_spacing=1,
+            abscissa_spec_data_type=17,
+            ordinate_spec_data_type=12,
+            orddenom_spec_data_type=0,
+            z_axis_spec_data_type=0,
+            ordinate_axis_units_lab="m/s2",
+            abscissa_axis_units_lab="s",
         )
         u.write_sets(ds, "add")
 
@@ -36,8 +48,15 @@ def test_uff58_records_round_trip_with_a_gap(tmp_path, rng):
     t1 = T0 + 20 * 10**9  # 12 s after the first record ends
     a = rng.normal(size=(2, n, 2))
     path = tmp_path / "test.uff"
-    _uff58(path, [("P1z", 1, 3, T0, fs, a[0, :, 0]), ("P2y", 2, 2, T0, fs, a[0, :, 1]),
-                  ("P1z", 1, 3, t1, fs, a[1, :, 0]), ("P2y", 2, 2, t1, fs, a[1, :, 1])])
+    _uff58(
+        path,
+        [
+            ("P1z", 1, 3, T0, fs, a[0, :, 0]),
+            ("P2y", 2, 2, T0, fs, a[0, :, 1]),
+            ("P1z", 1, 3, t1, fs, a[1, :, 0]),
+            ("P2y", 2, 2, t1, fs, a[1, :, 1]),
+        ],
+    )
     out = tmp_path / "raw"
     assert main(["import", str(path), "--out", str(out), "--station", "br"]) == 0
     with open_raw(out) as r:
@@ -63,8 +82,21 @@ def test_uff58_binary_and_relative_start(tmp_path, capsys):
     assert main(["import", str(path), "--out", str(tmp_path / "raw"), "--station", "br"]) == 1
     err = capsys.readouterr().err
     assert "--start" in err and "rel.unv" in err
-    assert main(["import", str(path), "--out", str(tmp_path / "raw"), "--station", "br",
-                 "--start", "2026-04-01T00:00:00Z"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(path),
+                "--out",
+                str(tmp_path / "raw"),
+                "--station",
+                "br",
+                "--start",
+                "2026-04-01T00:00:00Z",
+            ]
+        )
+        == 0
+    )
     with open_raw(tmp_path / "raw") as r:
         rec = r.read("import")
         assert rec.times_ns[0] == parse_time("2026-04-01T00:00:00Z")
@@ -75,8 +107,18 @@ def test_uff58_binary_and_relative_start(tmp_path, capsys):
 def test_uff_without_time_series(tmp_path, capsys):
     path = tmp_path / "geom.unv"
     u = pyuff.UFF(str(path))
-    u.write_sets(pyuff.prepare_15(node_nums=[1, 2], def_cs=[0, 0], disp_cs=[0, 0],
-                                  color=[1, 1], x=[0.0, 1.0], y=[0.0, 0.0], z=[0.0, 0.0]), "add")
+    u.write_sets(
+        pyuff.prepare_15(
+            node_nums=[1, 2],
+            def_cs=[0, 0],
+            disp_cs=[0, 0],
+            color=[1, 1],
+            x=[0.0, 1.0],
+            y=[0.0, 0.0],
+            z=[0.0, 0.0],
+        ),
+        "add",
+    )
     assert main(["import", str(path), "--out", str(tmp_path / "raw"), "--station", "br"]) == 1
     err = capsys.readouterr().err
     assert "no time series" in err and "[15]" in err
@@ -115,8 +157,9 @@ def test_toa5_round_trip_with_nan_gap_and_recollected_rows(tmp_path, rng):
     path = tmp_path / "CR1000X_Fast.dat"
     _toa5(path, times2, rows2)
     out = tmp_path / "raw"
-    assert main(["import", str(path), "--out", str(out), "--station", "br",
-                 "--utc-offset", "1"]) == 0
+    assert (
+        main(["import", str(path), "--out", str(out), "--station", "br", "--utc-offset", "1"]) == 0
+    )
     with open_raw(out) as r:
         rec = r.read("import")
         assert rec.channel_names == ("Acc_1", "Temp_Deck", "Strain(1)")
@@ -134,11 +177,23 @@ def test_toa5_round_trip_with_nan_gap_and_recollected_rows(tmp_path, rng):
 @pytest.mark.parametrize(
     ("mutate", "expect"),
     [
-        (lambda lines: lines.__setitem__(9, lines[9].replace(",0.5,", ",x.5,")), "CR.dat:10: field 'Acc_1'"),
-        (lambda lines: lines.__setitem__(9, lines[9].rsplit(",", 1)[0] + "\n"), "CR.dat:10: 4 fields"),
+        (
+            lambda lines: lines.__setitem__(9, lines[9].replace(",0.5,", ",x.5,")),
+            "CR.dat:10: field 'Acc_1'",
+        ),
+        (
+            lambda lines: lines.__setitem__(9, lines[9].rsplit(",", 1)[0] + "\n"),
+            "CR.dat:10: 4 fields",
+        ),
         (lambda lines: lines.__setitem__(0, '"TOB1","x"\n'), "not a TOA5 file"),
-        (lambda lines: lines.__setitem__(9, lines[9].replace(":00.05", ":00.055")), "CR.dat: line 10: sampling is irregular"),
-        (lambda lines: lines.__setitem__(9, '"2026-03-01 11:00:00",5,1,2,3\n'), "CR.dat: line 10: time 2026-03-01T11:00:00"),
+        (
+            lambda lines: lines.__setitem__(9, lines[9].replace(":00.05", ":00.055")),
+            "CR.dat: line 10: sampling is irregular",
+        ),
+        (
+            lambda lines: lines.__setitem__(9, '"2026-03-01 11:00:00",5,1,2,3\n'),
+            "CR.dat: line 10: time 2026-03-01T11:00:00",
+        ),
     ],
 )
 def test_toa5_faults_name_file_and_line(tmp_path, capsys, mutate, expect):
@@ -158,11 +213,15 @@ def test_toa5_faults_name_file_and_line(tmp_path, capsys, mutate, expect):
 def test_unknown_and_dewesoft_files_are_usage_errors(tmp_path, capsys):
     (tmp_path / "a.xyz").write_text("1")
     (tmp_path / "run.dxd").write_bytes(b"\x00" * 10)
-    assert main(["import", str(tmp_path / "a.xyz"), "--out", str(tmp_path / "r"),
-                 "--station", "br"]) == 2
+    assert (
+        main(["import", str(tmp_path / "a.xyz"), "--out", str(tmp_path / "r"), "--station", "br"])
+        == 2
+    )
     assert "--format" in capsys.readouterr().err
-    assert main(["import", str(tmp_path / "run.dxd"), "--out", str(tmp_path / "r"),
-                 "--station", "br"]) == 2
+    assert (
+        main(["import", str(tmp_path / "run.dxd"), "--out", str(tmp_path / "r"), "--station", "br"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "DEWESoft" in err and "docs/interop.md" in err
 
@@ -179,5 +238,18 @@ def test_folder_of_one_format_and_mixed_folder(tmp_path, capsys):
     _uff58(d / "x.uff", [("a", 1, 3, T0, 10.0, np.zeros(10))])
     assert main(["import", str(d), "--out", str(tmp_path / "raw2"), "--station", "br"]) == 2
     assert "several formats" in capsys.readouterr().err
-    assert main(["import", str(d), "--format", "toa5", "--out", str(tmp_path / "raw2"),
-                 "--station", "br"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(d),
+                "--format",
+                "toa5",
+                "--out",
+                str(tmp_path / "raw2"),
+                "--station",
+                "br",
+            ]
+        )
+        == 0
+    )

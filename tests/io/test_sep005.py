@@ -22,10 +22,15 @@ def _check(signals):
 
 @pytest.fixture
 def stored(tmp_path, rng):
-    spec = SourceSpec("acc", "serial", 50.0, (
-        ChannelMeta("A1", "acceleration", "m/s2", (1.0, 0.0, 0.0), "z"),
-        ChannelMeta("T1", "temperature", "degC"),
-    ))
+    spec = SourceSpec(
+        "acc",
+        "serial",
+        50.0,
+        (
+            ChannelMeta("A1", "acceleration", "m/s2", (1.0, 0.0, 0.0), "z"),
+            ChannelMeta("T1", "temperature", "degC"),
+        ),
+    )
     a = rng.normal(size=(500, 2)).astype(np.float32)
     b = rng.normal(size=(300, 2)).astype(np.float32)
     a[10, 0] = np.nan  # a dropout stays a dropout
@@ -70,11 +75,22 @@ def test_round_trip_through_sep005_into_a_new_store(stored, tmp_path):
 def test_third_party_signals_with_iso_start_and_missing_values(tmp_path):
     n = 400
     signals = [
-        {"data": [0.1 * i if i != 5 else None for i in range(n)], "name": "acc_z",
-         "unit_str": "m/s²", "fs": 200, "quantity": "a",
-         "start_timestamp": "2026-05-01T08:00:00+02:00"},
-        {"data": np.linspace(0, 1, n), "name": "strain_1", "unit_str": "µε", "fs": 200,
-         "quantity": "e", "start_timestamp": "2026-05-01T08:00:00+02:00"},
+        {
+            "data": [0.1 * i if i != 5 else None for i in range(n)],
+            "name": "acc_z",
+            "unit_str": "m/s²",
+            "fs": 200,
+            "quantity": "a",
+            "start_timestamp": "2026-05-01T08:00:00+02:00",
+        },
+        {
+            "data": np.linspace(0, 1, n),
+            "name": "strain_1",
+            "unit_str": "µε",
+            "fs": 200,
+            "quantity": "e",
+            "start_timestamp": "2026-05-01T08:00:00+02:00",
+        },
     ]
     _check(signals)
     parsed = from_sep005(signals)
@@ -89,10 +105,22 @@ def test_third_party_signals_with_iso_start_and_missing_values(tmp_path):
 
 def test_time_vector_channels_with_a_gap(tmp_path):
     t = np.r_[np.arange(100), np.arange(150, 200)] * 0.1
-    signals = [{"data": np.sin(t), "name": "x", "unit_str": "mm", "time": t.tolist(),
-                "start_timestamp": "2026-05-01T00:00:00Z"},
-               {"data": np.cos(t), "name": "y", "unit_str": "mm", "time": t.tolist(),
-                "start_timestamp": "2026-05-01T00:00:00Z"}]
+    signals = [
+        {
+            "data": np.sin(t),
+            "name": "x",
+            "unit_str": "mm",
+            "time": t.tolist(),
+            "start_timestamp": "2026-05-01T00:00:00Z",
+        },
+        {
+            "data": np.cos(t),
+            "name": "y",
+            "unit_str": "mm",
+            "time": t.tolist(),
+            "start_timestamp": "2026-05-01T00:00:00Z",
+        },
+    ]
     _check(signals)
     parsed = from_sep005(signals)
     assert [p.data.shape for p in parsed] == [(100, 2), (50, 2)]
@@ -105,12 +133,24 @@ def test_time_vector_channels_with_a_gap(tmp_path):
     [
         ({"data": [1, 2], "name": "a", "fs": 1.0}, "SEP005 channel 1: has no 'unit_str'"),
         ({"data": [1, 2], "name": "a", "unit_str": "g", "fs": 1.0}, "no start_timestamp"),
-        ({"data": [1, 2], "name": "a", "unit_str": "g", "fs": 1.0, "start_timestamp": "x"},
-         "'x' is not ISO 8601"),
-        ({"data": [1, 2], "name": "a", "unit_str": "g", "fs": -1,
-          "start_timestamp": "2026-01-01"}, "fs -1 is not a positive"),
-        ({"data": [1, 2], "name": "a", "unit_str": "g", "start_timestamp": "2026-01-01"},
-         "neither 'fs' nor 'time'"),
+        (
+            {"data": [1, 2], "name": "a", "unit_str": "g", "fs": 1.0, "start_timestamp": "x"},
+            "'x' is not ISO 8601",
+        ),
+        (
+            {
+                "data": [1, 2],
+                "name": "a",
+                "unit_str": "g",
+                "fs": -1,
+                "start_timestamp": "2026-01-01",
+            },
+            "fs -1 is not a positive",
+        ),
+        (
+            {"data": [1, 2], "name": "a", "unit_str": "g", "start_timestamp": "2026-01-01"},
+            "neither 'fs' nor 'time'",
+        ),
     ],
 )
 def test_bad_signals_are_named(signal, expect):
