@@ -43,8 +43,12 @@ def encode(msg: dict[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def topic_for(template: str, msg: dict[str, Any]) -> str:
-    """An MQTT topic with ``{station}``, ``{kind}``, ``{level_name}`` filled in."""
+def topic_for(template: str, msg: dict[str, Any], station: str = "") -> str:
+    """An MQTT topic with ``{station}``, ``{kind}``, ``{level_name}`` filled in.
+
+    ``{station}`` is the alarm's station, else ``station`` (the config's name).
+    """
+    msg = {**msg, "station": msg.get("station") or station}
     safe = {
         k: str(msg.get(k) or "unknown").replace("/", "_").replace("+", "_").replace("#", "_")
         for k in ("station", "kind", "level_name")

@@ -118,7 +118,7 @@ class MqttSender:
         """
         if self._client is None:
             self.open()
-        topic = topic_for(self.s.topic, msg)
+        topic = topic_for(self.s.topic, msg, station=self.station)
         try:
             info = self._client.publish(topic, payload, qos=1, retain=False)
             info.wait_for_publish(self.timeout_s)
@@ -133,7 +133,8 @@ class MqttSender:
         if c is None:
             return
         try:
-            c.disconnect()
+            if c.is_connected():
+                c.disconnect()
         except Exception:  # noqa: BLE001 - closing a broken connection
             log.debug("disconnect failed", exc_info=True)
         c.loop_stop()

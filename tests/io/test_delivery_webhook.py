@@ -181,3 +181,45 @@ def test_deliver_without_destination_is_a_usage_error(tmp_path, capsys):
     cfg = station_toml(tmp_path, "")
     assert main(["deliver", str(cfg)]) == 2
     assert "no mqtt or webhook destination" in capsys.readouterr().err
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB tmpfs (root only); skipped where mounting is not permitted."""
+    import subprocess
+
+    d = tmp_path / "disk"
+    d.mkdir()
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True, text=True
+    )
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def test_full_disk_keeps_alarms_pending_and_resends(small_disk, endpoint):
+    cfg = station_toml(small_disk, f'webhook = "{endpoint.url}"\ndelivery_retries = 0\n')
+    st = load_station(cfg)
+    alarms = make_alarms(4)
+    AlarmFeed(st.alarms.feed).append(alarms)
+    (rep,) = deliver_station(st, status_only=True)  # creates the cursor folder and lock
+    filler = small_disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    (rep,) = deliver_station(st)
+    assert rep.status == "failed" and "cannot write the delivery cursor" in rep.error
+    assert rep.pending == 4  # acknowledged by the endpoint, but not recorded: still pending
+    assert len(endpoint.received) == 1
+    filler.unlink()
+    (rep,) = deliver_station(st)
+    assert rep.status == "delivered" and rep.delivered == 4
+    ids = [m["id"] for m, _ in endpoint.received]
+    assert ids[0] == ids[1] == alarms[0].id  # sent twice (at least once), de-duplicated by id
+    assert list(dict.fromkeys(ids)) == [a.id for a in alarms]
