@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SUBPACKAGES = ["bshm", "bshm.cli", "bshm.store", "bshm.acquisition", "bshm.analysis",
-               "bshm.gui", "bshm.fixtures"]
+SUBPACKAGES = ["bshm", "bshm.cli", "bshm.store", "bshm.io", "bshm.delivery",
+               "bshm.acquisition", "bshm.analysis", "bshm.gui", "bshm.fixtures"]
 PROBE = (
     "import importlib, importlib.resources as r, sys\n"
     "for m in {subs!r}:\n"
