@@ -37,6 +37,32 @@ unit = "m/s2"
 """
 
 
+#: every Subscriber and Endpoint of the running test (their messages are schema-checked)
+_RECEIVERS: list = []
+
+
+def _schema_errors(msg: dict) -> list[str]:
+    import jsonschema
+
+    v = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    return [e.message for e in v.iter_errors(msg)]
+
+
+@pytest.fixture(autouse=True)
+def _every_message_matches_the_schema():
+    """After each test: every alarm any subscriber or endpoint received was schema-valid."""
+    _RECEIVERS.clear()
+    yield
+    bad = [
+        (m.get("id"), errs)
+        for r in _RECEIVERS
+        for m in r.all_messages()
+        if (errs := _schema_errors(m))
+    ]
+    _RECEIVERS.clear()
+    assert not bad, f"messages not matching docs/alarm-message.schema.json: {bad}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,6 +172,11 @@ class Subscriber:
         c.on_disconnect = lambda *a: self.subscribed.clear()
         c.on_message = self._on_message
         self.client, self.port = c, port
+        _RECEIVERS.append(self)
+
+    def all_messages(self) -> list[dict]:
+        with self.lock:
+            return list(self.messages)
 
     def _on_message(self, client, userdata, msg) -> None:
         with self.lock:
@@ -180,6 +211,10 @@ class Endpoint:
         self.cert = cert
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
+        _RECEIVERS.append(self)
+
+    def all_messages(self) -> list[dict]:
+        return [m for m, _ in self.received]
 
     def start(self) -> Endpoint:
         ep = self
