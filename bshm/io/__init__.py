@@ -107,6 +107,16 @@ def folder_files(folder: Path, fmt: str | None) -> tuple[list[Path], str]:
         return pick(exts), "/".join("*" + e for e in exts)
     found = {name: pick(exts) for name, exts in FORMATS.items()}
     found = {k: v for k, v in found.items() if v}
+    if "csv" in found and len(found) > 1:
+        import logging
+
+        others = ", ".join(f"{len(v)} {k}" for k, v in found.items() if k != "csv")
+        logging.getLogger(__name__).warning(
+            "%s: importing the CSV files only; also here: %s file(s) (give --format to import "
+            "those)",
+            folder,
+            others,
+        )
     if "csv" in found or not found:
         return found.get("csv", []), "*.csv (or " + ", ".join(
             "*" + e for n, exts in FORMATS.items() if n != "csv" for e in exts

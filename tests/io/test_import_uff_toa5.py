@@ -226,7 +226,7 @@ def test_unknown_and_dewesoft_files_are_usage_errors(tmp_path, capsys):
     assert "DEWESoft" in err and "docs/interop.md" in err
 
 
-def test_folder_of_one_format_and_mixed_folder(tmp_path, capsys):
+def test_folder_of_one_format_and_mixed_folder(tmp_path, capsys, caplog):
     d = tmp_path / "logger"
     d.mkdir()
     for i in range(2):
@@ -253,3 +253,6 @@ def test_folder_of_one_format_and_mixed_folder(tmp_path, capsys):
         )
         == 0
     )
+    (d / "rec_2026-03-01T12-00-00.csv").write_text("time,A1\n0.0,1\n0.1,2\n0.2,3\n")
+    assert main(["import", str(d), "--out", str(tmp_path / "raw3"), "--station", "br"]) == 0
+    assert "importing the CSV files only" in caplog.text and "2 toa5" in caplog.text
