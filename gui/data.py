@@ -109,6 +109,97 @@ def insert_breaks(
     )
 
 
+def view_arrays(
+    t: np.ndarray, y: np.ndarray, x0: float, x1: float, n_px: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """What one curve draws of a trace between ``x0`` and ``x1``: every record.
+
+    pyqtgraph's own clip-to-view assumes strictly increasing x without NaN,
+    so with NaN breaks between records it keeps only the first record (or
+    nothing). This does the clipping and the reduction itself, record by
+    record: inside ``[x0, x1]`` (plus the sample just outside each end), a
+    record with no more than two samples per pixel column is passed through
+    unchanged; denser stretches become one (min, max) pair per pixel
+    column, never merging two records, so every peak and every record stays
+    visible. Records are separated by a NaN row (``connect="finite"``).
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Times (epoch s), NaN at breaks, otherwise increasing.
+    y : ndarray, shape (n,)
+        Values (NaN where a sample is missing).
+    x0, x1 : float
+        The visible range (epoch s).
+    n_px : int
+        Pixel columns of the plot (the envelope resolution).
+
+    Returns
+    -------
+    x, yy : ndarray
+        float64 times and values to hand to ``setData(..., connect="finite")``.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y)
+    ok = np.isfinite(t)
+    seg_all = np.cumsum(~ok)  # record number of every row (breaks bump it)
+    tf, yf, seg = t[ok], y[ok], seg_all[ok]
+    if tf.size == 0 or not x1 > x0:
+        return np.empty(0), np.empty(0, dtype=y.dtype)
+    i0 = max(0, int(np.searchsorted(tf, x0, side="left")) - 1)
+    i1 = min(tf.size, int(np.searchsorted(tf, x1, side="right")) + 1)
+    tf, yf, seg = tf[i0:i1], yf[i0:i1], seg[i0:i1]
+    if tf.size == 0:
+        return np.empty(0), np.empty(0, dtype=y.dtype)
+    n_px = max(1, int(n_px))
+    col = np.floor((tf - x0) / (x1 - x0) * n_px).astype(np.int64)
+    col = np.clip(col, -1, n_px)  # the samples just outside keep their own columns
+    key_change = (np.diff(seg) != 0) | (np.diff(col) != 0)
+    starts = np.concatenate(([0], np.flatnonzero(key_change) + 1))
+    counts = np.diff(np.concatenate((starts, [tf.size])))
+    if counts.max() <= 2:  # sparse: every sample, NaN between records
+        breaks = np.flatnonzero(np.diff(seg) != 0) + 1
+        if breaks.size == 0:
+            return tf, yf
+        return np.insert(tf, breaks, np.nan), np.insert(yf.astype(np.float64), breaks, np.nan)
+    with np.errstate(invalid="ignore"), _nan_warnings_off():
+        lo = np.fmin.reduceat(yf, starts)
+        hi = np.fmax.reduceat(yf, starts)
+    # one x per column: the time of the column's first sample (a vertical stroke)
+    tx = tf[starts]
+    first, last = starts, starts + counts - 1
+    single = counts == 1
+    xo = np.repeat(tx, 2)
+    xo[1::2] = np.where(single, tx, tf[last])
+    yo = np.empty(2 * starts.size, dtype=np.float64)
+    # order each pair so the line runs min->max or max->min as the samples do
+    rising = yf[first] <= yf[last]
+    yo[0::2] = np.where(rising, lo, hi)
+    yo[1::2] = np.where(rising, hi, lo)
+    yo[0::2][single] = yf[first][single]
+    yo[1::2][single] = yf[first][single]
+    gseg = seg[starts]
+    breaks = np.flatnonzero(np.diff(gseg) != 0) + 1
+    if breaks.size:
+        xo = np.insert(xo, 2 * breaks, np.nan)
+        yo = np.insert(yo, 2 * breaks, np.nan)
+    return xo, yo
+
+
+class _nan_warnings_off:
+    """Silence RuntimeWarnings of all-NaN reductions (the result is NaN, as wanted)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
+
+
 def effective_fs(times_ns: np.ndarray, nominal: float) -> float:
     """The nominal rate, or the median rate of irregular timestamps."""
     if nominal and nominal > 0:

@@ -143,8 +143,8 @@ class SignalView(QtWidgets.QWidget):
             p.getAxis("left").enableAutoSIPrefix(False)
             p.setTitle(None)
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.setDownsampling(auto=True, mode="peak")
-            p.setClipToView(True)
+            # no pyqtgraph clip-to-view/auto-downsampling: they assume increasing x
+            # without NaN and drop every record after the first (see data.view_arrays)
             p.enableAutoRange(x=False, y=True)
             p.setAutoVisible(y=True)
             p.getAxis("left").setLabel(f"{name} [{meta.unit}]")
@@ -214,6 +214,7 @@ class SignalView(QtWidgets.QWidget):
             and tr.start_ns <= start
             and end <= tr.end_ns
         ):
+            self.redraw()
             self._after_load(start, end)
             return
         margin = (end - start) // 4
@@ -230,8 +231,29 @@ class SignalView(QtWidgets.QWidget):
     def set_trace(self, trace: D.Trace) -> None:
         """Hand a trace to the curves (one column per plot)."""
         self.trace = trace
+        self.redraw()
+
+    def plot_width_px(self) -> int:
+        """Pixel columns of the plots (the envelope resolution)."""
+        if not self.plots:
+            return 1000
+        return max(200, int(self.plots[0].vb.width()))
+
+    def redraw(self) -> None:
+        """Draw every record of the trace in the visible range (+ a quarter each side).
+
+        Each curve gets its samples, or a per-pixel min/max envelope where a
+        record holds more samples than pixels (:func:`bshm.gui.data.view_arrays`).
+        """
+        tr = self.trace
+        if tr is None or not self.plots:
+            return
+        x0, x1 = self.plots[0].viewRange()[0]
+        w = x1 - x0
+        px = self.plot_width_px()
         for i, curve in enumerate(self.curves):
-            curve.setData(trace.t, trace.y[:, i], connect="finite")
+            x, y = D.view_arrays(tr.t, tr.y[:, i], x0 - w / 4, x1 + w / 4, int(px * 1.5))
+            curve.setData(x, y, connect="finite")
 
     def _after_load(self, start: int, end: int) -> None:
         self._draw_gaps(start, end)
