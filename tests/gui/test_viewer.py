@@ -330,3 +330,38 @@ def test_damaged_overview_cache_is_ignored(sim_dir):
         s2.close()
     finally:
         s.close()
+
+
+def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch):
+    """Issue 11 item 8: the cache file name comes from the data file: sanitised."""
+    import h5py
+
+    from bshm.gui.session import RawSession, cache_dir
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    monkeypatch.setenv("BSHM_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    chans = (ChannelMeta("A", "acceleration", "m/s2"),)
+    with RawWriter(data, "st", [SourceSpec("acc", "serial", 100.0, chans)]) as w:
+        w.write("acc", rng.standard_normal((3000, 1)).astype(np.float32), t0_ns=1_790_000_000 * NS)
+    (f,) = data.glob("*.h5")
+    evil = "../../../../" + str(tmp_path).lstrip("/") + "/evil/x"
+    with h5py.File(f, "r+") as h:
+        h.attrs["station"] = evil
+    s = RawSession(data)
+    try:
+        assert s.station == evil  # the file really says so
+        root = cache_dir().resolve()
+        for source in ("acc", "../../up", "/etc/passwd", "..", "a\x00b"):
+            p = s._cache_file(source)
+            assert p.parent.resolve() == root, p
+            assert p.name.endswith(".npz") and not p.name.startswith(".")
+            assert "/" not in p.name and "\\" not in p.name and "\x00" not in p.name
+        assert s.compute_overview("acc", s.runs("acc")) == 1
+        written = list(root.glob("*.npz"))
+        assert len(written) == 1 and written[0].parent == root
+        assert not (tmp_path / "evil").exists()
+        # distinct names stay distinct after sanitising
+        assert s._cache_file("a/b") != s._cache_file("a_b")
+    finally:
+        s.close()
