@@ -23,6 +23,48 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
+def apply_theme(dark: bool) -> None:
+    """Light or dark colours for the whole application (Fusion style palette)
+    and for plots created from now on (see :func:`bshm.gui.plotting.apply_plot_theme`
+    for plots that exist)."""
+    import pyqtgraph as pg
+    from pyqtgraph.Qt import QtGui, QtWidgets
+
+    from bshm.gui.plotting import DARK, LIGHT
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        return
+    c = DARK if dark else LIGHT
+    pg.setConfigOptions(background=c["background"], foreground=c["foreground"])
+    if not dark:
+        if getattr(app, "_bshm_light_palette", None) is not None:
+            app.setPalette(app._bshm_light_palette)
+        return
+    if getattr(app, "_bshm_light_palette", None) is None:
+        app._bshm_light_palette = QtGui.QPalette(app.palette())
+    app.setStyle("Fusion")
+    R = QtGui.QPalette.ColorRole
+    pal = QtGui.QPalette()
+    for role, colour in (
+        (R.Window, "#2b2d30"),
+        (R.WindowText, "#e0e0e0"),
+        (R.Base, "#1e1f22"),
+        (R.AlternateBase, "#26282b"),
+        (R.ToolTipBase, "#3c3f41"),
+        (R.ToolTipText, "#e0e0e0"),
+        (R.Text, "#e0e0e0"),
+        (R.Button, "#3c3f41"),
+        (R.ButtonText, "#e0e0e0"),
+        (R.BrightText, "#ff5252"),
+        (R.Highlight, "#2f65ca"),
+        (R.HighlightedText, "#ffffff"),
+        (R.PlaceholderText, "#9e9e9e"),
+    ):
+        pal.setColor(role, QtGui.QColor(colour))
+    app.setPalette(pal)
+
+
 def run_viewer(
     path: str | Path | None = None,
     *,

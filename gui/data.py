@@ -390,31 +390,35 @@ def find_results(path: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class Health:
-    """Health of a channel or source: a level (0 ok, 1 warning, 2 bad) and why."""
+    """Health of a channel or source: a level and a text that starts with the
+    level's word, as in the report and the user guide: ``ok`` (0),
+    ``suspect: ...`` (1, check it at the next visit), ``failed: ...`` (2, its
+    data cannot be used)."""
 
     level: int
     text: str
+    detail: str = ""
 
 
 def channel_health(values: np.ndarray, *, can_be_flat: bool = False) -> Health:
     """Judge one channel from its latest samples (shape (n,)).
 
-    Bad: no samples, all NaN or a flat line over at least 100 samples (a
-    dead sensor or a stuck converter; not judged when ``can_be_flat``, e.g.
-    a temperature, which may well not change for minutes); warning: some
-    NaN (dropouts).
+    ``failed``: no samples, all NaN or a flat line over at least 100 samples
+    (a dead sensor or a stuck converter; not judged when ``can_be_flat``,
+    e.g. a temperature, which may well not change for minutes);
+    ``suspect``: some NaN (dropouts).
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
-        return Health(2, "no data")
+        return Health(2, "failed: no data")
     bad = ~np.isfinite(v)
     if bad.all():
-        return Health(2, "all NaN")
+        return Health(2, "failed: all NaN")
     good = v[~bad]
     if not can_be_flat and good.size >= 100 and float(np.ptp(good)) == 0.0:
-        return Health(2, f"flat at {good[0]:.4g}")
+        return Health(2, f"failed: flat at {good[0]:.4g}")
     if bad.any():
-        return Health(1, f"{100 * bad.mean():.0f}% NaN")
+        return Health(1, f"suspect: {100 * bad.mean():.0f}% NaN")
     return Health(0, "ok")
 
 
@@ -432,7 +436,7 @@ def source_health(
     try:
         start, end = reader.span(source)
     except (StoreError, ValueError, KeyError):
-        return Health(2, "no data"), {n: Health(2, "no data") for n in names}
+        return Health(2, "failed: no data"), {n: Health(2, "failed: no data") for n in names}
     rec = reader.read(source, max(start, end - int(tail_s * NS)), end + 1)
     slow = {"temperature"}
     per = {
@@ -454,7 +458,7 @@ def source_health(
         counters = {}
     for key in ("frames_bad", "samples_lost", "timeouts", "modbus_errors", "reconnects"):
         if counters.get(key):
-            notes.append(f"{key}={counters[key]}")
+            notes.append(f"{counters[key]} {key.replace('_', ' ')}")
             level = 1
     if now_ns is not None:
         info_fs = float(getattr(info, "fs", 0) or 1.0)
@@ -462,8 +466,19 @@ def source_health(
         if age_s > 5.0 + 2.0 / info_fs:
             notes.append(f"silent for {age_s:.0f} s")
             level = 2
+            # the last samples say nothing about now: no channel is "ok"
+            per = {
+                n: Health(2, f"failed: no new data for {age_s:.0f} s") for n in per
+            }
     worst = max((h.level for h in per.values()), default=0)
     if worst >= 2:
-        notes.append(f"{sum(h.level >= 2 for h in per.values())} bad channel(s)")
+        n_bad = sum(h.level >= 2 for h in per.values())
+        notes.insert(0, f"{n_bad} channel{'s' if n_bad != 1 else ''}")
     level = max(level, worst)
-    return Health(level, ", ".join(notes) or "ok"), per
+    if not notes:
+        return Health(0, "ok"), per
+    word = "failed" if level >= 2 else "suspect"
+    notes.sort(key=lambda n: 0 if "silent" in n else 1)  # the worst first
+    full = f"{word}: " + ", ".join(notes)
+    short = f"{word}: {notes[0]}" + ("…" if len(notes) > 1 else "")
+    return Health(level, short, full), per

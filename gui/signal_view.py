@@ -13,11 +13,12 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from bshm.gui import data as D
+from bshm.gui.plotting import TwoCursors, UtcAxis, fmt, iso, nearest
 from bshm.gui.station_tree import HEALTH_COLOURS
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from bshm.errors import BshmError
-from bshm.timeutil import to_iso
+from bshm.units import pretty, with_unit
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,20 @@ class SignalView(QtWidgets.QWidget):
         self._overview_busy = False
         self._block = False
         self.glw = pg.GraphicsLayoutWidget()
-        self.nav = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.cursor_button = QtWidgets.QPushButton("Cursors A/B")
+        self.cursor_button.setCheckable(True)
+        self.cursor_button.setToolTip(
+            "two cursors to measure a time difference (drag them; values at each cursor)"
+        )
+        self.cursor_button.toggled.connect(self.show_cursors)
+        self.cursor_text = QtWidgets.QLabel("")
+        self.cursor_text.setWordWrap(True)
+        self.cursor_text.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.cursors: TwoCursors | None = None
+        self._value_labels: list[pg.TextItem] = []
+        self.nav = pg.PlotWidget(axisItems={"bottom": UtcAxis(show_label=False)})
         self.nav.setMaximumHeight(90)
         self.nav.setMouseEnabled(x=False, y=False)
         self.nav.hideAxis("left")
@@ -76,8 +90,13 @@ class SignalView(QtWidgets.QWidget):
         self.nav_region.setZValue(10)
         self.nav.addItem(self.nav_region)
         self.nav_region.sigRegionChangeFinished.connect(self._on_nav_region)
+        top = QtWidgets.QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        top.addWidget(self.cursor_button)
+        top.addWidget(self.cursor_text, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.nav)
         self._reload_timer = QtCore.QTimer(self, singleShot=True, interval=120)
@@ -130,16 +149,19 @@ class SignalView(QtWidgets.QWidget):
     def _clear_plots(self) -> None:
         self.glw.clear()
         self.plots, self.curves, self._lines, self._gap_items = [], [], [], []
+        self._value_labels = []
+        self.cursors = None
+        self.cursor_text.setText("")
 
     def _build_plots(self) -> None:
         self._clear_plots()
         first = None
         for i, name in enumerate(self.channels):
             meta = self.session.channel_meta(self.source, name)
-            axis = pg.DateAxisItem(utcOffset=0)
+            axis = UtcAxis(show_label=i == len(self.channels) - 1)
             p = self.glw.addPlot(row=i, col=0, axisItems={"bottom": axis})
             p.setLabel("left", name, units=None)
-            p.getAxis("left").setWidth(70)
+            p.getAxis("left").setWidth(78)
             p.getAxis("left").enableAutoSIPrefix(False)
             p.setTitle(None)
             p.showGrid(x=True, y=True, alpha=0.2)
@@ -147,12 +169,16 @@ class SignalView(QtWidgets.QWidget):
             # without NaN and drop every record after the first (see data.view_arrays)
             p.enableAutoRange(x=False, y=True)
             p.setAutoVisible(y=True)
-            p.getAxis("left").setLabel(f"{name} [{meta.unit}]")
+            p.getAxis("left").setLabel(with_unit(name, meta.unit))
             if i < len(self.channels) - 1:
                 p.getAxis("bottom").setStyle(showValues=False)
             curve = p.plot([], [], pen=pen_for(i), connect="finite")
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
             p.addItem(line, ignoreBounds=True)
+            label = pg.TextItem("", color=PENS[i % len(PENS)], anchor=(0, 0))
+            label.setZValue(30)
+            p.addItem(label, ignoreBounds=True)
+            self._value_labels.append(label)
             if first is None:
                 first = p
                 p.sigXRangeChanged.connect(self._on_range_changed)
@@ -161,6 +187,10 @@ class SignalView(QtWidgets.QWidget):
             self.plots.append(p)
             self.curves.append(curve)
             self._lines.append(line)
+        self.cursors = TwoCursors(self.plots, self.describe_cursors)
+        self.cursors.sig_text.connect(self.cursor_text.setText)
+        if self.cursor_button.isChecked():
+            QtCore.QTimer.singleShot(0, lambda: self.show_cursors(True))
 
     def _update_navigator(self) -> None:
         runs = self.session.runs(self.source)
@@ -325,38 +355,83 @@ class SignalView(QtWidgets.QWidget):
         """Colour the axis label of a channel that is not healthy (orange/red)."""
         for p, name in zip(self.plots, self.channels):
             h = per_channel.get(name)
-            unit = self.session.channel_meta(self.source, name).unit
+            label = with_unit(name, self.session.channel_meta(self.source, name).unit)
             if h is not None and h.level:
                 p.getAxis("left").setLabel(
-                    f"{name} [{unit}] {h.text}", color=HEALTH_COLOURS.get(h.level, "#000")
+                    f"{label} {h.text}", color=HEALTH_COLOURS.get(h.level, "#000")
                 )
             else:
-                p.getAxis("left").setLabel(f"{name} [{unit}]")
+                p.getAxis("left").setLabel(label)
 
-    # -- crosshair ---------------------------------------------------------
+    # -- crosshair and cursors ----------------------------------------------
     def _on_mouse(self, event) -> None:
         pos = event[0]
         for p in self.plots:
             if p.sceneBoundingRect().contains(pos):
                 x = p.vb.mapSceneToView(pos).x()
-                self.sig_cursor.emit(self.readout(x))
+                # the values are written in each plot (never cut off); the bar gets the time
+                self.sig_cursor.emit(f"cursor {iso(x)} UTC")
                 for line in self._lines:
                     line.setPos(x)
+                self._show_values(x)
                 return
 
+    def values_at(self, x: float) -> list[float]:
+        """Each plotted channel's stored value nearest to ``x`` (epoch s)."""
+        tr = self.trace
+        if tr is None or len(tr.t) == 0:
+            return []
+        return [nearest(tr.t, tr.y[:, k], x) for k in range(len(tr.channels))]
+
+    def _show_values(self, x: float) -> None:
+        """Write each channel's value at the crosshair into its own plot."""
+        vals = self.values_at(x)
+        for k, (p, label) in enumerate(zip(self.plots, self._value_labels)):
+            if k >= len(vals):
+                label.setText("")
+                continue
+            unit = pretty(self.session.channel_meta(self.source, self.channels[k]).unit)
+            label.setText(f"{self.channels[k]} = {fmt(vals[k])} {unit}")
+            (x0, _), (_, y1) = p.viewRange()
+            label.setPos(x0, y1)
+
     def readout(self, x: float) -> str:
-        """Time and the value of each channel nearest to ``x`` (epoch s)."""
-        if self.trace is None or len(self.trace.t) == 0:
+        """Time (UTC) and the value of each channel nearest to ``x`` (epoch s)."""
+        vals = self.values_at(x)
+        if not vals:
             return ""
-        t = self.trace.t
-        i = int(np.clip(np.searchsorted(t, x), 0, len(t) - 1))
-        if not np.isfinite(t[i]) and i > 0:
-            i -= 1
-        parts = [to_iso(int(x * NS), digits=3)]
-        for k, name in enumerate(self.trace.channels):
-            unit = self.session.channel_meta(self.source, name).unit
-            parts.append(f"{name}={self.trace.y[i, k]:.5g} {unit}")
+        parts = [f"{iso(x)} UTC"]
+        for name, v in zip(self.trace.channels, vals):
+            unit = pretty(self.session.channel_meta(self.source, name).unit)
+            parts.append(f"{name}={fmt(v)} {unit}")
         return "  ".join(parts)
+
+    def show_cursors(self, on: bool = True) -> None:
+        """Show the two measuring cursors at 1/3 and 2/3 of the view (or hide them)."""
+        if self.cursors is None:
+            return
+        if not on:
+            self.cursors.hide()
+            return
+        if not self.cursor_button.isChecked():
+            self.cursor_button.setChecked(True)
+            return  # toggled() calls back
+        x0, x1 = self.plots[0].viewRange()[0]
+        self.cursors.show_at(x0 + (x1 - x0) / 3, x0 + 2 * (x1 - x0) / 3)
+
+    def describe_cursors(self, xa: float, xb: float) -> str:
+        """Readout of the cursors: times, Δt, 1/Δt and each channel at A and B."""
+        dt = xb - xa
+        head = f"A {iso(xa)}  B {iso(xb)} UTC   Δt = {dt:.6g} s"
+        if dt:
+            head += f"  (1/Δt = {1 / abs(dt):.4g} Hz)"
+        va, vb = self.values_at(xa), self.values_at(xb)
+        rows = []
+        for name, a, b in zip(self.channels, va, vb):
+            unit = pretty(self.session.channel_meta(self.source, name).unit)
+            d = b - a if np.isfinite(a) and np.isfinite(b) else float("nan")
+            rows.append(f"{name}: A {fmt(a)}, B {fmt(b)}, Δ {fmt(d)} {unit}")
+        return head + "\n" + "   ".join(rows)
 
     # -- keyboard-friendly navigation ---------------------------------------
     def zoom(self, factor: float) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bshm.store import open_raw
+from bshm.units import pretty
 
 NS = 10**9
 
@@ -45,10 +46,10 @@ def test_open_shows_tree_status_and_store_data(window, sim_dir):
         for k, meta in enumerate(metas):
             item = acc.child(k)
             assert item.text(0).startswith(meta.name)
-            assert item.text(1) == meta.unit
+            assert item.text(2) == pretty(meta.unit)  # typeset: m/s²
             if np.isfinite(meta.location[0]):
-                assert f"x={meta.location[0]:g}" in item.text(2)
-            assert item.text(3) == "ok"
+                assert f"x={meta.location[0]:g}" in item.text(3)
+            assert item.text(1) == "ok"
     assert "recorded" == window.mode_label.text()
     assert "Hz" in window.rate_label.text()
     assert str(sim_dir) in window.file_label.text()
@@ -259,14 +260,17 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
         w.count("acc", "timeouts", 3)
     assert window.open_path(tmp_path), window.last_error
     src = window.tree.source_item("acc")
-    texts = {src.child(i).text(0): src.child(i).text(3) for i in range(3)}
+    texts = {src.child(i).text(0): src.child(i).text(1) for i in range(3)}
+    # the words of the user guide and the report: ok / suspect / failed
     assert texts["good"] == "ok"
-    assert texts["flat"].startswith("flat at 0.25")
-    assert texts["drop"].endswith("% NaN")
-    assert "1 gap" in src.text(3)
-    assert "timeouts=3" in src.text(3)
+    assert texts["flat"].startswith("failed: flat at 0.25")
+    assert texts["drop"].startswith("suspect: ") and texts["drop"].endswith("% NaN")
+    assert src.text(1) == "failed: 1 channel…"
+    detail = src.toolTip(1)  # the whole story on hover
+    assert "1 gap" in detail and "3 timeouts" in detail and "1 channel" in detail
+    assert window.tree.text_fits() == []  # nothing cut off in the health column
     labels = [p.getAxis("left").labelText for p in window.signals.plots]
-    assert labels[0] == "good [m/s2]"
+    assert labels[0] == "good [m/s²]"
     assert "flat at 0.25" in labels[1]
     sv = window.signals
     sv.set_range(t0, t0 + 50 * NS)
@@ -290,11 +294,11 @@ def test_channel_health_rules():
     assert channel_health(np.full(200, 3.0)).level == 2
     assert channel_health(np.full(200, 3.0), can_be_flat=True).text == "ok"
     assert channel_health(np.full(10, 3.0)).text == "ok"  # too few samples to judge
-    assert channel_health(np.array([])).text == "no data"
-    assert channel_health(np.full(5, np.nan)).text == "all NaN"
+    assert channel_health(np.array([])).text == "failed: no data"
+    assert channel_health(np.full(5, np.nan)).text == "failed: all NaN"
     v = np.arange(100.0)
     v[:25] = np.nan
-    assert channel_health(v).text == "25% NaN"
+    assert channel_health(v).text == "suspect: 25% NaN"
 
 
 def test_reopen_while_overview_computes(window, sim_dir, qtbot, monkeypatch):
@@ -365,3 +369,4 @@ def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch
         assert s._cache_file("a/b") != s._cache_file("a_b")
     finally:
         s.close()
+
