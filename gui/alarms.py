@@ -140,6 +140,7 @@ class AlarmPanel(QtWidgets.QWidget):
     """
 
     sig_jump = QtCore.Signal(object, object, bool)
+    sig_changed = QtCore.Signal()
     sig_selected = QtCore.Signal(object)
     sig_message = QtCore.Signal(str)
 
@@ -336,6 +337,7 @@ class AlarmPanel(QtWidgets.QWidget):
             self.settings.setValue("ack_name", by)
         self.refill()
         self.select_id(alarm["id"])
+        self.sig_changed.emit()
         self.sig_message.emit(f"alarm acknowledged by {by}, stored in {self.results['ack_path']}")
         return obj
 

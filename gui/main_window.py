@@ -106,6 +106,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.alarms.sig_jump.connect(self.jump_window)
         self.alarms.sig_selected.connect(self.trends.mark_alarm)
         self.alarms.sig_message.connect(self.status_message)
+        self.alarms.sig_changed.connect(self._update_alarm_tab)
         self.tabs.currentChanged.connect(self._on_tab)
         self.health_timer = QtCore.QTimer(self, interval=5000)
         self.health_timer.timeout.connect(self.refresh_health)
@@ -237,8 +238,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.trends.set_results(res)
         self.alarms.set_results(res)
         self.modal.set_results(res)
+        self._update_alarm_tab()
+
+    def _update_alarm_tab(self) -> None:
+        """``Alarms (3)``: how many are active and not acknowledged."""
+        alarms = self.results["alarms"] if self.results else []
         n_open = sum(
-            1 for a in res["alarms"] if a["state"] == "active" and a["level"] and not a.get("ack")
+            1 for a in alarms if a["state"] == "active" and a["level"] and not a.get("ack")
         )
         self.tabs.setTabText(TABS.index("Alarms"), f"Alarms ({n_open})" if n_open else "Alarms")
 
