@@ -70,7 +70,7 @@ class BridgeView(QtWidgets.QWidget):
         self.play.toggled.connect(self._on_play)
         self.amp = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.amp.setRange(5, 100)
-        self.amp.setValue(40)
+        self.amp.setValue(80)
         self.amp.setToolTip("amplitude of the drawn shapes (a drawing scale, not a measurement)")
         self.amp.valueChanged.connect(lambda _v: self.draw_frame())
         self.note = QtWidgets.QLabel("")
@@ -164,13 +164,17 @@ class BridgeView(QtWidgets.QWidget):
         )
         self.plot.addItem(sens)
         self._static.append(sens)
+        same_dir = len(set(self.directions)) == 1
         for name, xv, d in zip(self.names, self.x, self.directions):
             if not math.isfinite(xv):
                 continue
-            t = pg.TextItem(f"{name}" + (f" ({d})" if d else ""), anchor=(0.5, 0), color="#424242")
+            label = name if same_dir or not d else f"{name} ({d})"
+            t = pg.TextItem(label, anchor=(0.5, 0), color="#424242")
             t.setPos(xv, -0.22)
             self.plot.addItem(t)
             self._static.append(t)
+        if same_dir and self.directions and self.directions[0]:
+            note += f"; sensors measure along {self.directions[0]}"
         self.note.setText(note)
         self.plot.setXRange(x0, x1, padding=0.03)
         self.plot.setYRange(-1.3, 1.3, padding=0)

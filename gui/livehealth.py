@@ -165,13 +165,19 @@ class LiveMonitor:
 
 
 def summary(states: dict[str, LiveState]) -> tuple[int, str]:
-    """(worst level, one line) for the status bar: ``all 3 sources recording`` or
-    ``acc LOST 45 s · env stale 8.0 s``."""
+    """(worst level, one short line) for the status bar: ``all 3 sources recording``,
+    ``LOST 45 s: acc`` or ``LOST 2 days: acc, env · stale 8.0 s: strain``."""
     if not states:
         return 0, ""
     bad = [s for s in states.values() if s.level > 0]
     if not bad:
         return 0, f"all {len(states)} sources recording"
     worst = max(s.level for s in bad)
-    bad.sort(key=lambda s: (-s.level, s.source))
-    return worst, " · ".join(f"{s.source} {s.short}" for s in bad)
+    parts = []
+    for state in ("lost", "reconnecting", "stale"):
+        group = sorted((s for s in bad if s.state == state), key=lambda s: s.source)
+        if group:
+            word = state.upper() if state == "lost" else state
+            oldest = max(s.age_s for s in group)
+            parts.append(f"{word} {age_text(oldest)}: {', '.join(s.source for s in group)}")
+    return worst, " · ".join(parts)

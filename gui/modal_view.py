@@ -418,8 +418,15 @@ class ModalView(QtWidgets.QWidget):
                 )
                 self.table.setItem(k, j, item)
         self.table.resizeColumnsToContents()
-        if n:
+        if n:  # the first three modes on the sketch (click rows to choose others)
+            sel = self.table.selectionModel()
+            flags = (
+                QtCore.QItemSelectionModel.SelectionFlag.Select
+                | QtCore.QItemSelectionModel.SelectionFlag.Rows
+            )
             self.table.selectRow(0)
+            for k in range(1, min(3, n)):
+                sel.select(self.table.model().index(k, 0), flags)
         else:
             self.bridge.select([])
 

@@ -85,7 +85,10 @@ class SignalView(QtWidgets.QWidget):
         self.nav.setMouseEnabled(x=False, y=False)
         self.nav.hideAxis("left")
         self.nav.setMenuEnabled(False)
-        self.nav_runs = self.nav.plot([], [], pen=None, fillLevel=0, brush=(21, 101, 192, 120))
+        self.nav_runs = self.nav.plot(
+            [], [], pen=None, fillLevel=0, brush=(21, 101, 192, 150), stepMode="center"
+        )
+        self.nav_cover = np.empty(0)
         self.nav_region = pg.LinearRegionItem(brush=(255, 193, 7, 60))
         self.nav_region.setZValue(10)
         self.nav.addItem(self.nav_region)
@@ -193,13 +196,34 @@ class SignalView(QtWidgets.QWidget):
             QtCore.QTimer.singleShot(0, lambda: self.show_cursors(True))
 
     def _update_navigator(self) -> None:
+        """The strip under the plots: how much of each stretch of time was recorded.
+
+        One bar per pixel column (about 400 over the span), its height the
+        share of the column's time covered by records, at least a quarter
+        when anything was recorded: a 10-minute record in 60 days is a
+        hundredth of a pixel and would otherwise not be drawn at all.
+        """
         runs = self.session.runs(self.source)
         if not runs:
             return
-        t = np.array([[a, a, b, b] for a, b in runs], dtype=np.float64).ravel() / NS
-        y = np.tile([0.0, 1.0, 1.0, 0.0], len(runs))
-        self.nav_runs.setData(t, y)
-        self.nav.setXRange(t[0], t[-1], padding=0.01)
+        a = np.array([r[0] for r in runs], np.float64) / NS
+        b = np.array([r[1] for r in runs], np.float64) / NS
+        t0, t1 = float(a.min()), float(b.max())
+        n = 400
+        edges = np.linspace(t0, t1 + 1e-9, n + 1)
+        cover = np.zeros(n)
+        width = edges[1] - edges[0]
+        for lo, hi in zip(a, b):
+            i0 = int(np.clip((lo - t0) // width, 0, n - 1))
+            i1 = int(np.clip((hi - t0) // width, 0, n - 1))
+            for i in range(i0, i1 + 1):
+                cover[i] += max(0.0, min(hi, edges[i + 1]) - max(lo, edges[i]))
+        frac = np.clip(cover / width, 0, 1)
+        frac = np.where(frac > 0, np.maximum(frac, 0.25), 0.0)
+        self.nav_runs.setData(edges, frac, stepMode="center")
+        self.nav_cover = frac
+        self.nav.setXRange(t0, t1, padding=0.01)
+        self.nav.setYRange(0, 1.05, padding=0)
 
     # -- range and loading -------------------------------------------------
     def view_range_ns(self) -> tuple[int, int]:

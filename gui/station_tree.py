@@ -63,7 +63,7 @@ class StationTree(QtWidgets.QTreeWidget):
         first = None
         for name, info in sources.items():
             rate = f"{info.fs:g} Hz" if info.fs else "irregular"
-            src = QtWidgets.QTreeWidgetItem([f"{name}  {rate}", "", "", ""])
+            src = QtWidgets.QTreeWidgetItem([name, "", "", rate])
             src.setFirstColumnSpanned(False)
             src.setToolTip(
                 0, f"{info.kind}, {rate}, {len(info.channels)} channels, timing {info.timing}"
@@ -71,10 +71,10 @@ class StationTree(QtWidgets.QTreeWidget):
             src.setData(0, ROLE_KEY, ("source", name))
             root.addChild(src)
             for ch in info.channels:
-                label = ch.name if not ch.direction else f"{ch.name} ({ch.direction})"
-                item = QtWidgets.QTreeWidgetItem(
-                    [label, "", pretty(ch.unit), _location_text(ch.location)]
-                )
+                where = _location_text(ch.location)
+                if ch.direction:
+                    where = f"{where}, {ch.direction}" if where else ch.direction
+                item = QtWidgets.QTreeWidgetItem([ch.name, "", pretty(ch.unit), where])
                 item.setToolTip(0, f"{ch.quantity}; {ch.calibration or 'no calibration note'}")
                 item.setToolTip(
                     COL_LOC, _location_text(ch.location, full=True) or "no location"
@@ -90,7 +90,7 @@ class StationTree(QtWidgets.QTreeWidget):
             root.child(i).setExpanded(True)
         for col in (COL_NAME, COL_UNIT, COL_LOC):
             self.resizeColumnToContents(col)
-        self.setColumnWidth(COL_NAME, min(self.columnWidth(COL_NAME), 115))
+        self.setColumnWidth(COL_NAME, min(self.columnWidth(COL_NAME), 140))
         self.health, self.live_states = {}, {}
         self._updating = False
         if first is not None:

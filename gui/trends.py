@@ -77,6 +77,8 @@ class TrendsView(QtWidgets.QWidget):
         self.p_change.setTitle("temperature-compensated frequency change per mode")
         self.p_index.setLabel("left", "novelty index T²")
         self.p_index.setLogMode(y=True)
+        self.p_index.getAxis("left").enableAutoSIPrefix(False)
+        self.p_change.getAxis("left").enableAutoSIPrefix(False)
         self.p_index.setXLink(self.p_change)
         for p in (self.p_change, self.p_index):
             p.showGrid(x=True, y=True, alpha=0.2)
@@ -210,7 +212,7 @@ class TrendsView(QtWidgets.QWidget):
                     pg.InfiniteLine(
                         sign * float(v), angle=0, movable=False, pen=pen,
                         label=f"{sign * float(v):+g} % {LEVEL_NAMES[k + 1]}" if sign < 0 else None,
-                        labelOpts={"position": 0.03, "color": LEVEL_COLOURS[k + 1]},
+                        labelOpts={"position": 0.08, "color": LEVEL_COLOURS[k + 1]},
                     )
                 )
         self.p_change.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen("#9e9e9e")))
@@ -218,9 +220,11 @@ class TrendsView(QtWidgets.QWidget):
             t2 = np.asarray(ind["t2"], dtype=np.float64)
             level = np.asarray(ind.get("level", np.zeros(len(t2))), dtype=int)
             brushes = [pg.mkBrush(LEVEL_COLOURS.get(int(lv), "#000")) for lv in level]
-            self.p_index.plot(t, t2, pen=pg.mkPen("#9e9e9e"), connect="finite")
-            self.index_scatter = pg.ScatterPlotItem(t, t2, size=5, pen=None, brush=brushes)
-            self.p_index.addItem(self.index_scatter)
+            self.p_index.plot(t, t2, pen=pg.mkPen("#bdbdbd"), connect="finite")
+            # a PlotDataItem (not a bare ScatterPlotItem): it follows the log y axis
+            self.index_scatter = self.p_index.plot(
+                t, t2, pen=None, symbol="o", symbolSize=5, symbolPen=None, symbolBrush=brushes
+            )
             limits_t2 = np.asarray(ind.get("t2_limits", []), dtype=float)
             self.index_limits = limits_t2
             lim = limits_t2[-1] if limits_t2.ndim == 2 and limits_t2.size else limits_t2
@@ -230,7 +234,7 @@ class TrendsView(QtWidgets.QWidget):
                         pg.InfiniteLine(
                             np.log10(v), angle=0, movable=False,
                             pen=pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine),
-                            label=LEVEL_NAMES[k + 1], labelOpts={"position": 0.03},
+                            label=f"{LEVEL_NAMES[k + 1]} limit", labelOpts={"position": 0.08},
                         )
                     )
         for p in (self.p_change, self.p_index):

@@ -62,7 +62,7 @@ def test_recording_stale_lost_and_back(window, silent_writer, qtbot):
     states = window.update_live_states(now_ns=last + 10 * NS)
     assert states["acc"].state == "stale"
     assert src.text(1) == "stale 10 s"
-    assert window.state_label.text() == "acc stale 10 s"
+    assert window.state_label.text() == "stale 10 s: acc"
     assert "#ffb74d" in window.state_label.styleSheet()
     assert window.mode_label.text() == "LIVE: DELAYED"
     # traces greyed, banner in the live view, channel rows no longer "ok"
@@ -124,4 +124,8 @@ def test_classify_rules():
     assert classify("a", float("inf"), 100.0).state == "lost"
     assert classify("a", 6.0, 100.0, writing=False).state == "lost"
     lvl, text = summary({"a": classify("a", 40, 100.0), "b": classify("b", 0.1, 100.0)})
-    assert lvl == 2 and text == "a LOST 40 s"
+    assert lvl == 2 and text == "LOST 40 s: a"
+    lvl, text = summary(
+        {"a": classify("a", 40, 1.0), "c": classify("c", 90, 1.0), "b": classify("b", 6, 100.0)}
+    )
+    assert text == "LOST 90 s: a, c · stale 6.0 s: b"

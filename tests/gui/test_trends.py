@@ -121,7 +121,7 @@ def test_trends_show_the_results(window, results_file, qtbot):
         if isinstance(i, pg.InfiniteLine) and i.angle == 0 and i.value() != 0
     )
     assert limits == [-4.0, -2.0, -1.0, 1.0, 2.0, 4.0]
-    np.testing.assert_array_equal(tv.index_scatter.data["y"], t2)
+    np.testing.assert_array_equal(tv.index_scatter.getOriginalDataset()[1], t2)
     t2_lines = sorted(
         round(10 ** i.value(), 6) for i in tv.p_index.items
         if isinstance(i, pg.InfiniteLine) and i.angle == 0
