@@ -7,7 +7,9 @@ one ``<section>``: heading, plain-language explanation, figures, tables.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,128 @@ from bshm.analysis.report_html import (
     level_badge,
     table,
 )
-from bshm.analysis.report_svg import LEVEL_COLORS, PALETTE, Series, bars, chart, heatmap, timeline
+from bshm.analysis.report_svg import (
+    LEVEL_COLORS,
+    PALETTE,
+    Series,
+    bars,
+    chart,
+    deck_sketch,
+    heatmap,
+    timeline,
+)
+
+from bshm.palette import mode_colour
+from bshm.units import pretty
 
 __all__ = ["SECTION_FUNCTIONS"]
+
+_HINT = re.compile(r"\s*The mode shapes changed most near [^.]*?\([^)]*\)\.")
+
+
+def _day_time(ns: int | None) -> str:
+    return "-" if ns is None else _time(ns)[:16]
+
+
+def _duration(s: float) -> str:
+    if s >= 2 * 86400:
+        return f"{s / 86400:.0f} days"
+    if s >= 2 * 3600:
+        return f"{s / 3600:.0f} h"
+    if s >= 120:
+        return f"{s / 60:.0f} min"
+    return f"{s:.0f} s"
+
+
+def _headline(d: Any) -> str:
+    """What changed, since when, still active?, where: the owner's four questions."""
+    from bshm.analysis.report_findings import findings
+
+    f = findings(d)
+    d.findings = f
+    lim = [float(v) for v in (d.limits.get("frequency_shift_pct") or [])]
+    rows = []
+    if f.since_ns is None:
+        what = (
+            "Nothing: the bridge's natural frequencies and vibration pattern stayed within "
+            "their limits in every analysed window of the period."
+            if d.indices
+            else "No damage indices in this period (the healthy reference period may not be "
+            "complete yet), so no structural change can be judged."
+        )
+        rows.append(("What changed?", escape(what)))
+    else:
+        parts = [
+            f"{escape(m)} {v:+.1f} %" for m, v in f.changes if not lim or abs(v) >= lim[0]
+        ] or [f"{escape(m)} {v:+.1f} %" for m, v in f.changes[:2]]
+        what = (
+            "The bridge vibrates differently from its healthy reference"
+            + (
+                f" ({_day_time(d.baseline[0])[:10]} to {_day_time(d.baseline[1])[:10]})"
+                if d.baseline
+                else ""
+            )
+            + ". Natural frequencies corrected for temperature: "
+            + ", ".join(parts)
+            + (f" (alarm limits {', '.join(f'{v:g}' for v in lim[:3])} %)" if lim else "")
+            + "."
+        )
+        if f.t2_share is not None:
+            what += (
+                f" The novelty index T² (all modes together) is above its limit in "
+                f"{100 * f.t2_share:.0f} % of the windows since then."
+            )
+        rows.append(("What changed?", what))
+        since = f"{_day_time(f.since_ns)} UTC (the first analysed window beyond a limit)"
+        if f.raised_ns is not None and f.raised_ns != f.since_ns:
+            since += (
+                f"; the alarm followed at {_day_time(f.raised_ns)} UTC, once the change "
+                "had persisted (k of n windows)"
+            )
+        if d.indices and int(np.asarray(d.indices["time_ns"])[0]) == f.since_ns:
+            since += " (already at the start of this report's period)"
+        rows.append(("Since when?", since))
+    if f.since_ns is not None:
+        if f.active:
+            still = (
+                f"<b>Yes</b>: the latest analysed window ({_day_time(f.last_window_ns)} UTC) is at "
+                f"level {f.current_level} ({_LEVEL.get(f.current_level, '')})."
+            )
+        else:
+            still = (
+                f"No: it ended {_day_time(f.until_ns)} UTC; the latest window "
+                f"({_day_time(f.last_window_ns)} UTC) is normal."
+            )
+        n_ack = len(f.acknowledged)
+        still += (
+            f" {f.open_alarms} alarm{'s are' if f.open_alarms != 1 else ' is'} active and not "
+            f"acknowledged" + (f", {n_ack} acknowledged" if n_ack else "") + "."
+        )
+        rows.append(("Still active?", still))
+        loc = f.location
+        if loc is not None:
+            near = ", ".join(loc.sensors)
+            where = (
+                f"Most likely near <b>x &asymp; {loc.x_m:.0f} m</b> from the start of the bridge "
+                f"(the mode shapes changed most between {loc.lo_m:g} m and {loc.hi_m:g} m, "
+                f"sensors {escape(near)}). How sure: <b>{loc.confidence}</b> "
+                f"({len(loc.score)} sensors; "
+                + {
+                    "high": "the change is concentrated at one or two sensors",
+                    "moderate": "the change is spread over a third of the bridge or less",
+                    "low": "the change is spread over much of the bridge",
+                }[loc.confidence]
+                + "). See the sketch under 'Station and sensors'."
+            )
+        else:
+            where = escape(f.location_note or "not known") + "."
+        rows.append(("Where?", where))
+    body = "".join(
+        f'<tr><th style="width:130px">{escape(k)}</th><td>{v}</td></tr>' for k, v in rows
+    )
+    return f'<table class="headline">{body}</table>'
+
+
 
 
 def _summary(d: Any) -> str:
@@ -49,19 +170,26 @@ def _summary(d: Any) -> str:
         f'<div class="card">{escape(t)}<b>{v}</b><span class="note">{escape(n)}</span></div>'
         for t, v, n in cards
     )
+    head = _headline(d)
+    f = d.findings
+    where = (
+        f" near x &asymp; {f.location.x_m:.0f} m" if f.location is not None else ""
+    )
     verdict = {
         0: "No reading exceeded its limits in this period.",
         1: "Some readings reached the advisory level: worth a look at the next visit.",
-        2: "Warning-level alarms: an engineer should review the alarms below.",
-        3: "Critical alarms: inspect the bridge and the sensors concerned without delay.",
+        2: "Warning-level alarms: an engineer should review what changed (below).",
+        3: f"Critical: have an engineer inspect the bridge{where} and the sensors there "
+        "without delay.",
     }
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in d.notes)
     return _section(
         "summary",
         "Summary",
-        f"{escape(verdict[max_level])} The cards give the headline numbers; each "
-        "section below explains one of them.",
-        f'<div class="cards">{html}</div>{notes}',
+        f"{verdict[max_level]} The table answers what changed, since when, whether it is "
+        "still active and where; the cards give the headline numbers, and each section "
+        "below explains one of them.",
+        f'{head}<div class="cards">{html}</div>{notes}',
     )
 
 
@@ -70,8 +198,9 @@ def _sensors(d: Any) -> str:
         return _section(
             "sensors",
             "Station and sensors",
-            "The sensors of the station.",
-            '<p class="note">No raw data files were available to list the sensors.</p>',
+            "The sensors of the station (positions from the station config).",
+            _sensor_sketch(d)
+            + '<p class="note">No raw data files were available to list the sensors.</p>',
         )
     rows = []
     for s in d.sensors:
@@ -81,23 +210,145 @@ def _sensors(d: Any) -> str:
             [
                 s["name"],
                 s["quantity"],
-                s["unit"],
+                pretty(s["unit"]),
                 s["source"],
                 f"{s['fs']:g} Hz",
                 where,
                 s["direction"] or "-",
             ]
         )
+    sketch = _sensor_sketch(d)
     return _section(
         "sensors",
         "Station and sensors",
         f"Station <b>{escape(d.station)}</b> has {len(d.sensors)} channels. Location "
-        "x is the distance along the bridge (m), y and z across and up.",
-        table(
+        "x is the distance along the bridge (m), y and z across and up. The sketch shows "
+        "the deck from the side with its supports (triangles) and the sensors (squares)"
+        + (", and the zone where the vibration pattern changed (red)" if "zone" in sketch else "")
+        + ".",
+        sketch
+        + table(
             ["channel", "measures", "unit", "recorded by", "sampling", "x, y, z (m)", "direction"],
             rows,
         ),
     )
+
+
+def _sensor_positions(d: Any) -> dict[str, tuple[float, str]]:
+    pos = {}
+    for s in d.sensors:
+        x = float(s["location"][0]) if s["location"] else math.nan
+        pos[s["name"]] = (x, s.get("direction") or "", s["quantity"])
+    for name, x in d.channel_x.items():
+        if name not in pos or not math.isfinite(pos[name][0]):
+            pos[name] = (x, "", "")
+    return pos
+
+
+def _sensor_sketch(d: Any) -> str:
+    pos = _sensor_positions(d)
+    sensors = [(n, x, dr, q) for n, (x, dr, q) in pos.items() if math.isfinite(x)]
+    if not sensors:
+        return ""
+    f = getattr(d, "findings", None)
+    zone = None
+    if f is not None and f.location is not None:
+        loc = f.location
+        zone = (loc.lo_m, loc.hi_m, loc.x_m, f"change most likely here: x ≈ {loc.x_m:.0f} m")
+    svg = deck_sketch(
+        d.spans_m,
+        sensors,
+        zone=zone,
+        title="The bridge from the side: supports, sensors"
+        + (" and the located change" if zone else ""),
+        height=170,
+    )
+    legend = (
+        '<p class="note">&#9633; accelerometer &nbsp; &#9671; strain gauge &nbsp; '
+        "&#9675; temperature &nbsp; &#9650; support</p>"
+    )
+    return legend_wrap(svg, legend, zone)
+
+
+def legend_wrap(svg: str, legend: str, zone) -> str:
+    """The sketch with its key (and a marker class when it shows a located change)."""
+    if zone:
+        svg = svg.replace('class="chart"', 'class="chart zone"', 1)
+    return svg + legend
+
+
+def _mode_shapes(d: Any) -> str:
+    """Each tracked mode on the deck: baseline shape, and the shape after the change."""
+    from bshm.analysis.report_findings import align_real
+
+    tr = d.all_tracks or d.tracks
+    if not tr or "ref_shape" not in tr:
+        return ""
+    ref = np.asarray(tr["ref_shape"], np.complex128)
+    chans = [str(c) for c in (tr.get("channels") or d.shape_channels or [])]
+    pos = _sensor_positions(d)
+    x = np.array([pos.get(c, (math.nan,))[0] for c in chans], np.float64)
+    if ref.ndim != 2 or not np.isfinite(x).any():
+        return ""
+    vertical = sum(1 for c in chans if pos.get(c, (0, ""))[1].lstrip("-") == "z") >= len(chans) / 2
+    supports = np.concatenate(([0.0], np.cumsum(d.spans_m))) if d.spans_m else np.empty(0)
+    ids = [str(m) for m in tr.get("mode_ids", range(ref.shape[0]))]
+    rf = np.asarray(tr.get("ref_frequency", np.full(ref.shape[0], np.nan)), np.float64)
+    f = getattr(d, "findings", None)
+    after = None
+    if f is not None and f.since_ns is not None and "shape" in tr:
+        t = np.asarray(tr["time_ns"], np.int64)
+        end = f.until_ns if f.until_ns is not None else int(t.max())
+        after = (t >= f.since_ns) & (t <= end)
+    sensors = [(c, xv, pos.get(c, (0, ""))[1]) for c, xv in zip(chans, x)]
+    out = []
+    for j in range(ref.shape[0]):
+        base = align_real(ref[j], ref[j])
+        scale = np.nanmax(np.abs(base)) or 1.0
+        shapes = [
+            {"label": f"{ids[j]} {rf[j]:.2f} Hz, baseline", "color": mode_colour(j),
+             "x": _pin(x, base / scale, supports, vertical)[0],
+             "y": _pin(x, base / scale, supports, vertical)[1]}
+        ]
+        if after is not None and after.any():
+            rows = [align_real(tr["shape"][i, j], ref[j]) for i in np.flatnonzero(after)]
+            rows = [r for r in rows if np.isfinite(r).all()]
+            if rows:
+                now = np.mean(rows, axis=0) / scale
+                px, py = _pin(x, now, supports, vertical)
+                shapes.append(
+                    {"label": "since the change", "color": mode_colour(j), "x": px, "y": py,
+                     "dash": "5 3"}
+                )
+        out.append(deck_sketch(d.spans_m, sensors, shapes=shapes, width=490, height=150,
+                               labels=False))
+    return "<h3>Mode shapes on the bridge</h3>" + "".join(out)
+
+
+def _pin(x: np.ndarray, y: np.ndarray, supports: np.ndarray, vertical: bool):
+    """Add zero deflection at the supports (vertical modes) to a shape line."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    xs, ys = x[ok], y[ok]
+    if vertical and supports.size:
+        keep = ~np.isin(np.round(supports, 6), np.round(xs, 6))
+        xs = np.concatenate([xs, supports[keep]])
+        ys = np.concatenate([ys, np.zeros(int(keep.sum()))])
+    order = np.argsort(xs)
+    return xs[order], ys[order]
+
+
+def _schedule(av: dict[str, Any]) -> str:
+    """``10 min every 3 h`` from the record runs, or ``continuous``."""
+    runs = av["runs"]
+    if not runs:
+        return "-"
+    share = av["recorded_s"] / av["period_s"] if av["period_s"] else 0.0
+    if share > 0.9 or len(runs) < 3:
+        return "continuous"
+    lengths = np.array([e - s for s, e in runs], np.float64) / 1e9
+    starts = np.array([s for s, _ in runs], np.float64) / 1e9
+    every = float(np.median(np.diff(starts)))
+    return f"{_duration(float(np.median(lengths)))} every {_duration(every)}"
 
 
 def _availability(d: Any) -> str:
@@ -109,13 +360,13 @@ def _availability(d: Any) -> str:
             segs = [(s, e, "#66bb6a") for s, e in av["runs"]]
             segs += [(s, e, "#e53935") for s, e, _ in av["gaps"]]
             rows_tl.append((av["source"], segs))
-            share = av["recorded_s"] / av["period_s"] if av["period_s"] else 0.0
             c = av["counters"]
             rows.append(
                 [
                     av["source"],
-                    f"{100 * share:.1f} %",
-                    f"{av['lost_s']:.0f} s",
+                    _schedule(av),
+                    f"{len(av['runs'])} records, {_duration(av['recorded_s'])}",
+                    "none" if av["lost_s"] <= 0 else _duration(av["lost_s"]),
                     len(av["gaps"]),
                     c.get("frames_bad", 0) + c.get("modbus_errors", 0),
                     c.get("timeouts", 0),
@@ -131,15 +382,16 @@ def _availability(d: Any) -> str:
             table(
                 [
                     "source",
-                    "time recorded",
-                    "time lost in gaps",
+                    "recording schedule",
+                    "recorded",
+                    "data lost (gaps)",
                     "gaps",
                     "bad frames",
                     "timeouts",
                     "reconnects",
                 ],
                 rows,
-                num=(1, 2, 3, 4, 5, 6),
+                num=(4, 5, 6, 7),
             )
         )
     if d.windows and np.asarray(d.windows.get("start_ns", [])).size:
@@ -182,7 +434,9 @@ def _availability(d: Any) -> str:
         "availability",
         "Data availability and channel health",
         "Green bars show when data was recorded; red bars are data that should have "
-        "been recorded and was lost. Scheduled pauses are neither. Each channel is "
+        "been recorded and was lost. Many stations record on a schedule (for example "
+        "10 minutes every 3 hours): the pauses between records are planned, they are "
+        "<b>not</b> data loss. Only 'data lost (gaps)' is data that is missing. Each channel is "
         "checked for missing samples, frozen values, dead sensors, spikes, clipping and "
         "drift: <b>ok</b> means the data can be trusted, <b>suspect</b> means check the "
         "sensor at the next visit, <b>failed</b> means its data is not usable.",
@@ -204,7 +458,7 @@ def _frequencies(d: Any) -> str:
     ids = [str(x) for x in tr["mode_ids"]]
     body = [
         chart(
-            [Series(t, f[:, j], ids[j]) for j in range(f.shape[1])],
+            [Series(t, f[:, j], ids[j], color=mode_colour(j)) for j in range(f.shape[1])],
             time_axis=True,
             xlim=(d.start_ns, d.end_ns),
             title="Tracked natural frequencies",
@@ -229,7 +483,7 @@ def _frequencies(d: Any) -> str:
                 time_axis=True,
                 xlim=(d.start_ns, d.end_ns),
                 title=f"Temperature ({names[j_t]})",
-                ylabel="degC",
+                ylabel=pretty("degC"),
                 height=200,
             )
         )
@@ -237,9 +491,9 @@ def _frequencies(d: Any) -> str:
             for j in range(f.shape[1]):
                 body.append(
                     chart(
-                        [Series(tt, f[:, j], "", color=PALETTE[j % 10], mode="markers")],
+                        [Series(tt, f[:, j], "", color=mode_colour(j), mode="markers")],
                         title=f"Mode {ids[j]}: frequency against temperature",
-                        xlabel=f"temperature {names[j_t]} (degC)",
+                        xlabel=f"temperature {names[j_t]} ({pretty('degC')})",
                         ylabel="frequency (Hz)",
                         width=480,
                         height=230,
@@ -258,6 +512,7 @@ def _frequencies(d: Any) -> str:
     body.append(
         table(["mode", "mean frequency (Hz)", "std (Hz)", "found in windows"], rows, num=(1, 2, 3))
     )
+    body.append(_mode_shapes(d))
     return _section(
         "frequencies",
         "Natural frequencies and temperature",
@@ -315,7 +570,7 @@ def _damage(d: Any) -> str:
         body.append(
             chart(
                 [
-                    Series(t, fs[:, j], ids[j] if j < len(ids) else str(j))
+                    Series(t, fs[:, j], ids[j] if j < len(ids) else str(j), color=mode_colour(j))
                     for j in range(fs.shape[1])
                 ],
                 time_axis=True,
@@ -383,11 +638,13 @@ def _alarms(d: Any, limit: int = 200) -> str:
         [
             _time(a["time_ns"]),
             Markup(level_badge(a["level"])),
+            _state(a),
+            a.get("kind", ""),
             a["index"],
             a.get("channel") or a.get("mode") or "-",
             a["value"],
             a["threshold"],
-            a["message"],
+            _HINT.sub("", str(a["message"])),
         ]
         for a in al[:limit]
     ]
@@ -420,12 +677,39 @@ def _alarms(d: Any, limit: int = 200) -> str:
             num=(3, 4, 5),
         )
         + table(
-            ["time (UTC)", "level", "index", "channel / mode", "value", "limit", "message"],
+            [
+                "time (UTC)",
+                "level",
+                "state",
+                "kind",
+                "index",
+                "channel / mode",
+                "value",
+                "limit",
+                "message",
+            ],
             rows,
-            num=(4, 5),
+            num=(6, 7),
         )
-        + more,
+        + more
+        + '<p class="note">Where a change is, is estimated once for the whole episode (see '
+        "the summary); the hints of single alarms, which vary from window to window, are "
+        "left out of the messages above. Acknowledgements come from "
+        f"{escape(Path(d.feed).name if d.feed else 'alarms.jsonl')} (.acks.jsonl beside it).</p>",
     )
+
+
+def _state(a: dict[str, Any]) -> str:
+    if int(a["level"]) == 0:
+        st = "back to normal"
+    else:
+        st = str(a.get("state") or "active")
+    ack = a.get("ack")
+    if ack:
+        st += f"; acknowledged by {ack.get('by', '?')} {str(ack.get('time', ''))[:10]}"
+        if ack.get("comment"):
+            st += f": {ack['comment']}"
+    return st
 
 
 def _strain(d: Any) -> str:
@@ -437,7 +721,10 @@ def _strain(d: Any) -> str:
             "Strain measured by the gauges.",
             '<p class="note">No strain data in this period.</p>',
         )
-    rows = [[s["channel"], s["unit"], s["min"], s["max"], s["mean"], s["std"], s["n"]] for s in st]
+    rows = [
+        [s["channel"], pretty(s["unit"]), s["min"], s["max"], s["mean"], s["std"], s["n"]]
+        for s in st
+    ]
     series = []
     for i, s in enumerate(st):
         col = PALETTE[i % 10]
@@ -458,7 +745,7 @@ def _strain(d: Any) -> str:
             time_axis=True,
             xlim=(d.start_ns, d.end_ns),
             title="Daily extremes of strain",
-            ylabel=st[0]["unit"],
+            ylabel=pretty(st[0]["unit"]),
         ),
     )
 
@@ -583,8 +870,8 @@ def _glossary() -> str:
             "frequencies are together, compared with the baseline.",
         ),
         (
-            "Microstrain (um/m)",
-            "one millionth of relative stretching; 100 um/m in steel is a stress of about 21 MPa.",
+            "Microstrain (µm/m)",
+            "one millionth of relative stretching; 100 µm/m in steel is a stress of about 21 MPa.",
         ),
         ("Miner sum", "the fraction of fatigue life used; 1 means the design life is used up."),
         (
