@@ -622,13 +622,14 @@ def deck_sketch(
             f'class="note">{_fmt(t)} m</text>'
         )
     legend = [(sh["label"], sh["color"], sh.get("dash", "")) for sh in shapes if sh.get("label")]
-    for j, (lab, col, dash) in enumerate(legend[:4]):
-        lx = width - mr - (min(len(legend), 4) - j) * 150
-        ly = 16 if title else top + 10
+    lx = ml + 8 if not title else width - mr - sum(7.4 * len(x[0]) + 44 for x in legend[:4])
+    for lab, col, dash in legend[:4]:
+        ly = 16 if title else top - 8
         d = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(
-            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{col}" '
-            f'stroke-width="2"{d}/><text x="{lx + 22}" y="{ly}">{escape(lab)}</text>'
+            f'<line x1="{lx:.0f}" x2="{lx + 18:.0f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{col}" '
+            f'stroke-width="2"{d}/><text x="{lx + 22:.0f}" y="{ly}">{escape(lab)}</text>'
         )
+        lx += 7.4 * len(lab) + 44
     out.append("</svg>")
     return "".join(out)
