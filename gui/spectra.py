@@ -87,8 +87,8 @@ class SpectraView(QtWidgets.QWidget):
         self.psd_plot.showGrid(x=True, y=True, alpha=0.2)
         self.psd_plot.addLegend(offset=(-10, 10))
         self.spec_plot = pg.PlotWidget()
-        self.spec_plot.setLabel("bottom", "time from start", units="s")
-        self.spec_plot.setLabel("left", "frequency", units="Hz")
+        self.spec_plot.setLabel("bottom", "time from the start of the stretch [s]")
+        self.spec_plot.setLabel("left", "frequency [Hz]")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.spec_plot.addItem(self.image)
@@ -143,7 +143,7 @@ class SpectraView(QtWidgets.QWidget):
                     self.freqs,
                     p,
                     pen=pen_for(i),
-                    name=f"{name} [{psd_unit(units[i])}]",
+                    name=name if len(shown) == 1 else f"{name} [{psd_unit(units[i])}]",
                     connect="finite",
                 )
             )

@@ -370,3 +370,45 @@ def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch
     finally:
         s.close()
 
+
+
+def test_readouts_and_cursors_everywhere(window, sim_dir, qtbot):
+    """Defect 4: cursors with values on signals and spectra, typeset units, UTC dates."""
+    assert window.open_path(sim_dir)
+    sv = window.signals
+    a, _ = sv.default_range("acc")
+    sv.set_range(a + 10 * NS, a + 20 * NS)
+    sv.cursor_button.setChecked(True)
+    for line_a, line_b in sv.cursors.lines:
+        assert line_a.isVisible() and line_b.isVisible()
+    sv.cursors.lines[0][0].setPos((a + 12 * NS) / NS)  # drag cursor A in the first plot
+    sv.cursors.lines[-1][1].setPos((a + 14.5 * NS) / NS)  # and B in the last
+    assert sv.cursors.lines[-1][0].value() == pytest.approx((a + 12 * NS) / NS)  # moved together
+    text = sv.cursor_text.text()
+    assert "Δt = 2.5 s" in text and "1/Δt = 0.4 Hz" in text
+    with open_raw(sim_dir) as r:
+        rec = r.read("acc", a + 12 * NS, a + 12 * NS + NS // 50, channels=sv.channels[:1])
+    assert f"A {rec.data[0, 0]:.5g}" in text.split(sv.channels[0] + ":")[1]
+    assert "m/s²" in text and "m/s2" not in text
+    # the crosshair writes each channel's value into its own plot (never cut off)
+    sv._show_values((a + 12 * NS) / NS)
+    assert all(lb.toPlainText().startswith(ch + " = ") for lb, ch in zip(sv._value_labels, sv.channels))
+    axis = sv.plots[-1].getAxis("bottom")
+    qtbot.wait(20)
+    assert axis.label_text.startswith("time (UTC), 20")
+    # spectra: unit typeset in the axis label, cursors with Δf, hover readout
+    window.tabs.setCurrentWidget(window.spectra)
+    sp = window.spectra
+    assert sp.psd_plot.getPlotItem().getAxis("left").labelText == "PSD [(m/s²)²/Hz]"
+    sp.cursor_button.setChecked(True)
+    sp.cursors.lines[0][0].setPos(2.0)
+    sp.cursors.lines[0][1].setPos(5.5)
+    text = sp.cursor_text.text()
+    assert "Δf = 3.5 Hz" in text and "(m/s²)²/Hz" in text
+    k = int(np.argmin(np.abs(sp.freqs - 2.0)))
+    assert f"A {sp.psd[k, 0]:.5g}" in text
+    assert sp.readout(2.0).startswith("f = 2 Hz")
+    # the readout of another tab does not linger in the status bar
+    window.cursor_label.setText("cursor 2026 UTC")
+    window.tabs.setCurrentWidget(window.modal)
+    assert window.cursor_label.text() == ""
