@@ -80,8 +80,10 @@ def _period(r: Any, start_ns: int | None, end_ns: int | None) -> tuple[int, int]
     lo = int(starts.min()) if starts.size else None
     hi = int(ends.max()) if ends.size else None
     spans = [
-        (np.asarray(g.get("window_start_ns", []), np.int64),
-         np.asarray(g.get("window_end_ns", []), np.int64))
+        (
+            np.asarray(g.get("window_start_ns", []), np.int64),
+            np.asarray(g.get("window_end_ns", []), np.int64),
+        )
         for g in r.fatigue().values()
     ]
     for d in (r.tracks(), r.indices()):  # files without a window table still have a period
@@ -608,7 +610,7 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path
     except (ImportError, OSError) as exc:  # OSError: Pango/HarfBuzz libraries missing
         raise BshmError(
             f"PDF output needs WeasyPrint and Pango ({str(exc).splitlines()[0]}); install "
-            "with: pip install -e \".[report]\" (Debian: apt-get install libpango-1.0-0 "
+            'with: pip install -e ".[report]" (Debian: apt-get install libpango-1.0-0 '
             "libpangoft2-1.0-0 libharfbuzz-subset0)"
         ) from exc
     out = Path(pdf_path)

@@ -136,8 +136,6 @@ def merge_alarms(
     return out
 
 
-
-
 def attach_acks(alarms: list[dict[str, Any]], ack_file: Path | None) -> dict[str, dict[str, Any]]:
     """Read the acknowledgements and set each alarm's ``ack`` (None when not acknowledged)."""
     from bshm.alarms import AckLog

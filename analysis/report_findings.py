@@ -155,10 +155,10 @@ def locate_change(
     used = 0
     for j in range(n_modes):
         r = np.asarray(ref[j], np.complex128)
-        b = [align_real(shapes[i, j], r) for i in np.flatnonzero(baseline)]
-        a = [align_real(shapes[i, j], r) for i in np.flatnonzero(after)]
-        b = np.array([v for v in b if np.isfinite(v).all()])
-        a = np.array([v for v in a if np.isfinite(v).all()])
+        rows_b = [align_real(shapes[i, j], r) for i in np.flatnonzero(baseline)]
+        rows_a = [align_real(shapes[i, j], r) for i in np.flatnonzero(after)]
+        b = np.array([v for v in rows_b if np.isfinite(v).all()])
+        a = np.array([v for v in rows_a if np.isfinite(v).all()])
         if len(b) < 5 or len(a) < 3:
             continue
         sd = b.std(axis=0)
@@ -208,9 +208,10 @@ def findings(d: Any) -> Findings:
     out.level = max(out.level, int(level.max()) if level.size else 0)
     out.last_window_ns = int(t[-1])
     out.current_level = int(level[-1]) if level.size else 0
-    first, last = episode(level)
-    if first is None:
+    first_opt, last_opt = episode(level)
+    if first_opt is None or last_opt is None:
         return out
+    first, last = first_opt, last_opt
     out.raised_ns = int(t[first])
     out.active = last >= level.size - 1 - 1  # the latest windows are still above 0
     # the change began where the indices first crossed a limit, before the alarm

@@ -498,7 +498,7 @@ def _empty(title: str, width: int, height: int, why: str = "no data in this peri
 
 def deck_sketch(
     spans: Sequence[float],
-    sensors: Sequence[tuple[str, float, str]],
+    sensors: Sequence[tuple[Any, ...]],
     *,
     shapes: Sequence[dict[str, Any]] = (),
     zone: tuple[float, float, float, str] | None = None,
@@ -514,7 +514,9 @@ def deck_sketch(
     spans : sequence of float
         Span lengths (m); supports at 0 and the end of every span. Empty:
         the deck is drawn over the sensors' extent without supports.
-    sensors : sequence of (name, x_m, direction)
+    sensors : sequence of (name, x_m, direction[, quantity])
+        The quantity (``acceleration``, ``strain``, ``temperature``) picks the
+        marker; sensors of one quantity at one place share one label.
     shapes : sequence of dict
         ``{"label", "color", "x" (m), "y" (scaled to max |y| = 1), "dash"}``,
         drawn as lines over the deck (up = positive).
@@ -575,8 +577,7 @@ def deck_sketch(
         )
         dash = f' stroke-dasharray="{sh["dash"]}"' if sh.get("dash") else ""
         out.append(
-            f'<polyline points="{pts}" fill="none" stroke="{sh["color"]}" '
-            f'stroke-width="2"{dash}/>'
+            f'<polyline points="{pts}" fill="none" stroke="{sh["color"]}" stroke-width="2"{dash}/>'
         )
         dots = "".join(
             f'<circle cx="{sx(a):.1f}" cy="{y_deck - b * amp:.1f}" r="2.5"/>'
@@ -588,9 +589,7 @@ def deck_sketch(
     for sensor in sensors:  # sensors of one kind at one place share one label
         q = sensor[3] if len(sensor) > 3 else "acceleration"
         merged.setdefault((q, round(float(sensor[1]), 3)), []).append(str(sensor[0]))
-    sensors = [
-        (", ".join(names), x, "", q) for (q, x), names in merged.items()
-    ]
+    sensors = [(", ".join(names), x, "", q) for (q, x), names in merged.items()]
     for sensor in sensors:
         name, xv = sensor[0], float(sensor[1])
         quantity = sensor[3] if len(sensor) > 3 else "acceleration"
@@ -604,7 +603,9 @@ def deck_sketch(
                 f'fill="#fff59d" stroke="#212121"/>'
             )
         elif quantity == "temperature":
-            mark = f'<circle cx="{px:.1f}" cy="{y_deck:.1f}" r="4" fill="#ef9a9a" stroke="#212121"/>'
+            mark = (
+                f'<circle cx="{px:.1f}" cy="{y_deck:.1f}" r="4" fill="#ef9a9a" stroke="#212121"/>'
+            )
         else:
             mark = (
                 f'<rect x="{px - 4:.1f}" y="{y_deck - 4:.1f}" width="8" height="8" '

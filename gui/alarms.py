@@ -262,7 +262,9 @@ class AlarmPanel(QtWidgets.QWidget):
                     self.table.item(i, j).setFont(f)
         n_active = sum(1 for a in alarms if a.get("state") == "active" and a.get("level", 0))
         n_open = sum(
-            1 for a in alarms if a.get("state") == "active" and a.get("level", 0) and not a.get("ack")
+            1
+            for a in alarms
+            if a.get("state") == "active" and a.get("level", 0) and not a.get("ack")
         )
         self.count.setText(
             f"{len(self.shown)} of {len(alarms)} shown; {n_active} active, "

@@ -28,9 +28,8 @@ def apply_theme(dark: bool) -> None:
     and for plots created from now on (see :func:`bshm.gui.plotting.apply_plot_theme`
     for plots that exist)."""
     import pyqtgraph as pg
-    from pyqtgraph.Qt import QtGui, QtWidgets
-
     from bshm.gui.plotting import DARK, LIGHT
+    from pyqtgraph.Qt import QtGui, QtWidgets
 
     app = QtWidgets.QApplication.instance()
     if app is None:
@@ -158,14 +157,18 @@ def select_channels(win, names: list[str]) -> str:
         )
     srcs = {owner[n] for n in names}
     if len(srcs) > 1:
-        raise ConfigError(f"--channels: give channels of one source (these span {', '.join(sorted(srcs))})")
+        raise ConfigError(
+            f"--channels: give channels of one source (these span {', '.join(sorted(srcs))})"
+        )
     src = srcs.pop()
     item = win.tree.source_item(src)
     win.tree._updating = True
     for i in range(item.childCount()):
         child = item.child(i)
         on = child.data(0, QtCore.Qt.ItemDataRole.UserRole)[2] in names
-        child.setCheckState(0, QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked)
+        child.setCheckState(
+            0, QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked
+        )
     win.tree._updating = False
     win.tree.select_source(src)
     return src
@@ -197,9 +200,10 @@ def export_view(
     """
     import tempfile
 
-    from bshm.errors import BshmError, ConfigError
     from bshm.gui.main_window import TABS, MainWindow
     from bshm.gui.settings import make_settings, set_dark_theme
+
+    from bshm.errors import BshmError, ConfigError
 
     if tab not in EXPORT_TABS:
         raise ConfigError(f"--tab {tab!r}: one of {', '.join(EXPORT_TABS)}")
@@ -238,8 +242,11 @@ def export_view(
             win.trends.inner.setCurrentIndex(inner)
         sv = win.signals
         if tab_name in ("Signals", "Spectra", "Modal"):
-            _wait(app, lambda: sv.trace is not None and sv.trace.complete and not sv._overview_busy,
-                  timeout_s)
+            _wait(
+                app,
+                lambda: sv.trace is not None and sv.trace.complete and not sv._overview_busy,
+                timeout_s,
+            )
         if tab_name == "Spectra":
             win._update_spectra()
         elif tab_name == "Modal":

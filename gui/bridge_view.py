@@ -106,7 +106,9 @@ class BridgeView(QtWidgets.QWidget):
     ) -> None:
         """Deck from the spans (m), sensors ``names`` at ``x`` (m) with ``directions``."""
         self.spans = tuple(float(s) for s in spans)
-        self.supports = np.concatenate(([0.0], np.cumsum(self.spans))) if self.spans else np.empty(0)
+        self.supports = (
+            np.concatenate(([0.0], np.cumsum(self.spans))) if self.spans else np.empty(0)
+        )
         self.names, self.x = list(names), np.asarray(x, np.float64)
         self.directions = list(directions) + [""] * (len(names) - len(directions))
         self._draw_static()
@@ -152,15 +154,23 @@ class BridgeView(QtWidgets.QWidget):
         self._static.append(deck)
         if self.supports.size:
             sup = pg.ScatterPlotItem(
-                self.supports, np.full(self.supports.size, -0.12), symbol="t1", size=16,
-                pen=pg.mkPen("#424242"), brush=pg.mkBrush("#9e9e9e"),
+                self.supports,
+                np.full(self.supports.size, -0.12),
+                symbol="t1",
+                size=16,
+                pen=pg.mkPen("#424242"),
+                brush=pg.mkBrush("#9e9e9e"),
             )
             self.plot.addItem(sup)
             self._static.append(sup)
         ok = np.isfinite(self.x)
         sens = pg.ScatterPlotItem(
-            self.x[ok], np.zeros(int(ok.sum())), symbol="s", size=8,
-            pen=pg.mkPen("#212121"), brush=pg.mkBrush("#ffffff"),
+            self.x[ok],
+            np.zeros(int(ok.sum())),
+            symbol="s",
+            size=8,
+            pen=pg.mkPen("#212121"),
+            brush=pg.mkBrush("#ffffff"),
         )
         self.plot.addItem(sens)
         self._static.append(sens)
@@ -187,7 +197,9 @@ class BridgeView(QtWidgets.QWidget):
         for k in self.selected:
             phi = normalised_shape(self.shapes[:, k])
             y = amp * np.real(phi * np.exp(1j * self.phase))
-            vertical = sum(1 for d in self.directions if d.lstrip("-") == "z") >= len(self.directions) / 2
+            vertical = (
+                sum(1 for d in self.directions if d.lstrip("-") == "z") >= len(self.directions) / 2
+            )
             out.append(deck_line(x, y, self.supports, pin=vertical))
         return out
 
@@ -203,8 +215,14 @@ class BridgeView(QtWidgets.QWidget):
             colour = mode_colour(self.colour_index[k] if k < len(self.colour_index) else k)
             f = self.freqs[k] if k < len(self.freqs) else float("nan")
             c = self.plot.plot(
-                x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                symbolBrush=colour, symbolPen=None, name=f"{self.labels[k]}  {f:.3f} Hz",
+                x,
+                y,
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=f"{self.labels[k]}  {f:.3f} Hz",
             )
             self.curves.append(c)
 

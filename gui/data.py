@@ -467,9 +467,7 @@ def source_health(
             notes.append(f"silent for {age_s:.0f} s")
             level = 2
             # the last samples say nothing about now: no channel is "ok"
-            per = {
-                n: Health(2, f"failed: no new data for {age_s:.0f} s") for n in per
-            }
+            per = {n: Health(2, f"failed: no new data for {age_s:.0f} s") for n in per}
     worst = max((h.level for h in per.values()), default=0)
     if worst >= 2:
         n_bad = sum(h.level >= 2 for h in per.values())

@@ -385,7 +385,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_live_stats(self, stats: dict) -> None:
         lat = stats["latency_s"]
-        text = f"live {stats['rate_hz']:.0f} fps, latency {LH.age_text(lat)}, frame {stats['frame_ms']:.0f} ms"
+        text = (
+            f"live {stats['rate_hz']:.0f} fps, latency {LH.age_text(lat)}, "
+            f"frame {stats['frame_ms']:.0f} ms"
+        )
         self.rate_label.setText(text)
         late = lat == lat and lat > 5.0  # new data take < 2 s normally
         self.rate_label.setStyleSheet("color: #c62828; font-weight: bold" if late else "")
@@ -476,9 +479,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def jump_window(self, start_ns: int, end_ns: int, switch: bool = True) -> None:
         """Centre the Signals view on ``[start_ns, end_ns)`` with a margin of 20 % each side."""
         if self.session is None:
-            self.status_message(
-                f"{to_iso(start_ns)}: open the raw data folder to see the signals"
-            )
+            self.status_message(f"{to_iso(start_ns)}: open the raw data folder to see the signals")
             return
         pad = max(10 * 10**9, (end_ns - start_ns) // 5)
         if switch:

@@ -335,8 +335,10 @@ class ModalView(QtWidgets.QWidget):
         self._update_geometry(self.shape_names)
         n = len(result.frequencies)
         self.bridge.set_modes(
-            np.asarray(result.shapes), np.asarray(result.frequencies),
-            [f"mode {k + 1}" for k in range(n)], list(range(n)),
+            np.asarray(result.shapes),
+            np.asarray(result.frequencies),
+            [f"mode {k + 1}" for k in range(n)],
+            list(range(n)),
         )
         self._fill_table(result)
         self._draw_mac()
@@ -488,7 +490,11 @@ class ModalView(QtWidgets.QWidget):
             return
         self.mac_plot.setTitle(
             "MAC: 1 = same shape, 0 = unrelated"
-            + (" (rows: identified, columns: baseline)" if self.mac_choice.currentIndex() == 1 else "")
+            + (
+                " (rows: identified, columns: baseline)"
+                if self.mac_choice.currentIndex() == 1
+                else ""
+            )
         )
         self.mac_image.setImage(np.nan_to_num(m), levels=(0, 1))
         self.mac_image.setRect(QtCore.QRectF(0, 0, m.shape[1], m.shape[0]))
@@ -497,7 +503,8 @@ class ModalView(QtWidgets.QWidget):
                 v = m[i, j]
                 t = pg.TextItem(
                     "-" if not np.isfinite(v) else f"{v:.2f}",
-                    anchor=(0.5, 0.5), color="#000000" if v > 0.6 else "#ffffff",
+                    anchor=(0.5, 0.5),
+                    color="#000000" if v > 0.6 else "#ffffff",
                 )
                 t.setPos(j + 0.5, i + 0.5)
                 self.mac_plot.addItem(t)

@@ -37,8 +37,8 @@ def _levels() -> list:
             "2026-00",
         ),
         Z(
-            [
-                T(_dai.MONTH_SPACING, _dai.makeMStepper(1), "%Y-%m"),
+            [  # month starts as 03-01 too: same width as the day ticks, no overlap
+                T(_dai.MONTH_SPACING, _dai.makeMStepper(1), "%m-%d"),
                 T(day, _dai.makeSStepper(day), "%m-%d", autoSkip=[1, 2, 5]),
             ],
             "00-00 ",
@@ -64,7 +64,12 @@ def _levels() -> list:
         Z(
             [
                 T(minute, _dai.makeSStepper(minute), "%H:%M:%S"),
-                T(_dai.MS_SPACING, _dai.makeMSStepper(_dai.MS_SPACING), "%S.%f", autoSkip=[1, 5, 10, 25]),
+                T(
+                    _dai.MS_SPACING,
+                    _dai.makeMSStepper(_dai.MS_SPACING),
+                    "%S.%f",
+                    autoSkip=[1, 5, 10, 25],
+                ),
             ],
             "99:99:99",
         ),
@@ -165,11 +170,17 @@ class TwoCursors(QtCore.QObject):
         self._sync = False
         for p in plots:
             a = pg.InfiniteLine(
-                angle=90, movable=True, pen=pg.mkPen("#d81b60", width=1), label="A",
+                angle=90,
+                movable=True,
+                pen=pg.mkPen("#d81b60", width=1),
+                label="A",
                 labelOpts={"position": 0.95, "color": "#d81b60"},
             )
             b = pg.InfiniteLine(
-                angle=90, movable=True, pen=pg.mkPen("#1e88e5", width=1), label="B",
+                angle=90,
+                movable=True,
+                pen=pg.mkPen("#1e88e5", width=1),
+                label="B",
                 labelOpts={"position": 0.95, "color": "#1e88e5"},
             )
             for ln in (a, b):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from bshm.analysis.report_alarms import (
     alarm_states,
     attach_acks,
@@ -45,6 +44,7 @@ __all__ = [
 
 NS = 1_000_000_000
 DEFAULT_WINDOW_S = 600.0
+
 
 @dataclass
 class StationInfo:

@@ -76,9 +76,7 @@ class StationTree(QtWidgets.QTreeWidget):
                     where = f"{where}, {ch.direction}" if where else ch.direction
                 item = QtWidgets.QTreeWidgetItem([ch.name, "", pretty(ch.unit), where])
                 item.setToolTip(0, f"{ch.quantity}; {ch.calibration or 'no calibration note'}")
-                item.setToolTip(
-                    COL_LOC, _location_text(ch.location, full=True) or "no location"
-                )
+                item.setToolTip(COL_LOC, _location_text(ch.location, full=True) or "no location")
                 item.setData(0, ROLE_KEY, ("channel", name, ch.name))
                 item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, QtCore.Qt.CheckState.Checked)

@@ -182,9 +182,7 @@ class TrendsView(QtWidgets.QWidget):
         ind = r["indices"]
         ids = self.mode_ids()
         if not ind or "time_ns" not in ind:
-            self.p_change.setTitle(
-                "no damage indices yet (the baseline period is not complete)"
-            )
+            self.p_change.setTitle("no damage indices yet (the baseline period is not complete)")
             return
         self.p_change.setTitle("temperature-compensated frequency change per mode")
         t = np.asarray(ind["time_ns"], dtype=np.float64) / NS
@@ -196,13 +194,18 @@ class TrendsView(QtWidgets.QWidget):
                 name = ids[j] if j < len(ids) else f"mode {j + 1}"
                 if raw is not None and "shift_avg_pct" in ind:
                     self.p_change.plot(
-                        t, np.asarray(raw, np.float64)[:, j], pen=None, symbol="o",
-                        symbolSize=3, symbolPen=None,
+                        t,
+                        np.asarray(raw, np.float64)[:, j],
+                        pen=None,
+                        symbol="o",
+                        symbolSize=3,
+                        symbolPen=None,
                         symbolBrush=pg.mkBrush(QtGui.QColor(mode_colour(j)).lighter(150)),
                     )
                 self.change_curves.append(
-                    self.p_change.plot(t, shift[:, j], pen=mode_pen(j, 2), name=name,
-                                       connect="finite")
+                    self.p_change.plot(
+                        t, shift[:, j], pen=mode_pen(j, 2), name=name, connect="finite"
+                    )
                 )
         limits = list((r.get("limits") or {}).get("frequency_shift_pct") or [])
         for k, v in enumerate(limits[:3]):
@@ -210,7 +213,10 @@ class TrendsView(QtWidgets.QWidget):
             for sign in (-1, 1):
                 self.p_change.addItem(
                     pg.InfiniteLine(
-                        sign * float(v), angle=0, movable=False, pen=pen,
+                        sign * float(v),
+                        angle=0,
+                        movable=False,
+                        pen=pen,
                         label=f"{sign * float(v):+g} % {LEVEL_NAMES[k + 1]}" if sign < 0 else None,
                         labelOpts={"position": 0.08, "color": LEVEL_COLOURS[k + 1]},
                     )
@@ -232,9 +238,12 @@ class TrendsView(QtWidgets.QWidget):
                 if np.isfinite(v) and v > 0:
                     self.p_index.addItem(
                         pg.InfiniteLine(
-                            np.log10(v), angle=0, movable=False,
+                            np.log10(v),
+                            angle=0,
+                            movable=False,
                             pen=pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine),
-                            label=f"{LEVEL_NAMES[k + 1]} limit", labelOpts={"position": 0.08},
+                            label=f"{LEVEL_NAMES[k + 1]} limit",
+                            labelOpts={"position": 0.08},
                         )
                     )
         for p in (self.p_change, self.p_index):
@@ -254,7 +263,9 @@ class TrendsView(QtWidgets.QWidget):
             t = np.asarray(tr["time_ns"], dtype=np.float64) / NS
             freq = np.asarray(tr["frequency"], dtype=np.float64)
             for j in range(freq.shape[1]):
-                p = self.freq_plots.addPlot(row=row, col=0, axisItems={"bottom": UtcAxis(show_label=False)})
+                p = self.freq_plots.addPlot(
+                    row=row, col=0, axisItems={"bottom": UtcAxis(show_label=False)}
+                )
                 row += 1
                 p.getAxis("bottom").setStyle(showValues=False)
                 p.getAxis("left").setWidth(70)
@@ -263,8 +274,16 @@ class TrendsView(QtWidgets.QWidget):
                 mean = np.nanmean(freq[:, j]) if np.isfinite(freq[:, j]).any() else float("nan")
                 p.setLabel("left", f"{name} [Hz]", color=mode_colour(j))
                 p.setTitle(f"{name}: {fmt(mean)} Hz on average", color=mode_colour(j), size="9pt")
-                c = p.plot(t, freq[:, j], pen=mode_pen(j, 1), symbol="o", symbolSize=3,
-                           symbolPen=None, symbolBrush=mode_colour(j), connect="finite")
+                c = p.plot(
+                    t,
+                    freq[:, j],
+                    pen=mode_pen(j, 1),
+                    symbol="o",
+                    symbolSize=3,
+                    symbolPen=None,
+                    symbolBrush=mode_colour(j),
+                    connect="finite",
+                )
                 self.freq_curves.append(c)
                 self.mode_panels.append(p)
                 if first is None:
@@ -280,8 +299,13 @@ class TrendsView(QtWidgets.QWidget):
             self.p_temp.setXLink(first)
         names, start, values = r["env"]
         for i, name in enumerate(names):
-            self.p_temp.plot(np.asarray(start, np.float64) / NS, values[:, i],
-                             pen=pen_for(i + 3), name=name, connect="finite")
+            self.p_temp.plot(
+                np.asarray(start, np.float64) / NS,
+                values[:, i],
+                pen=pen_for(i + 3),
+                name=name,
+                connect="finite",
+            )
         for p in [*self.mode_panels, self.p_temp]:
             self._crosshair(p)
             self._alarm_line(p)
@@ -323,7 +347,9 @@ class TrendsView(QtWidgets.QWidget):
             self.ft_scatters.append(sc)
         # the date scale: what the colours mean
         bar = self.ft_plots.addPlot(
-            row=(n - 1) // cols + 1, col=0, colspan=cols,
+            row=(n - 1) // cols + 1,
+            col=0,
+            colspan=cols,
             axisItems={"bottom": UtcAxis(show_label=False)},
         )
         bar.setMaximumHeight(70)
@@ -380,7 +406,9 @@ class TrendsView(QtWidgets.QWidget):
             if shift is not None:
                 sh = np.asarray(shift, np.float64)
                 for j in range(sh.shape[1]):
-                    parts.append(f"{ids[j] if j < len(ids) else j} {fmt(nearest(t, sh[:, j], x))} %")
+                    parts.append(
+                        f"{ids[j] if j < len(ids) else j} {fmt(nearest(t, sh[:, j], x))} %"
+                    )
             if "t2" in ind:
                 parts.append(f"T² {fmt(nearest(t, np.asarray(ind['t2'], float), x))}")
         tr = r["tracks"]

@@ -28,10 +28,18 @@ NS = 10**9
 
 SHOTS = [
     # (file, tab, extra arguments, what it shows)
-    ("signals", "signals", ["--time", "2026-02-10T05:58..2026-02-10T06:12",
-                            "--channels", "A03,A04,A05,A06"], "a record, 4 channels"),
-    ("signals_overview", "signals", ["--time", "2026-01-01..2026-03-02",
-                                     "--channels", "T1,T2"], "two months of temperature"),
+    (
+        "signals",
+        "signals",
+        ["--time", "2026-02-10T05:58..2026-02-10T06:12", "--channels", "A03,A04,A05,A06"],
+        "a record, 4 channels",
+    ),
+    (
+        "signals_overview",
+        "signals",
+        ["--time", "2026-01-01..2026-03-02", "--channels", "T1,T2"],
+        "two months of temperature",
+    ),
     ("spectra", "spectra", ["--time", "2026-02-20T06:00..2026-02-20T06:10"], "PSD, spectrogram"),
     ("modal", "modal", ["--time", "2026-02-20T06:00..2026-02-20T06:10"], "modes on the bridge"),
     ("trends", "trends", [], "compensated change (%) and T2"),
@@ -74,8 +82,18 @@ def live_writer(out: Path, seconds: float, stop: threading.Event) -> threading.T
 
 def export(path: Path, out: Path, tab: str, extra: list[str]) -> None:
     """One ``bshm view --export-png`` run (raises on failure)."""
-    cmd = [sys.executable, "-m", "bshm", "view", str(path), "--export-png", str(out),
-           "--tab", tab, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bshm",
+        "view",
+        str(path),
+        "--export-png",
+        str(out),
+        "--tab",
+        tab,
+        *extra,
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
@@ -89,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     hist = args.demo / "history"
     if not (hist / "results").is_dir():
-        print(f"{hist}/results not found: run 'bshm demo --out {args.demo}' first",
-              file=sys.stderr)
+        print(f"{hist}/results not found: run 'bshm demo --out {args.demo}' first", file=sys.stderr)
         return 2
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -59,13 +59,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time",
         metavar="FROM..TO",
-        help="time range of the Signals view (ISO 8601 UTC), e.g. 2026-02-10T06:00..2026-02-10T07:00",
+        help="time range of the Signals view (ISO 8601 UTC), "
+        "e.g. 2026-02-10T06:00..2026-02-10T07:00",
     )
     parser.add_argument(
         "--channels", metavar="A,B,...", help="channels to show (all of one source)"
     )
     parser.add_argument(
-        "--size", default="1366x768", metavar="WxH", help="window size of the export (default 1366x768)"
+        "--size",
+        default="1366x768",
+        metavar="WxH",
+        help="window size of the export (default 1366x768)",
     )
     parser.add_argument("--dark", action="store_true", help="export with the dark theme")
     parser.add_argument("--exit-after", type=float, metavar="S", help=argparse.SUPPRESS)
@@ -115,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--export-png needs a PATH to show")
         time_range = _time_range(args.time) if args.time else None
         size = _size(args.size)
-        channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
+        channels = (
+            [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels else None
+        )
         has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         if not os.environ.get("QT_QPA_PLATFORM") and not has_display:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - ImportError, or Qt failing to load its libraries
         raise BshmError(
             f"the viewer needs Qt and pyqtgraph ({exc}); install them with: "
-            "pip install -e \".[gui]\" (in the bshm folder)"
+            'pip install -e ".[gui]" (in the bshm folder)'
         ) from exc
     if args.path is not None:
         from pathlib import Path

@@ -28,8 +28,14 @@ def _modes() -> np.ndarray:
     return np.array([np.sin((k + 1) * np.pi * X / L) for k in range(3)], dtype=np.complex128)
 
 
-def build(root: Path, *, onset: int | None = 120, end_at: int | None = None, n_w: int = 240,
-          x_damage: float = 35.0) -> Path:
+def build(
+    root: Path,
+    *,
+    onset: int | None = 120,
+    end_at: int | None = None,
+    n_w: int = 240,
+    x_damage: float = 35.0,
+) -> Path:
     """A results file (real HDF5) with a change from window ``onset`` near ``x_damage``."""
     from bshm.fixtures.stations import simulated_station_toml
 
@@ -61,21 +67,40 @@ def build(root: Path, *, onset: int | None = 120, end_at: int | None = None, n_w
     with ResultsWriter(path, station="sim-bridge") as w:
         w.write_group(
             "tracks",
-            {"time_ns": t, "frequency": freq, "damping": np.full_like(freq, 0.01),
-             "mac": np.ones_like(freq), "shape": shape},
+            {
+                "time_ns": t,
+                "frequency": freq,
+                "damping": np.full_like(freq, 0.01),
+                "mac": np.ones_like(freq),
+                "shape": shape,
+            },
             {"mode_ids": '["M1", "M2", "M3"]', "channels": str(CH).replace("'", '"')},
         )
         w.write_group(
             "indices",
-            {"time_ns": t, "freq_shift_pct": shift, "t2": t2,
-             "t2_limits": np.array([10.0, 20.0, 30.0]), "level": level},
+            {
+                "time_ns": t,
+                "freq_shift_pct": shift,
+                "t2": t2,
+                "t2_limits": np.array([10.0, 20.0, 30.0]),
+                "level": level,
+            },
         )
         w.write_model("limits", {"frequency_shift_pct": [1.0, 2.0, 4.0]})
         w.write_model("baseline", [int(t[0]), int(t[60])])
         if onset is not None:
-            alarms = [Alarm(int(t[onset + 3]), 3, "t2", 210.0, 30.0, None,
-                            "T2 critical. The mode shapes changed most near A03, x = 25 m "
-                            "(COMAC 0.999).", station="sim-bridge")]
+            alarms = [
+                Alarm(
+                    int(t[onset + 3]),
+                    3,
+                    "t2",
+                    210.0,
+                    30.0,
+                    None,
+                    "T2 critical. The mode shapes changed most near A03, x = 25 m (COMAC 0.999).",
+                    station="sim-bridge",
+                )
+            ]
             w.append_alarms(alarms)
             AlarmFeed(data / "alarms.jsonl").append(alarms)
     # ref_shape and ref_frequency as the job stores them (attributes of /tracks)
@@ -169,8 +194,9 @@ def test_acknowledgement_shown(tmp_path):
 
 
 def test_pdf_pages_render(tmp_path):
-    pytest.importorskip("weasyprint", reason="the report extra is not installed: "
-                        "pip install -e '.[report]'")
+    pytest.importorskip(
+        "weasyprint", reason="the report extra is not installed: pip install -e '.[report]'"
+    )
     if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
         pytest.skip("pdftoppm/pdftotext missing (Debian: apt-get install poppler-utils)")
     path = build(tmp_path)
@@ -178,12 +204,14 @@ def test_pdf_pages_render(tmp_path):
     assert main(["report", str(path), "--out", str(out), "--pdf"]) == 0
     pdf = tmp_path / "r.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                          text=True, timeout=120).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, timeout=120
+    ).stdout
     assert "Since when?" in text and "Still active?" in text and "Where?" in text
     assert "°C" in text or "µm/m" in text or "m/s²" in text  # typeset units survive
-    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")],
-                   check=True, timeout=300)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=300
+    )
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) >= 3
     from PIL import Image  # pillow comes with weasyprint

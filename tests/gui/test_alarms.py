@@ -36,19 +36,63 @@ def site(tmp_path, sim_dir):
     path.parent.mkdir()
     alarms = [
         Alarm(T0, 2, "frequency_shift", 2.4, 2.0, "M1", LONG, station="sim-bridge"),
-        Alarm(T0 + 3 * H, 0, "frequency_shift", 0.3, 1.0, "M1", "M1 back to normal",
-              station="sim-bridge"),  # clears the first
-        Alarm(T0 + 6 * H, 3, "t2", 211.5, 30.0, None, "novelty T2 above critical",
-              station="sim-bridge"),
-        Alarm(T0 + 7 * H, 1, "peak", 1.7, 1.5, None, "peak acceleration above advisory",
-              channel="A05", station="sim-bridge", kind="threshold"),
-        Alarm(T0 + 8 * H, 2, "flat", 0.0, 0.0, None, "A03 flat: sensor failed",
-              channel="A03", station="sim-bridge", kind="sensor", subject="sensor:A03",
-              event="raised"),
+        Alarm(
+            T0 + 3 * H,
+            0,
+            "frequency_shift",
+            0.3,
+            1.0,
+            "M1",
+            "M1 back to normal",
+            station="sim-bridge",
+        ),  # clears the first
+        Alarm(
+            T0 + 6 * H,
+            3,
+            "t2",
+            211.5,
+            30.0,
+            None,
+            "novelty T2 above critical",
+            station="sim-bridge",
+        ),
+        Alarm(
+            T0 + 7 * H,
+            1,
+            "peak",
+            1.7,
+            1.5,
+            None,
+            "peak acceleration above advisory",
+            channel="A05",
+            station="sim-bridge",
+            kind="threshold",
+        ),
+        Alarm(
+            T0 + 8 * H,
+            2,
+            "flat",
+            0.0,
+            0.0,
+            None,
+            "A03 flat: sensor failed",
+            channel="A03",
+            station="sim-bridge",
+            kind="sensor",
+            subject="sensor:A03",
+            event="raised",
+        ),
     ]
     windows = [
-        SimpleNamespace(start_ns=int(T0 + k * H), end_ns=int(T0 + k * H + 120 * NS),
-                        status="skipped", reason="test", rms=0.0, env={}, frequencies=[])
+        SimpleNamespace(
+            start_ns=int(T0 + k * H),
+            end_ns=int(T0 + k * H + 120 * NS),
+            status="skipped",
+            reason="test",
+            rms=0.0,
+            env={},
+            frequencies=[],
+        )
         for k in range(10)
     ]
     with ResultsWriter(path, station="sim-bridge") as w:
@@ -155,7 +199,8 @@ def test_every_column_is_on_screen(window, site, qtbot, width):
     msg = t.columnCount() - 1
     assert head.sectionSize(msg) > 300  # the message has room to be read
     row = next(
-        i for i in range(t.rowCount())
+        i
+        for i in range(t.rowCount())
         if t.item(i, 4).text() == "frequency_shift M1" and t.item(i, 1).text().startswith("2")
     )
     assert t.item(row, msg).toolTip() == LONG  # the whole text on hover and below

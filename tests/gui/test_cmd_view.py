@@ -86,13 +86,17 @@ def _has_colour(img, hex_colour: str, tol: int = 10) -> int:
     for x in range(0, img.width(), 2):
         for y in range(0, img.height(), 2):
             p = QtGui.QColor(img.pixel(x, y))
-            if abs(p.red() - c.red()) + abs(p.green() - c.green()) + abs(p.blue() - c.blue()) <= tol:
+            if (
+                abs(p.red() - c.red()) + abs(p.green() - c.green()) + abs(p.blue() - c.blue())
+                <= tol
+            ):
                 n += 1
     return n
 
 
 def test_export_png_of_chosen_channels_and_time(sim_dir, tmp_path, capsys):
     from bshm.gui.signal_view import PENS
+
     from bshm.store import open_raw
 
     with open_raw(sim_dir) as r:
@@ -104,8 +108,18 @@ def test_export_png_of_chosen_channels_and_time(sim_dir, tmp_path, capsys):
     rng = f"{to_iso(t0)}..{to_iso(t0 + 30 * NS)}"
     out = tmp_path / "sig.png"
     code = main(
-        ["view", str(sim_dir), "--export-png", str(out), "--tab", "signals",
-         "--time", rng, "--channels", f"{names[0]},{names[1]}"]
+        [
+            "view",
+            str(sim_dir),
+            "--export-png",
+            str(out),
+            "--tab",
+            "signals",
+            "--time",
+            rng,
+            "--channels",
+            f"{names[0]},{names[1]}",
+        ]
     )
     assert code == 0
     assert capsys.readouterr().out.strip() == str(out)
@@ -146,5 +160,7 @@ def test_export_png_other_tabs(sim_dir, tmp_path, tab):
     out = tmp_path / f"{tab}.png"
     assert main(["view", str(sim_dir), "--export-png", str(out), "--tab", tab]) == 0
     img = _image(out)
-    colours = {img.pixel(x, y) for x in range(0, img.width(), 23) for y in range(0, img.height(), 17)}
+    colours = {
+        img.pixel(x, y) for x in range(0, img.width(), 23) for y in range(0, img.height(), 17)
+    }
     assert len(colours) > 20, "the export is blank"

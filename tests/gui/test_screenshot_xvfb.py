@@ -106,9 +106,23 @@ def test_export_png_under_xvfb(sim_dir, tmp_path):
         for tab in ("signals", "modal"):
             out = tmp_path / f"{tab}.png"
             run = subprocess.run(
-                [sys.executable, "-m", "bshm", "view", str(sim_dir), "--export-png", str(out),
-                 "--tab", tab, "--settings", str(tmp_path / "s.ini")],
-                env=env, capture_output=True, text=True, timeout=300,
+                [
+                    sys.executable,
+                    "-m",
+                    "bshm",
+                    "view",
+                    str(sim_dir),
+                    "--export-png",
+                    str(out),
+                    "--tab",
+                    tab,
+                    "--settings",
+                    str(tmp_path / "s.ini"),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             assert run.returncode == 0, run.stderr[-3000:]
             outs.append(out)

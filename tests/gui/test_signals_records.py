@@ -44,7 +44,9 @@ def many_records(tmp_path_factory):
             if k == 20:
                 a[1000:1500] = np.nan  # dropouts inside a record
             w.write("acc", a, t0_ns=t + 30 * 60 * NS)
-        w.add_gap("acc", T0 + 20 * HOUR + 30 * 60 * NS + 20 * NS, T0 + 20 * HOUR + 31 * 60 * NS, "x")
+        w.add_gap(
+            "acc", T0 + 20 * HOUR + 30 * 60 * NS + 20 * NS, T0 + 20 * HOUR + 31 * 60 * NS, "x"
+        )
     return out
 
 

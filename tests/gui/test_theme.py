@@ -4,10 +4,9 @@ from __future__ import annotations
 
 
 def test_dark_theme_is_applied_and_remembered(qtbot, settings, sim_dir):
-    from pyqtgraph.Qt import QtGui, QtWidgets
-
     from bshm.gui.main_window import MainWindow
     from bshm.gui.settings import dark_theme
+    from pyqtgraph.Qt import QtGui, QtWidgets
 
     win = MainWindow(settings)
     qtbot.addWidget(win)

@@ -117,13 +117,15 @@ def test_trends_show_the_results(window, results_file, qtbot):
     lo, hi = tv.p_change.viewRange()[1]
     assert hi - lo < 20  # a % scale, not a 2-15 Hz one
     limits = sorted(
-        round(i.value(), 6) for i in tv.p_change.items
+        round(i.value(), 6)
+        for i in tv.p_change.items
         if isinstance(i, pg.InfiniteLine) and i.angle == 0 and i.value() != 0
     )
     assert limits == [-4.0, -2.0, -1.0, 1.0, 2.0, 4.0]
     np.testing.assert_array_equal(tv.index_scatter.getOriginalDataset()[1], t2)
     t2_lines = sorted(
-        round(10 ** i.value(), 6) for i in tv.p_index.items
+        round(10 ** i.value(), 6)
+        for i in tv.p_index.items
         if isinstance(i, pg.InfiniteLine) and i.angle == 0
     )
     assert t2_lines == [10.0, 20.0, 25.0]

@@ -339,8 +339,8 @@ def test_damaged_overview_cache_is_ignored(sim_dir):
 def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch):
     """Issue 11 item 8: the cache file name comes from the data file: sanitised."""
     import h5py
-
     from bshm.gui.session import RawSession, cache_dir
+
     from bshm.store import ChannelMeta, RawWriter, SourceSpec
 
     monkeypatch.setenv("BSHM_CACHE_DIR", str(tmp_path / "cache"))
@@ -371,7 +371,6 @@ def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch
         s.close()
 
 
-
 def test_readouts_and_cursors_everywhere(window, sim_dir, qtbot):
     """Defect 4: cursors with values on signals and spectra, typeset units, UTC dates."""
     assert window.open_path(sim_dir)
@@ -392,7 +391,9 @@ def test_readouts_and_cursors_everywhere(window, sim_dir, qtbot):
     assert "m/s²" in text and "m/s2" not in text
     # the crosshair writes each channel's value into its own plot (never cut off)
     sv._show_values((a + 12 * NS) / NS)
-    assert all(lb.toPlainText().startswith(ch + " = ") for lb, ch in zip(sv._value_labels, sv.channels))
+    assert all(
+        lb.toPlainText().startswith(ch + " = ") for lb, ch in zip(sv._value_labels, sv.channels)
+    )
     axis = sv.plots[-1].getAxis("bottom")
     qtbot.wait(20)
     assert axis.label_text.startswith("time (UTC), 20")
