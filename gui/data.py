@@ -63,6 +63,13 @@ class Trace:
     end_ns: int
     fs: float
     complete: bool = True
+    prep: tuple | None = field(default=None, repr=False, compare=False)
+
+    def prepared(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`prepare_times` of ``t``, computed once per trace."""
+        if self.prep is None:
+            self.prep = prepare_times(self.t)
+        return self.prep
 
     def finite(self, column: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Times and values of one column without the NaN break rows."""
@@ -109,8 +116,23 @@ def insert_breaks(
     )
 
 
+def prepare_times(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of :func:`view_arrays` that depends on the times only (reuse it
+    for every channel of a trace): (finite rows, their times, their record number)."""
+    t = np.asarray(t, dtype=np.float64)
+    ok = np.isfinite(t)
+    seg_all = np.cumsum(~ok)  # record number of every row (breaks bump it)
+    rows = np.flatnonzero(ok)
+    return rows, t[rows], seg_all[rows]
+
+
 def view_arrays(
-    t: np.ndarray, y: np.ndarray, x0: float, x1: float, n_px: int
+    t: np.ndarray,
+    y: np.ndarray,
+    x0: float,
+    x1: float,
+    n_px: int,
+    prep: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What one curve draws of a trace between ``x0`` and ``x1``: every record.
 
@@ -133,22 +155,21 @@ def view_arrays(
         The visible range (epoch s).
     n_px : int
         Pixel columns of the plot (the envelope resolution).
+    prep : tuple, optional
+        :func:`prepare_times` of ``t``, when it is shared by several channels.
 
     Returns
     -------
     x, yy : ndarray
         float64 times and values to hand to ``setData(..., connect="finite")``.
     """
-    t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y)
-    ok = np.isfinite(t)
-    seg_all = np.cumsum(~ok)  # record number of every row (breaks bump it)
-    tf, yf, seg = t[ok], y[ok], seg_all[ok]
+    rows, tf, seg = prepare_times(t) if prep is None else prep
     if tf.size == 0 or not x1 > x0:
         return np.empty(0), np.empty(0, dtype=y.dtype)
     i0 = max(0, int(np.searchsorted(tf, x0, side="left")) - 1)
     i1 = min(tf.size, int(np.searchsorted(tf, x1, side="right")) + 1)
-    tf, yf, seg = tf[i0:i1], yf[i0:i1], seg[i0:i1]
+    tf, yf, seg = tf[i0:i1], y[rows[i0:i1]], seg[i0:i1]
     if tf.size == 0:
         return np.empty(0), np.empty(0, dtype=y.dtype)
     n_px = max(1, int(n_px))

@@ -305,8 +305,9 @@ class SignalView(QtWidgets.QWidget):
         x0, x1 = self.plots[0].viewRange()[0]
         w = x1 - x0
         px = self.plot_width_px()
+        prep = tr.prepared()
         for i, curve in enumerate(self.curves):
-            x, y = D.view_arrays(tr.t, tr.y[:, i], x0 - w / 4, x1 + w / 4, int(px * 1.5))
+            x, y = D.view_arrays(tr.t, tr.y[:, i], x0 - w / 4, x1 + w / 4, int(px * 1.5), prep)
             curve.setData(x, y, connect="finite")
 
     def _after_load(self, start: int, end: int) -> None:
