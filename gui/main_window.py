@@ -96,6 +96,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.signals.sig_cursor.connect(self._cursor_from(self.signals))
         self.spectra.sig_cursor.connect(self._cursor_from(self.spectra))
         self.trends.sig_cursor.connect(self._cursor_from(self.trends))
+        self.modal.sig_cursor.connect(self._cursor_from(self.modal))
         self.signals.sig_message.connect(self.status_message)
         self.signals.sig_loaded.connect(self._on_signals_loaded)
         self.live.sig_stats.connect(self._on_live_stats)

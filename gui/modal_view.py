@@ -105,6 +105,7 @@ class ModalView(QtWidgets.QWidget):
 
     sig_result = QtCore.Signal(object)
     sig_message = QtCore.Signal(str)
+    sig_cursor = QtCore.Signal(str)
 
     def __init__(self, runner, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -149,6 +150,9 @@ class ModalView(QtWidgets.QWidget):
         self.sv_box.addItem(self.sv_curve)
         pi.vb.sigResized.connect(self._sync_sv_box)
         self.spectrum: tuple[np.ndarray, np.ndarray] | None = None
+        self._mouse_proxy = pg.SignalProxy(
+            self.stab.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse
+        )
         self.table = QtWidgets.QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["mode", "f [Hz]", "damping [%]", "MPC", "poles"])
         self.table.verticalHeader().hide()
@@ -193,6 +197,29 @@ class ModalView(QtWidgets.QWidget):
     def export_target(self):
         """What a PNG export of this tab shows: the whole tab."""
         return self
+
+    def readout(self, f: float, order: float) -> str:
+        """Frequency and order under the mouse, the FDD spectrum there and the nearest mode."""
+        parts = [f"f = {f:.4g} Hz, order {order:.0f}"]
+        if self.spectrum is not None and len(self.spectrum[0]):
+            fr, s1 = self.spectrum
+            k = int(np.argmin(np.abs(np.asarray(fr) - f)))
+            if s1[k] > 0:
+                parts.append(f"1st singular value {10 * np.log10(s1[k]):.1f} dB")
+        if self.result is not None and len(self.result.frequencies):
+            fk = np.asarray(self.result.frequencies)
+            k = int(np.argmin(np.abs(fk - f)))
+            zeta = 100 * float(self.result.damping[k])
+            parts.append(f"nearest mode {k + 1}: {fk[k]:.4f} Hz, damping {zeta:.2f} %")
+        return "   ".join(parts)
+
+    def _on_mouse(self, event) -> None:
+        pos = event[0]
+        pi = self.stab.getPlotItem()
+        if not pi.sceneBoundingRect().contains(pos):
+            return
+        pt = pi.vb.mapSceneToView(pos)
+        self.sig_cursor.emit(self.readout(pt.x(), pt.y()))
 
     def _sync_sv_box(self) -> None:
         self.sv_box.setGeometry(self.stab.getPlotItem().vb.sceneBoundingRect())

@@ -85,6 +85,10 @@ def test_stabilization_diagram_in_worker(window, sim_dir, qtbot):
             ref = abs(np.vdot(a, b)) ** 2 / (np.vdot(a, a).real * np.vdot(b, b).real)
             assert m[i, j] == pytest.approx(ref, abs=1e-9)
     assert len(modal.mac_texts) == m.size
+    # a readout on the stabilization diagram too: frequency, FDD level, nearest mode
+    text = modal.readout(float(result.frequencies[0]) + 0.01, 30)
+    assert text.startswith(f"f = {float(result.frequencies[0]) + 0.01:.4g} Hz, order 30")
+    assert "dB" in text and f"nearest mode 1: {result.frequencies[0]:.4f} Hz" in text
 
 
 def test_modal_without_data_says_so(window):
