@@ -36,11 +36,8 @@ def _levels() -> list:
             ],
             "2026-00",
         ),
-        Z(
-            [  # month starts as 03-01 too: same width as the day ticks, no overlap
-                T(_dai.MONTH_SPACING, _dai.makeMStepper(1), "%m-%d"),
-                T(day, _dai.makeSStepper(day), "%m-%d", autoSkip=[1, 2, 5]),
-            ],
+        Z(  # days only: month ticks between day ticks would overlap them
+            [T(day, _dai.makeSStepper(day), "%m-%d", autoSkip=[1, 2, 5, 10])],
             "00-00 ",
         ),
         Z(

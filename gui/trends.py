@@ -243,7 +243,7 @@ class TrendsView(QtWidgets.QWidget):
                             movable=False,
                             pen=pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine),
                             label=f"{LEVEL_NAMES[k + 1]} limit",
-                            labelOpts={"position": 0.08},
+                            labelOpts={"position": 0.06 + 0.14 * k},
                         )
                     )
         for p in (self.p_change, self.p_index):
