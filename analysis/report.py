@@ -54,6 +54,18 @@ class ReportData:
     strain: list[dict[str, Any]] = field(default_factory=list)
     fatigue: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    baseline: tuple[int, int] | None = None
+    """Baseline (healthy reference) period of the monitoring job, if stored."""
+    shape_channels: list[str] = field(default_factory=list)
+    """Channels (rows) of the stored mode shapes."""
+    all_tracks: dict[str, Any] = field(default_factory=dict)
+    """Tracked modes of the whole file (the baseline may lie before the period)."""
+    spans_m: tuple[float, ...] = ()
+    """Span lengths from the station config's ``[bridge] spans`` (for the sketch)."""
+    channel_x: dict[str, float] = field(default_factory=dict)
+    """Sensor positions from the station config (the raw files' win when both exist)."""
+    feed: str | None = None
+    """The alarm feed beside which acknowledgements are kept."""
 
 
 def _in(t: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -67,9 +79,17 @@ def _period(r: Any, start_ns: int | None, end_ns: int | None) -> tuple[int, int]
     ends = np.asarray(w.get("end_ns", []), np.int64)
     lo = int(starts.min()) if starts.size else None
     hi = int(ends.max()) if ends.size else None
-    for g in r.fatigue().values():
-        s = np.asarray(g.get("window_start_ns", []), np.int64)
-        e = np.asarray(g.get("window_end_ns", []), np.int64)
+    spans = [
+        (
+            np.asarray(g.get("window_start_ns", []), np.int64),
+            np.asarray(g.get("window_end_ns", []), np.int64),
+        )
+        for g in r.fatigue().values()
+    ]
+    for d in (r.tracks(), r.indices()):  # files without a window table still have a period
+        t = np.asarray(d.get("time_ns", []), np.int64)
+        spans.append((t, t + 1))
+    for s, e in spans:
         if s.size:
             lo = int(s.min()) if lo is None else min(lo, int(s.min()))
             hi = int(e.max()) if hi is None else max(hi, int(e.max()))
@@ -155,16 +175,60 @@ def load_report_data(
         if len(names) and t_env.size:
             keep = _in(t_env, a, b)
             data.environment = {"names": list(names), "time_ns": t_env[keep], "values": vals[keep]}
-        data.tracks = _slice_derived(r.tracks(), a, b)
+        data.all_tracks = r.tracks()
+        data.tracks = _slice_derived(data.all_tracks, a, b)
         data.indices = _slice_derived(r.indices(), a, b)
-        data.limits = r.models().get("limits", {}) or {}
-        data.alarms = [x for x in r.alarms() if a <= x["time_ns"] < b]
+        models = r.models()
+        data.limits = models.get("limits", {}) or {}
+        bl = models.get("baseline")
+        if isinstance(bl, (list, tuple)) and len(bl) == 2 and None not in bl:
+            data.baseline = (int(bl[0]), int(bl[1]))
+        data.shape_channels = [str(c) for c in r.channels]
+        stored_alarms = r.alarms()
         data.fatigue = _fatigue(r.fatigue(), a, b)
         rows = r.channel_health()
         stored_health = _stored_health(rows, a, b) if rows else []
     raw = Path(raw_dir) if raw_dir is not None else path.parent.parent
+    _station_config(data, raw)
+    _alarms(data, stored_alarms, raw)
     _load_raw(data, raw, stored_health, explicit=raw_dir is not None)
     return data
+
+
+def _station_config(data: ReportData, raw: Path) -> None:
+    """Spans, sensor positions and the alarm feed from ``station.toml`` (if any)."""
+    for cfg in (raw / "station.toml", raw.parent / "station.toml"):
+        if not cfg.is_file():
+            continue
+        try:
+            from bshm.config import load_station
+
+            st = load_station(cfg)
+        except Exception as exc:  # noqa: BLE001 - a bad config must not stop the report
+            log.warning("%s: not used for the bridge sketch: %s", cfg, str(exc).splitlines()[0])
+            continue
+        data.spans_m = tuple(float(v) for v in st.bridge_spans_m)
+        for src in st.sources:
+            for c in src.channels:
+                if c.location and math.isfinite(float(c.location[0])):
+                    data.channel_x[c.name] = float(c.location[0])
+        if st.alarms.feed:
+            data.feed = str(st.alarms.feed)
+        return
+
+
+def _alarms(data: ReportData, stored: list[dict[str, Any]], raw: Path) -> None:
+    """The period's alarms with kind, state (active/cleared) and acknowledgement,
+    read like the viewer does (results + feed + ``alarms.acks.jsonl``)."""
+    from bshm.analysis.report_alarms import attach_acks, merge_alarms
+
+    from bshm.alarms import ack_path
+
+    feed = Path(data.feed) if data.feed else raw / "alarms.jsonl"
+    data.feed = str(feed)
+    everything = merge_alarms(stored, feed, data.station)
+    attach_acks(everything, ack_path(feed))
+    data.alarms = [x for x in everything if data.start_ns <= x["time_ns"] < data.end_ns]
 
 
 def _fatigue(fat: dict[str, dict[str, Any]], a: int, b: int) -> dict[str, dict[str, Any]]:
@@ -527,4 +591,35 @@ def write_report(
     except OSError as exc:
         raise StoreError(f"{out}: cannot write the report: {exc}") from exc
     log.info("report written to %s (%d bytes)", out, len(html))
+    return out
+
+
+def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
+    """Print the HTML report to PDF (A4) with WeasyPrint: the same page, on paper.
+
+    Raises
+    ------
+    bshm.errors.BshmError
+        WeasyPrint (the ``report`` extra) or its system libraries (Pango) are
+        missing, or the PDF cannot be written.
+    """
+    from bshm.errors import BshmError
+
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: Pango/HarfBuzz libraries missing
+        raise BshmError(
+            f"PDF output needs WeasyPrint and Pango ({str(exc).splitlines()[0]}); install "
+            'with: pip install -e ".[report]" (Debian: apt-get install libpango-1.0-0 '
+            "libpangoft2-1.0-0 libharfbuzz-subset0)"
+        ) from exc
+    out = Path(pdf_path)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        weasyprint.HTML(filename=str(html_path)).write_pdf(str(tmp))
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"{out}: cannot write the PDF: {exc}") from exc
+    log.info("PDF written to %s", out)
     return out

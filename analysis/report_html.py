@@ -54,7 +54,13 @@ svg .grid{stroke:#e6e6e6}svg .frame{fill:none;stroke:#999}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;
 padding:8px 12px;min-width:170px}.card b{font-size:20px;display:block}
 .note{color:#666;font-size:13px}nav a{margin-right:10px}
-@media print{main{max-width:none}section{page-break-inside:avoid}}
+table.headline{font-size:15px;width:100%}table.headline th{background:#1f4e79;color:#fff;
+vertical-align:top}table.headline td{background:#fffdf0}
+svg.chart{max-width:100%;height:auto}
+@page{size:A4;margin:14mm 12mm}
+@media print{main{max-width:none;padding:0}body{background:#fff}
+section{page-break-inside:auto}svg.chart,table.headline{page-break-inside:avoid}
+h2{page-break-after:avoid}}
 """
 
 

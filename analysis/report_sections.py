@@ -7,7 +7,9 @@ one ``<section>``: heading, plain-language explanation, figures, tables.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,28 @@ from bshm.analysis.report_html import (
     level_badge,
     table,
 )
-from bshm.analysis.report_svg import LEVEL_COLORS, PALETTE, Series, bars, chart, heatmap, timeline
+from bshm.analysis.report_overview import (
+    _duration,
+    _headline,
+    _mode_shapes,
+    _sensor_sketch,
+)
+from bshm.analysis.report_svg import (
+    LEVEL_COLORS,
+    PALETTE,
+    Series,
+    bars,
+    chart,
+    heatmap,
+    timeline,
+)
+
+from bshm.palette import mode_colour
+from bshm.units import pretty
 
 __all__ = ["SECTION_FUNCTIONS"]
+
+_HINT = re.compile(r"\s*The mode shapes changed most near [^.]*?\([^)]*\)\.")
 
 
 def _summary(d: Any) -> str:
@@ -49,19 +70,24 @@ def _summary(d: Any) -> str:
         f'<div class="card">{escape(t)}<b>{v}</b><span class="note">{escape(n)}</span></div>'
         for t, v, n in cards
     )
+    head = _headline(d)
+    f = d.findings
+    where = f" near x &asymp; {f.location.x_m:.0f} m" if f.location is not None else ""
     verdict = {
         0: "No reading exceeded its limits in this period.",
         1: "Some readings reached the advisory level: worth a look at the next visit.",
-        2: "Warning-level alarms: an engineer should review the alarms below.",
-        3: "Critical alarms: inspect the bridge and the sensors concerned without delay.",
+        2: "Warning-level alarms: an engineer should review what changed (below).",
+        3: f"Critical: have an engineer inspect the bridge{where} and the sensors there "
+        "without delay.",
     }
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in d.notes)
     return _section(
         "summary",
         "Summary",
-        f"{escape(verdict[max_level])} The cards give the headline numbers; each "
-        "section below explains one of them.",
-        f'<div class="cards">{html}</div>{notes}',
+        f"{verdict[max_level]} The table answers what changed, since when, whether it is "
+        "still active and where; the cards give the headline numbers, and each section "
+        "below explains one of them.",
+        f'{head}<div class="cards">{html}</div>{notes}',
     )
 
 
@@ -70,8 +96,9 @@ def _sensors(d: Any) -> str:
         return _section(
             "sensors",
             "Station and sensors",
-            "The sensors of the station.",
-            '<p class="note">No raw data files were available to list the sensors.</p>',
+            "The sensors of the station (positions from the station config).",
+            _sensor_sketch(d)
+            + '<p class="note">No raw data files were available to list the sensors.</p>',
         )
     rows = []
     for s in d.sensors:
@@ -81,23 +108,42 @@ def _sensors(d: Any) -> str:
             [
                 s["name"],
                 s["quantity"],
-                s["unit"],
+                pretty(s["unit"]),
                 s["source"],
                 f"{s['fs']:g} Hz",
                 where,
                 s["direction"] or "-",
             ]
         )
+    sketch = _sensor_sketch(d)
     return _section(
         "sensors",
         "Station and sensors",
         f"Station <b>{escape(d.station)}</b> has {len(d.sensors)} channels. Location "
-        "x is the distance along the bridge (m), y and z across and up.",
-        table(
+        "x is the distance along the bridge (m), y and z across and up. The sketch shows "
+        "the deck from the side with its supports (triangles) and the sensors (squares)"
+        + (", and the zone where the vibration pattern changed (red)" if "zone" in sketch else "")
+        + ".",
+        sketch
+        + table(
             ["channel", "measures", "unit", "recorded by", "sampling", "x, y, z (m)", "direction"],
             rows,
         ),
     )
+
+
+def _schedule(av: dict[str, Any]) -> str:
+    """``10 min every 3 h`` from the record runs, or ``continuous``."""
+    runs = av["runs"]
+    if not runs:
+        return "-"
+    share = av["recorded_s"] / av["period_s"] if av["period_s"] else 0.0
+    if share > 0.9 or len(runs) < 3:
+        return "continuous"
+    lengths = np.array([e - s for s, e in runs], np.float64) / 1e9
+    starts = np.array([s for s, _ in runs], np.float64) / 1e9
+    every = float(np.median(np.diff(starts)))
+    return f"{_duration(float(np.median(lengths)))} every {_duration(every)}"
 
 
 def _availability(d: Any) -> str:
@@ -109,13 +155,13 @@ def _availability(d: Any) -> str:
             segs = [(s, e, "#66bb6a") for s, e in av["runs"]]
             segs += [(s, e, "#e53935") for s, e, _ in av["gaps"]]
             rows_tl.append((av["source"], segs))
-            share = av["recorded_s"] / av["period_s"] if av["period_s"] else 0.0
             c = av["counters"]
             rows.append(
                 [
                     av["source"],
-                    f"{100 * share:.1f} %",
-                    f"{av['lost_s']:.0f} s",
+                    _schedule(av),
+                    f"{len(av['runs'])} records, {_duration(av['recorded_s'])}",
+                    "none" if av["lost_s"] <= 0 else _duration(av["lost_s"]),
                     len(av["gaps"]),
                     c.get("frames_bad", 0) + c.get("modbus_errors", 0),
                     c.get("timeouts", 0),
@@ -131,15 +177,16 @@ def _availability(d: Any) -> str:
             table(
                 [
                     "source",
-                    "time recorded",
-                    "time lost in gaps",
+                    "recording schedule",
+                    "recorded",
+                    "data lost (gaps)",
                     "gaps",
                     "bad frames",
                     "timeouts",
                     "reconnects",
                 ],
                 rows,
-                num=(1, 2, 3, 4, 5, 6),
+                num=(4, 5, 6, 7),
             )
         )
     if d.windows and np.asarray(d.windows.get("start_ns", [])).size:
@@ -182,7 +229,9 @@ def _availability(d: Any) -> str:
         "availability",
         "Data availability and channel health",
         "Green bars show when data was recorded; red bars are data that should have "
-        "been recorded and was lost. Scheduled pauses are neither. Each channel is "
+        "been recorded and was lost. Many stations record on a schedule (for example "
+        "10 minutes every 3 hours): the pauses between records are planned, they are "
+        "<b>not</b> data loss. Only 'data lost (gaps)' is data that is missing. Each channel is "
         "checked for missing samples, frozen values, dead sensors, spikes, clipping and "
         "drift: <b>ok</b> means the data can be trusted, <b>suspect</b> means check the "
         "sensor at the next visit, <b>failed</b> means its data is not usable.",
@@ -204,7 +253,7 @@ def _frequencies(d: Any) -> str:
     ids = [str(x) for x in tr["mode_ids"]]
     body = [
         chart(
-            [Series(t, f[:, j], ids[j]) for j in range(f.shape[1])],
+            [Series(t, f[:, j], ids[j], color=mode_colour(j)) for j in range(f.shape[1])],
             time_axis=True,
             xlim=(d.start_ns, d.end_ns),
             title="Tracked natural frequencies",
@@ -229,7 +278,7 @@ def _frequencies(d: Any) -> str:
                 time_axis=True,
                 xlim=(d.start_ns, d.end_ns),
                 title=f"Temperature ({names[j_t]})",
-                ylabel="degC",
+                ylabel=pretty("degC"),
                 height=200,
             )
         )
@@ -237,9 +286,9 @@ def _frequencies(d: Any) -> str:
             for j in range(f.shape[1]):
                 body.append(
                     chart(
-                        [Series(tt, f[:, j], "", color=PALETTE[j % 10], mode="markers")],
+                        [Series(tt, f[:, j], "", color=mode_colour(j), mode="markers")],
                         title=f"Mode {ids[j]}: frequency against temperature",
-                        xlabel=f"temperature {names[j_t]} (degC)",
+                        xlabel=f"temperature {names[j_t]} ({pretty('degC')})",
                         ylabel="frequency (Hz)",
                         width=480,
                         height=230,
@@ -258,6 +307,7 @@ def _frequencies(d: Any) -> str:
     body.append(
         table(["mode", "mean frequency (Hz)", "std (Hz)", "found in windows"], rows, num=(1, 2, 3))
     )
+    body.append(_mode_shapes(d))
     return _section(
         "frequencies",
         "Natural frequencies and temperature",
@@ -315,7 +365,7 @@ def _damage(d: Any) -> str:
         body.append(
             chart(
                 [
-                    Series(t, fs[:, j], ids[j] if j < len(ids) else str(j))
+                    Series(t, fs[:, j], ids[j] if j < len(ids) else str(j), color=mode_colour(j))
                     for j in range(fs.shape[1])
                 ],
                 time_axis=True,
@@ -383,11 +433,13 @@ def _alarms(d: Any, limit: int = 200) -> str:
         [
             _time(a["time_ns"]),
             Markup(level_badge(a["level"])),
+            _state(a),
+            a.get("kind", ""),
             a["index"],
             a.get("channel") or a.get("mode") or "-",
             a["value"],
             a["threshold"],
-            a["message"],
+            _HINT.sub("", str(a["message"])),
         ]
         for a in al[:limit]
     ]
@@ -420,12 +472,39 @@ def _alarms(d: Any, limit: int = 200) -> str:
             num=(3, 4, 5),
         )
         + table(
-            ["time (UTC)", "level", "index", "channel / mode", "value", "limit", "message"],
+            [
+                "time (UTC)",
+                "level",
+                "state",
+                "kind",
+                "index",
+                "channel / mode",
+                "value",
+                "limit",
+                "message",
+            ],
             rows,
-            num=(4, 5),
+            num=(6, 7),
         )
-        + more,
+        + more
+        + '<p class="note">Where a change is, is estimated once for the whole episode (see '
+        "the summary); the hints of single alarms, which vary from window to window, are "
+        "left out of the messages above. Acknowledgements come from "
+        f"{escape(Path(d.feed).name if d.feed else 'alarms.jsonl')} (.acks.jsonl beside it).</p>",
     )
+
+
+def _state(a: dict[str, Any]) -> str:
+    if int(a["level"]) == 0:
+        st = "back to normal"
+    else:
+        st = str(a.get("state") or "active")
+    ack = a.get("ack")
+    if ack:
+        st += f"; acknowledged by {ack.get('by', '?')} {str(ack.get('time', ''))[:10]}"
+        if ack.get("comment"):
+            st += f": {ack['comment']}"
+    return st
 
 
 def _strain(d: Any) -> str:
@@ -437,7 +516,10 @@ def _strain(d: Any) -> str:
             "Strain measured by the gauges.",
             '<p class="note">No strain data in this period.</p>',
         )
-    rows = [[s["channel"], s["unit"], s["min"], s["max"], s["mean"], s["std"], s["n"]] for s in st]
+    rows = [
+        [s["channel"], pretty(s["unit"]), s["min"], s["max"], s["mean"], s["std"], s["n"]]
+        for s in st
+    ]
     series = []
     for i, s in enumerate(st):
         col = PALETTE[i % 10]
@@ -458,7 +540,7 @@ def _strain(d: Any) -> str:
             time_axis=True,
             xlim=(d.start_ns, d.end_ns),
             title="Daily extremes of strain",
-            ylabel=st[0]["unit"],
+            ylabel=pretty(st[0]["unit"]),
         ),
     )
 
@@ -583,8 +665,8 @@ def _glossary() -> str:
             "frequencies are together, compared with the baseline.",
         ),
         (
-            "Microstrain (um/m)",
-            "one millionth of relative stretching; 100 um/m in steel is a stress of about 21 MPa.",
+            "Microstrain (µm/m)",
+            "one millionth of relative stretching; 100 µm/m in steel is a stress of about 21 MPa.",
         ),
         ("Miner sum", "the fraction of fatigue life used; 1 means the design life is used up."),
         (

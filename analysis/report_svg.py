@@ -494,3 +494,143 @@ def _empty(title: str, width: int, height: int, why: str = "no data in this peri
         _open(width, 60, title)
         + f'<text x="{_ML}" y="44" class="nodata">{escape(why)}</text></svg>'
     )
+
+
+def deck_sketch(
+    spans: Sequence[float],
+    sensors: Sequence[tuple[Any, ...]],
+    *,
+    shapes: Sequence[dict[str, Any]] = (),
+    zone: tuple[float, float, float, str] | None = None,
+    title: str = "",
+    width: int = 760,
+    height: int = 190,
+    labels: bool = True,
+) -> str:
+    """A side view of the deck: supports, sensors and mode shapes drawn on it.
+
+    Parameters
+    ----------
+    spans : sequence of float
+        Span lengths (m); supports at 0 and the end of every span. Empty:
+        the deck is drawn over the sensors' extent without supports.
+    sensors : sequence of (name, x_m, direction[, quantity])
+        The quantity (``acceleration``, ``strain``, ``temperature``) picks the
+        marker; sensors of one quantity at one place share one label.
+    shapes : sequence of dict
+        ``{"label", "color", "x" (m), "y" (scaled to max |y| = 1), "dash"}``,
+        drawn as lines over the deck (up = positive).
+    zone : (lo_m, hi_m, x_m, label), optional
+        A shaded band (e.g. where a change was located) with a marker at ``x_m``.
+    """
+    xs = [float(s[1]) for s in sensors if math.isfinite(float(s[1]))]
+    if spans:
+        x0, x1 = 0.0, float(sum(spans))
+    elif xs:
+        pad = 0.05 * ((max(xs) - min(xs)) or 10.0)
+        x0, x1 = min(xs) - pad, max(xs) + pad
+    else:
+        return _empty(title, width, height, "no sensor positions (location in station.toml)")
+    ml, mr = 30, 20
+    pw = width - ml - mr
+    n_rows = len({(s[3] if len(s) > 3 else "acceleration") for s in sensors}) if labels else 0
+    bottom = 44 + 12 * max(0, n_rows - 1)
+    top = 26 if title or shapes else 8
+    y_deck = top + (height - top - bottom) / 2 + 6
+    amp = (height - top - bottom) / 2 - 4
+
+    def sx(v: float) -> float:
+        return ml + (float(v) - x0) / ((x1 - x0) or 1.0) * pw
+
+    out = [_open(width, height, title)]
+    if zone is not None:
+        lo, hi, xe, lab = zone
+        xa, xb = sx(lo), sx(hi)
+        out.append(
+            f'<rect x="{xa:.1f}" y="{top:.1f}" width="{max(2.0, xb - xa):.1f}" '
+            f'height="{y_deck - top + amp:.1f}" fill="#c62828" fill-opacity="0.12"/>'
+            f'<line x1="{sx(xe):.1f}" x2="{sx(xe):.1f}" y1="{top:.1f}" y2="{y_deck + amp:.1f}" '
+            f'stroke="#c62828" stroke-width="2" stroke-dasharray="5 3"/>'
+            f'<text x="{sx(xe) + (4 if sx(xe) < width / 2 else -4):.1f}" y="{top + 11:.1f}" '
+            f'fill="#c62828" text-anchor="{"start" if sx(xe) < width / 2 else "end"}" '
+            f'style="font-weight:bold">{escape(lab)}</text>'
+        )
+    out.append(
+        f'<line x1="{sx(x0):.1f}" x2="{sx(x1):.1f}" y1="{y_deck:.1f}" y2="{y_deck:.1f}" '
+        f'stroke="#616161" stroke-width="4"/>'
+    )
+    supports = [0.0]
+    for s in spans:
+        supports.append(supports[-1] + float(s))
+    for xv in supports if spans else []:
+        px = sx(xv)
+        out.append(
+            f'<path d="M{px:.1f},{y_deck + 2:.1f} l-7,12 h14 z" fill="#9e9e9e" stroke="#424242"/>'
+        )
+    for sh in shapes:
+        x = np.asarray(sh["x"], np.float64)
+        y = np.asarray(sh["y"], np.float64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        order = np.argsort(x[ok])
+        pts = " ".join(
+            f"{sx(a):.1f},{y_deck - b * amp:.1f}" for a, b in zip(x[ok][order], y[ok][order])
+        )
+        dash = f' stroke-dasharray="{sh["dash"]}"' if sh.get("dash") else ""
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="{sh["color"]}" stroke-width="2"{dash}/>'
+        )
+        dots = "".join(
+            f'<circle cx="{sx(a):.1f}" cy="{y_deck - b * amp:.1f}" r="2.5"/>'
+            for a, b in zip(x[ok][order], y[ok][order])
+        )
+        out.append(f'<g fill="{sh["color"]}">{dots}</g>')
+    rows_of: dict[str, int] = {}
+    merged: dict[tuple[str, float], list[str]] = {}
+    for sensor in sensors:  # sensors of one kind at one place share one label
+        q = sensor[3] if len(sensor) > 3 else "acceleration"
+        merged.setdefault((q, round(float(sensor[1]), 3)), []).append(str(sensor[0]))
+    sensors = [(", ".join(names), x, "", q) for (q, x), names in merged.items()]
+    for sensor in sensors:
+        name, xv = sensor[0], float(sensor[1])
+        quantity = sensor[3] if len(sensor) > 3 else "acceleration"
+        if not math.isfinite(xv):
+            continue
+        row = rows_of.setdefault(quantity, len(rows_of))  # one label row per quantity
+        px = sx(xv)
+        if quantity == "strain":
+            mark = (
+                f'<path d="M{px:.1f},{y_deck - 5:.1f} l5,5 l-5,5 l-5,-5 z" '
+                f'fill="#fff59d" stroke="#212121"/>'
+            )
+        elif quantity == "temperature":
+            mark = (
+                f'<circle cx="{px:.1f}" cy="{y_deck:.1f}" r="4" fill="#ef9a9a" stroke="#212121"/>'
+            )
+        else:
+            mark = (
+                f'<rect x="{px - 4:.1f}" y="{y_deck - 4:.1f}" width="8" height="8" '
+                f'fill="#ffffff" stroke="#212121"/>'
+            )
+        out.append(mark)
+        if labels:
+            out.append(
+                f'<text x="{px:.1f}" y="{y_deck + 28 + 12 * row:.1f}" text-anchor="middle">'
+                f"{escape(name)}</text>"
+            )
+    for t in nice_ticks(x0, x1, 8):
+        out.append(
+            f'<text x="{sx(t):.1f}" y="{height - 4}" text-anchor="middle" '
+            f'class="note">{_fmt(t)} m</text>'
+        )
+    legend = [(sh["label"], sh["color"], sh.get("dash", "")) for sh in shapes if sh.get("label")]
+    lx = ml + 8 if not title else width - mr - sum(7.4 * len(x[0]) + 44 for x in legend[:4])
+    for lab, col, dash in legend[:4]:
+        ly = 16 if title else top - 8
+        d = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(
+            f'<line x1="{lx:.0f}" x2="{lx + 18:.0f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{col}" '
+            f'stroke-width="2"{d}/><text x="{lx + 22:.0f}" y="{ly}">{escape(lab)}</text>'
+        )
+        lx += 7.4 * len(lab) + 44
+    out.append("</svg>")
+    return "".join(out)

@@ -63,6 +63,13 @@ class Trace:
     end_ns: int
     fs: float
     complete: bool = True
+    prep: tuple | None = field(default=None, repr=False, compare=False)
+
+    def prepared(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`prepare_times` of ``t``, computed once per trace."""
+        if self.prep is None:
+            self.prep = prepare_times(self.t)
+        return self.prep
 
     def finite(self, column: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Times and values of one column without the NaN break rows."""
@@ -107,6 +114,111 @@ def insert_breaks(
         np.insert(ts, jumps, np.nan),
         np.insert(data, jumps, np.full(data.shape[1], np.nan, dtype=np.float32), axis=0),
     )
+
+
+def prepare_times(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part of :func:`view_arrays` that depends on the times only (reuse it
+    for every channel of a trace): (finite rows, their times, their record number)."""
+    t = np.asarray(t, dtype=np.float64)
+    ok = np.isfinite(t)
+    seg_all = np.cumsum(~ok)  # record number of every row (breaks bump it)
+    rows = np.flatnonzero(ok)
+    return rows, t[rows], seg_all[rows]
+
+
+def view_arrays(
+    t: np.ndarray,
+    y: np.ndarray,
+    x0: float,
+    x1: float,
+    n_px: int,
+    prep: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What one curve draws of a trace between ``x0`` and ``x1``: every record.
+
+    pyqtgraph's own clip-to-view assumes strictly increasing x without NaN,
+    so with NaN breaks between records it keeps only the first record (or
+    nothing). This does the clipping and the reduction itself, record by
+    record: inside ``[x0, x1]`` (plus the sample just outside each end), a
+    record with no more than two samples per pixel column is passed through
+    unchanged; denser stretches become one (min, max) pair per pixel
+    column, never merging two records, so every peak and every record stays
+    visible. Records are separated by a NaN row (``connect="finite"``).
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Times (epoch s), NaN at breaks, otherwise increasing.
+    y : ndarray, shape (n,)
+        Values (NaN where a sample is missing).
+    x0, x1 : float
+        The visible range (epoch s).
+    n_px : int
+        Pixel columns of the plot (the envelope resolution).
+    prep : tuple, optional
+        :func:`prepare_times` of ``t``, when it is shared by several channels.
+
+    Returns
+    -------
+    x, yy : ndarray
+        float64 times and values to hand to ``setData(..., connect="finite")``.
+    """
+    y = np.asarray(y)
+    rows, tf, seg = prepare_times(t) if prep is None else prep
+    if tf.size == 0 or not x1 > x0:
+        return np.empty(0), np.empty(0, dtype=y.dtype)
+    i0 = max(0, int(np.searchsorted(tf, x0, side="left")) - 1)
+    i1 = min(tf.size, int(np.searchsorted(tf, x1, side="right")) + 1)
+    tf, yf, seg = tf[i0:i1], y[rows[i0:i1]], seg[i0:i1]
+    if tf.size == 0:
+        return np.empty(0), np.empty(0, dtype=y.dtype)
+    n_px = max(1, int(n_px))
+    col = np.floor((tf - x0) / (x1 - x0) * n_px).astype(np.int64)
+    col = np.clip(col, -1, n_px)  # the samples just outside keep their own columns
+    key_change = (np.diff(seg) != 0) | (np.diff(col) != 0)
+    starts = np.concatenate(([0], np.flatnonzero(key_change) + 1))
+    counts = np.diff(np.concatenate((starts, [tf.size])))
+    if counts.max() <= 2:  # sparse: every sample, NaN between records
+        breaks = np.flatnonzero(np.diff(seg) != 0) + 1
+        if breaks.size == 0:
+            return tf, yf
+        return np.insert(tf, breaks, np.nan), np.insert(yf.astype(np.float64), breaks, np.nan)
+    with np.errstate(invalid="ignore"), _nan_warnings_off():
+        lo = np.fmin.reduceat(yf, starts)
+        hi = np.fmax.reduceat(yf, starts)
+    # one x per column: the time of the column's first sample (a vertical stroke)
+    tx = tf[starts]
+    first, last = starts, starts + counts - 1
+    single = counts == 1
+    xo = np.repeat(tx, 2)
+    xo[1::2] = np.where(single, tx, tf[last])
+    yo = np.empty(2 * starts.size, dtype=np.float64)
+    # order each pair so the line runs min->max or max->min as the samples do
+    rising = yf[first] <= yf[last]
+    yo[0::2] = np.where(rising, lo, hi)
+    yo[1::2] = np.where(rising, hi, lo)
+    yo[0::2][single] = yf[first][single]
+    yo[1::2][single] = yf[first][single]
+    gseg = seg[starts]
+    breaks = np.flatnonzero(np.diff(gseg) != 0) + 1
+    if breaks.size:
+        xo = np.insert(xo, 2 * breaks, np.nan)
+        yo = np.insert(yo, 2 * breaks, np.nan)
+    return xo, yo
+
+
+class _nan_warnings_off:
+    """Silence RuntimeWarnings of all-NaN reductions (the result is NaN, as wanted)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
 
 
 def effective_fs(times_ns: np.ndarray, nominal: float) -> float:
@@ -299,31 +411,35 @@ def find_results(path: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class Health:
-    """Health of a channel or source: a level (0 ok, 1 warning, 2 bad) and why."""
+    """Health of a channel or source: a level and a text that starts with the
+    level's word, as in the report and the user guide: ``ok`` (0),
+    ``suspect: ...`` (1, check it at the next visit), ``failed: ...`` (2, its
+    data cannot be used)."""
 
     level: int
     text: str
+    detail: str = ""
 
 
 def channel_health(values: np.ndarray, *, can_be_flat: bool = False) -> Health:
     """Judge one channel from its latest samples (shape (n,)).
 
-    Bad: no samples, all NaN or a flat line over at least 100 samples (a
-    dead sensor or a stuck converter; not judged when ``can_be_flat``, e.g.
-    a temperature, which may well not change for minutes); warning: some
-    NaN (dropouts).
+    ``failed``: no samples, all NaN or a flat line over at least 100 samples
+    (a dead sensor or a stuck converter; not judged when ``can_be_flat``,
+    e.g. a temperature, which may well not change for minutes);
+    ``suspect``: some NaN (dropouts).
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
-        return Health(2, "no data")
+        return Health(2, "failed: no data")
     bad = ~np.isfinite(v)
     if bad.all():
-        return Health(2, "all NaN")
+        return Health(2, "failed: all NaN")
     good = v[~bad]
     if not can_be_flat and good.size >= 100 and float(np.ptp(good)) == 0.0:
-        return Health(2, f"flat at {good[0]:.4g}")
+        return Health(2, f"failed: flat at {good[0]:.4g}")
     if bad.any():
-        return Health(1, f"{100 * bad.mean():.0f}% NaN")
+        return Health(1, f"suspect: {100 * bad.mean():.0f}% NaN")
     return Health(0, "ok")
 
 
@@ -341,7 +457,7 @@ def source_health(
     try:
         start, end = reader.span(source)
     except (StoreError, ValueError, KeyError):
-        return Health(2, "no data"), {n: Health(2, "no data") for n in names}
+        return Health(2, "failed: no data"), {n: Health(2, "failed: no data") for n in names}
     rec = reader.read(source, max(start, end - int(tail_s * NS)), end + 1)
     slow = {"temperature"}
     per = {
@@ -363,7 +479,7 @@ def source_health(
         counters = {}
     for key in ("frames_bad", "samples_lost", "timeouts", "modbus_errors", "reconnects"):
         if counters.get(key):
-            notes.append(f"{key}={counters[key]}")
+            notes.append(f"{counters[key]} {key.replace('_', ' ')}")
             level = 1
     if now_ns is not None:
         info_fs = float(getattr(info, "fs", 0) or 1.0)
@@ -371,8 +487,17 @@ def source_health(
         if age_s > 5.0 + 2.0 / info_fs:
             notes.append(f"silent for {age_s:.0f} s")
             level = 2
+            # the last samples say nothing about now: no channel is "ok"
+            per = {n: Health(2, f"failed: no new data for {age_s:.0f} s") for n in per}
     worst = max((h.level for h in per.values()), default=0)
     if worst >= 2:
-        notes.append(f"{sum(h.level >= 2 for h in per.values())} bad channel(s)")
+        n_bad = sum(h.level >= 2 for h in per.values())
+        notes.insert(0, f"{n_bad} channel{'s' if n_bad != 1 else ''}")
     level = max(level, worst)
-    return Health(level, ", ".join(notes) or "ok"), per
+    if not notes:
+        return Health(0, "ok"), per
+    word = "failed" if level >= 2 else "suspect"
+    notes.sort(key=lambda n: 0 if "silent" in n else 1)  # the worst first
+    full = f"{word}: " + ", ".join(notes)
+    short = f"{word}: {notes[0]}" + ("…" if len(notes) > 1 else "")
+    return Health(level, short, full), per

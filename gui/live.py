@@ -17,11 +17,13 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.gui.plotting import STALE_PEN
 from bshm.gui.ringbuffer import RingBuffer, peak_decimate
 from bshm.gui.signal_view import pen_for
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from bshm.errors import BshmError
+from bshm.units import with_unit
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,9 @@ class LiveView(QtWidgets.QWidget):
         super().__init__(parent)
         self.glw = pg.GraphicsLayoutWidget()
         self.info = QtWidgets.QLabel("not following")
+        self.source: str | None = None
+        self.state = None  # LiveState of the followed source (set by the main window)
+        self.stale = False
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.info)
@@ -165,7 +170,7 @@ class LiveView(QtWidgets.QWidget):
             p = self.glw.addPlot(row=i, col=0)
             left = p.getAxis("left")
             left.enableAutoSIPrefix(False)
-            left.setLabel(f"{name} [{unit}]")
+            left.setLabel(with_unit(name, unit))
             left.setWidth(70)
             p.setMouseEnabled(x=False, y=False)
             p.disableAutoRange()
@@ -226,8 +231,39 @@ class LiveView(QtWidgets.QWidget):
         )
         self.follower.sig_failed.connect(self.sig_message)
         self.follower.start()
+        self.source = source
+        self.state = None
+        self.stale = False
+        self.info.setStyleSheet("")
         self.info.setText(f"following {source} in {session.path}")
         self.timer.start()
+
+    def set_state(self, state) -> None:
+        """Show the followed source's live state: grey traces and a red banner
+        when its newest samples are old (a :class:`bshm.gui.livehealth.LiveState`)."""
+        self.state = state
+        stale = state is not None and state.level > 0
+        if stale != self.stale:
+            self.stale = stale
+            for i, curve in enumerate(self.curves):
+                curve.setPen(pg.mkPen(STALE_PEN, width=1) if stale else pen_for(i))
+        if state is None:
+            return
+        if stale:
+            word = "NO NEW DATA" if state.level >= 2 else "DATA DELAYED"
+            self.info.setText(
+                f"{word} from {state.source}: {state.state}, newest sample "
+                f"{_age(state.age_s)} ago - the grey traces are old"
+                + (f" ({state.why})" if state.why else "")
+            )
+            self.info.setStyleSheet(
+                "color: white; background: #c62828; font-weight: bold; padding: 3px"
+                if state.level >= 2
+                else "color: black; background: #ffb74d; font-weight: bold; padding: 3px"
+            )
+        else:
+            self.info.setStyleSheet("")
+            self.info.setText(f"following {state.source}: recording")
 
     def stop(self) -> None:
         """Stop the follower thread and the frame timer."""
@@ -322,3 +358,9 @@ class LiveView(QtWidgets.QWidget):
     def closeEvent(self, event) -> None:  # noqa: D102, N802 - Qt API
         self.stop()
         super().closeEvent(event)
+
+
+def _age(age_s: float) -> str:
+    from bshm.gui.livehealth import age_text
+
+    return age_text(age_s)

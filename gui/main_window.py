@@ -6,7 +6,9 @@ import logging
 import time
 from pathlib import Path
 
+from bshm.gui import livehealth as LH
 from bshm.gui import settings as S
+from bshm.gui.alarms import AlarmPanel
 from bshm.gui.data import classify_path, find_results, raw_for_results
 from bshm.gui.live import LiveView
 from bshm.gui.signal_view import SignalView
@@ -20,10 +22,10 @@ from bshm.timeutil import to_iso
 
 log = logging.getLogger(__name__)
 
-TABS = ("Signals", "Spectra", "Live", "Modal", "Trends")
+TABS = ("Signals", "Spectra", "Live", "Modal", "Trends", "Alarms")
 SHORTCUT_HELP = """<table>
 <tr><td>Ctrl+O / Ctrl+Shift+O</td><td>open a file / a folder</td></tr>
-<tr><td>Ctrl+1 ... Ctrl+5</td><td>Signals, Spectra, Live, Modal, Trends</td></tr>
+<tr><td>Ctrl+1 ... Ctrl+6</td><td>Signals, Spectra, Live, Modal, Trends, Alarms</td></tr>
 <tr><td>+ / -</td><td>zoom in / out</td></tr>
 <tr><td>Left / Right</td><td>pan by a quarter of the view</td></tr>
 <tr><td>Home / End</td><td>whole span / latest record</td></tr>
@@ -31,6 +33,8 @@ SHORTCUT_HELP = """<table>
 <tr><td>F5</td><td>refresh (pick up new data)</td></tr>
 <tr><td>Ctrl+E / Ctrl+Shift+E</td><td>export plot as PNG / visible range as CSV</td></tr>
 <tr><td>Ctrl+M</td><td>run the modal analysis of the visible window</td></tr>
+<tr><td>Ctrl+K</td><td>two measuring cursors (Signals, Spectra)</td></tr>
+<tr><td>Ctrl+D</td><td>dark theme on/off (remembered)</td></tr>
 <tr><td>F1</td><td>this list</td></tr>
 <tr><td>Ctrl+Q</td><td>quit</td></tr></table>"""
 
@@ -45,6 +49,7 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     sig_opened = QtCore.Signal(str)
+    sig_source_lost = QtCore.Signal(str)
 
     def __init__(self, settings: QtCore.QSettings | None = None) -> None:
         super().__init__()
@@ -53,31 +58,45 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.setWindowTitle("bshm viewer")
         self.settings = settings if settings is not None else S.make_settings()
+        self.dark = S.dark_theme(self.settings)
+        from bshm.gui.app import apply_theme
+
+        apply_theme(self.dark)
         self.runner = TaskRunner(self)
         self.session = None
         self.health: dict[str, dict] = {}
+        self.results: dict | None = None
+        self.monitor: LH.LiveMonitor | None = None
+        self.live_states: dict[str, LH.LiveState] = {}
+        self.lost_notified: set[str] = set()
         self.results_path: Path | None = None
         self.path: Path | None = None
         self.last_error = ""
+        self.notifications: list[str] = []
         self.tree = StationTree()
         dock = QtWidgets.QDockWidget("Station", self)
         dock.setObjectName("station_dock")
         dock.setWidget(self.tree)
-        self.tree.setMinimumWidth(330)
+        self.tree.setMinimumWidth(380)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.signals = SignalView(self.runner)
         self.spectra = SpectraView()
         self.live = LiveView()
         self.modal = ModalView(self.runner)
         self.trends = TrendsView()
+        self.alarms = AlarmPanel(self.settings)
         self.tabs = QtWidgets.QTabWidget()
-        for name, w in zip(TABS, (self.signals, self.spectra, self.live, self.modal, self.trends)):
+        views = (self.signals, self.spectra, self.live, self.modal, self.trends, self.alarms)
+        for name, w in zip(TABS, views):
             self.tabs.addTab(w, name)
         self.setCentralWidget(self.tabs)
         self._make_status()
         self._make_actions()
         self.tree.sig_selection_changed.connect(self._on_selection)
-        self.signals.sig_cursor.connect(self.cursor_label.setText)
+        self.signals.sig_cursor.connect(self._cursor_from(self.signals))
+        self.spectra.sig_cursor.connect(self._cursor_from(self.spectra))
+        self.trends.sig_cursor.connect(self._cursor_from(self.trends))
+        self.modal.sig_cursor.connect(self._cursor_from(self.modal))
         self.signals.sig_message.connect(self.status_message)
         self.signals.sig_loaded.connect(self._on_signals_loaded)
         self.live.sig_stats.connect(self._on_live_stats)
@@ -85,9 +104,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.modal.sig_message.connect(self.status_message)
         self.trends.sig_message.connect(self.status_message)
         self.trends.sig_jump.connect(self.jump_to)
+        self.alarms.sig_jump.connect(self.jump_window)
+        self.alarms.sig_selected.connect(self.trends.mark_alarm)
+        self.alarms.sig_message.connect(self.status_message)
+        self.alarms.sig_changed.connect(self._update_alarm_tab)
         self.tabs.currentChanged.connect(self._on_tab)
         self.health_timer = QtCore.QTimer(self, interval=5000)
         self.health_timer.timeout.connect(self.refresh_health)
+        self.state_timer = QtCore.QTimer(self, interval=1000)
+        self.state_timer.timeout.connect(lambda: self.update_live_states())
         self.resize(1280, 720)
         self.setMinimumSize(720, 480)
         S.restore_layout(self.settings, self)
@@ -100,8 +125,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.mode_label = QtWidgets.QLabel("")
         self.rate_label = QtWidgets.QLabel("")
         self.cursor_label = QtWidgets.QLabel("")
+        self.state_label = QtWidgets.QLabel("")
+        self.state_label.setToolTip("live state of every source (recording / stale / lost)")
         for w in (self.file_label, self.span_label, self.mode_label, self.rate_label):
             bar.addPermanentWidget(w)
+        bar.addWidget(self.state_label)
         bar.addWidget(self.cursor_label, 1)
 
     def _action(self, menu, text: str, slot, shortcut: str | None = None) -> QtGui.QAction:
@@ -138,6 +166,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(v, "Latest record", self._show_latest, "End")
         self._action(v, "Follow live", self.toggle_live, "Ctrl+L")
         self._action(v, "Refresh", self.refresh, "F5")
+        self._action(v, "Measuring cursors", self.toggle_cursors, "Ctrl+K")
+        v.addSeparator()
+        self.dark_action = self._action(v, "Dark theme", lambda: None, "Ctrl+D")
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(self.dark)
+        self.dark_action.toggled.connect(self.set_dark)
+        self.notify_action = self._action(
+            v, "Notify when a source is lost (sound, desktop message)", lambda: None
+        )
+        self.notify_action.setCheckable(True)
+        self.notify_action.setChecked(S.notify_lost(self.settings))
+        self.notify_action.toggled.connect(lambda on: S.set_notify_lost(self.settings, on))
         a = mb.addMenu("&Analysis")
         self._action(a, "Modal analysis of the visible window", self.run_modal, "Ctrl+M")
         h = mb.addMenu("&Help")
@@ -167,9 +207,13 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.tree.clear()
                 self.file_label.setText(str(path))
             self.results_path = None
+            self.results = None
             if results is not None:
-                self.trends.open(results)
-                self.results_path = results
+                self.open_results(results, raw)
+            else:
+                self.trends.set_results(None)
+                self.alarms.set_results(None)
+                self.modal.set_results(None)
             if kind == "results":
                 self.tabs.setCurrentWidget(self.trends)
         except BshmError as exc:
@@ -182,9 +226,38 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sig_opened.emit(str(path))
         return True
 
+    def open_results(self, path: Path, raw: Path | None = None) -> None:
+        """Read a results file (and the feed, acknowledgements and station
+        config beside it) once, and hand it to the views that show it."""
+        from bshm.gui.results import load_results
+
+        sources = self.session.sources if self.session is not None else None
+        data_dir = raw if raw is not None else None
+        res = load_results(path, data_dir=data_dir, sources=sources)
+        self.results = res
+        self.results_path = Path(path)
+        self.trends.set_results(res)
+        self.alarms.set_results(res)
+        self.modal.set_results(res)
+        self._update_alarm_tab()
+
+    def _update_alarm_tab(self) -> None:
+        """``Alarms (3)``: how many are active and not acknowledged."""
+        alarms = self.results["alarms"] if self.results else []
+        n_open = sum(
+            1 for a in alarms if a["state"] == "active" and a["level"] and not a.get("ack")
+        )
+        self.tabs.setTabText(TABS.index("Alarms"), f"Alarms ({n_open})" if n_open else "Alarms")
+
     def _close_session(self) -> None:
         self.live.stop()
         self.health_timer.stop()
+        self.state_timer.stop()
+        self.monitor = None
+        self.live_states = {}
+        self.lost_notified = set()
+        self.state_label.setText("")
+        self.state_label.setStyleSheet("")
         if self.session is not None:
             self.session.cancelled.set()
             self.runner.wait(30000)
@@ -204,8 +277,12 @@ class MainWindow(QtWidgets.QMainWindow):
         first = self.tree.current_source
         self.signals.show_source(first, self.tree.checked_channels(first))
         self.signals.set_health(self.health.get(first, {}))
+        self.modal.set_station(self.session)
         self._update_status(first)
         if session.live:
+            self.monitor = LH.LiveMonitor(session)
+            self.update_live_states()
+            self.state_timer.start()
             self.start_live()
 
     def refresh_health(self) -> None:
@@ -234,8 +311,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.span_label.setText(f"{to_iso(a, digits=0)} .. {to_iso(b, digits=0)}")
         except BshmError:
             self.span_label.setText("empty")
-        self.mode_label.setText("LIVE" if s.live else "recorded")
-        self.mode_label.setStyleSheet("color: #c62828; font-weight: bold" if s.live else "")
+        self._paint_mode_label()
         info = s.sources[source]
         self.rate_label.setText(f"{source}: {info.fs:g} Hz" if info.fs else f"{source}: irregular")
 
@@ -267,7 +343,35 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.tabs.currentWidget() is self.spectra:
             self._update_spectra()
 
+    def _cursor_from(self, view):
+        """A slot that shows a view's cursor text only while that view is shown."""
+
+        def show(text: str) -> None:
+            if self.tabs.currentWidget() is view:
+                self.cursor_label.setText(text)
+
+        return show
+
+    def toggle_cursors(self) -> None:
+        """Show/hide the two measuring cursors of the current tab."""
+        w = self.tabs.currentWidget()
+        if hasattr(w, "cursor_button"):
+            w.cursor_button.toggle()
+
+    def set_dark(self, on: bool) -> None:
+        """Switch the dark theme on or off (remembered for the next start)."""
+        from bshm.gui.app import apply_theme
+        from bshm.gui.plotting import apply_plot_theme
+
+        self.dark = bool(on)
+        S.set_dark_theme(self.settings, self.dark)
+        apply_theme(self.dark)
+        apply_plot_theme(self, self.dark)
+        if self.dark_action.isChecked() != self.dark:
+            self.dark_action.setChecked(self.dark)
+
     def _on_tab(self, _index: int) -> None:
+        self.cursor_label.setText("")  # a readout belongs to the tab it came from
         if self.tabs.currentWidget() is self.spectra:
             self._update_spectra()
         elif self.tabs.currentWidget() is self.modal and self.session is not None:
@@ -281,18 +385,107 @@ class MainWindow(QtWidgets.QMainWindow):
         self.spectra.set_trace(tr, units)
 
     def _on_live_stats(self, stats: dict) -> None:
-        self.rate_label.setText(
-            f"live {stats['rate_hz']:.0f} fps, latency {stats['latency_s']:.1f} s, "
+        lat = stats["latency_s"]
+        text = (
+            f"live {stats['rate_hz']:.0f} fps, latency {LH.age_text(lat)}, "
             f"frame {stats['frame_ms']:.0f} ms"
         )
+        self.rate_label.setText(text)
+        late = lat == lat and lat > 5.0  # new data take < 2 s normally
+        self.rate_label.setStyleSheet("color: #c62828; font-weight: bold" if late else "")
+
+    # -- live health -------------------------------------------------------------
+    def _paint_mode_label(self) -> None:
+        s = self.session
+        if s is None:
+            self.mode_label.setText("")
+            return
+        if not s.live and not self.live_states:
+            self.mode_label.setText("recorded")
+            self.mode_label.setStyleSheet("")
+            return
+        worst = max((st.level for st in self.live_states.values()), default=0)
+        if worst == 0:
+            self.mode_label.setText("● LIVE")
+            self.mode_label.setStyleSheet("color: #2e7d32; font-weight: bold")
+        else:
+            self.mode_label.setText("LIVE: NO NEW DATA" if worst >= 2 else "LIVE: DELAYED")
+            self.mode_label.setStyleSheet(
+                "color: white; background: #c62828; font-weight: bold; padding: 0 4px"
+                if worst >= 2
+                else "color: black; background: #ffb74d; font-weight: bold; padding: 0 4px"
+            )
+
+    def update_live_states(self, now_ns: int | None = None) -> dict:
+        """Judge every source's live state now; update tree, status bar and live view.
+
+        ``now_ns`` replaces the clock (tests). Returns ``{source: LiveState}``.
+        """
+        if self.session is None or self.monitor is None:
+            return {}
+        try:
+            states = self.monitor.update(now_ns, refresh=not self.live.running)
+        except BshmError as exc:
+            log.warning("live state: %s", exc)
+            return self.live_states
+        self.live_states = states
+        for name, st in states.items():
+            self.tree.set_live_state(name, st)
+        level, text = LH.summary(states)
+        self.state_label.setText(text)
+        self.state_label.setToolTip("\n".join(st.text for st in states.values()))
+        self.state_label.setStyleSheet(
+            ""
+            if level == 0
+            else "color: white; background: #c62828; font-weight: bold; padding: 0 6px"
+            if level >= 2
+            else "color: black; background: #ffb74d; font-weight: bold; padding: 0 6px"
+        )
+        if level == 0:
+            self.state_label.setStyleSheet("color: #2e7d32")
+        self._paint_mode_label()
+        followed = self.live.source
+        if followed in states:
+            self.live.set_state(states[followed])
+        for name, st in states.items():
+            if st.state == "lost" and name not in self.lost_notified:
+                self.lost_notified.add(name)
+                self.sig_source_lost.emit(name)
+                self._notify(st)
+            elif st.state == "recording":
+                self.lost_notified.discard(name)
+        return states
+
+    def _notify(self, st: LH.LiveState) -> None:
+        """Sound and a desktop message when a source is lost (if switched on)."""
+        if not self.notify_action.isChecked():
+            return
+        QtWidgets.QApplication.beep()
+        if QtWidgets.QSystemTrayIcon.isSystemTrayAvailable():
+            if getattr(self, "_tray", None) is None:
+                self._tray = QtWidgets.QSystemTrayIcon(self.windowIcon(), self)
+                self._tray.show()
+            self._tray.showMessage(
+                "bshm: source lost", st.text, QtWidgets.QSystemTrayIcon.MessageIcon.Warning
+            )
+        self.notifications.append(st.text)
 
     def jump_to(self, t_ns: int) -> None:
-        """Show the raw data around a time (e.g. an alarm): 10 minutes centred on it."""
+        """Show the signals of the analysis window starting at ``t_ns``, centred."""
+        from bshm.gui.results import window_of
+
+        a, b = window_of(self.results or {}, int(t_ns))
+        self.jump_window(a, b, True)
+
+    def jump_window(self, start_ns: int, end_ns: int, switch: bool = True) -> None:
+        """Centre the Signals view on ``[start_ns, end_ns)`` with a margin of 20 % each side."""
         if self.session is None:
-            self.status_message(f"{to_iso(t_ns)}: open the raw data folder to see the signals")
+            self.status_message(f"{to_iso(start_ns)}: open the raw data folder to see the signals")
             return
-        self.tabs.setCurrentWidget(self.signals)
-        self.signals.set_range(t_ns - 300 * 10**9, t_ns + 300 * 10**9)
+        pad = max(10 * 10**9, (end_ns - start_ns) // 5)
+        if switch:
+            self.tabs.setCurrentWidget(self.signals)
+        self.signals.set_range(start_ns - pad, end_ns + pad)
 
     def _show_latest(self) -> None:
         if self.session is not None and self.signals.source:

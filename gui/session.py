@@ -32,6 +32,14 @@ def cache_dir() -> Path:
     return Path(base) / "bshm" / "overview"
 
 
+def safe_name(text: str, limit: int = 40) -> str:
+    """A file-name part from untrusted text: ``[A-Za-z0-9_.-]`` only, no leading dot."""
+    import re
+
+    out = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text))[:limit].lstrip(".")
+    return out or "_"
+
+
 def open_reader(path: Path):
     """``bshm.store.open_raw`` with errors turned into one clear line."""
     try:
@@ -165,10 +173,18 @@ class RawSession:
         return D.Trace(source, chans, t, y, "raw", start_ns, end_ns, fs)
 
     def _cache_file(self, source: str) -> Path:
+        """The overview cache file of a source: always inside :func:`cache_dir`.
+
+        Station and source names come from the data file, so they are reduced
+        to a safe file-name part (a crafted ``../../x`` or ``/etc/x`` cannot
+        place the file elsewhere); the hash keeps names unique.
+        """
         import hashlib
 
-        key = hashlib.sha256(f"{self.path.resolve()}|{source}".encode()).hexdigest()[:20]
-        return cache_dir() / f"{self.station}_{source}_{key}.npz"
+        key = hashlib.sha256(
+            f"{self.path.resolve()}|{self.station}|{source}".encode("utf-8", "replace")
+        ).hexdigest()[:20]
+        return cache_dir() / f"{safe_name(self.station)}_{safe_name(source)}_{key}.npz"
 
     def load_overview_cache(self, source: str) -> int:
         """Read envelopes saved by an earlier session; returns runs loaded.

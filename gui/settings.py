@@ -54,3 +54,32 @@ def restore_layout(settings: QtCore.QSettings, window) -> bool:
     if tab is not None and 0 <= int(tab) < window.tabs.count():
         window.tabs.setCurrentIndex(int(tab))
     return True
+
+
+def _flag(settings: QtCore.QSettings, key: str, default: bool) -> bool:
+    v = settings.value(key, default)
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+def dark_theme(settings: QtCore.QSettings) -> bool:
+    """Was the dark theme chosen (remembered between sessions)?"""
+    return _flag(settings, "dark_theme", False)
+
+
+def set_dark_theme(settings: QtCore.QSettings, on: bool) -> None:
+    """Remember the theme."""
+    settings.setValue("dark_theme", bool(on))
+    settings.sync()
+
+
+def notify_lost(settings: QtCore.QSettings) -> bool:
+    """Sound and desktop message when a source is lost (default on)."""
+    return _flag(settings, "notify_lost", True)
+
+
+def set_notify_lost(settings: QtCore.QSettings, on: bool) -> None:
+    """Remember the notification choice."""
+    settings.setValue("notify_lost", bool(on))
+    settings.sync()

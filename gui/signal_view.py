@@ -13,11 +13,12 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from bshm.gui import data as D
+from bshm.gui.plotting import TwoCursors, UtcAxis, fmt, iso, nearest
 from bshm.gui.station_tree import HEALTH_COLOURS
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from bshm.errors import BshmError
-from bshm.timeutil import to_iso
+from bshm.units import pretty, with_unit
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +67,39 @@ class SignalView(QtWidgets.QWidget):
         self._overview_busy = False
         self._block = False
         self.glw = pg.GraphicsLayoutWidget()
-        self.nav = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.cursor_button = QtWidgets.QPushButton("Cursors A/B")
+        self.cursor_button.setCheckable(True)
+        self.cursor_button.setToolTip(
+            "two cursors to measure a time difference (drag them; values at each cursor)"
+        )
+        self.cursor_button.toggled.connect(self.show_cursors)
+        self.cursor_text = QtWidgets.QLabel("")
+        self.cursor_text.setWordWrap(True)
+        self.cursor_text.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.cursors: TwoCursors | None = None
+        self._value_labels: list[pg.TextItem] = []
+        self.nav = pg.PlotWidget(axisItems={"bottom": UtcAxis(show_label=False)})
         self.nav.setMaximumHeight(90)
         self.nav.setMouseEnabled(x=False, y=False)
         self.nav.hideAxis("left")
         self.nav.setMenuEnabled(False)
-        self.nav_runs = self.nav.plot([], [], pen=None, fillLevel=0, brush=(21, 101, 192, 120))
+        self.nav_runs = self.nav.plot(
+            [], [], pen=None, fillLevel=0, brush=(21, 101, 192, 150), stepMode="center"
+        )
+        self.nav_cover = np.empty(0)
         self.nav_region = pg.LinearRegionItem(brush=(255, 193, 7, 60))
         self.nav_region.setZValue(10)
         self.nav.addItem(self.nav_region)
         self.nav_region.sigRegionChangeFinished.connect(self._on_nav_region)
+        top = QtWidgets.QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        top.addWidget(self.cursor_button)
+        top.addWidget(self.cursor_text, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.nav)
         self._reload_timer = QtCore.QTimer(self, singleShot=True, interval=120)
@@ -130,29 +152,36 @@ class SignalView(QtWidgets.QWidget):
     def _clear_plots(self) -> None:
         self.glw.clear()
         self.plots, self.curves, self._lines, self._gap_items = [], [], [], []
+        self._value_labels = []
+        self.cursors = None
+        self.cursor_text.setText("")
 
     def _build_plots(self) -> None:
         self._clear_plots()
         first = None
         for i, name in enumerate(self.channels):
             meta = self.session.channel_meta(self.source, name)
-            axis = pg.DateAxisItem(utcOffset=0)
+            axis = UtcAxis(show_label=i == len(self.channels) - 1)
             p = self.glw.addPlot(row=i, col=0, axisItems={"bottom": axis})
             p.setLabel("left", name, units=None)
-            p.getAxis("left").setWidth(70)
+            p.getAxis("left").setWidth(78)
             p.getAxis("left").enableAutoSIPrefix(False)
             p.setTitle(None)
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.setDownsampling(auto=True, mode="peak")
-            p.setClipToView(True)
+            # no pyqtgraph clip-to-view/auto-downsampling: they assume increasing x
+            # without NaN and drop every record after the first (see data.view_arrays)
             p.enableAutoRange(x=False, y=True)
             p.setAutoVisible(y=True)
-            p.getAxis("left").setLabel(f"{name} [{meta.unit}]")
+            p.getAxis("left").setLabel(with_unit(name, meta.unit))
             if i < len(self.channels) - 1:
                 p.getAxis("bottom").setStyle(showValues=False)
             curve = p.plot([], [], pen=pen_for(i), connect="finite")
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
             p.addItem(line, ignoreBounds=True)
+            label = pg.TextItem("", color=PENS[i % len(PENS)], anchor=(0, 0))
+            label.setZValue(30)
+            p.addItem(label, ignoreBounds=True)
+            self._value_labels.append(label)
             if first is None:
                 first = p
                 p.sigXRangeChanged.connect(self._on_range_changed)
@@ -161,15 +190,40 @@ class SignalView(QtWidgets.QWidget):
             self.plots.append(p)
             self.curves.append(curve)
             self._lines.append(line)
+        self.cursors = TwoCursors(self.plots, self.describe_cursors)
+        self.cursors.sig_text.connect(self.cursor_text.setText)
+        if self.cursor_button.isChecked():
+            QtCore.QTimer.singleShot(0, lambda: self.show_cursors(True))
 
     def _update_navigator(self) -> None:
+        """The strip under the plots: how much of each stretch of time was recorded.
+
+        One bar per pixel column (about 400 over the span), its height the
+        share of the column's time covered by records, at least a quarter
+        when anything was recorded: a 10-minute record in 60 days is a
+        hundredth of a pixel and would otherwise not be drawn at all.
+        """
         runs = self.session.runs(self.source)
         if not runs:
             return
-        t = np.array([[a, a, b, b] for a, b in runs], dtype=np.float64).ravel() / NS
-        y = np.tile([0.0, 1.0, 1.0, 0.0], len(runs))
-        self.nav_runs.setData(t, y)
-        self.nav.setXRange(t[0], t[-1], padding=0.01)
+        a = np.array([r[0] for r in runs], np.float64) / NS
+        b = np.array([r[1] for r in runs], np.float64) / NS
+        t0, t1 = float(a.min()), float(b.max())
+        n = 400
+        edges = np.linspace(t0, t1 + 1e-9, n + 1)
+        cover = np.zeros(n)
+        width = edges[1] - edges[0]
+        for lo, hi in zip(a, b):
+            i0 = int(np.clip((lo - t0) // width, 0, n - 1))
+            i1 = int(np.clip((hi - t0) // width, 0, n - 1))
+            for i in range(i0, i1 + 1):
+                cover[i] += max(0.0, min(hi, edges[i + 1]) - max(lo, edges[i]))
+        frac = np.clip(cover / width, 0, 1)
+        frac = np.where(frac > 0, np.maximum(frac, 0.25), 0.0)
+        self.nav_runs.setData(edges, frac, stepMode="center")
+        self.nav_cover = frac
+        self.nav.setXRange(t0, t1, padding=0.01)
+        self.nav.setYRange(0, 1.05, padding=0)
 
     # -- range and loading -------------------------------------------------
     def view_range_ns(self) -> tuple[int, int]:
@@ -214,6 +268,7 @@ class SignalView(QtWidgets.QWidget):
             and tr.start_ns <= start
             and end <= tr.end_ns
         ):
+            self.redraw()
             self._after_load(start, end)
             return
         margin = (end - start) // 4
@@ -230,8 +285,30 @@ class SignalView(QtWidgets.QWidget):
     def set_trace(self, trace: D.Trace) -> None:
         """Hand a trace to the curves (one column per plot)."""
         self.trace = trace
+        self.redraw()
+
+    def plot_width_px(self) -> int:
+        """Pixel columns of the plots (the envelope resolution)."""
+        if not self.plots:
+            return 1000
+        return max(200, int(self.plots[0].vb.width()))
+
+    def redraw(self) -> None:
+        """Draw every record of the trace in the visible range (+ a quarter each side).
+
+        Each curve gets its samples, or a per-pixel min/max envelope where a
+        record holds more samples than pixels (:func:`bshm.gui.data.view_arrays`).
+        """
+        tr = self.trace
+        if tr is None or not self.plots:
+            return
+        x0, x1 = self.plots[0].viewRange()[0]
+        w = x1 - x0
+        px = self.plot_width_px()
+        prep = tr.prepared()
         for i, curve in enumerate(self.curves):
-            curve.setData(trace.t, trace.y[:, i], connect="finite")
+            x, y = D.view_arrays(tr.t, tr.y[:, i], x0 - w / 4, x1 + w / 4, int(px * 1.5), prep)
+            curve.setData(x, y, connect="finite")
 
     def _after_load(self, start: int, end: int) -> None:
         self._draw_gaps(start, end)
@@ -303,38 +380,83 @@ class SignalView(QtWidgets.QWidget):
         """Colour the axis label of a channel that is not healthy (orange/red)."""
         for p, name in zip(self.plots, self.channels):
             h = per_channel.get(name)
-            unit = self.session.channel_meta(self.source, name).unit
+            label = with_unit(name, self.session.channel_meta(self.source, name).unit)
             if h is not None and h.level:
                 p.getAxis("left").setLabel(
-                    f"{name} [{unit}] {h.text}", color=HEALTH_COLOURS.get(h.level, "#000")
+                    f"{label} {h.text}", color=HEALTH_COLOURS.get(h.level, "#000")
                 )
             else:
-                p.getAxis("left").setLabel(f"{name} [{unit}]")
+                p.getAxis("left").setLabel(label)
 
-    # -- crosshair ---------------------------------------------------------
+    # -- crosshair and cursors ----------------------------------------------
     def _on_mouse(self, event) -> None:
         pos = event[0]
         for p in self.plots:
             if p.sceneBoundingRect().contains(pos):
                 x = p.vb.mapSceneToView(pos).x()
-                self.sig_cursor.emit(self.readout(x))
+                # the values are written in each plot (never cut off); the bar gets the time
+                self.sig_cursor.emit(f"cursor {iso(x)} UTC")
                 for line in self._lines:
                     line.setPos(x)
+                self._show_values(x)
                 return
 
+    def values_at(self, x: float) -> list[float]:
+        """Each plotted channel's stored value nearest to ``x`` (epoch s)."""
+        tr = self.trace
+        if tr is None or len(tr.t) == 0:
+            return []
+        return [nearest(tr.t, tr.y[:, k], x) for k in range(len(tr.channels))]
+
+    def _show_values(self, x: float) -> None:
+        """Write each channel's value at the crosshair into its own plot."""
+        vals = self.values_at(x)
+        for k, (p, label) in enumerate(zip(self.plots, self._value_labels)):
+            if k >= len(vals):
+                label.setText("")
+                continue
+            unit = pretty(self.session.channel_meta(self.source, self.channels[k]).unit)
+            label.setText(f"{self.channels[k]} = {fmt(vals[k])} {unit}")
+            (x0, _), (_, y1) = p.viewRange()
+            label.setPos(x0, y1)
+
     def readout(self, x: float) -> str:
-        """Time and the value of each channel nearest to ``x`` (epoch s)."""
-        if self.trace is None or len(self.trace.t) == 0:
+        """Time (UTC) and the value of each channel nearest to ``x`` (epoch s)."""
+        vals = self.values_at(x)
+        if not vals:
             return ""
-        t = self.trace.t
-        i = int(np.clip(np.searchsorted(t, x), 0, len(t) - 1))
-        if not np.isfinite(t[i]) and i > 0:
-            i -= 1
-        parts = [to_iso(int(x * NS), digits=3)]
-        for k, name in enumerate(self.trace.channels):
-            unit = self.session.channel_meta(self.source, name).unit
-            parts.append(f"{name}={self.trace.y[i, k]:.5g} {unit}")
+        parts = [f"{iso(x)} UTC"]
+        for name, v in zip(self.trace.channels, vals):
+            unit = pretty(self.session.channel_meta(self.source, name).unit)
+            parts.append(f"{name}={fmt(v)} {unit}")
         return "  ".join(parts)
+
+    def show_cursors(self, on: bool = True) -> None:
+        """Show the two measuring cursors at 1/3 and 2/3 of the view (or hide them)."""
+        if self.cursors is None:
+            return
+        if not on:
+            self.cursors.hide()
+            return
+        if not self.cursor_button.isChecked():
+            self.cursor_button.setChecked(True)
+            return  # toggled() calls back
+        x0, x1 = self.plots[0].viewRange()[0]
+        self.cursors.show_at(x0 + (x1 - x0) / 3, x0 + 2 * (x1 - x0) / 3)
+
+    def describe_cursors(self, xa: float, xb: float) -> str:
+        """Readout of the cursors: times, Δt, 1/Δt and each channel at A and B."""
+        dt = xb - xa
+        head = f"A {iso(xa)}  B {iso(xb)} UTC   Δt = {dt:.6g} s"
+        if dt:
+            head += f"  (1/Δt = {1 / abs(dt):.4g} Hz)"
+        va, vb = self.values_at(xa), self.values_at(xb)
+        rows = []
+        for name, a, b in zip(self.channels, va, vb):
+            unit = pretty(self.session.channel_meta(self.source, name).unit)
+            d = b - a if np.isfinite(a) and np.isfinite(b) else float("nan")
+            rows.append(f"{name}: A {fmt(a)}, B {fmt(b)}, Δ {fmt(d)} {unit}")
+        return head + "\n" + "   ".join(rows)
 
     # -- keyboard-friendly navigation ---------------------------------------
     def zoom(self, factor: float) -> None:

@@ -7,8 +7,11 @@ import math
 from bshm.gui.data import Health
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
+from bshm.units import pretty
+
 ROLE_KEY = QtCore.Qt.ItemDataRole.UserRole
 HEALTH_COLOURS = {0: "#2e7d32", 1: "#ef6c00", 2: "#c62828"}
+COL_NAME, COL_HEALTH, COL_UNIT, COL_LOC = 0, 1, 2, 3
 
 
 def _location_text(loc, full: bool = False) -> str:
@@ -36,11 +39,18 @@ class StationTree(QtWidgets.QTreeWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setColumnCount(4)
-        self.setHeaderLabels(["Name", "Unit", "Location", "Health"])
+        # health right after the name: it is what a technician looks for first
+        self.setHeaderLabels(["Name", "Health", "Unit", "Location"])
+        head = self.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(COL_HEALTH, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        head.setMinimumSectionSize(30)
         self.setAlternatingRowColors(True)
         self.setUniformRowHeights(True)
         self._updating = False
         self.current_source: str | None = None
+        self.health: dict[str, tuple[Health, dict[str, Health]]] = {}
+        self.live_states: dict = {}
         self.itemChanged.connect(self._on_item_changed)
         self.itemClicked.connect(self._on_item_clicked)
 
@@ -53,17 +63,20 @@ class StationTree(QtWidgets.QTreeWidget):
         first = None
         for name, info in sources.items():
             rate = f"{info.fs:g} Hz" if info.fs else "irregular"
-            src = QtWidgets.QTreeWidgetItem([f"{name}  {rate}", "", "", ""])
+            src = QtWidgets.QTreeWidgetItem([name, "", "", rate])
+            src.setFirstColumnSpanned(False)
             src.setToolTip(
                 0, f"{info.kind}, {rate}, {len(info.channels)} channels, timing {info.timing}"
             )
             src.setData(0, ROLE_KEY, ("source", name))
             root.addChild(src)
             for ch in info.channels:
-                label = ch.name if not ch.direction else f"{ch.name} ({ch.direction})"
-                item = QtWidgets.QTreeWidgetItem([label, ch.unit, _location_text(ch.location), ""])
+                where = _location_text(ch.location)
+                if ch.direction:
+                    where = f"{where}, {ch.direction}" if where else ch.direction
+                item = QtWidgets.QTreeWidgetItem([ch.name, "", pretty(ch.unit), where])
                 item.setToolTip(0, f"{ch.quantity}; {ch.calibration or 'no calibration note'}")
-                item.setToolTip(2, _location_text(ch.location, full=True) or "no location")
+                item.setToolTip(COL_LOC, _location_text(ch.location, full=True) or "no location")
                 item.setData(0, ROLE_KEY, ("channel", name, ch.name))
                 item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, QtCore.Qt.CheckState.Checked)
@@ -73,8 +86,10 @@ class StationTree(QtWidgets.QTreeWidget):
         root.setExpanded(True)
         for i in range(root.childCount()):
             root.child(i).setExpanded(True)
-        for col in range(4):
+        for col in (COL_NAME, COL_UNIT, COL_LOC):
             self.resizeColumnToContents(col)
+        self.setColumnWidth(COL_NAME, min(self.columnWidth(COL_NAME), 140))
+        self.health, self.live_states = {}, {}
         self._updating = False
         if first is not None:
             self.setCurrentItem(first)
@@ -82,23 +97,70 @@ class StationTree(QtWidgets.QTreeWidget):
 
     def set_health(self, source: str, src_health: Health, per_channel: dict[str, Health]) -> None:
         """Show health text and colour for a source and its channels."""
+        self.health[source] = (src_health, dict(per_channel))
+        self._repaint_source(source)
+
+    def set_live_state(self, source: str, state) -> None:
+        """Show a source's live state (a :class:`bshm.gui.livehealth.LiveState`)."""
+        self.live_states[source] = state
+        self._repaint_source(source)
+
+    def _repaint_source(self, source: str) -> None:
         item = self.source_item(source)
         if item is None:
             return
+        src_h, per = self.health.get(source, (None, {}))
+        live = self.live_states.get(source)
         self._updating = True
-        self._paint(item, src_health)
+        if live is not None:
+            text = live.short
+            level = live.level
+            tip = live.text
+            if src_h is not None and src_h.level:
+                tip += "\n" + (src_h.detail or src_h.text)
+                level = max(level, src_h.level)
+            self._paint(item, Health(level, text), tip)
+        elif src_h is not None:
+            self._paint(item, src_h)
         for i in range(item.childCount()):
             child = item.child(i)
-            h = per_channel.get(child.data(0, ROLE_KEY)[2])
+            h = per.get(child.data(0, ROLE_KEY)[2])
+            if live is not None and live.level >= 1:
+                # the newest samples are old: say so instead of a stale "ok"
+                word = "failed" if live.level >= 2 else "suspect"
+                h = Health(live.level, f"{word}: no new data")
             if h is not None:
                 self._paint(child, h)
         self._updating = False
 
     @staticmethod
-    def _paint(item: QtWidgets.QTreeWidgetItem, h: Health) -> None:
-        item.setText(3, h.text)
-        item.setToolTip(3, h.text)
-        item.setForeground(3, QtGui.QBrush(QtGui.QColor(HEALTH_COLOURS.get(h.level, "#000"))))
+    def _paint(item: QtWidgets.QTreeWidgetItem, h: Health, tip: str | None = None) -> None:
+        item.setText(COL_HEALTH, h.text)
+        item.setToolTip(COL_HEALTH, tip or h.detail or h.text)
+        item.setForeground(
+            COL_HEALTH, QtGui.QBrush(QtGui.QColor(HEALTH_COLOURS.get(h.level, "#000")))
+        )
+        f = item.font(COL_HEALTH)
+        f.setBold(h.level >= 2)
+        item.setFont(COL_HEALTH, f)
+
+    def text_fits(self) -> list[str]:
+        """Health texts that do not fit their column (for tests); [] when all fit."""
+        fm = self.fontMetrics()
+        width = self.columnWidth(COL_HEALTH)
+        right = self.header().sectionViewportPosition(COL_HEALTH) + width
+        out = []
+        if right > self.viewport().width():
+            out.append(f"health column ends at {right} px, beyond {self.viewport().width()} px")
+        it = QtWidgets.QTreeWidgetItemIterator(self)
+        while it.value() is not None:
+            item = it.value()
+            t = item.text(COL_HEALTH)
+            bold = QtGui.QFontMetrics(item.font(COL_HEALTH))
+            if t and max(fm.horizontalAdvance(t), bold.horizontalAdvance(t)) + 8 > width:
+                out.append(t)
+            it += 1
+        return out
 
     def source_item(self, source: str) -> QtWidgets.QTreeWidgetItem | None:
         """The item of a source."""

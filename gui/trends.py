@@ -1,5 +1,17 @@
-"""Trend views from a results file: tracked frequencies with temperature,
-frequency against temperature, damage indices with limits, alarms, fatigue.
+"""Trend views from a results file.
+
+* **Change (%)** (shown first): each mode's temperature-compensated
+  frequency change against the alarm limits, and the novelty index T²
+  against its limits: a 2 % drop stands out here, while on a shared
+  2-15 Hz frequency axis it is invisible.
+* **Frequencies**: one panel per mode (each with its own scale) and the
+  temperatures.
+* **Frequency vs temperature**: one panel per mode, points coloured by date
+  (dark = early, yellow = late), so a shift at the same temperature shows
+  as a separate cloud.
+* **Fatigue**: Miner damage per gauge and its accumulation.
+
+Mode colours come from :mod:`bshm.palette`, as in the report.
 """
 
 from __future__ import annotations
@@ -9,65 +21,24 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.gui import results as R
+from bshm.gui.plotting import UtcAxis, fmt, iso, mode_pen, nearest
 from bshm.gui.signal_view import pen_for
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
-from bshm.errors import BshmError, StoreError
+from bshm.errors import BshmError
+from bshm.palette import LEVEL_COLOURS, LEVEL_NAMES, date_colour, mode_colour
+from bshm.units import pretty
 
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
-LEVEL_COLOURS = {0: "#2e7d32", 1: "#f9a825", 2: "#ef6c00", 3: "#c62828"}
-LEVEL_NAMES = {0: "normal", 1: "advisory", 2: "warning", 3: "critical"}  # as bshm.alarms
+temperature_at = R.temperature_at  # kept importable from here
 
 
 def load_results(path) -> dict:
-    """Everything the trend views plot, read once from a results file.
-
-    Returns
-    -------
-    dict
-        ``station``, ``tracks``, ``env`` (names, start_ns, values), ``indices``,
-        ``alarms`` (list of dicts), ``fatigue`` (gauge -> dict).
-
-    Raises
-    ------
-    bshm.errors.StoreError
-        Not a readable results file.
-    """
-    from bshm.store.results import open_results
-
-    try:
-        with open_results(path) as r:
-            names, start, values = r.environment()
-            return {
-                "station": r.station,
-                "tracks": r.tracks(),
-                "indices": r.indices(),
-                "env": (list(names), np.asarray(start), np.asarray(values)),
-                "alarms": r.alarms(),
-                "fatigue": r.fatigue(),
-            }
-    except (OSError, KeyError) as exc:
-        raise StoreError(f"{path}: cannot read as a bshm results file ({exc})") from exc
-
-
-def temperature_at(env: tuple, times_ns: np.ndarray) -> tuple[str, np.ndarray]:
-    """The structural (else first) temperature interpolated at ``times_ns``."""
-    names, start, values = env
-    if not names or values.size == 0:
-        return "", np.full(len(times_ns), np.nan)
-    pick = next((i for i, n in enumerate(names) if n.upper() == "T1"), None)
-    if pick is None:
-        pick = next((i for i, n in enumerate(names) if "t" in n.lower()), 0)
-    col = values[:, pick]
-    ok = np.isfinite(col)
-    if not ok.any():
-        return names[pick], np.full(len(times_ns), np.nan)
-    t = np.asarray(times_ns, dtype=np.float64)
-    return names[pick], np.interp(
-        t, start[ok].astype(np.float64), col[ok], left=np.nan, right=np.nan
-    )
+    """:func:`bshm.gui.results.load_results` (kept for callers of the old name)."""
+    return R.load_results(path)
 
 
 class TrendsView(QtWidgets.QWidget):
@@ -76,12 +47,15 @@ class TrendsView(QtWidgets.QWidget):
     Signals
     -------
     sig_jump(object)
-        An alarm was clicked: its time (int ns).
+        Show the signals of the analysis window starting at this time (int ns).
+    sig_cursor(str)
+        Crosshair readout: date and each mode's value there.
     sig_message(str)
         Something to tell the user.
     """
 
     sig_jump = QtCore.Signal(object)
+    sig_cursor = QtCore.Signal(str)
     sig_message = QtCore.Signal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -91,109 +65,238 @@ class TrendsView(QtWidgets.QWidget):
         self.label = QtWidgets.QLabel(
             "open a results file (<station>_results.h5) or a data folder with results/"
         )
+        self.label.setWordWrap(True)
         self.inner = QtWidgets.QTabWidget()
-        self.time_plots = pg.GraphicsLayoutWidget()
-        self.p_freq = self.time_plots.addPlot(
-            row=0, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
+        # change (%) and T2
+        self.change_plots = pg.GraphicsLayoutWidget()
+        self.p_change = self.change_plots.addPlot(
+            row=0, col=0, axisItems={"bottom": UtcAxis(show_label=False)}
         )
-        self.p_temp = self.time_plots.addPlot(
-            row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
-        )
-        self.p_index = self.time_plots.addPlot(
-            row=2, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
-        )
-        self.p_freq.setLabel("left", "frequency [Hz]")
-        self.p_temp.setLabel("left", "temperature [degC]")
-        self.p_index.setLabel("left", "damage index T2")
-        for p in (self.p_temp, self.p_index):
-            p.setXLink(self.p_freq)
-        for p in (self.p_freq, self.p_temp, self.p_index):
+        self.p_index = self.change_plots.addPlot(row=1, col=0, axisItems={"bottom": UtcAxis()})
+        self.p_change.setLabel("left", "frequency change [%]")
+        self.p_change.setTitle("temperature-compensated frequency change per mode")
+        self.p_index.setLabel("left", "novelty index T²")
+        self.p_index.setLogMode(y=True)
+        self.p_index.getAxis("left").enableAutoSIPrefix(False)
+        self.p_change.getAxis("left").enableAutoSIPrefix(False)
+        self.p_index.setXLink(self.p_change)
+        for p in (self.p_change, self.p_index):
             p.showGrid(x=True, y=True, alpha=0.2)
             p.getAxis("left").setWidth(70)
-        self.p_freq.addLegend(offset=(-10, 10))
-        self.ft_plot = pg.PlotWidget()
-        self.ft_plot.setLabel("bottom", "temperature [degC]")
-        self.ft_plot.setLabel("left", "frequency [Hz]")
-        self.ft_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.ft_plot.addLegend(offset=(-10, 10))
+        self.p_change.addLegend(offset=(-10, 10), colCount=5)
+        # frequencies, one panel per mode, and temperatures
+        self.freq_plots = pg.GraphicsLayoutWidget()
+        self.mode_panels: list[pg.PlotItem] = []
+        self.p_temp: pg.PlotItem | None = None
+        # frequency vs temperature
+        self.ft_plots = pg.GraphicsLayoutWidget()
+        self.ft_panels: list[pg.PlotItem] = []
+        # fatigue
         self.fatigue_plot = pg.GraphicsLayoutWidget()
         self.p_miner = self.fatigue_plot.addPlot(row=0, col=0)
         self.p_miner.setLabel("left", "Miner damage (total)")
-        self.p_cum = self.fatigue_plot.addPlot(
-            row=1, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)}
-        )
+        self.p_cum = self.fatigue_plot.addPlot(row=1, col=0, axisItems={"bottom": UtcAxis()})
         self.p_cum.setLabel("left", "cumulative damage")
         self.p_cum.addLegend(offset=(10, 10))
-        self.inner.addTab(self.time_plots, "Over time")
-        self.inner.addTab(self.ft_plot, "Frequency vs temperature")
+        self.inner.addTab(self.change_plots, "Change (%)")
+        self.inner.addTab(self.freq_plots, "Frequencies")
+        self.inner.addTab(self.ft_plots, "Frequency vs temperature")
         self.inner.addTab(self.fatigue_plot, "Fatigue")
-        self.alarms = QtWidgets.QTableWidget(0, 6)
-        self.alarms.setHorizontalHeaderLabels(
-            ["time (UTC)", "level", "index", "mode", "value", "message"]
-        )
-        self.alarms.verticalHeader().hide()
-        self.alarms.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.alarms.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.alarms.cellClicked.connect(self._on_alarm_clicked)
-        self.alarms.cellActivated.connect(self._on_alarm_clicked)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        split.addWidget(self.inner)
-        box = QtWidgets.QWidget()
-        bl = QtWidgets.QVBoxLayout(box)
-        bl.setContentsMargins(0, 0, 0, 0)
-        bl.addWidget(QtWidgets.QLabel("Alarms (click to see the signals at that time)"))
-        bl.addWidget(self.alarms)
-        split.addWidget(box)
-        split.setSizes([700, 350])
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)
-        lay.addWidget(split, 1)
+        lay.addWidget(self.inner, 1)
+        self.change_curves: list[pg.PlotDataItem] = []
         self.freq_curves: list[pg.PlotDataItem] = []
-        self.alarm_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#c62828"))
+        self.ft_scatters: list[pg.ScatterPlotItem] = []
+        self.index_scatter: pg.ScatterPlotItem | None = None
+        self.miner_totals: dict[str, float] = {}
+        self._alarm_lines: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._cross: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._proxies = [
+            pg.SignalProxy(w.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
+            for w in (self.change_plots, self.freq_plots)
+        ]
 
     def export_target(self):
         """The plot exported as PNG for this tab."""
         return self.inner.currentWidget()
 
+    # -- data --------------------------------------------------------------------
     def open(self, path) -> None:
         """Read a results file and draw every view."""
-        self.path = Path(path)
-        self.results = load_results(self.path)
-        tr = self.results["tracks"]
+        self.set_results(R.load_results(path))
+
+    def set_results(self, results: dict | None) -> None:
+        """Draw :func:`bshm.gui.results.load_results` output (None clears)."""
+        self.results = results
+        self._alarm_lines = []
+        self._cross = []
+        if results is None:
+            self.path = None
+            self.label.setText(
+                "open a results file (<station>_results.h5) or a data folder with results/"
+            )
+            for p in (self.p_change, self.p_index, self.p_miner, self.p_cum):
+                p.clear()
+            self.freq_plots.clear()
+            self.ft_plots.clear()
+            return
+        self.path = Path(results["path"])
+        tr = results["tracks"]
         n_w = len(tr.get("time_ns", []))
         self.label.setText(
-            f"{self.results['station']}: {self.path.name}, {n_w} windows tracked, "
-            f"{len(self.results['alarms'])} alarms"
+            f"{results['station']}: {self.path.name}, {n_w} windows tracked, "
+            f"{len(results['alarms'])} alarms. Mode colours are the same as in the report."
         )
-        self._draw_time()
+        self._draw_change()
+        self._draw_frequencies()
         self._draw_ft()
         self._draw_fatigue()
-        self._fill_alarms()
+        self.inner.setCurrentIndex(0)
 
-    def _draw_time(self) -> None:
+    def mode_ids(self) -> list[str]:
+        """Tracked mode ids, in the results' order (mode j has colour j)."""
+        tr = self.results["tracks"] if self.results else {}
+        return [str(m) for m in tr.get("mode_ids", [])]
+
+    def _crosshair(self, p: pg.PlotItem) -> None:
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
+        p.addItem(line, ignoreBounds=True)
+        self._cross.append((p, line))
+
+    def _alarm_line(self, p: pg.PlotItem) -> None:
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#c62828", width=2))
+        line.hide()
+        p.addItem(line, ignoreBounds=True)
+        self._alarm_lines.append((p, line))
+
+    # -- change (%) and T2 ------------------------------------------------------
+    def _draw_change(self) -> None:
         r = self.results
-        for p in (self.p_freq, self.p_temp, self.p_index):
+        for p in (self.p_change, self.p_index):
             p.clear()
-        self.p_freq.legend.clear()
-        self.freq_curves = []
+        self.p_change.legend.clear()
+        self.change_curves = []
+        self.index_scatter = None
+        ind = r["indices"]
+        ids = self.mode_ids()
+        if not ind or "time_ns" not in ind:
+            self.p_change.setTitle("no damage indices yet (the baseline period is not complete)")
+            return
+        self.p_change.setTitle("temperature-compensated frequency change per mode")
+        t = np.asarray(ind["time_ns"], dtype=np.float64) / NS
+        shift = ind.get("shift_avg_pct", ind.get("freq_shift_pct"))
+        raw = ind.get("freq_shift_pct")
+        if shift is not None:
+            shift = np.asarray(shift, np.float64)
+            for j in range(shift.shape[1]):
+                name = ids[j] if j < len(ids) else f"mode {j + 1}"
+                if raw is not None and "shift_avg_pct" in ind:
+                    self.p_change.plot(
+                        t,
+                        np.asarray(raw, np.float64)[:, j],
+                        pen=None,
+                        symbol="o",
+                        symbolSize=3,
+                        symbolPen=None,
+                        symbolBrush=pg.mkBrush(QtGui.QColor(mode_colour(j)).lighter(150)),
+                    )
+                self.change_curves.append(
+                    self.p_change.plot(
+                        t, shift[:, j], pen=mode_pen(j, 2), name=name, connect="finite"
+                    )
+                )
+        limits = list((r.get("limits") or {}).get("frequency_shift_pct") or [])
+        for k, v in enumerate(limits[:3]):
+            pen = pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine)
+            for sign in (-1, 1):
+                self.p_change.addItem(
+                    pg.InfiniteLine(
+                        sign * float(v),
+                        angle=0,
+                        movable=False,
+                        pen=pen,
+                        label=f"{sign * float(v):+g} % {LEVEL_NAMES[k + 1]}" if sign < 0 else None,
+                        labelOpts={"position": 0.08, "color": LEVEL_COLOURS[k + 1]},
+                    )
+                )
+        self.p_change.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen("#9e9e9e")))
+        if "t2" in ind:
+            t2 = np.asarray(ind["t2"], dtype=np.float64)
+            level = np.asarray(ind.get("level", np.zeros(len(t2))), dtype=int)
+            brushes = [pg.mkBrush(LEVEL_COLOURS.get(int(lv), "#000")) for lv in level]
+            self.p_index.plot(t, t2, pen=pg.mkPen("#bdbdbd"), connect="finite")
+            # a PlotDataItem (not a bare ScatterPlotItem): it follows the log y axis
+            self.index_scatter = self.p_index.plot(
+                t, t2, pen=None, symbol="o", symbolSize=5, symbolPen=None, symbolBrush=brushes
+            )
+            limits_t2 = np.asarray(ind.get("t2_limits", []), dtype=float)
+            self.index_limits = limits_t2
+            lim = limits_t2[-1] if limits_t2.ndim == 2 and limits_t2.size else limits_t2
+            for k, v in enumerate(np.ravel(lim)[:3]):
+                if np.isfinite(v) and v > 0:
+                    self.p_index.addItem(
+                        pg.InfiniteLine(
+                            np.log10(v),
+                            angle=0,
+                            movable=False,
+                            pen=pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine),
+                            label=f"{LEVEL_NAMES[k + 1]} limit",
+                            labelOpts={"position": 0.06 + 0.14 * k},
+                        )
+                    )
+        for p in (self.p_change, self.p_index):
+            self._crosshair(p)
+            self._alarm_line(p)
+
+    # -- frequencies per mode ------------------------------------------------------
+    def _draw_frequencies(self) -> None:
+        r = self.results
+        self.freq_plots.clear()
+        self.mode_panels, self.freq_curves = [], []
         tr = r["tracks"]
-        if tr:
+        ids = self.mode_ids()
+        first = None
+        row = 0
+        if tr and "frequency" in tr:
             t = np.asarray(tr["time_ns"], dtype=np.float64) / NS
             freq = np.asarray(tr["frequency"], dtype=np.float64)
-            for j, mid in enumerate(tr["mode_ids"]):
-                c = self.p_freq.plot(
+            for j in range(freq.shape[1]):
+                p = self.freq_plots.addPlot(
+                    row=row, col=0, axisItems={"bottom": UtcAxis(show_label=False)}
+                )
+                row += 1
+                p.getAxis("bottom").setStyle(showValues=False)
+                p.getAxis("left").setWidth(70)
+                p.showGrid(x=True, y=True, alpha=0.2)
+                name = ids[j] if j < len(ids) else f"mode {j + 1}"
+                mean = np.nanmean(freq[:, j]) if np.isfinite(freq[:, j]).any() else float("nan")
+                p.setLabel("left", f"{name} [Hz]", color=mode_colour(j))
+                p.setTitle(f"{name}: {fmt(mean)} Hz on average", color=mode_colour(j), size="9pt")
+                c = p.plot(
                     t,
                     freq[:, j],
-                    pen=pen_for(j),
+                    pen=mode_pen(j, 1),
                     symbol="o",
                     symbolSize=3,
                     symbolPen=None,
-                    symbolBrush=pen_for(j).color(),
-                    name=str(mid),
+                    symbolBrush=mode_colour(j),
                     connect="finite",
                 )
                 self.freq_curves.append(c)
+                self.mode_panels.append(p)
+                if first is None:
+                    first = p
+                else:
+                    p.setXLink(first)
+        self.p_temp = self.freq_plots.addPlot(row=row, col=0, axisItems={"bottom": UtcAxis()})
+        self.p_temp.getAxis("left").setWidth(70)
+        self.p_temp.showGrid(x=True, y=True, alpha=0.2)
+        self.p_temp.setLabel("left", f"temperature [{pretty('degC')}]")
+        self.p_temp.addLegend(offset=(-10, 10))
+        if first is not None:
+            self.p_temp.setXLink(first)
         names, start, values = r["env"]
         for i, name in enumerate(names):
             self.p_temp.plot(
@@ -203,71 +306,74 @@ class TrendsView(QtWidgets.QWidget):
                 name=name,
                 connect="finite",
             )
-        ind = r["indices"]
-        if ind and "t2" in ind:
-            t = np.asarray(ind["time_ns"], dtype=np.float64) / NS
-            t2 = np.asarray(ind["t2"], dtype=np.float64)
-            level = np.asarray(ind.get("level", np.zeros(len(t2))), dtype=int)
-            brushes = [pg.mkBrush(LEVEL_COLOURS.get(int(lv), "#000")) for lv in level]
-            self.p_index.plot(t, t2, pen=pg.mkPen("#9e9e9e"), connect="finite")
-            self.index_scatter = pg.ScatterPlotItem(t, t2, size=5, pen=None, brush=brushes)
-            self.p_index.addItem(self.index_scatter)
-            limits = np.asarray(ind.get("t2_limits", []), dtype=float)
-            self.index_limits = limits
-            for k in range(limits.shape[-1] if limits.size else 0):
-                pen = pg.mkPen(LEVEL_COLOURS[k + 1], style=QtCore.Qt.PenStyle.DashLine)
-                if limits.ndim == 1:  # one limit per level
-                    if np.isfinite(limits[k]):
-                        self.p_index.addItem(
-                            pg.InfiniteLine(
-                                limits[k],
-                                angle=0,
-                                movable=False,
-                                pen=pen,
-                                label=f"{LEVEL_NAMES[k + 1]}",
-                                labelOpts={"position": 0.05},
-                            )
-                        )
-                else:  # limits per window (n_w, 3)
-                    self.p_index.plot(
-                        t,
-                        limits[:, k],
-                        pen=pen,
-                        connect="finite",
-                        name=f"limit {LEVEL_NAMES[k + 1]}",
-                    )
-        self.p_freq.addItem(self.alarm_line, ignoreBounds=True)
-        self.alarm_line.hide()
+        for p in [*self.mode_panels, self.p_temp]:
+            self._crosshair(p)
+            self._alarm_line(p)
+        # give the mode panels room, the temperature a bit less
+        for k in range(row):
+            self.freq_plots.ci.layout.setRowStretchFactor(k, 2)
+        self.freq_plots.ci.layout.setRowStretchFactor(row, 2)
 
+    # -- frequency against temperature, coloured by date ------------------------------
     def _draw_ft(self) -> None:
         r = self.results
-        self.ft_plot.clear()
-        self.ft_plot.plotItem.legend.clear()
+        self.ft_plots.clear()
+        self.ft_panels, self.ft_scatters = [], []
         tr = r["tracks"]
-        if not tr:
+        if not tr or "frequency" not in tr:
             return
-        name, temp = temperature_at(r["env"], np.asarray(tr["time_ns"]))
-        self.ft_plot.setLabel("bottom", f"temperature {name} [degC]")
+        t_ns = np.asarray(tr["time_ns"])
+        name, temp = R.temperature_at(r["env"], t_ns)
         freq = np.asarray(tr["frequency"], dtype=np.float64)
-        for j, mid in enumerate(tr["mode_ids"]):
+        ids = self.mode_ids()
+        t0, t1 = (float(t_ns.min()), float(t_ns.max())) if t_ns.size else (0.0, 1.0)
+        frac = (t_ns.astype(np.float64) - t0) / ((t1 - t0) or 1.0)
+        n = freq.shape[1]
+        cols = 3 if n > 4 else 2 if n > 1 else 1
+        for j in range(n):
+            p = self.ft_plots.addPlot(row=j // cols, col=j % cols)
+            p.showGrid(x=True, y=True, alpha=0.2)
+            mid = ids[j] if j < len(ids) else f"mode {j + 1}"
+            p.setTitle(mid, color=mode_colour(j), size="10pt")
+            p.setLabel("left", "frequency [Hz]")
+            p.setLabel("bottom", f"temperature {name} [{pretty('degC')}]")
             ok = np.isfinite(temp) & np.isfinite(freq[:, j])
-            self.ft_plot.plot(
-                temp[ok],
-                freq[ok, j],
-                pen=None,
-                symbol="o",
-                symbolSize=4,
-                symbolPen=None,
-                symbolBrush=pen_for(j).color(),
-                name=str(mid),
+            brushes = [pg.mkBrush(*date_colour(f), 200) for f in frac[ok]]
+            sc = pg.ScatterPlotItem(
+                temp[ok], freq[ok, j], size=5, pen=None, brush=brushes, data=t_ns[ok]
             )
+            p.addItem(sc)
+            self.ft_panels.append(p)
+            self.ft_scatters.append(sc)
+        # the date scale: what the colours mean
+        bar = self.ft_plots.addPlot(
+            row=(n - 1) // cols + 1,
+            col=0,
+            colspan=cols,
+            axisItems={"bottom": UtcAxis(show_label=False)},
+        )
+        bar.setMaximumHeight(70)
+        bar.hideAxis("left")
+        bar.setMouseEnabled(x=False, y=False)
+        bar.setMenuEnabled(False)
+        bar.hideButtons()
+        k = np.linspace(0, 1, 64)
+        img = np.array([[date_colour(f) for f in k]], dtype=np.uint8)  # (1, 64, 3)
+        item = pg.ImageItem(np.transpose(img, (1, 0, 2)))
+        item.setRect(QtCore.QRectF(t0 / NS, 0, (t1 - t0) / NS or 1.0, 1))
+        bar.addItem(item)
+        bar.setXRange(t0 / NS, t1 / NS, padding=0)
+        bar.setTitle("colour = date of the window (UTC)", size="9pt")
+        self.date_bar = bar
 
+    # -- fatigue --------------------------------------------------------------------
     def _draw_fatigue(self) -> None:
         fat = self.results["fatigue"]
         self.p_miner.clear()
         self.p_cum.clear()
         self.p_cum.legend.clear()
         gauges = sorted(fat)
+        self.miner_totals = {}
         if not gauges:
             self.p_miner.setTitle("no fatigue results in this file")
             return
@@ -285,34 +391,55 @@ class TrendsView(QtWidgets.QWidget):
                 t, np.cumsum(np.asarray(fat[g]["miner_damage"])[order]), pen=pen_for(k), name=g
             )
 
-    def _fill_alarms(self) -> None:
-        alarms = self.results["alarms"]
-        self.alarms.setRowCount(len(alarms))
-        for i, a in enumerate(alarms):
-            cells = [
-                a["time"][:19].replace("T", " "),
-                f"{a['level']} {LEVEL_NAMES.get(a['level'], '')}",
-                a["index"],
-                a.get("mode") or a.get("channel") or "",
-                f"{a['value']:.4g} / {a['threshold']:.4g}",
-                a["message"],
-            ]
-            for j, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
-                if j == 1:
-                    item.setForeground(
-                        QtGui.QBrush(QtGui.QColor(LEVEL_COLOURS.get(a["level"], "#000")))
+    # -- readouts and alarms ----------------------------------------------------------
+    def readout(self, x: float) -> str:
+        """Date (UTC) and each mode's change and frequency nearest to ``x`` (epoch s)."""
+        r = self.results
+        if r is None:
+            return ""
+        parts = [f"{iso(x, 0)} UTC"]
+        ids = self.mode_ids()
+        ind = r["indices"]
+        if ind and "time_ns" in ind:
+            t = np.asarray(ind["time_ns"], np.float64) / NS
+            shift = ind.get("shift_avg_pct", ind.get("freq_shift_pct"))
+            if shift is not None:
+                sh = np.asarray(shift, np.float64)
+                for j in range(sh.shape[1]):
+                    parts.append(
+                        f"{ids[j] if j < len(ids) else j} {fmt(nearest(t, sh[:, j], x))} %"
                     )
-                self.alarms.setItem(i, j, item)
-        self.alarms.resizeColumnsToContents()
+            if "t2" in ind:
+                parts.append(f"T² {fmt(nearest(t, np.asarray(ind['t2'], float), x))}")
+        tr = r["tracks"]
+        if tr and "frequency" in tr and self.inner.currentIndex() == 1:
+            t = np.asarray(tr["time_ns"], np.float64) / NS
+            f = np.asarray(tr["frequency"], np.float64)
+            parts = parts[:1] + [
+                f"{ids[j] if j < len(ids) else j} {fmt(nearest(t, f[:, j], x))} Hz"
+                for j in range(f.shape[1])
+            ]
+        return "  ".join(parts)
 
-    def _on_alarm_clicked(self, row: int, _col: int = 0) -> None:
-        if self.results is None or not 0 <= row < len(self.results["alarms"]):
-            return
-        t_ns = int(self.results["alarms"][row]["time_ns"])
-        self.alarm_line.setPos(t_ns / NS)
-        self.alarm_line.show()
-        self.sig_jump.emit(t_ns)
+    def _on_mouse(self, event) -> None:
+        pos = event[0]
+        for p, _ in self._cross:
+            if p.scene() is not None and p.sceneBoundingRect().contains(pos):
+                x = p.vb.mapSceneToView(pos).x()
+                for q, line in self._cross:
+                    if q.scene() is p.scene():
+                        line.setPos(x)
+                self.sig_cursor.emit(self.readout(x))
+                return
+
+    def mark_alarm(self, alarm: dict | None) -> None:
+        """Mark an alarm's time on every time plot (None hides the marks)."""
+        for _, line in self._alarm_lines:
+            if alarm is None:
+                line.hide()
+            else:
+                line.setPos(int(alarm["time_ns"]) / NS)
+                line.show()
 
 
 def safe_open(view: TrendsView, path) -> str | None:

@@ -1,29 +1,53 @@
-"""Screenshots of every viewer view on simulated data (for docs/screenshots).
+"""Screenshots of every viewer view (for docs/screenshots), made with
+``bshm view PATH --export-png FILE --tab TAB``: the same pictures a
+technician sees, rendered offscreen.
 
 Usage::
 
-    python scripts/screenshots.py [--demo DEMO_OUT] [--out docs/screenshots]
+    python scripts/screenshots.py --demo DEMO_OUT [--out docs/screenshots]
 
-With ``--demo`` (the folder ``bshm demo --out DEMO_OUT`` wrote), the views
-show the demo's 60-day history and its results; without it a short history
-is simulated into a temporary folder (the trend view then needs a results
-file and is skipped). The live view always follows a simulated recorder
-writing the bridge's response in real time. Runs offscreen (no display).
+``DEMO_OUT`` is the folder ``bshm demo --out DEMO_OUT`` wrote (its
+``history/`` holds 60 days of raw files and ``history/results/`` the
+analysis). The live view follows a simulated recorder that this script runs
+for a few seconds: one picture while it records, one after its device went
+silent (greyed traces, the red/orange state), as a technician would see it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 NS = 10**9
+
+SHOTS = [
+    # (file, tab, extra arguments, what it shows)
+    (
+        "signals",
+        "signals",
+        ["--time", "2026-02-10T05:58..2026-02-10T06:12", "--channels", "A03,A04,A05,A06"],
+        "a record, 4 channels",
+    ),
+    (
+        "signals_overview",
+        "signals",
+        ["--time", "2026-01-01..2026-03-02", "--channels", "T1,T2"],
+        "two months of temperature",
+    ),
+    ("spectra", "spectra", ["--time", "2026-02-20T06:00..2026-02-20T06:10"], "PSD, spectrogram"),
+    ("modal", "modal", ["--time", "2026-02-20T06:00..2026-02-20T06:10"], "modes on the bridge"),
+    ("trends", "trends", [], "compensated change (%) and T2"),
+    ("trends_frequencies", "trends-frequencies", [], "one panel per mode"),
+    ("trends_frequency_temperature", "trends-temperature", [], "coloured by date"),
+    ("trends_fatigue", "trends-fatigue", [], "Miner damage"),
+    ("alarms", "alarms", [], "alarms to work through"),
+]
 
 
 def live_writer(out: Path, seconds: float, stop: threading.Event) -> threading.Thread:
@@ -48,102 +72,67 @@ def live_writer(out: Path, seconds: float, stop: threading.Event) -> threading.T
                 if delay > 0:
                     stop.wait(delay)
                 w.write("acc", rec.acc[k * 10 : (k + 1) * 10], t0_ns=start)
+            # the device goes silent: the file stays open, nothing new arrives
+            stop.wait(60)
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
     return th
 
 
-def wait_for(app, cond, timeout_s: float) -> bool:
-    """Process events until ``cond()`` or the timeout."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
+def export(path: Path, out: Path, tab: str, extra: list[str]) -> None:
+    """One ``bshm view --export-png`` run (raises on failure)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "bshm",
+        "view",
+        str(path),
+        "--export-png",
+        str(out),
+        "--tab",
+        tab,
+        *extra,
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Make the screenshots; returns an exit code."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--demo", type=Path, help="output folder of 'bshm demo'")
+    p.add_argument("--demo", type=Path, required=True, help="output folder of 'bshm demo'")
     p.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     args = p.parse_args(argv)
-    from bshm.gui.app import make_app
-    from bshm.gui.main_window import MainWindow
-    from bshm.gui.settings import make_settings
-
-    app = make_app()
-    tmp = Path(tempfile.mkdtemp(prefix="bshm-shots-"))
-    if args.demo is not None:
-        raw = args.demo / "history"
-        if not raw.is_dir():
-            raw = args.demo
-    else:
-        from bshm.fixtures.history import simulate_history
-
-        raw = tmp / "history"
-        simulate_history(
-            raw,
-            0.5,
-            start_ns=1_790_000_000 * NS,
-            every_s=3600,
-            record_s=600,
-            seed=3,
-            write_station=False,
-        )
+    hist = args.demo / "history"
+    if not (hist / "results").is_dir():
+        print(f"{hist}/results not found: run 'bshm demo --out {args.demo}' first", file=sys.stderr)
+        return 2
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     args.out.mkdir(parents=True, exist_ok=True)
-    win = MainWindow(make_settings(tmp / "viewer.ini"))
-    win.resize(1366, 768)
-    win.show()
-    if not win.open_path(raw):
-        print(f"cannot open {raw}: {win.last_error}", file=sys.stderr)
-        return 1
-    shots = {}
-
-    def shoot(name: str) -> None:
-        wait_for(app, lambda: False, 0.4)
-        path = args.out / f"{name}.png"
-        win.grab().save(str(path), "PNG")
-        shots[name] = path
-
-    sv = win.signals
-    win.tabs.setCurrentWidget(sv)
-    a, b = sv.default_range("acc")
-    sv.set_range(a, a + 120 * NS)
-    shoot("signals")
-    sv.show_all()
-    wait_for(app, lambda: sv.trace is not None and sv.trace.complete and not sv._overview_busy, 120)
-    shoot("signals_overview")
-    sv.set_range(a, b)
-    win.tabs.setCurrentWidget(win.spectra)
-    shoot("spectra")
-    win.run_modal()
-    wait_for(app, lambda: win.modal.result is not None, 180)
-    shoot("modal")
-    if win.results_path is not None:
-        win.tabs.setCurrentWidget(win.trends)
-        shoot("trends")
-        win.trends.inner.setCurrentIndex(1)
-        shoot("trends_frequency_temperature")
-        win.trends.inner.setCurrentIndex(2)
-        shoot("trends_fatigue")
+    for name, tab, extra, what in SHOTS:
+        out = args.out / f"{name}.png"
+        export(hist, out, tab, extra)
+        print(f"{out}: {what}")
+    # live: a recorder writes 8 s, then its device goes silent
+    tmp = Path(tempfile.mkdtemp(prefix="bshm-shots-"))
+    live = tmp / "live"
     stop = threading.Event()
-    live_dir = tmp / "live"
-    th = live_writer(live_dir, 20.0, stop)
-    wait_for(app, lambda: any(live_dir.glob("*.h5.part")), 30)
-    wait_for(app, lambda: False, 1.0)
-    win.open_path(live_dir)
-    wait_for(app, lambda: win.live.ring is not None and win.live.ring.count > 600, 30)
-    shoot("live")
-    win.live.stop()
+    th = live_writer(live, 8.0, stop)
+    end = time.monotonic() + 30
+    while not any(live.glob("*.h5.part")) and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(3.0)  # pacing a real-time writer, not synchronisation
+    out = args.out / "live.png"
+    export(live, out, "live", [])
+    print(f"{out}: live, recording")
+    time.sleep(12.0)  # the 8 s are written, then about 10 s of silence
+    out = args.out / "live_stale.png"
+    export(live, out, "live", [])
+    print(f"{out}: live, a source that went silent (stale, greyed)")
     stop.set()
     th.join(30)
-    win.close()
-    for name, path in shots.items():
-        print(f"{name}: {path}")
     return 0
 
 

@@ -22,7 +22,10 @@ sensor list, data availability, channel health and strain statistics;
 --raw names another folder.
 
 --from/--to limit the period (ISO 8601 UTC, e.g. 2026-01-01 or
-2026-01-01T06:00); the default is everything in the results."""
+2026-01-01T06:00); the default is everything in the results.
+
+--pdf also prints the same page to PDF (A4) next to the HTML file
+(report.html -> report.pdf), with WeasyPrint: pip install -e ".[report]"."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--raw", metavar="DIR", help="raw data folder (default: the folder above results/)"
+    )
+    parser.add_argument(
+        "--pdf",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also write a PDF (default: the --out name with .pdf); needs the 'report' extra",
     )
 
 
@@ -63,8 +73,22 @@ def run(args: argparse.Namespace) -> int:
         and times["--to"] <= times["--from"]
     ):
         raise ConfigError("--to must be after --from")
+    if args.pdf is not None:  # fail before the work when the PDF cannot be made
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError):
+            from bshm.analysis.report import write_pdf
+
+            write_pdf(args.out, args.pdf or "report.pdf")  # raises the one-line hint
     out = write_report(
         args.results, args.out, start_ns=times["--from"], end_ns=times["--to"], raw_dir=args.raw
     )
     print(out)
+    if args.pdf is not None:
+        from pathlib import Path
+
+        from bshm.analysis.report import write_pdf
+
+        pdf = Path(args.pdf) if args.pdf else Path(out).with_suffix(".pdf")
+        print(write_pdf(out, pdf))
     return 0

@@ -85,6 +85,11 @@ def test_every_section_is_rendered(report) -> None:
     assert "failed" in text["availability"]
     assert "dead" in text["availability"]
     assert "device silent" not in text["availability"]  # shown as a red bar, counted
+    # the recording schedule cannot be mistaken for data loss (defect 6)
+    assert "recording schedule" in text["availability"]
+    assert "time recorded" not in text["availability"]
+    assert "data lost (gaps)" in text["availability"]
+    assert "not</b> data loss" in "".join(report[1].split('id="availability"')[1:2])
     assert "M1" in text["frequencies"]
     assert "M2" in text["frequencies"]
     assert "S1" in text["alarms"]

@@ -1,6 +1,9 @@
 """A stand-in for ``bshm acquire``: writes 16 ch x 1 kHz in real time.
 
-Run as a script: ``python live_writer.py DIR SECONDS [FS] [N_CHANNELS]``.
+Run as a script: ``python live_writer.py DIR SECONDS [FS] [N_CHANNELS] [--hold]``.
+With ``--hold`` the file stays open after writing (a recorder whose device
+went silent): the script prints ``written`` and then obeys stdin lines:
+``reconnect`` (count a reconnect, flush, print ``ok``) and ``quit``.
 Values are a deterministic function of the sample time, so a reader can
 check what it got: channel k at time t is ``k + sin(2 pi 3 t)``.
 """
@@ -26,8 +29,10 @@ def main() -> int:
     from bshm.timeutil import sample_times
 
     out, seconds = sys.argv[1], float(sys.argv[2])
-    fs = float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0
-    n_ch = int(sys.argv[4]) if len(sys.argv) > 4 else 16
+    hold = "--hold" in sys.argv
+    args = [a for a in sys.argv if a != "--hold"]
+    fs = float(args[3]) if len(args) > 3 else 1000.0
+    n_ch = int(args[4]) if len(args) > 4 else 16
     chans = tuple(
         ChannelMeta(f"A{k + 1:02d}", "acceleration", "m/s2", (4.0 * k, 0.0, 0.0), "z")
         for k in range(n_ch)
@@ -47,6 +52,16 @@ def main() -> int:
                 w.flush()
                 print("started", flush=True)
             k += 1
+        if hold:
+            w.flush()
+            print("written", flush=True)
+            for line in sys.stdin:
+                if line.strip() == "reconnect":
+                    w.count("acc", "reconnects", 1)
+                    w.flush()
+                    print("ok", flush=True)
+                elif line.strip() == "quit":
+                    break
     return 0
 
 

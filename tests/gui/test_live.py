@@ -29,7 +29,7 @@ def _follow(window, qtbot, tmp_path, proc):
         assert proc.stdout.readline().strip() == "started"
         assert window.open_path(tmp_path), window.last_error
         assert window.session.live
-        assert window.mode_label.text() == "LIVE"
+        assert window.mode_label.text() == "● LIVE"  # green: every source recording
         live = window.live
         assert live.running
         assert window.tabs.currentWidget() is live

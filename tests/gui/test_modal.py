@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from bshm.store import open_raw
 
@@ -38,15 +39,56 @@ def test_stabilization_diagram_in_worker(window, sim_dir, qtbot):
 
     f1 = min(_truth_frequencies(truth))
     assert abs(result.frequencies[0] - f1) / f1 < 0.05, (result.frequencies, f1)
-    # mode shape plotted against the sensors' x positions
+    # mode shape drawn on the bridge sketch at the sensors' x positions
     with open_raw(sim_dir) as r:
         xs = sorted(
             c.location[0] for c in r.sources[modal.source].channels if c.quantity == "acceleration"
         )
-    curves = modal.shape.listDataItems()
-    assert curves
-    np.testing.assert_allclose(curves[0].xData, xs)
-    assert np.max(np.abs(curves[0].yData)) == 1.0
+    modal.bridge.phase = 0.0
+    (x, y), *_ = modal.bridge.frame_lines()
+    np.testing.assert_allclose(x, xs)  # no station.toml here: no supports added
+    assert np.max(np.abs(y)) == modal.bridge.amp.value() / 100
+    phi = np.asarray(result.shapes)[:, 0]
+    phi = phi * np.exp(-1j * np.angle(phi[np.argmax(np.abs(phi))]))
+    order = np.argsort([c for c in modal.bridge.x])
+    np.testing.assert_allclose(
+        y, modal.bridge.amp.value() / 100 * np.real(phi / np.abs(phi).max())[order], atol=1e-12
+    )
+    # several modes at once, with a legend in the palette's colours
+    modal.table.clearSelection()
+    modal.table.setSelectionMode(modal.table.SelectionMode.MultiSelection)
+    modal.table.selectRow(0)
+    modal.table.selectRow(1)
+    assert modal.bridge.selected == [0, 1]
+    assert len(modal.bridge.curves) == 2
+    from bshm.palette import mode_colour
+
+    assert modal.bridge.curves[1].opts["pen"].color().name() == mode_colour(1)
+    # animation: another phase draws another frame, pause stops it
+    modal.bridge.phase = np.pi / 2
+    (_, y2), *_ = modal.bridge.frame_lines()
+    assert not np.allclose(y2, y)
+    modal.bridge.play.setChecked(True)
+    assert not modal.bridge.timer.isActive()
+    # the FDD spectrum behind the diagram peaks near a mode
+    f, db = modal.sv_curve.getData()
+    assert f.size > 10
+    band = (f > 0.5 * f1) & (f < 20)
+    f_peak = f[band][np.argmax(db[band])]
+    assert min(abs(f_peak - fk) / fk for fk in _truth_frequencies(truth)) < 0.05
+    # MAC between the identified modes: computed like a plain loop
+    m = modal.mac_values
+    shapes = np.asarray(result.shapes)
+    for i in range(shapes.shape[1]):
+        for j in range(shapes.shape[1]):
+            a, b = shapes[:, i], shapes[:, j]
+            ref = abs(np.vdot(a, b)) ** 2 / (np.vdot(a, a).real * np.vdot(b, b).real)
+            assert m[i, j] == pytest.approx(ref, abs=1e-9)
+    assert len(modal.mac_texts) == m.size
+    # a readout on the stabilization diagram too: frequency, FDD level, nearest mode
+    text = modal.readout(float(result.frequencies[0]) + 0.01, 30)
+    assert text.startswith(f"f = {float(result.frequencies[0]) + 0.01:.4g} Hz, order 30")
+    assert "dB" in text and f"nearest mode 1: {result.frequencies[0]:.4f} Hz" in text
 
 
 def test_modal_without_data_says_so(window):

@@ -83,3 +83,57 @@ def test_main_window_screenshot_under_xvfb(sim_dir, tmp_path):
     assert (img.width(), img.height()) == (1366, 768)
     colours = {img.pixel(x, y) for x in range(0, 1366, 37) for y in range(0, 768, 29)}
     assert len(colours) > 8, "the screenshot is blank"
+
+
+def test_export_png_under_xvfb(sim_dir, tmp_path):
+    """``bshm view --export-png`` on a real X server (the xcb platform)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb)")
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", "1", "-screen", "0", "1600x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        display = server.stdout.readline().strip()
+        assert display.isdigit(), f"Xvfb did not report a display: {display!r}"
+        env = dict(os.environ, DISPLAY=f":{display}")
+        env.pop("QT_QPA_PLATFORM", None)  # the viewer picks xcb on a display
+        env.pop("QT_LOGGING_RULES", None)
+        outs = []
+        for tab in ("signals", "modal"):
+            out = tmp_path / f"{tab}.png"
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bshm",
+                    "view",
+                    str(sim_dir),
+                    "--export-png",
+                    str(out),
+                    "--tab",
+                    tab,
+                    "--settings",
+                    str(tmp_path / "s.ini"),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert run.returncode == 0, run.stderr[-3000:]
+            outs.append(out)
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stdout.close()
+    from pyqtgraph.Qt import QtGui
+
+    for out in outs:
+        img = QtGui.QImage(str(out))
+        assert (img.width(), img.height()) == (1366, 768)
+        colours = {img.pixel(x, y) for x in range(0, 1366, 37) for y in range(0, 768, 29)}
+        assert len(colours) > 8, f"{out.name} is blank"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bshm.store import open_raw
+from bshm.units import pretty
 
 NS = 10**9
 
@@ -28,9 +29,13 @@ def test_open_shows_tree_status_and_store_data(window, sim_dir):
         rec = r.read(sv.source, tr.start_ns, tr.end_ns, channels=list(tr.channels))
         assert len(rec.times_ns) > 1000
         for i, curve in enumerate(sv.curves):
-            x, y = _finite(curve)
+            t, y = tr.finite(i)  # what was read for the view is what is stored
             np.testing.assert_array_equal(y, rec.data[:, i])
-            np.testing.assert_allclose(x, rec.times_ns / NS, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(t, rec.times_ns / NS, rtol=0, atol=1e-6)
+            # what is drawn (12,000 samples on ~1,000 pixels): the same extremes
+            x, yd = curve.getData()
+            assert np.nanmax(yd) == rec.data[:, i].max()
+            assert np.nanmin(yd) == rec.data[:, i].min()
         # tree: every source and channel with its unit and location
         root = window.tree.topLevelItem(0)
         assert root.text(0).startswith(r.station)
@@ -41,10 +46,10 @@ def test_open_shows_tree_status_and_store_data(window, sim_dir):
         for k, meta in enumerate(metas):
             item = acc.child(k)
             assert item.text(0).startswith(meta.name)
-            assert item.text(1) == meta.unit
+            assert item.text(2) == pretty(meta.unit)  # typeset: m/s²
             if np.isfinite(meta.location[0]):
-                assert f"x={meta.location[0]:g}" in item.text(2)
-            assert item.text(3) == "ok"
+                assert f"x={meta.location[0]:g}" in item.text(3)
+            assert item.text(1) == "ok"
     assert "recorded" == window.mode_label.text()
     assert "Hz" in window.rate_label.text()
     assert str(sim_dir) in window.file_label.text()
@@ -87,7 +92,7 @@ def test_gaps_are_breaks_and_overview_matches_minmax(window, sim_dir, qtbot, mon
         data = r.read("acc", channels=[sv.channels[1]]).data[:, 0]
     assert np.nanmin(y) == pytest.approx(float(data.min()))
     assert np.nanmax(y) == pytest.approx(float(data.max()))
-    assert np.isnan(y).sum() == len(runs)
+    assert np.isnan(y).sum() == len(runs) - 1  # one break between runs
     # saved for the next session, which shows it without recomputing
     from bshm.gui.session import RawSession
 
@@ -95,7 +100,7 @@ def test_gaps_are_breaks_and_overview_matches_minmax(window, sim_dir, qtbot, mon
     try:
         assert again.missing_overview("acc", *again.span("acc")) == []
         tr = again.read_overview("acc", *again.span("acc"), [sv.channels[1]])
-        np.testing.assert_array_equal(tr.y[:, 0], y)
+        np.testing.assert_array_equal(tr.y[:, 0], sv.trace.y[:, 1])
     finally:
         again.close()
     assert window.open_path(sim_dir)  # a new session: the overview shows at once
@@ -255,14 +260,17 @@ def test_health_markers_and_recorded_gaps(window, tmp_path, rng):
         w.count("acc", "timeouts", 3)
     assert window.open_path(tmp_path), window.last_error
     src = window.tree.source_item("acc")
-    texts = {src.child(i).text(0): src.child(i).text(3) for i in range(3)}
+    texts = {src.child(i).text(0): src.child(i).text(1) for i in range(3)}
+    # the words of the user guide and the report: ok / suspect / failed
     assert texts["good"] == "ok"
-    assert texts["flat"].startswith("flat at 0.25")
-    assert texts["drop"].endswith("% NaN")
-    assert "1 gap" in src.text(3)
-    assert "timeouts=3" in src.text(3)
+    assert texts["flat"].startswith("failed: flat at 0.25")
+    assert texts["drop"].startswith("suspect: ") and texts["drop"].endswith("% NaN")
+    assert src.text(1) == "failed: 1 channel…"
+    detail = src.toolTip(1)  # the whole story on hover
+    assert "1 gap" in detail and "3 timeouts" in detail and "1 channel" in detail
+    assert window.tree.text_fits() == []  # nothing cut off in the health column
     labels = [p.getAxis("left").labelText for p in window.signals.plots]
-    assert labels[0] == "good [m/s2]"
+    assert labels[0] == "good [m/s²]"
     assert "flat at 0.25" in labels[1]
     sv = window.signals
     sv.set_range(t0, t0 + 50 * NS)
@@ -286,11 +294,11 @@ def test_channel_health_rules():
     assert channel_health(np.full(200, 3.0)).level == 2
     assert channel_health(np.full(200, 3.0), can_be_flat=True).text == "ok"
     assert channel_health(np.full(10, 3.0)).text == "ok"  # too few samples to judge
-    assert channel_health(np.array([])).text == "no data"
-    assert channel_health(np.full(5, np.nan)).text == "all NaN"
+    assert channel_health(np.array([])).text == "failed: no data"
+    assert channel_health(np.full(5, np.nan)).text == "failed: all NaN"
     v = np.arange(100.0)
     v[:25] = np.nan
-    assert channel_health(v).text == "25% NaN"
+    assert channel_health(v).text == "suspect: 25% NaN"
 
 
 def test_reopen_while_overview_computes(window, sim_dir, qtbot, monkeypatch):
@@ -326,3 +334,82 @@ def test_damaged_overview_cache_is_ignored(sim_dir):
         s2.close()
     finally:
         s.close()
+
+
+def test_crafted_station_name_cannot_escape_the_cache(tmp_path, rng, monkeypatch):
+    """Issue 11 item 8: the cache file name comes from the data file: sanitised."""
+    import h5py
+    from bshm.gui.session import RawSession, cache_dir
+
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    monkeypatch.setenv("BSHM_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    chans = (ChannelMeta("A", "acceleration", "m/s2"),)
+    with RawWriter(data, "st", [SourceSpec("acc", "serial", 100.0, chans)]) as w:
+        w.write("acc", rng.standard_normal((3000, 1)).astype(np.float32), t0_ns=1_790_000_000 * NS)
+    (f,) = data.glob("*.h5")
+    evil = "../../../../" + str(tmp_path).lstrip("/") + "/evil/x"
+    with h5py.File(f, "r+") as h:
+        h.attrs["station"] = evil
+    s = RawSession(data)
+    try:
+        assert s.station == evil  # the file really says so
+        root = cache_dir().resolve()
+        for source in ("acc", "../../up", "/etc/passwd", "..", "a\x00b"):
+            p = s._cache_file(source)
+            assert p.parent.resolve() == root, p
+            assert p.name.endswith(".npz") and not p.name.startswith(".")
+            assert "/" not in p.name and "\\" not in p.name and "\x00" not in p.name
+        assert s.compute_overview("acc", s.runs("acc")) == 1
+        written = list(root.glob("*.npz"))
+        assert len(written) == 1 and written[0].parent == root
+        assert not (tmp_path / "evil").exists()
+        # distinct names stay distinct after sanitising
+        assert s._cache_file("a/b") != s._cache_file("a_b")
+    finally:
+        s.close()
+
+
+def test_readouts_and_cursors_everywhere(window, sim_dir, qtbot):
+    """Defect 4: cursors with values on signals and spectra, typeset units, UTC dates."""
+    assert window.open_path(sim_dir)
+    sv = window.signals
+    a, _ = sv.default_range("acc")
+    sv.set_range(a + 10 * NS, a + 20 * NS)
+    sv.cursor_button.setChecked(True)
+    for line_a, line_b in sv.cursors.lines:
+        assert line_a.isVisible() and line_b.isVisible()
+    sv.cursors.lines[0][0].setPos((a + 12 * NS) / NS)  # drag cursor A in the first plot
+    sv.cursors.lines[-1][1].setPos((a + 14.5 * NS) / NS)  # and B in the last
+    assert sv.cursors.lines[-1][0].value() == pytest.approx((a + 12 * NS) / NS)  # moved together
+    text = sv.cursor_text.text()
+    assert "Δt = 2.5 s" in text and "1/Δt = 0.4 Hz" in text
+    with open_raw(sim_dir) as r:
+        rec = r.read("acc", a + 12 * NS, a + 12 * NS + NS // 50, channels=sv.channels[:1])
+    assert f"A {rec.data[0, 0]:.5g}" in text.split(sv.channels[0] + ":")[1]
+    assert "m/s²" in text and "m/s2" not in text
+    # the crosshair writes each channel's value into its own plot (never cut off)
+    sv._show_values((a + 12 * NS) / NS)
+    assert all(
+        lb.toPlainText().startswith(ch + " = ") for lb, ch in zip(sv._value_labels, sv.channels)
+    )
+    axis = sv.plots[-1].getAxis("bottom")
+    qtbot.wait(20)
+    assert axis.label_text.startswith("time (UTC), 20")
+    # spectra: unit typeset in the axis label, cursors with Δf, hover readout
+    window.tabs.setCurrentWidget(window.spectra)
+    sp = window.spectra
+    assert sp.psd_plot.getPlotItem().getAxis("left").labelText == "PSD [(m/s²)²/Hz]"
+    sp.cursor_button.setChecked(True)
+    sp.cursors.lines[0][0].setPos(2.0)
+    sp.cursors.lines[0][1].setPos(5.5)
+    text = sp.cursor_text.text()
+    assert "Δf = 3.5 Hz" in text and "(m/s²)²/Hz" in text
+    k = int(np.argmin(np.abs(sp.freqs - 2.0)))
+    assert f"A {sp.psd[k, 0]:.5g}" in text
+    assert sp.readout(2.0).startswith("f = 2 Hz")
+    # the readout of another tab does not linger in the status bar
+    window.cursor_label.setText("cursor 2026 UTC")
+    window.tabs.setCurrentWidget(window.modal)
+    assert window.cursor_label.text() == ""
