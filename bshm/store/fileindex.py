@@ -278,6 +278,27 @@ def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
     return tab
 
 
+def row_span(of: OpenFile, info: S.SourceInfo, r0: int, r1: int) -> tuple[int, int] | None:
+    """Time span ``[first, last + period)`` of data rows ``[r0, r1)`` of a
+    source, from its block table or time dataset; None when unknown."""
+    p = S.period_ns(info.fs)
+    try:
+        if info.timing == "regular":
+            fsamp, _, t0, k0, _, _, _ = block_table(of, info.name, info.fs)
+            rows = np.array([r0, r1 - 1], np.int64)
+            bi = np.searchsorted(fsamp, rows, side="right") - 1
+            if np.all(bi >= 0):
+                tt = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], info.fs)
+                return int(tt[0]), int(tt[1]) + p
+        else:
+            ds = of.require(info.name, S.TIME)
+            if r1 <= ds.shape[0]:
+                return int(ds[r0]), int(ds[r1 - 1]) + p
+    except (OSError, KeyError, RuntimeError, ValueError):
+        pass
+    return None
+
+
 def n_timestamped(of: OpenFile, source: str) -> int:
     t = of.dataset(source, S.TIME)
     d = of.dataset(source, S.DATA)

@@ -240,7 +240,8 @@ def read_rows(ds: h5py.Dataset, a: int, b: int) -> tuple[Any, list[tuple[int, in
     -------
     (numpy.ndarray, list of (int, int, str))
         The rows (damaged ones filled with NaN or zeros) and the damaged
-        row ranges ``[r0, r1)`` with the reason. The fast path reads the
+        chunks as whole row ranges ``[r0, r1)`` (which may reach outside
+        ``a:b``) with the reason. The fast path reads the
         whole slice at once; only when HDF5 reports a failed checksum or
         filter are the chunks read one by one to find the damaged ones.
 
@@ -268,9 +269,5 @@ def read_rows(ds: h5py.Dataset, a: int, b: int) -> tuple[Any, list[tuple[int, in
         except (OSError, RuntimeError) as exc:
             if not is_checksum_error(exc):
                 raise
-            why = short(exc)
-            if bad and bad[-1][1] == lo and bad[-1][2] == why:
-                bad[-1] = (bad[-1][0], hi, why)
-            else:
-                bad.append((lo, hi, why))
+            bad.append((c0, min(c0 + rows, ds.shape[0]), short(exc)))
     return out, bad

@@ -45,6 +45,7 @@ from bshm.store.fileindex import (
     SrcSummary,
     block_table,
     n_timestamped,
+    row_span,
     search,
     summarize_file,
 )
@@ -327,18 +328,15 @@ class RawReader:
             self._cache.save()
         self._rebuild(False)
 
-    def _note_damaged_chunks(self, fsum: FileSummary, source: str, fs: float,
-                             bad: list[tuple[int, int, str]], rows_a: int,
-                             t: np.ndarray) -> list[S.Gap]:
-        """Record damaged data chunks (rows ``[r0, r1)``) read for ``t``."""
-        gaps = []
-        for r0, r1, why in bad:
-            g0 = int(t[r0 - rows_a])
-            g1 = int(t[r1 - 1 - rows_a]) + S.period_ns(fs)
+    def _note_damaged_chunks(self, fsum: FileSummary, source: str,
+                             bad: list[tuple[int, int, str]],
+                             spans: list[tuple[int, int]]) -> None:
+        """Record damaged data chunks (rows ``[r0, r1)``, time ``spans``) as gaps."""
+        for (r0, r1, why), (g0, g1) in zip(bad, spans, strict=True):
             reason = (f"damaged chunk in {fsum.path.name}: sources/{source}/data rows "
-                      f"{r0}..{r1 - 1} failed the checksum ({why}); not read")
-            gap = S.Gap(g0, g1, reason)
-            gaps.append(gap)
+                      f"{r0}..{r1 - 1} failed its checksum; not read")
+            self._chunk_gaps.setdefault(source, set()).add(S.Gap(g0, g1, reason))
+            self._gap_index.pop(source, None)
             key = (str(fsum.path), source, r0)
             if key in self._damaged_keys:
                 continue
@@ -347,11 +345,7 @@ class RawReader:
                 "file": str(fsum.path), "source": source, "dataset": f"sources/{source}/data",
                 "rows": [r0, r1 - 1], "start_ns": g0, "end_ns": g1, "start": to_iso(g0),
                 "end": to_iso(g1), "reason": why})
-            log.warning("%s: %s .. %s", reason, to_iso(g0), to_iso(g1))
-        if gaps:
-            self._chunk_gaps.setdefault(source, set()).update(gaps)
-            self._gap_index.pop(source, None)
-        return gaps
+            log.warning("%s (%s .. %s)", reason, to_iso(g0), to_iso(g1))
 
     @_locked
     def problems(self) -> list[dict[str, Any]]:
@@ -585,10 +579,11 @@ class RawReader:
             raise DamagedFileError(f"{path}: cannot read source {name!r} ({why})",
                                    path=str(path)) from None
         if bad:
-            self._note_damaged_chunks(fsum, name, finfo.fs, bad, a, t)
+            spans = [self._row_span(of, finfo, r0, r1, a, t) for r0, r1, _ in bad]
+            self._note_damaged_chunks(fsum, name, bad, spans)
             keep = np.ones(b - a, bool)
             for r0, r1, _ in bad:
-                keep[r0 - a:r1 - a] = False
+                keep[max(r0, a) - a:min(r1, b) - a] = False
             raw, t = raw[keep], t[keep]
         fnames = list(finfo.channel_names)
         cols = [fnames.index(c) if c in fnames else -1 for c in want]
@@ -601,6 +596,17 @@ class RawReader:
             if c >= 0:
                 out[:, j] = raw[:, c]
         return out, t
+
+    @staticmethod
+    def _row_span(of: OpenFile, finfo: S.SourceInfo, r0: int, r1: int, a: int,
+                  t: np.ndarray) -> tuple[int, int]:
+        """Time span ``[first, last + period)`` of data rows ``[r0, r1)``."""
+        span = row_span(of, finfo, r0, r1)
+        if span is not None:
+            return span
+        lo = min(max(r0 - a, 0), t.shape[0] - 1)
+        hi = min(max(r1 - 1 - a, 0), t.shape[0] - 1)
+        return int(t[lo]), int(t[hi]) + S.period_ns(finfo.fs)  # the rows read, at least
 
     @staticmethod
     def _rows_regular(of: OpenFile, name: str, fs: float, s: int,

@@ -25,7 +25,6 @@ is a no-op.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -37,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from bshm.errors import SchemaVersionError, StoreError
+from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
+from bshm.store.h5io import discard, disk_full_error, is_checksum_error, short
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,15 @@ def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
         else:
             dtype = arr.dtype
         if name not in group:
+            numeric = arr.dtype.kind not in "O"
             group.create_dataset(
                 name,
                 data=arr,
                 dtype=dtype,
                 maxshape=(None,) + arr.shape[1:],
                 chunks=True,
-                compression="gzip" if arr.dtype.kind not in "O" else None,
+                compression="gzip" if numeric else None,
+                fletcher32=numeric,  # HDF5 cannot filter variable-length strings
             )
             continue
         ds = group[name]
@@ -123,8 +125,11 @@ def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, 
         arr = np.asarray(v)
         if arr.dtype.kind in "UO":
             g.create_dataset(k, data=arr.astype(object), dtype=_str_dtype())
+        elif arr.ndim == 0 or arr.size == 0:
+            g.create_dataset(k, data=arr)  # (scalars and empty arrays cannot be chunked)
         else:
-            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None)
+            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None,
+                             chunks=True, fletcher32=True)
     for k, v in attrs.items():
         g.attrs[k] = v
 
@@ -171,10 +176,15 @@ class ResultsWriter:
     def __enter__(self) -> ResultsWriter:
         import h5py
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(
-            self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(
+                self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
+            )
+        except OSError as exc:
+            raise self._os_error(exc, self.path.parent, "write to") from None
+        import fcntl  # (Unix only: imported here so that readers work on Windows)
+
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
         try:
             if self._tmp.exists():
@@ -191,14 +201,22 @@ class ResultsWriter:
                 from bshm._version import __version__
 
                 self.f.attrs["bshm_version"] = __version__
-        except BaseException:
+        except BaseException as exc:
             self._abort()
+            if isinstance(exc, Exception) and not isinstance(exc, StoreError):
+                converted = self._convert(exc)
+                if converted is not None:
+                    raise converted from None
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._abort()
+            if isinstance(exc, Exception) and not isinstance(exc, StoreError):
+                converted = self._convert(exc)
+                if converted is not None:
+                    raise converted from None
             return
         try:
             self.f.close()
@@ -209,21 +227,47 @@ class ResultsWriter:
             finally:
                 os.close(fd)
             os.replace(self._tmp, self.path)
+        except Exception as err:
+            self._abort()
+            converted = self._convert(err)
+            if converted is not None:
+                raise converted from None
+            raise
         finally:
             self._release()
 
+    def _convert(self, exc: Exception) -> StoreError | None:
+        """One clear error for a full or read-only disk, or a damaged file."""
+        full = disk_full_error(exc, self.path, "write")
+        if full is not None:
+            return full
+        if is_checksum_error(exc):
+            return DamagedFileError(
+                f"{self.path}: damaged results file ({short(exc)}); restore it from a backup, "
+                "or run 'bshm analyze --reprocess' to compute it again", path=str(self.path))
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return self._os_error(exc, self.path, "write")
+        return None
+
+    @staticmethod
+    def _os_error(exc: OSError, path: Path, what: str) -> StoreError:
+        full = disk_full_error(exc, path, what)
+        if full is not None:
+            return full
+        return StoreError(f"cannot {what} {path}: {short(exc)}")
+
     def _abort(self) -> None:
+        """Drop the temporary copy (closing HDF5 first would fail on a full disk)."""
         try:
-            if self.f is not None:
-                self.f.close()
+            discard(self.f, self._tmp)  # truncate, close, unlink: never raises
         finally:
             self.f = None
-            if self._tmp.exists():
-                self._tmp.unlink()
             self._release()
 
     def _release(self) -> None:
         if self._lock_fd is not None:
+            import fcntl
+
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -530,6 +574,28 @@ def append_channel_health(
 # --------------------------------------------------------------------------- reader
 
 
+def _read_error(path: Path, exc: BaseException, what: str = "cannot read") -> StoreError:
+    if is_checksum_error(exc):
+        return DamagedFileError(
+            f"{path}: damaged results file ({short(exc)}); restore it from a backup, or run "
+            "'bshm analyze --reprocess' to compute it again", path=str(path))
+    return StoreError(f"{path}: {what}: {short(exc)}")
+
+
+def _guarded(fn):
+    """Turn h5py read failures of a results file into one clear error."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            raise _read_error(self.path, exc) from None
+
+    return wrapper
+
+
 class ResultsReader:
     """Read a results file (context manager). Every method returns plain NumPy data.
 
@@ -551,8 +617,8 @@ class ResultsReader:
         self.path = Path(path)
         try:
             self.f = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open results file: {exc}") from exc
+        except (OSError, RuntimeError) as exc:
+            raise _read_error(self.path, exc, "cannot open results file") from None
         try:
             _check_file(self.f, self.path)
         except BaseException:
@@ -572,12 +638,14 @@ class ResultsReader:
         self.f.close()
 
     @property
+    @_guarded
     def channels(self) -> list[str]:
         """Channel names of the mode shapes (rows of every shape)."""
         if "windows" in self.f and "channels" in self.f["windows"].attrs:
             return json.loads(self.f["windows"].attrs["channels"])
         return []
 
+    @_guarded
     def windows(self) -> dict[str, np.ndarray]:
         """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,)."""
         if "windows" not in self.f:
@@ -587,6 +655,7 @@ class ResultsReader:
             }
         return _read_columns(self.f["windows"])
 
+    @_guarded
     def environment(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Environment per window: ``(names, start_ns (n,), values (n, n_vars))``."""
         if "environment" not in self.f or "values" not in self.f["environment"]:
@@ -594,6 +663,7 @@ class ResultsReader:
         names = json.loads(self.f["environment"].attrs["names"])
         return names, self.f["windows/start_ns"][()], self.f["environment/values"][()]
 
+    @_guarded
     def modes(
         self, start_ns: int | None = None, end_ns: int | None = None
     ) -> dict[str, np.ndarray]:
@@ -617,6 +687,7 @@ class ResultsReader:
             keep &= t < end_ns
         return {k: v[keep] for k, v in cols.items()}
 
+    @_guarded
     def _derived(self, name: str) -> dict[str, Any]:
         if name not in self.f:
             return {}
@@ -641,6 +712,7 @@ class ResultsReader:
         mac (n_w, n_modes), comac (n_ch,), level (n_w,)``."""
         return self._derived("indices")
 
+    @_guarded
     def alarms(self) -> list[dict[str, Any]]:
         """Alarms as DESIGN.md alarm objects (time order)."""
         if "alarms" not in self.f or "time_ns" not in self.f["alarms"]:
@@ -665,6 +737,7 @@ class ResultsReader:
             )
         return out
 
+    @_guarded
     def fatigue(self) -> dict[str, dict[str, Any]]:
         """Per gauge: ``window_start_ns, window_end_ns, counts (n, n_bins), miner_damage (n,),
         range_edges (n_bins+1,), unit`` plus any extra attributes."""
@@ -677,12 +750,14 @@ class ResultsReader:
             out[gauge] = d
         return out
 
+    @_guarded
     def channel_health(self) -> dict[str, np.ndarray]:
         """Channel-health rows: ``time_ns, channel, check, value, status, message``."""
         if "channel_health" not in self.f:
             return {}
         return _read_columns(self.f["channel_health"])
 
+    @_guarded
     def models(self) -> dict[str, Any]:
         """Model descriptions stored by the job (``reference``, ``compensation`` ...)."""
         if "models" not in self.f:
@@ -703,7 +778,7 @@ def is_results_file(path: str | os.PathLike) -> bool:
         with h5py.File(path, "r") as f:
             k = f.attrs.get("bshm_kind")
             return (k.decode() if isinstance(k, bytes) else k) == RESULTS_KIND
-    except OSError:
+    except (OSError, RuntimeError):
         return False
 
 

@@ -147,10 +147,11 @@ def test_skipped_files_are_listed(folder, capsys):
     (folder / "bridge1_20260301T130000Z.h5").write_bytes(b"not hdf5")
     assert main(["inspect", str(folder), "--no-records"]) == 0
     text = capsys.readouterr().out
-    assert "skipped   " in text
+    assert "DAMAGED   " in text  # not HDF5 at all: a damaged (or foreign) file
     assert "bridge1_20260301T130000Z.h5" in text
     assert "records" not in text
     assert main(["inspect", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [Path(s["path"]).name for s in out["skipped"]] == ["bridge1_20260301T130000Z.h5"]
+    assert [Path(s["file"]).name for s in out["damaged"]] == ["bridge1_20260301T130000Z.h5"]
     assert len(out["files"]) == 2
