@@ -15,10 +15,13 @@ Layout (schema version :data:`RESULTS_SCHEMA_VERSION`, documented in
     /channel_health/      per-channel health rows
     /models/              JSON descriptions of the reference set and models
 
-Writes are crash-safe: :class:`ResultsWriter` copies the file to a temporary
-sibling, modifies the copy and atomically renames it over the original, all
-under an exclusive ``flock`` on ``<file>.lock``. A process killed mid-write
-leaves the previous complete file untouched. Readers never see a half-written
+Writes are crash-safe: :class:`ResultsWriter` loads the file into memory
+(HDF5 core driver, no backing store), modifies it there, writes the image to
+a temporary sibling, fsyncs it and atomically renames it over the original,
+all under an exclusive ``flock`` on ``<file>.lock``. A process killed
+mid-write, or a full or read-only disk, leaves the previous complete file
+untouched and no temporary file; HDF5 itself never writes to the disk (after
+a failed write it would crash the process at exit). Readers never see a half-written
 file. Appending a window (or alarm, or fatigue window) that is already stored
 is a no-op.
 """
@@ -28,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
-from bshm.store.h5io import discard, disk_full_error, is_checksum_error, short
+from bshm.store.h5io import disk_full_error, is_checksum_error, short
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,56 @@ def _check_file(f, path) -> None:
 # --------------------------------------------------------------------------- writer
 
 
+def _open_in_memory(path: Path, station: str):
+    """The results file as an HDF5 file in memory (a new one if ``path`` is missing).
+
+    HDF5 never writes to the disk here: a full or read-only disk can then
+    only fail the plain write of the finished image (:func:`_write_atomic`),
+    never inside HDF5 (which, after a failed write, crashes the process at
+    exit).
+    """
+    import h5py
+
+    if not path.exists():
+        f = h5py.File(f"<{path} in memory>", "w", driver="core", backing_store=False)
+        f.attrs["bshm_kind"] = RESULTS_KIND
+        f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
+        f.attrs["station"] = station
+        from bshm._version import __version__
+
+        f.attrs["bshm_version"] = __version__
+        return f
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fapl_core(1 << 20, False)
+    fapl.set_file_image(path.read_bytes())  # (HDF5 keeps its own copy)
+    fid = h5py.h5f.open(os.fsencode(f"<{path} in memory>"), h5py.h5f.ACC_RDWR, fapl=fapl)
+    f = h5py.File(fid)
+    try:
+        _check_file(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _write_atomic(path: Path, tmp: Path, image: bytes) -> None:
+    """Write ``image`` to ``tmp``, fsync, rename over ``path``; no ``tmp`` is
+    left on failure."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class ResultsWriter:
     """Write access to a results file, crash-safe (copy, modify, atomic rename).
 
@@ -174,8 +226,6 @@ class ResultsWriter:
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
-        import h5py
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(
@@ -189,18 +239,7 @@ class ResultsWriter:
         try:
             if self._tmp.exists():
                 self._tmp.unlink()  # left by a killed writer
-            if self.path.exists():
-                shutil.copyfile(self.path, self._tmp)
-                self.f = h5py.File(self._tmp, "a")
-                _check_file(self.f, self.path)
-            else:
-                self.f = h5py.File(self._tmp, "w")
-                self.f.attrs["bshm_kind"] = RESULTS_KIND
-                self.f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
-                self.f.attrs["station"] = self.station
-                from bshm._version import __version__
-
-                self.f.attrs["bshm_version"] = __version__
+            self.f = _open_in_memory(self.path, self.station)
         except BaseException as exc:
             self._abort()
             if isinstance(exc, Exception) and not isinstance(exc, StoreError):
@@ -219,14 +258,11 @@ class ResultsWriter:
                     raise converted from None
             return
         try:
+            self.f.flush()
+            image = self.f.id.get_file_image()
             self.f.close()
             self.f = None
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(self._tmp, self.path)
+            _write_atomic(self.path, self._tmp, image)
         except Exception as err:
             self._abort()
             converted = self._convert(err)
@@ -257,11 +293,15 @@ class ResultsWriter:
         return StoreError(f"cannot {what} {path}: {short(exc)}")
 
     def _abort(self) -> None:
-        """Drop the temporary copy (closing HDF5 first would fail on a full disk)."""
+        """Drop the changes (the in-memory file) and any temporary file."""
         try:
-            discard(self.f, self._tmp)  # truncate, close, unlink: never raises
+            if self.f is not None:
+                self.f.close()  # in memory: closing cannot fail on the disk
+        except Exception as exc:  # noqa: BLE001 - nothing to keep anyway
+            log.debug("closing the in-memory copy of %s: %s", self.path, short(exc))
         finally:
             self.f = None
+            self._tmp.unlink(missing_ok=True)
             self._release()
 
     def _release(self) -> None:
