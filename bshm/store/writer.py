@@ -28,7 +28,7 @@ import numpy as np
 from bshm.errors import StoreError
 from bshm.store import schema as S
 from bshm.store.fileindex import FileSummary, index_closed_files
-from bshm.store.h5io import disk_full_error
+from bshm.store.h5io import discard, disk_full_error
 from bshm.store.livefile import RESERVED_ATTRS, LiveFile
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
 
@@ -305,6 +305,38 @@ class RawWriter:
                 for lf in files:
                     self._closed_file(lf.close())
                 self._save_index(force=True)
+
+    def abandon(self) -> list[Path]:
+        """Stop without finishing and remove every file this writer created.
+
+        For all-or-nothing batch writers (``bshm import``) after a failure,
+        e.g. a full disk: open files are discarded without a final flush
+        (truncated first, so HDF5 can let go of them; see
+        :func:`bshm.store.h5io.discard`) and closed ones are deleted. Never
+        raises; the writer is closed afterwards.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files removed.
+        """
+        with self._lock:
+            files = self._older + ([self._current] if self._current else [])
+            self._older, self._current = [], None
+            self._closed = True
+            _OPEN.discard(self)
+            removed = []
+            for lf in files:
+                discard(lf.f, lf.path)
+                removed.append(lf.path)
+            for p in self.paths:
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except OSError as exc:
+                    log.warning("cannot remove %s: %s", p, exc.strerror or exc)
+            self._to_index = []
+            return removed
 
     @property
     def current_path(self) -> Path | None:
