@@ -164,7 +164,10 @@ def _open_in_memory(path: Path, station: str):
     import h5py
 
     if not path.exists():
-        f = h5py.File(f"<{path} in memory>", "w", driver="core", backing_store=False)
+        # libver "latest": checksummed object headers and B-trees, so damaged
+        # metadata is detected as well as damaged chunks
+        f = h5py.File(f"<{path} in memory>", "w", driver="core", backing_store=False,
+                      libver="latest")
         f.attrs["bshm_kind"] = RESULTS_KIND
         f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
         f.attrs["station"] = station
