@@ -109,7 +109,8 @@ def _parse_time_column(
             raise CsvImportError(
                 f"{path}:{first_line + int(bad[0])}: time {values[bad[0]]!r} is not finite"
             )
-        ns = start + rel * NS_PER_S  # float: checked before it becomes int64
+        with np.errstate(over="ignore"):
+            ns = start + rel * NS_PER_S  # float: checked before it becomes int64
         out_of_range = np.flatnonzero((ns < _T_MIN) | (ns > _T_MAX))
         if out_of_range.size:
             i = int(out_of_range[0])

@@ -542,9 +542,9 @@ class RawReader:
             data = np.concatenate(datas) if len(datas) > 1 else datas[0]
             tt = np.concatenate(times) if len(times) > 1 else times[0]
             if len(datas) > 1 and not np.all(np.diff(tt) > 0):
-                # files overlap in time (e.g. two writers ran at once): order by time
-                log.warning("files of source %r overlap in time in %s; samples sorted by time",
-                            source, self.path)
+                # files interleave without overlapping (overlaps are excluded), e.g. an
+                # import that filled a hole between earlier samples: order by time
+                log.debug("files of source %r interleave in time in %s", source, self.path)
                 order = np.argsort(tt, kind="stable")
                 data, tt = data[order], tt[order]
         else:
@@ -653,12 +653,12 @@ class RawReader:
         info = self._info(source)
         p = 1e9 / info.fs
         runs: list[list[int]] = []
-        for _, ss in self._summaries(source):
-            for a, b in ss.runs:
-                if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
-                    runs[-1][1] = b
-                else:
-                    runs.append([a, b])
+        # (files of one period may interleave in time, e.g. an import filling a hole)
+        for a, b in sorted(r for _, ss in self._summaries(source) for r in ss.runs):
+            if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
+                runs[-1][1] = b
+            else:
+                runs.append([a, b])
         pend = S.period_ns(info.fs)
         return [(a, b + pend) for a, b in runs]
 
