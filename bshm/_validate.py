@@ -405,7 +405,8 @@ class Validator:
         nan = math.nan
         if value is None:
             return (nan, nan, nan)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        scalar = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if scalar:
             value = [value]
         if (
             isinstance(value, list)
@@ -414,7 +415,8 @@ class Validator:
         ):
             xs = [float(x) for x in value]
             if not all(math.isfinite(x) and abs(x) <= LOCATION_MAX_M for x in xs):
-                self.problem(t.key(name), f"{value} is not a location on a bridge",
+                shown = value[0] if scalar else value
+                self.problem(t.key(name), f"{shown} is not a location on a bridge",
                              f"give finite distances in m, at most {LOCATION_MAX_M:g}")
                 return (nan, nan, nan)
             xs += [nan] * (3 - len(xs))

@@ -50,9 +50,16 @@ def cache_dir() -> Path:
 
 
 def cache_path(folder: Path) -> Path:
-    """The summary cache file of a data folder (named by its absolute path)."""
-    key = str(Path(folder).resolve())
-    return cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    """The summary cache file of a data folder: ``<folder name>-<hash>.json``.
+
+    The hash of the absolute path makes it unique; the folder's own name
+    (made safe with :func:`bshm.store.schema.safe_name`, so that no name,
+    however crafted, reaches outside the cache folder) makes it readable.
+    """
+    p = Path(folder).resolve()
+    digest = hashlib.sha256(str(p).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    label = S.safe_name(p.name or "root")[:40]
+    return cache_dir() / f"{label}-{digest}.json"
 
 
 @dataclass
