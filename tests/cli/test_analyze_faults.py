@@ -171,3 +171,28 @@ def test_unreachable_scheduler_one_line(history, tmp_path):
     assert code == 1
     line = _one_line(err)
     assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in line
+
+
+def test_a_batch_sees_both_overlapping_files(history, tmp_path):
+    """The analysis reads windows in batches through only the files their names say
+    may matter; a window inside an overlap must still see the earlier file, or the
+    later (excluded) file would be read as if nothing were wrong."""
+    from bshm.analysis.windows import _files_for
+
+    from bshm.store import open_raw
+
+    d = copy_raw(history, tmp_path / "batch")
+    _overlapping(d, 2)
+    t0 = START_NS + int(2 * EVERY_H * HOUR_NS)
+    lo, hi = t0 + 90 * 10**9, t0 + 100 * 10**9  # after the later file's first sample
+    files = _files_for(d, lo, hi)
+    names = sorted(p.name for p in files)
+    assert len(names) == 2  # record 2's file and the overlapping one
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for p in files:
+        (sub / p.name).symlink_to(p)
+    with open_raw(sub) as r, open_raw(d) as full:
+        a, b = r.read("acc", lo, hi), full.read("acc", lo, hi)
+        assert np.array_equal(a.data, b.data) and a.gaps == b.gaps
+        assert any("overlaps" in g.reason for g in a.gaps)
