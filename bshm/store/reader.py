@@ -121,6 +121,7 @@ class RawReader:
         self.damaged: list[dict[str, Any]] = []
         self._damaged_keys: set[tuple[str, str, int]] = set()
         self._dups: set[Path] = set()
+        self._transient: list[S.Gap] = []
         self._warned: set[tuple[Path, str]] = set()
         self._order: list[FileSummary] = []
         self.station = ""
@@ -528,6 +529,7 @@ class RawReader:
         s = _I64_MIN if start_ns is None else int(start_ns)
         e = _I64_MAX if end_ns is None else int(end_ns)
         datas, times = [], []
+        self._transient = []
         if s < e:
             for fsum, ss in self._overlapping(source, s, e):
                 try:
@@ -551,8 +553,11 @@ class RawReader:
             data = np.zeros((0, len(want)), np.float32)
             tt = np.zeros(0, np.int64)
         meta = {c.name: c for c in info.channels}
-        return S.Record(source, info.fs, tuple(meta[c] for c in want), data, tt,
-                        tuple(self.gaps(source, start_ns, end_ns)))
+        gaps = self.gaps(source, start_ns, end_ns)
+        if self._transient:  # a live file's chunk not readable right now
+            gaps = sorted(set(gaps) | set(self._transient),
+                          key=lambda g: (g.start_ns, g.end_ns, g.reason))
+        return S.Record(source, info.fs, tuple(meta[c] for c in want), data, tt, tuple(gaps))
 
     def _read_file(self, fsum: FileSummary, finfo: S.SourceInfo, s: int, e: int,
                    want: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -578,9 +583,21 @@ class RawReader:
             why = str(exc) if isinstance(exc, StoreError) else short(exc)
             raise DamagedFileError(f"{path}: cannot read source {name!r} ({why})",
                                    path=str(path)) from None
+        if bad and fsum.live:  # maybe caught while its writer rewrote the chunk: once more
+            try:
+                of.refresh()
+                raw, bad = read_rows(of.require(name, S.DATA), a, b)
+            except (OSError, KeyError, RuntimeError, ValueError) as exc:
+                raise StoreError(f"{path}: cannot read source {name!r} now ({short(exc)}); "
+                                 "try again") from None
         if bad:
             spans = [self._row_span(of, finfo, r0, r1, a, t) for r0, r1, _ in bad]
-            self._note_damaged_chunks(fsum, name, bad, spans)
+            if fsum.live:  # reported for this read only: the next read tries again
+                self._transient += [S.Gap(g0, g1, f"{path.name}: sources/{name}/data rows "
+                                          f"{r0}..{r1 - 1} not readable now ({why})")
+                                    for (r0, r1, why), (g0, g1) in zip(bad, spans, strict=True)]
+            else:
+                self._note_damaged_chunks(fsum, name, bad, spans)
             keep = np.ones(b - a, bool)
             for r0, r1, _ in bad:
                 keep[max(r0, a) - a:min(r1, b) - a] = False

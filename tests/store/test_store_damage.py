@@ -168,3 +168,29 @@ def test_files_without_checksums_still_read(tmp_path):
     with open_raw(old) as r:
         assert np.array_equal(r.read("acc").data, det_block(0, N, 3))
         assert not r.summaries()[0].checksums
+
+
+def test_damaged_chunk_of_a_live_file_is_a_gap_for_that_read_only(tmp_path):
+    """In a live file a chunk may fail while its writer rewrites it: the rows are
+    left out (with a gap) for this read, but not recorded as damage for good."""
+    killed = (
+        "import os, numpy as np; from bshm.store import RawWriter\n"
+        f"w = RawWriter({str(tmp_path)!r}, 'st', [{acc_spec(FS)!r}])\n"
+        f"w.write('acc', np.arange({N * 3}, dtype=np.float32).reshape({N}, 3), t0_ns={T0})\n"
+        "w.flush(); os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", "from bshm.store import *\n" + killed], check=True,
+                   timeout=600)
+    [part] = tmp_path.glob("*.h5.part")
+    with h5py.File(part, "r", swmr=True) as f:
+        rows = f["sources/acc/data"].chunks[0]
+        off = f["sources/acc/data"].id.get_chunk_info(0).byte_offset
+    flip_byte(part, off + 10)
+    with open_raw(tmp_path) as r:
+        for _ in range(2):  # the same each time: tried again, never read as data
+            rec = r.read("acc")
+            assert rec.n_samples == N - rows
+            assert rec.data[0, 0] == rows * 3  # the first good row
+            [gap] = rec.gaps
+            assert "not readable now" in gap.reason and gap.start_ns == T0
+        assert r.damaged == []
