@@ -503,17 +503,20 @@ def _plan_and_write(recs: list[Any], stored: _Stored, out: Path, station: str, s
         t = grid_times(int(r.times_ns[0]), np.arange(n, dtype=np.int64), fs)
         data = np.asarray(r.data, np.float32)
         dup, conflict = stored.compare(t, data)
+        where = f"samples of source {source!r} already in {out}"
         for q in plans:  # earlier records of this import
             d2, c2 = _compare(t, data, q.times[q.new], np.asarray(q.record.data, np.float32)[q.new],
                               [(int(q.times[0]), int(q.times[-1]) + p)], p)
+            if c2.any() and not conflict.any():
+                where = f"the samples of {Path(str(q.record.path)).name} in this import"
             dup |= d2
             conflict |= c2
         if conflict.any():
             i = np.flatnonzero(conflict)
             raise CsvImportError(
                 f"{r.path}: {i.size} sample(s) from {to_iso(int(t[i[0]]))} to "
-                f"{to_iso(int(t[i[-1]]))} conflict with samples of source {source!r} already in "
-                f"{out} (other values at the same times, or another time grid); nothing imported"
+                f"{to_iso(int(t[i[-1]]))} conflict with {where} (other values at the same "
+                "times, or another time grid); nothing imported"
             )
         plans.append(_Plan(r, t, ~dup, int(dup.sum())))
     gaps = []

@@ -222,3 +222,17 @@ def test_full_disk_new_station_leaves_no_partial_file(tmp_path):
         line = _one(r.stderr)
         assert "the disk is full" in line and "station.toml" in line
         assert tree(mnt) == []
+
+
+def test_overlapping_files_of_one_import(tmp_path, capsys):
+    t, v = _series(0, 300)
+    a = _csv(tmp_path / "a.csv", t[:200], v[:200])
+    b = _csv(tmp_path / "b.csv", t[150:], v[150:])  # the same samples where they overlap
+    s = import_csv([a, b], tmp_path / "raw", station="s")
+    assert (s["samples"], s["skipped_samples"]) == (300, 50)
+    c = _csv(tmp_path / "c.csv", t[150:], v[150:] * 2)  # other values: refused
+    assert main(["import", str(a), str(c), "--out", str(tmp_path / "r2"),
+                 "--station", "s"]) == 1
+    line = _errline(capsys)
+    assert "c.csv" in line and "conflict with the samples of a.csv in this import" in line
+    assert not (tmp_path / "r2").exists() or tree(tmp_path / "r2") == []
