@@ -230,6 +230,30 @@ def discard(f: h5py.File | None, path: Path) -> None:
         log.warning("cannot remove %s: %s", path, exc.strerror or exc)
 
 
+def let_go(f: h5py.File, path: Path) -> None:
+    """Close a file whose last writes cannot reach the disk (full, read-only).
+
+    Its file descriptor is first pointed at the null device, so HDF5 can
+    finish closing instead of retrying at interpreter exit (where it
+    crashes); the file on the disk keeps what its last successful flush
+    wrote, exactly like the file of a killed writer (a SWMR file then
+    reopens). Never raises.
+    """
+    try:
+        fd = f.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, int(fd))
+        finally:
+            os.close(null)
+    except Exception as exc:  # noqa: BLE001 - e.g. a driver without a descriptor
+        log.debug("cannot detach %s: %s", path, exc)
+    try:
+        f.close()
+    except Exception as exc:  # noqa: BLE001 - the data that could be kept is on disk
+        log.debug("closing %s: %s", path, short(exc))
+
+
 # --------------------------------------------------------------------- reading
 
 

@@ -25,6 +25,7 @@ from bshm.store.h5io import (  # noqa: F401 - DISK_FULL_ERRNOS re-exported
     DISK_FULL_ERRNOS,
     discard,
     disk_full_error,
+    let_go,
     short,
 )
 from bshm.timeutil import now_ns
@@ -223,9 +224,15 @@ class LiveFile:
         except (StoreError, OSError, KeyError, ValueError) as exc:
             log.debug("no summary of %s: %s", self.path, exc)
         try:
+            self.f.flush()  # (a failed close would leave h5py's objects half released)
             self.f.close()
-        except Exception as exc:  # pragma: no cover - h5py close failure
-            log.error("closing %s failed: %s", self.path, exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full or read-only disk
+            # its last writes cannot be made: let go of it (no crash at exit) and keep
+            # the .part name, as for the file of a killed writer (what was flushed reads)
+            log.error("closing %s failed (%s): left as it was at its last flush",
+                      self.path, short(exc))
+            let_go(self.f, self.path)
+            return self.path, None
         return finalize(self.path), summ
 
 

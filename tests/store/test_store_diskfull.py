@@ -47,3 +47,50 @@ def test_read_only_file_system_is_disk_full_error(tmp_path):
             _write_and_flush(w)
         assert ei.value.errno == errno.EROFS
         assert "read-only" in str(ei.value)
+
+
+def test_disk_full_while_writing_keeps_what_was_flushed_and_exits_cleanly(tmp_path):
+    """The disk fills while a file is open: one DiskFullError, the samples flushed
+    before stay readable (the file is left as a killed writer leaves it), and the
+    process exits normally (HDF5 used to crash at exit: SIGSEGV)."""
+    import subprocess
+    import sys
+
+    with tiny_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        code = (
+            "import sys, numpy as np\n"
+            "sys.path[:0] = sys.argv[2].split(';')\n"
+            "from fs_faults import fill\n"
+            "from store_helpers import T0, acc_spec, det_block\n"
+            "from bshm.errors import DiskFullError\n"
+            "from bshm.store import RawWriter\n"
+            "w = RawWriter(sys.argv[1], 'st', [acc_spec()], flush_interval_s=3600)\n"
+            "w.write('acc', det_block(0, 1000, 3), t0_ns=T0)\n"
+            "w.flush()\n"
+            "fill(sys.argv[3])\n"
+            "try:\n"
+            "    w.write('acc', det_block(1000, 200_000, 3), t0_ns=T0 + 10 * 10**9)\n"
+            "    w.flush()\n"
+            "except DiskFullError as exc:\n"
+            "    print('full', exc.errno)\n"
+            "try:\n"
+            "    w.close()\n"
+            "except DiskFullError:\n"
+            "    print('close full')\n"
+        )
+        here = os.path.dirname(__file__)
+        r = subprocess.run([sys.executable, "-c", code, str(mnt / "d"),
+                            f"{here};{os.path.dirname(here)}", str(mnt)],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert r.stdout.split() == ["full", str(errno.ENOSPC), "close", "full"]
+        [part] = (mnt / "d").glob("*.h5.part")  # not renamed: it was not finished
+        for f in mnt.glob("filler-*"):
+            f.unlink()
+        from bshm.store import open_raw
+        from store_helpers import det_block
+
+        with open_raw(part) as rd:
+            rec = rd.read("acc")
+            assert rec.n_samples >= 1000  # everything flushed before the disk filled
+            assert np.array_equal(rec.data[:1000], det_block(0, 1000, 3))
