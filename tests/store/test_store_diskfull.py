@@ -87,8 +87,9 @@ def test_disk_full_while_writing_keeps_what_was_flushed_and_exits_cleanly(tmp_pa
         [part] = (mnt / "d").glob("*.h5.part")  # not renamed: it was not finished
         for f in mnt.glob("filler-*"):
             f.unlink()
-        from bshm.store import open_raw
         from store_helpers import det_block
+
+        from bshm.store import open_raw
 
         with open_raw(part) as rd:
             rec = rd.read("acc")
