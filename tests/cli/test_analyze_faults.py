@@ -15,10 +15,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from fs_faults import fill, remount_read_only, tiny_tmpfs, tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+from fs_faults import fill, remount_read_only, tiny_tmpfs, tree  # noqa: E402
 from store_helpers import flip_byte, header_offset  # noqa: E402
 from test_job_support import (  # noqa: E402
     HOUR_NS,

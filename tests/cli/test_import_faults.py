@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fs_faults import fill, remount_read_only, tiny_tmpfs, tree
 
 from bshm.cli import main
 from bshm.importer import import_csv
 from bshm.store import open_raw
 from bshm.timeutil import parse_time
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+from fs_faults import fill, remount_read_only, tiny_tmpfs, tree  # noqa: E402
 
 BSHM = str(Path(sys.executable).with_name("bshm"))
 T0 = parse_time("2026-03-01T12:00:00Z")
