@@ -71,6 +71,10 @@ class AnalysisSummary:
         Compensation model choice and fit quality.
     notes : list of str
     executor : str
+    files_skipped : list of dict
+        Raw files (or sources of files) not read, with the reason
+        (:meth:`bshm.store.RawReader.problems`): damaged, duplicated or
+        overlapping an earlier file.
     """
 
     station: str
@@ -86,6 +90,7 @@ class AnalysisSummary:
     notes: list[str] = field(default_factory=list)
     executor: str = "local"
     strain: dict[str, Any] = field(default_factory=dict)
+    files_skipped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def max_level(self) -> int:
@@ -120,6 +125,7 @@ class AnalysisSummary:
             "executor": self.executor,
             "strain": self.strain,
             "notes": self.notes,
+            "files_skipped": self.files_skipped,
         }
 
 
@@ -258,6 +264,8 @@ def run_analysis(
                 )
             fs = reader.sources[st.window.source].fs
             runs = reader.records(st.window.source)
+            summary.files_skipped = reader.problems()  # damaged, duplicated, overlapping
+            summary.notes += [f"not read: {p['reason']}" for p in summary.files_skipped]
         planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
         staged, _ = load_pending(pending_dir)
         done = _stored_starts(rpath) | {r.start_ns for r in staged}

@@ -78,7 +78,15 @@ class DaskExecutor:
             logging.getLogger("distributed").setLevel(logging.WARNING)
         self._cluster = None
         if scheduler:
-            self.client = Client(scheduler, timeout="20s")
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except OSError as exc:  # (TimeoutError too): one clear line, no traceback
+                from bshm.errors import AnalysisError
+
+                raise AnalysisError(
+                    f"cannot reach the Dask scheduler {scheduler} ({exc}); is it running, and "
+                    "is the address right? (or run without --scheduler)"
+                ) from None
         else:
             for k, v in _SINGLE_THREAD_ENV.items():
                 os.environ.setdefault(k, v)
@@ -152,12 +160,22 @@ def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
             arrays[f"{i}_{f}"] = np.asarray(getattr(r, f))
         arrays[f"{i}_shapes"] = np.asarray(r.shapes, np.complex128)
     tmp = folder / (name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    final = folder / name
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = folder / name
+        os.replace(tmp, final)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial batch behind
+        from bshm.store.h5io import disk_full_error
+
+        full = disk_full_error(exc, folder, "stage results in") if isinstance(exc, OSError) \
+            else None
+        if full is not None:
+            raise full from None
+        raise
     return final
 
 

@@ -28,6 +28,7 @@ reason             when
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -377,12 +378,32 @@ def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
     if any(s is None for s in maybe):
         return None
     starts = [int(s) for s in maybe if s is not None]
+    period = _rollover_ns(files)
     keep = []
     for i, (p, s) in enumerate(zip(files, starts)):
         nxt = next((t for t in starts[i + 1 :] if t > s), None)
         if s < end_ns and (nxt is None or nxt > start_ns):
             keep.append(p)
+        elif period and s < end_ns and (s // period + 1) * period > start_ns:
+            # a file of a rollover period the batch touches: it may overlap one kept
+            # above (a clock set back), and the reader must see both to exclude it
+            keep.append(p)
     return keep
+
+
+def _rollover_ns(files) -> int | None:
+    """Rollover period (ns) of the newest raw file (root attribute), or None."""
+    from bshm.store.h5io import open_read
+
+    for p in reversed(files):
+        try:
+            f, _ = open_read(p)
+            with f:
+                r = float(f.attrs["rollover_s"])
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+            continue
+        return int(round(r * 1e9)) if math.isfinite(r) and r > 0 else None
+    return None
 
 
 def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list[WindowResult]:

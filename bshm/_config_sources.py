@@ -23,11 +23,12 @@ from bshm.config import (
     SerialSource,
     Source,
     Thresholds,
+    read_name,
 )
 
-_NAME = r"[A-Za-z0-9_.\-]+"
-_NAME_HINT = "letters, digits, '-', '_' and '.' only"
 MAX_REGISTER_ADDRESS = 65535
+#: Slowest sampling or poll rate accepted (Hz): one sample every ~17 minutes.
+MIN_RATE_HZ = 1e-3
 
 
 def read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
@@ -76,7 +77,7 @@ def read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
 
 
 def _read_source(v: Validator, t: Table, base: Path) -> Source | None:
-    name = v.string(t, "name", required=True, pattern=_NAME, hint=_NAME_HINT)
+    name = read_name(v, t, "name", "it names a group of the data files")
     kind = v.choice(t, "kind", SOURCE_KINDS, required=True)
     if kind is None:
         # Consume everything so the only message is about the kind.
@@ -120,15 +121,15 @@ def _device_path(v: Validator, t: Table, base: Path) -> str | None:
 def _read_serial(v: Validator, t: Table, name: str, base: Path) -> SerialSource | None:
     port = _device_path(v, t, base)
     settings = _port_settings(v, t)
-    timeout = v.number(t, "timeout", default=0.2, positive=True)
+    timeout = v.number(t, "timeout", default=0.2, positive=True, maximum=60.0)
     protocol = v.choice(t, "protocol", PROTOCOLS, default="binary")
-    fs = v.number(t, "fs", required=True, positive=True, maximum=1e6)
+    fs = v.number(t, "fs", required=True, positive=True, minimum=MIN_RATE_HZ, maximum=1e6)
     fmt = v.choice(t, "sample_format", SAMPLE_FORMATS, default="int24")
     delimiter = v.choice(t, "delimiter", DELIMITERS, default=",")
-    time_column = v.integer(t, "time_column", default=None, minimum=0)
+    time_column = v.integer(t, "time_column", default=None, minimum=0, maximum=10_000)
     checksum = v.boolean(t, "checksum", default=False)
-    silence = v.number(t, "silence_timeout", default=2.0, positive=True)
-    backoff = v.number(t, "reconnect_max", default=30.0, positive=True)
+    silence = v.number(t, "silence_timeout", default=2.0, positive=True, maximum=3600.0)
+    backoff = v.number(t, "reconnect_max", default=30.0, positive=True, maximum=86400.0)
     channels = []
     columns: dict[int, str] = {}
     for ct in v.table_list(t, "channels", required=True):
@@ -198,10 +199,11 @@ def _read_modbus(v: Validator, t: Table, name: str, kind: str, base: Path) -> Mo
     else:
         port = _device_path(v, t, base)
         settings = _port_settings(v, t)
-    rate = v.number(t, "poll_rate", required=True, positive=True, maximum=1000)
-    timeout = v.number(t, "timeout", default=0.2, positive=True)
+    rate = v.number(t, "poll_rate", required=True, positive=True, minimum=MIN_RATE_HZ,
+                    maximum=1000)
+    timeout = v.number(t, "timeout", default=0.2, positive=True, maximum=60.0)
     retries = v.integer(t, "retries", default=1, minimum=0, maximum=10)
-    backoff = v.number(t, "reconnect_max", default=30.0, positive=True)
+    backoff = v.number(t, "reconnect_max", default=30.0, positive=True, maximum=86400.0)
     max_gap = v.integer(t, "max_gap", default=8, minimum=0, maximum=124)
     min_unit = 1 if kind == "modbus-rtu" else 0
     default_unit = v.integer(t, "unit_id", default=1, minimum=min_unit, maximum=247)
@@ -293,7 +295,7 @@ def _check_overlaps(v: Validator, registers: list[tuple[Table, Register]]) -> No
 
 
 def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | None:
-    name = v.string(t, "name", required=True, pattern=_NAME, hint=_NAME_HINT)
+    name = read_name(v, t, "name", "channel names appear in files and reports")
     quantity = v.choice(t, "quantity", QUANTITIES, required=True)
     unit = v.string(t, "unit", required=True)
     scale = v.number(t, "scale", default=None)
@@ -312,7 +314,8 @@ def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | No
         v.problem(t.key("scale"), "must not be 0", "a zero scale would record only the offset")
     location = v.location(t, "location")
     direction = v.choice(t, "direction", DIRECTIONS, default="")
-    column = v.integer(t, "column", default=None, minimum=0) if allow_column else None
+    column = v.integer(t, "column", default=None, minimum=0, maximum=10_000) if allow_column \
+        else None
     thresholds = _read_thresholds(v, v.table(t, "thresholds"))
     if allow_column:
         v.no_unknown(t)  # registers check their table after reading the point

@@ -16,6 +16,18 @@ from bshm.timeutil import parse_duration
 
 _MISSING = object()
 
+#: Every number read from a config must be finite and plausible: at most this
+#: large in magnitude (unless the key sets its own maximum) ...
+PLAUSIBLE_MAX = 1e12
+#: ... and, when not zero, at least this large (a 1e-300 is a typo, not a value).
+PLAUSIBLE_MIN = 1e-12
+#: Integers: at most this large in magnitude unless the key sets a maximum.
+INT_MAX = 10**9
+#: Durations: at most ten years unless the key sets a maximum.
+DURATION_MAX_S = 10 * 365.25 * 86400
+#: Locations (m): coordinates along the bridge or of a map projection.
+LOCATION_MAX_M = 1e7
+
 
 class Table:
     """A TOML table with its key path and the keys already consumed."""
@@ -197,9 +209,15 @@ class Validator:
                 t.key(name), f"must be a number, not {_type_name(value)}", "write it without quotes"
             )
             return None
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond float range
+            x = math.inf
         if not math.isfinite(x):
-            self.problem(t.key(name), f"{value} is not a finite number")
+            self.problem(t.key(name), f"{value} is not a finite number",
+                         "give a plain number such as 12.5")
+            return None
+        if not self._plausible(t.key(name), x, minimum, maximum):
             return None
         if positive and x <= 0:
             self.problem(t.key(name), f"{value} must be > 0")
@@ -214,6 +232,20 @@ class Validator:
             self.problem(t.key(name), f"{value} must be < {below:g}")
             return None
         return x
+
+    def _plausible(self, key: str, x: float, minimum: float | None,
+                   maximum: float | None) -> bool:
+        """Reject magnitudes no sensor, device or bridge has (e.g. 1e308, 1e-300)."""
+        hi = PLAUSIBLE_MAX if maximum is None else max(PLAUSIBLE_MAX, abs(maximum))
+        if abs(x) > hi:
+            self.problem(key, f"{x:g} is implausibly large", f"values up to {hi:g} are accepted")
+            return False
+        lo = PLAUSIBLE_MIN if minimum is None or minimum <= 0 else min(PLAUSIBLE_MIN, minimum)
+        if x != 0 and abs(x) < lo:
+            self.problem(key, f"{x:g} is implausibly small",
+                         f"use 0 or a magnitude of at least {lo:g}")
+            return False
+        return True
 
     def integer(
         self,
@@ -232,6 +264,10 @@ class Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(t.key(name), f"must be an integer, not {_type_name(value)}")
             return None
+        if maximum is None and abs(value) > INT_MAX:
+            self.problem(t.key(name), f"{value} is implausibly large",
+                         f"integers up to {INT_MAX} are accepted")
+            return None
         if minimum is not None and value < minimum:
             self.problem(t.key(name), f"{value} is below the minimum {minimum}")
             return None
@@ -241,7 +277,13 @@ class Validator:
         return value
 
     def duration(
-        self, t: Table, name: str, *, default: float, minimum: float | None = None
+        self,
+        t: Table,
+        name: str,
+        *,
+        default: float,
+        minimum: float | None = None,
+        maximum: float | None = None,
     ) -> float:
         """A duration in seconds, given as a number of seconds or ``"10min"``."""
         value = self._value(t, name, False, default)
@@ -252,10 +294,21 @@ class Validator:
                 'e.g. "10min", "1h" or a number of seconds',
             )
             return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(t.key(name), f"{value} is not a finite duration",
+                         'e.g. "10min", "1h" or a number of seconds')
+            return default
+        longest = DURATION_MAX_S if maximum is None else maximum
         try:
             seconds = parse_duration(value) / 1e9
         except ValueError as exc:
             self.problem(t.key(name), str(exc))
+            return default
+        except OverflowError:
+            seconds = math.inf
+        if not seconds <= longest:
+            self.problem(t.key(name), f"{value!r} is longer than {_seconds_text(longest)}",
+                         f"give at most {_seconds_text(longest)}")
             return default
         if minimum is not None and seconds < minimum:
             self.problem(t.key(name), f"{value!r} is shorter than {minimum:g} s")
@@ -304,6 +357,8 @@ class Validator:
                     "write numbers without quotes" + (' or "auto"' if allow_none else ""),
                 )
                 return tuple(default)
+            elif not self._plausible(t.key(name), float(x), None, None):
+                return tuple(default)
             elif positive and x <= 0:
                 self.problem(t.key(name), f"{x} must be > 0")
                 return tuple(default)
@@ -333,6 +388,10 @@ class Validator:
             )
             return default
         a, b, c = (float(x) for x in value)
+        if not all(math.isfinite(x) and abs(x) <= PLAUSIBLE_MAX for x in (a, b, c)):
+            self.problem(t.key(name), f"{value} must be finite numbers",
+                         f"limits up to {PLAUSIBLE_MAX:g} are accepted")
+            return default
         ok = (a > b > c) if decreasing else (a < b < c)
         if not ok:
             order = "decrease" if decreasing else "increase"
@@ -346,14 +405,21 @@ class Validator:
         nan = math.nan
         if value is None:
             return (nan, nan, nan)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return (float(value), nan, nan)
+        scalar = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if scalar:
+            value = [value]
         if (
             isinstance(value, list)
             and 1 <= len(value) <= 3
             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
         ):
-            xs = [float(x) for x in value] + [nan] * (3 - len(value))
+            xs = [float(x) for x in value]
+            if not all(math.isfinite(x) and abs(x) <= LOCATION_MAX_M for x in xs):
+                shown = value[0] if scalar else value
+                self.problem(t.key(name), f"{shown} is not a location on a bridge",
+                             f"give finite distances in m, at most {LOCATION_MAX_M:g}")
+                return (nan, nan, nan)
+            xs += [nan] * (3 - len(xs))
             return (xs[0], xs[1], xs[2])
         self.problem(
             t.key(name),
@@ -361,3 +427,13 @@ class Validator:
             "e.g. location = 12.5 or location = [12.5, -3.0, 0.0]",
         )
         return (nan, nan, nan)
+
+
+def _seconds_text(s: float) -> str:
+    if s >= 86400 * 365:
+        return f"{s / (86400 * 365.25):.3g} years"
+    if s >= 86400:
+        return f"{s / 86400:g} d"
+    if s >= 3600:
+        return f"{s / 3600:g} h"
+    return f"{s:g} s"

@@ -50,6 +50,10 @@ REGISTER_WIDTH = {
     "float64": 4,
 }
 _NAN3 = (math.nan, math.nan, math.nan)
+#: Longest rollover period (one file per station per day at most).
+MAX_ROLLOVER_S = 86400.0
+#: Longest analysis window.
+MAX_WINDOW_S = 86400.0
 
 Levels = tuple[float, float, float]
 
@@ -338,6 +342,10 @@ def parse_station(text: str, *, base_dir: Path | None = None, path: Path | None 
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", name) from None
+    except RecursionError:
+        raise ConfigError(
+            "not a station config: its tables or arrays are nested too deeply to read", name
+        ) from None
     v = Validator()
     base = base_dir if base_dir is not None else Path.cwd()
     station = _read_station(v, Table(doc, ""), base, path)
@@ -348,16 +356,10 @@ def parse_station(text: str, *, base_dir: Path | None = None, path: Path | None 
 
 def _read_station(v: Validator, root: Table, base: Path, path: Path | None) -> Station | None:
     st = v.table(root, "station", required=True)
-    name = v.string(
-        st,
-        "name",
-        required=True,
-        pattern=r"[A-Za-z0-9_.\-]+",
-        hint="letters, digits, '-', '_' and '.' only (it names the files)",
-    )
+    name = read_name(v, st, "name", "it names the data files")
     description = v.string(st, "description", default="")
     data_dir = v.string(st, "data_dir", default="data")
-    rollover = v.duration(st, "rollover", default=3600.0, minimum=60.0)
+    rollover = v.duration(st, "rollover", default=3600.0, minimum=60.0, maximum=MAX_ROLLOVER_S)
     v.no_unknown(st)
 
     br = v.table(root, "bridge")
@@ -387,6 +389,21 @@ def _read_station(v: Validator, root: Table, base: Path, path: Path | None) -> S
     )
 
 
+def read_name(v: Validator, t: Table, key: str, why: str) -> str | None:
+    """A station, source or channel name: 1..100 bytes, safe in file names."""
+    from bshm.store.schema import NAME_CHARS, name_problem
+
+    value = v.string(t, key, required=True)
+    if value is None:
+        return None
+    problem = name_problem(value)
+    if problem:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        v.problem(t.key(key), f"{shown!r} {problem}", f"use {NAME_CHARS}; {why}")
+        return None
+    return value
+
+
 def _read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
     from bshm import _config_sources
 
@@ -396,7 +413,7 @@ def _read_sources(v: Validator, root: Table, base: Path) -> list[Source]:
 def _read_analysis(v: Validator, t: Table, sources: list[Source]) -> AnalysisSettings:
     src = v.string(t, "source")
     channels = v.string_list(t, "channels", default=())
-    window = v.duration(t, "window", default=600.0, minimum=1.0)
+    window = v.duration(t, "window", default=600.0, minimum=1.0, maximum=MAX_WINDOW_S)
     overlap = v.number(t, "overlap", default=0.0, minimum=0.0, below=1.0)
     decim = v.number(t, "decimate_to", default=None, positive=True)
     frange = v.float_list(t, "freq_range", default=(0.3, None), length=2, allow_none=True)
@@ -405,7 +422,7 @@ def _read_analysis(v: Validator, t: Table, sources: list[Source]) -> AnalysisSet
     lag = v.integer(t, "time_lag", default=40, minimum=2, maximum=1000)
     temp = v.string(t, "temperature")
     baseline = v.string_list(t, "baseline", default=(), length=2)
-    bdays = v.number(t, "baseline_days", default=14.0, positive=True)
+    bdays = v.number(t, "baseline_days", default=14.0, positive=True, maximum=3660.0)
     v.no_unknown(t)
 
     by_name = {s.name: s for s in sources}
@@ -467,8 +484,8 @@ def _read_analysis(v: Validator, t: Table, sources: list[Source]) -> AnalysisSet
 
 def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSettings:
     feed = v.string(t, "feed")
-    k = v.integer(t, "persistence_k", default=3, minimum=1)
-    n = v.integer(t, "persistence_n", default=5, minimum=1)
+    k = v.integer(t, "persistence_k", default=3, minimum=1, maximum=1000)
+    n = v.integer(t, "persistence_n", default=5, minimum=1, maximum=1000)
     fs_pct = v.levels(t, "frequency_shift_pct", default=(1.0, 2.0, 4.0))
     alpha = v.levels(t, "novelty_alpha", default=(1e-2, 1e-3, 1e-4), decreasing=True)
     mac = v.levels(t, "mac_drop", default=(0.05, 0.10, 0.20))

@@ -116,6 +116,17 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error (HDF5's can span several lines)."""
+    import errno
+
+    hint = {errno.ENOSPC: " (the disk is full)", errno.EROFS: " (the file system is read-only)",
+            errno.EDQUOT: " (the disk quota is exceeded)"}.get(exc.errno or 0, "")
+    what = exc.strerror or " ".join(str(exc).split())[:200] or type(exc).__name__
+    where = exc.filename if exc.filename is not None else ""
+    return f"{what}: {where}{hint}" if where else f"{what}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bshm`` command line; return the exit code."""
     parser = build_parser()
@@ -139,10 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"bshm: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except OSError as exc:  # a read-only or full disk, a missing file, no permission ...
         if args.debug:
             raise
-        print(f"bshm: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        print(f"bshm: error: {_os_error_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except ValueError as exc:
         if args.debug:

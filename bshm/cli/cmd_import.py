@@ -29,6 +29,17 @@ the record start; the start then comes from the file name
 the time column and checked for regularity. Every file is checked before
 anything is written; the time between files becomes gap records.
 
+Importing is idempotent: samples already in the store (same time, same
+values) are skipped and counted, so importing a file twice, or files that
+partly overlap earlier imports, adds only the new samples. Samples that
+contradict stored ones (other values at a stored time, or another time
+grid inside stored data) stop the import before anything is written. If
+writing fails (disk full, read-only folder), the files written so far are
+removed: an import completes or leaves the store as it was.
+
+exit codes: 0 imported (or nothing new), 1 bad input data or a write
+failure, 2 bad options.
+
 Describe the channels with --quantity/--unit or a TOML file (--channels):
 
     [channels.A1]
@@ -104,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
         start = parse_time(args.start) if args.start else None
     except ValueError as exc:
         raise ConfigError(f"--start: {exc}") from None
-    if args.fs is not None and args.fs <= 0:
-        raise ConfigError("--fs must be > 0")
+    if args.fs is not None and not 1e-6 <= args.fs <= 1e7:
+        raise ConfigError(f"--fs {args.fs:g}: give the sampling rate in Hz (1e-06 .. 1e+07)")
     if not -14 <= args.utc_offset <= 14:
         raise ConfigError(f"--utc-offset {args.utc_offset:g}: hours between -14 and 14")
     summary = import_csv(
@@ -121,10 +132,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(summary, indent=2))
-    else:
+    elif summary["samples"] == 0:
         print(
-            f"imported {summary['files']} file(s), {summary['samples']} samples of "
+            f"nothing new: all {summary['skipped_samples']} samples of the "
+            f"{summary['files']} file(s) are already in {args.out}"
+        )
+    else:
+        skipped = summary["skipped_samples"]
+        print(
+            f"imported {summary['files']} file(s), {summary['samples']} new samples of "
             f"{len(summary['channels'])} channels at {summary['fs']:g} Hz, "
             f"{summary['start']} .. {summary['end']}, {summary['gaps']} gap(s) -> {args.out}"
+            + (f"; {skipped} samples already there were skipped" if skipped else "")
         )
     return 0

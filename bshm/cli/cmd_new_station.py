@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         from bshm.fixtures.stations import station_template_toml
 
         text = station_template_toml()
-    folder.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    _write(folder, target, text)
     station = load_station(target)  # what we write must load
     kinds = ", ".join(f"{s.name} ({s.kind}, {len(s.channels)} ch)" for s in station.sources)
     print(f"wrote {target}: station {station.name!r}, sources: {kinds}")
@@ -58,3 +57,33 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"next: edit {target}, then: bshm acquire {target}")
     return 0
+
+
+def _write(folder: Path, target: Path, text: str) -> None:
+    """Write ``target`` through a temporary file and a rename: a full or
+    read-only disk gives one clear error and leaves no partial file."""
+    import errno
+    import os
+    import tempfile
+
+    from bshm.errors import DiskFullError
+
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".station.toml.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # (mkstemp makes it private)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+                  errno.EDQUOT: "the disk quota is exceeded"}.get(exc.errno or 0)
+        if reason:
+            raise DiskFullError(f"cannot write {target}: {reason}", path=str(target),
+                                errno=exc.errno) from None
+        raise
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

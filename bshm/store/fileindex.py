@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -28,12 +29,13 @@ import h5py
 import numpy as np
 
 from bshm._version import __version__
-from bshm.errors import SchemaVersionError, StoreError
+from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
 from bshm.store import schema as S
+from bshm.store.h5io import is_checksum_error, open_read, short
 
 log = logging.getLogger(__name__)
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: created_ns, checksums
 _CACHE_MAX_AGE_S = 90 * 86400  # cache files of folders not opened for this long go
 
 
@@ -48,9 +50,16 @@ def cache_dir() -> Path:
 
 
 def cache_path(folder: Path) -> Path:
-    """The summary cache file of a data folder (named by its absolute path)."""
-    key = str(Path(folder).resolve())
-    return cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    """The summary cache file of a data folder: ``<folder name>-<hash>.json``.
+
+    The hash of the absolute path makes it unique; the folder's own name
+    (made safe with :func:`bshm.store.schema.safe_name`, so that no name,
+    however crafted, reaches outside the cache folder) makes it readable.
+    """
+    p = Path(folder).resolve()
+    digest = hashlib.sha256(str(p).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    label = S.safe_name(p.name or "root")[:40]
+    return cache_dir() / f"{label}-{digest}.json"
 
 
 @dataclass
@@ -72,6 +81,11 @@ class FileSummary:
     version: int
     sources: dict[str, SrcSummary]
     stat: tuple[int, int]  # (st_mtime_ns, st_size)
+    #: host time the file was created (root attribute ``created_ns``): which
+    #: of two overlapping files was written first
+    created_ns: int = 0
+    #: True when the sample datasets carry Fletcher32 checksums
+    checksums: bool = False
 
     @property
     def live(self) -> bool:
@@ -124,18 +138,20 @@ class OpenFile:
 
 
 def _open_h5(path: Path) -> tuple[h5py.File, bool]:
-    """Open read-only, as a SWMR reader when the file allows it."""
+    """Open read-only: a finished file plainly, a live one as a SWMR reader;
+    never waits long on a damaged file (:func:`bshm.store.h5io.open_read`)."""
     if not path.exists():
         raise StoreError(f"{path}: no such file")
     try:
-        try:
-            return h5py.File(path, "r", swmr=True), True
-        except (OSError, RuntimeError, ValueError):
-            return h5py.File(path, "r"), False  # e.g. a file without SWMR superblock
+        return open_read(path)
     except (OSError, RuntimeError, ValueError) as exc:
-        msg = str(exc).split("(")[0].strip() or type(exc).__name__
-        raise StoreError(
-            f"{path}: not a readable HDF5 file ({msg}); it may be truncated or not a bshm file"
+        if is_checksum_error(exc):
+            raise DamagedFileError(
+                f"{path}: damaged file ({short(exc)}); restore it from a copy",
+                path=str(path)) from None
+        raise DamagedFileError(
+            f"{path}: not a readable HDF5 file ({short(exc)}); it may be truncated or not a "
+            "bshm file", path=str(path)
         ) from None
 
 
@@ -152,9 +168,9 @@ def _check_size(f: h5py.File, path: Path) -> None:
         return
     if have < need:
         f.close()
-        raise StoreError(
-            f"{path}: truncated file ({have} of {need} bytes); restore it from a copy"
-        )
+        raise DamagedFileError(
+            f"{path}: truncated file ({have} of {need} bytes); restore it from a copy",
+            path=str(path))
 
 
 def check_version(f: h5py.File, path: Path, kind: str = S.KIND) -> int:
@@ -221,8 +237,28 @@ def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
         for i in range(n)
     )
     cnames = tuple(_str_list(g[S.COUNTERS].attrs["names"])) if S.COUNTERS in g else ()
-    return S.SourceInfo(name, _attr_str(a, "kind"), float(a["fs"]), chans,
-                        _attr_str(a, "timing", "regular"), cnames)
+    fs = _fs_attr(a, name)
+    timing = _attr_str(a, "timing", "regular")
+    if timing not in S.TIMINGS:
+        raise ValueError(f"sources/{name}: timing {timing!r} is not one of {', '.join(S.TIMINGS)}")
+    d = g.get(S.DATA)
+    if d is not None and (len(d.shape) != 2 or d.shape[1] != n):
+        raise ValueError(f"sources/{name}/data has shape {d.shape}, not (n, {n}) for the "
+                         f"{n} channel names")
+    return S.SourceInfo(name, _attr_str(a, "kind"), fs, chans, timing, cnames)
+
+
+def _fs_attr(a: Any, name: str) -> float:
+    """The ``fs`` attribute, checked: 0, NaN, negative or absurd marks a damaged file."""
+    raw = a.get("fs")
+    try:
+        fs = float(np.asarray(raw).reshape(()))
+    except (TypeError, ValueError):
+        raise ValueError(f"sources/{name}: fs attribute {raw!r} is not a number") from None
+    if not (math.isfinite(fs) and S.FS_MIN <= fs <= S.FS_MAX):
+        raise ValueError(f"sources/{name}: fs = {fs!r} Hz is not a sampling rate "
+                         f"({S.FS_MIN:g}..{S.FS_MAX:g} Hz)")
+    return fs
 
 
 def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
@@ -247,6 +283,27 @@ def block_table(of: OpenFile, source: str, fs: float) -> tuple[np.ndarray, ...]:
     tab = (fsamp, n, t0, k0, first, last, arr["device_t0_ns"][keep].astype(np.int64))
     of.tables[source] = tab
     return tab
+
+
+def row_span(of: OpenFile, info: S.SourceInfo, r0: int, r1: int) -> tuple[int, int] | None:
+    """Time span ``[first, last + period)`` of data rows ``[r0, r1)`` of a
+    source, from its block table or time dataset; None when unknown."""
+    p = S.period_ns(info.fs)
+    try:
+        if info.timing == "regular":
+            fsamp, _, t0, k0, _, _, _ = block_table(of, info.name, info.fs)
+            rows = np.array([r0, r1 - 1], np.int64)
+            bi = np.searchsorted(fsamp, rows, side="right") - 1
+            if np.all(bi >= 0):
+                tt = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], info.fs)
+                return int(tt[0]), int(tt[1]) + p
+        else:
+            ds = of.require(info.name, S.TIME)
+            if r1 <= ds.shape[0]:
+                return int(ds[r0]), int(ds[r1 - 1]) + p
+    except (OSError, KeyError, RuntimeError, ValueError):
+        pass
+    return None
 
 
 def n_timestamped(of: OpenFile, source: str) -> int:
@@ -289,7 +346,8 @@ def summarize_file(of: OpenFile, previous: FileSummary | None = None) -> FileSum
             sources = {name: _summarize_source(of, name, None, ss.info)
                        for name, ss in previous.sources.items()}
             return FileSummary(path, previous.station, previous.start_ns, previous.version,
-                               sources, (st.st_mtime_ns, st.st_size))
+                               sources, (st.st_mtime_ns, st.st_size), previous.created_ns,
+                               previous.checksums)
         f = of.f
         v = check_version(f, path)
         a = f.attrs
@@ -297,12 +355,21 @@ def summarize_file(of: OpenFile, previous: FileSummary | None = None) -> FileSum
         grp = f.get(S.SOURCES_GROUP)
         for name in (grp.keys() if grp is not None else ()):
             sources[name] = _summarize_source(of, name, grp[name])
-        return FileSummary(path, _attr_str(a, "station"), int(a.get("start_ns", 0)), v, sources,
-                           (st.st_mtime_ns, st.st_size))
+        start = int(a.get("start_ns", 0))
+        created = int(a.get("created_ns", start))
+        checks = bool(sources) and all(_has_checksum(of, n) for n in sources)
+        return FileSummary(path, _attr_str(a, "station"), start, v, sources,
+                           (st.st_mtime_ns, st.st_size), created, checks)
     except StoreError:
         raise
     except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
-        raise StoreError(f"{path}: damaged raw file ({exc})") from None
+        raise DamagedFileError(f"{path}: damaged raw file ({short(exc)})",
+                               path=str(path)) from None
+
+
+def _has_checksum(of: OpenFile, source: str) -> bool:
+    d = of.dataset(source, S.DATA)
+    return bool(d is not None and d.fletcher32)
 
 
 def _summarize_source(of: OpenFile, name: str, g: h5py.Group | None,
@@ -362,7 +429,8 @@ def _summary_to_json(s: FileSummary) -> dict[str, Any]:
             "counters": ss.counters, "runs": [list(r) for r in ss.runs],
         }
     return {"station": s.station, "start_ns": s.start_ns, "version": s.version,
-            "stat": list(s.stat), "sources": srcs}
+            "stat": list(s.stat), "sources": srcs, "created_ns": s.created_ns,
+            "checksums": s.checksums}
 
 
 def _loc3(v: list[Any]) -> tuple[float, float, float]:
@@ -385,7 +453,8 @@ def _summary_from_json(path: Path, d: dict[str, Any]) -> FileSummary:
             [(int(a), int(b)) for a, b in x["runs"]],
         )
     return FileSummary(path, d["station"], int(d["start_ns"]), int(d["version"]), sources,
-                       (int(d["stat"][0]), int(d["stat"][1])))
+                       (int(d["stat"][0]), int(d["stat"][1])),
+                       int(d.get("created_ns", d["start_ns"])), bool(d.get("checksums", False)))
 
 
 class IndexCache:
@@ -424,9 +493,14 @@ class IndexCache:
         except (KeyError, TypeError, ValueError, IndexError):
             return None
 
-    def put(self, path: Path, value: FileSummary | str, stat: tuple[int, int]) -> None:
+    def error_kind(self, path: Path) -> str:
+        """Kind of a cached error (``damaged``, ``version``, ``other``)."""
+        return str(self.entries.get(path.name, {}).get("kind", "other"))
+
+    def put(self, path: Path, value: FileSummary | str, stat: tuple[int, int],
+            kind: str = "other") -> None:
         if isinstance(value, str):
-            self.entries[path.name] = {"stat": list(stat), "error": value}
+            self.entries[path.name] = {"stat": list(stat), "error": value, "kind": kind}
         else:
             self.entries[path.name] = _summary_to_json(value)
         self.dirty = True

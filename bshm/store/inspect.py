@@ -60,7 +60,9 @@ def summarize(path: str | os.PathLike, *, records: bool = True) -> dict[str, Any
     dict
         For raw data: ``{"schema_version", "kind": "raw", "station", "path",
         "start_ns", "end_ns", "start", "end", "files": [path, ...],
-        "file_info": [...], "skipped": [...], "sources": [{"name", "kind", "fs",
+        "file_info": [...], "skipped": [...], "damaged": [{"file", "reason"}],
+        "excluded": [{"file", "kind", "source", "kept", "start_ns", "end_ns",
+        "reason"}], "sources": [{"name", "kind", "fs",
         "timing", "samples", "start_ns", "end_ns", "start", "end", "gaps",
         "gap_total_s", "counters", "channels": [{"name", "quantity", "unit",
         ...}], "records"}]}``. Times are int64 ns and ISO 8601 UTC strings;
@@ -90,6 +92,7 @@ def summarize(path: str | os.PathLike, *, records: bool = True) -> dict[str, Any
 
 def _summarize_raw(r: Any, with_records: bool) -> dict[str, Any]:
     sums = r.summaries()
+    problems = r.problems()
     sources = []
     for name, info in r.sources.items():
         n = r.n_samples(name)
@@ -140,6 +143,9 @@ def _summarize_raw(r: Any, with_records: bool) -> dict[str, Any]:
             for s in sums
         ],
         "skipped": [{"path": str(p), "reason": why} for p, why in r.skipped],
+        "damaged": [{"file": x["file"], "reason": x["reason"]} for x in problems
+                    if x["kind"] == "damaged"],
+        "excluded": [x for x in problems if x["kind"] in ("overlap", "duplicate")],
         "sources": sources,
     }
 
@@ -173,8 +179,12 @@ def format_text(summary: dict[str, Any], *, max_files: int = 10) -> str:
             out.append(f"          ... {len(files) - 2 * (max_files // 2)} more ...")
             continue
         out.append(f"          {Path(f['path']).name}  {f['size_bytes'] / 1e6:.2f} MB")
+    damaged = {d["file"] for d in summary.get("damaged", [])}
     for sk in summary["skipped"]:
-        out.append(f"skipped   {sk['reason']}")
+        tag = "DAMAGED " if sk["path"] in damaged else "skipped "
+        out.append(f"{tag}  {sk['reason']}")
+    for ex in summary.get("excluded", []):
+        out.append(f"excluded  {ex['reason']}")
     for s in summary["sources"]:
         out.append("")
         out.append(f"source {s['name']}  ({s['kind']}, {s['timing']}, {s['fs']:g} Hz, "

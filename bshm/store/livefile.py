@@ -9,7 +9,6 @@ samples first, flushes them, and only then writes and flushes the index
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 from pathlib import Path
@@ -19,9 +18,16 @@ import h5py
 import numpy as np
 
 from bshm._version import __version__
-from bshm.errors import DiskFullError, StoreError
+from bshm.errors import StoreError
 from bshm.store import schema as S
 from bshm.store.fileindex import FileSummary, OpenFile, summarize_file
+from bshm.store.h5io import (  # noqa: F401 - DISK_FULL_ERRNOS re-exported
+    DISK_FULL_ERRNOS,
+    discard,
+    disk_full_error,
+    let_go,
+    short,
+)
 from bshm.timeutil import now_ns
 
 log = logging.getLogger(__name__)
@@ -171,15 +177,11 @@ class LiveFile:
             self.src = {s.name: FileSource(s, _create_source(root, s, compression)) for s in specs}
             f.swmr_mode = True
         except Exception as exc:
-            try:
-                f.close()
-            except Exception as close_exc:  # noqa: BLE001 - a file HDF5 could not write
-                log.debug("closing %s after a failed initialisation: %s", self.path, close_exc)
-            self.path.unlink(missing_ok=True)  # holds no sample yet: leave no litter
+            discard(f, self.path)  # holds no sample yet: leave no litter
             full = disk_full_error(exc, self.path, "initialise")
             if full is not None:
                 raise full from exc
-            raise StoreError(f"cannot initialise {self.path}: {exc}") from exc
+            raise StoreError(f"cannot initialise {self.path}: {short(exc)}") from exc
         self.f = f
         log.info("raw file %s opened", self.path)
 
@@ -205,7 +207,7 @@ class LiveFile:
             full = disk_full_error(exc, self.path, "write")
             if full is not None:
                 raise full from exc
-            raise StoreError(f"cannot write {self.path}: {exc}") from exc
+            raise StoreError(f"cannot write {self.path}: {short(exc)}") from exc
 
     def pending_bytes(self) -> int:
         return sum(s.nbytes_pending for s in self.src.values())
@@ -222,25 +224,19 @@ class LiveFile:
         except (StoreError, OSError, KeyError, ValueError) as exc:
             log.debug("no summary of %s: %s", self.path, exc)
         try:
+            self.f.flush()  # (a failed close would leave h5py's objects half released)
             self.f.close()
-        except Exception as exc:  # pragma: no cover - h5py close failure
-            log.error("closing %s failed: %s", self.path, exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full or read-only disk
+            # its last writes cannot be made: let go of it (no crash at exit) and keep
+            # the .part name, as for the file of a killed writer (what was flushed reads)
+            log.error("closing %s failed (%s): left as it was at its last flush",
+                      self.path, short(exc))
+            let_go(self.f, self.path)
+            return self.path, None
         return finalize(self.path), summ
 
 
-#: errno values that mean "this file system will not take more data now"
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 _MAX_NAME_ATTEMPTS = 1000
-
-
-def disk_full_error(exc: BaseException, path: Path, what: str) -> DiskFullError | None:
-    """A :class:`DiskFullError` when ``exc`` is ENOSPC/EDQUOT/EROFS, else None."""
-    code = getattr(exc, "errno", None)
-    if code not in DISK_FULL_ERRNOS:
-        return None
-    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-              errno.EROFS: "the file system is read-only"}[code]
-    return DiskFullError(f"cannot {what} {path}: {reason}", path=str(path), errno=code)
 
 
 def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
@@ -265,7 +261,7 @@ def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
             full = disk_full_error(exc, part, "create")
             if full is not None:
                 raise full from exc
-            raise StoreError(f"cannot create {part}: {exc}") from exc
+            raise StoreError(f"cannot create {part}: {short(exc)}") from exc
     raise StoreError(
         f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} names for "
         f"{S.file_name(station, t_ns, 0)} are taken"
@@ -289,11 +285,14 @@ def _write_root_attrs(f: h5py.File, station: str, t_ns: int, period_start: int,
 
 
 def _filters(compression: str | None) -> dict[str, Any]:
+    """Dataset filters: compression, and a Fletcher32 checksum per chunk
+    (a flipped bit then fails the read instead of returning wrong data)."""
     if compression == "lzf":
-        return {"compression": "lzf", "shuffle": True}
+        return {"compression": "lzf", "shuffle": True, "fletcher32": True}
     if compression == "gzip":
-        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    return {}
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True,
+                "fletcher32": True}
+    return {"fletcher32": True}
 
 
 def _create_source(root: h5py.Group, spec: S.SourceSpec,
@@ -322,13 +321,15 @@ def _create_source(root: h5py.Group, spec: S.SourceSpec,
     ds[S.DATA] = d
     if spec.timing == "regular":
         ds[S.BLOCKS] = g.create_dataset(S.BLOCKS, shape=(0,), maxshape=(None,),
-                                        dtype=S.BLOCK_DTYPE, chunks=(512,))
+                                        dtype=S.BLOCK_DTYPE, chunks=(512,), fletcher32=True)
     else:
         ds[S.TIME] = g.create_dataset(S.TIME, shape=(0,), maxshape=(None,), dtype=np.int64,
                                       chunks=(8192,), **comp)
     ds[S.GAPS] = g.create_dataset(S.GAPS, shape=(0,), maxshape=(None,), dtype=S.GAP_DTYPE,
-                                  chunks=(64,))
-    c = g.create_dataset(S.COUNTERS, data=np.zeros(len(spec.counters), np.int64))
+                                  chunks=(64,), fletcher32=True)
+    nc = len(spec.counters)
+    c = g.create_dataset(S.COUNTERS, data=np.zeros(nc, np.int64),
+                         **({"chunks": (nc,), "fletcher32": True} if nc else {}))
     c.attrs["names"] = list(spec.counters)
     ds[S.COUNTERS] = c
     return ds

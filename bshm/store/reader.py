@@ -11,9 +11,16 @@ used, bounded), and slices are found by binary search on the block table
 (regular sources) or on the time dataset (timestamped sources), so only
 the requested rows are read.
 
-Folders: a file that cannot be read (not HDF5, truncated, wrong schema
-version, another station) is skipped with a logged warning and listed in
-:attr:`RawReader.skipped`; a single file given explicitly raises instead.
+Folders: a file that cannot be read (not HDF5, truncated, damaged, wrong
+schema version, another station) is skipped with a logged warning and
+listed in :attr:`RawReader.skipped`; a single file given explicitly raises
+instead. Finished files are opened without SWMR and live ones with bounded
+retries, so a damaged file never makes a reader wait
+(:mod:`bshm.store.h5io`). Duplicated and overlapping files are excluded by
+the rule of :mod:`bshm.store.overlap`. A data chunk that fails its
+checksum is never returned: its rows become a gap with the reason, and it
+is listed in :attr:`RawReader.damaged`. :meth:`RawReader.problems` lists
+all of these for reports.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from bshm.errors import StoreError
+from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
 from bshm.store import schema as S
 from bshm.store.fileindex import (
     FileSummary,
@@ -38,9 +45,13 @@ from bshm.store.fileindex import (
     SrcSummary,
     block_table,
     n_timestamped,
+    row_span,
     search,
     summarize_file,
 )
+from bshm.store.h5io import read_rows, short
+from bshm.store.overlap import Exclusion, find_exclusions
+from bshm.timeutil import to_iso
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,7 +92,16 @@ class RawReader:
     sources : dict of str to SourceInfo
         Every source found in the files.
     skipped : list of (pathlib.Path, str)
-        Files of a folder that were skipped, with the reason.
+        Files of a folder that were skipped, with the reason (unreadable,
+        damaged, unsupported version, another station, a duplicate).
+    excluded : list of Exclusion
+        Sources of files excluded because they overlap an earlier-written
+        file (:mod:`bshm.store.overlap`); exact duplicates of whole files
+        are in ``skipped`` instead.
+    damaged : list of dict
+        Damaged chunks found while reading: ``{"file", "source", "dataset",
+        "rows": [first, last], "start_ns", "end_ns", "start", "end",
+        "reason"}``; their rows are returned as gaps, never as data.
     """
 
     def __init__(self, path: Any, *, max_open_files: int = 16, allow_empty: bool = False,
@@ -93,6 +113,15 @@ class RawReader:
         self._open: OrderedDict[Path, OpenFile] = OrderedDict()
         self._summ: dict[Path, FileSummary] = {}
         self._bad: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._kind: dict[Path, str] = {}  # why a file is bad: damaged, version, other
+        self._lost: dict[Path, list[tuple[str, S.Gap]]] = {}  # spans of files lost while reading
+        self._chunk_gaps: dict[str, set[S.Gap]] = {}
+        self._excluded: dict[tuple[Path, str], Exclusion] = {}
+        self.excluded: list[Exclusion] = []
+        self.damaged: list[dict[str, Any]] = []
+        self._damaged_keys: set[tuple[str, str, int]] = set()
+        self._dups: set[Path] = set()
+        self._transient: list[S.Gap] = []
         self._warned: set[tuple[Path, str]] = set()
         self._order: list[FileSummary] = []
         self.station = ""
@@ -163,6 +192,9 @@ class RawReader:
             self._drop(p)
         for p in [p for p in self._bad if p not in present]:
             del self._bad[p]
+            self._kind.pop(p, None)
+        for p in [p for p in self._lost if p not in present]:
+            del self._lost[p]
         for p in listing:
             self._scan_one(p)
         if self._cache is not None:
@@ -188,7 +220,8 @@ class RawReader:
             self._summ[p] = cached
             return
         if isinstance(cached, str):
-            self._mark_bad(p, stat, cached)
+            assert self._cache is not None
+            self._mark_bad(p, stat, cached, self._cache.error_kind(p))
             return
         try:
             of = self._open.get(p)
@@ -198,6 +231,7 @@ class RawReader:
                 prev = self._summ.get(p)  # same open file: its attributes are known
             self._summ[p] = summarize_file(self._handle(p), prev)
             self._bad.pop(p, None)
+            self._kind.pop(p, None)
             if self._cache is not None and not live:
                 self._cache.put(p, self._summ[p], stat)
         except StoreError as exc:
@@ -210,15 +244,22 @@ class RawReader:
                 # maybe caught while the writer creates it: retry next time
                 log.debug("not yet readable: %s", exc)
                 return
-            self._mark_bad(p, stat, str(exc))  # (a .part is retried once it changes)
+            kind = _error_kind(exc)
+            self._mark_bad(p, stat, str(exc), kind)  # (a .part is retried once it changes)
             if self._cache is not None and not live:
-                self._cache.put(p, str(exc), stat)
+                self._cache.put(p, str(exc), stat, kind)
 
-    def _mark_bad(self, p: Path, stat: tuple[int, int], why: str) -> None:
+    def _mark_bad(self, p: Path, stat: tuple[int, int], why: str, kind: str = "other") -> None:
         self._bad[p] = (stat, why)
+        self._kind[p] = kind
         if (p, why) not in self._warned:
             self._warned.add((p, why))
             log.warning("skipping %s", why)
+
+    def _warn_once(self, p: Path, why: str) -> None:
+        if (p, why) not in self._warned:
+            self._warned.add((p, why))
+            log.warning("%s", why)
 
     def _rebuild(self, first: bool) -> None:
         summ = sorted(self._summ.values(), key=lambda s: (s.start_ns, s.path.name))
@@ -228,12 +269,33 @@ class RawReader:
         for s in summ:
             if s.station != self.station:
                 why = f"{s.path}: station {s.station!r}, not {self.station!r}"
-                self._mark_bad(s.path, s.stat, why)
+                self._mark_bad(s.path, s.stat, why, "other")
                 continue
             ordered.append(s)
+        excl = find_exclusions(ordered)
+        by_file: dict[Path, list[Exclusion]] = {}
+        for e in excl:
+            by_file.setdefault(e.path, []).append(e)
+        dups: list[tuple[Path, str]] = []
+        whole: set[Path] = set()
+        for s in ordered:
+            es = by_file.get(s.path, [])
+            with_samples = [n for n, ss in s.sources.items() if ss.n]
+            if es and all(e.duplicate for e in es) and len(es) == len(with_samples):
+                whole.add(s.path)
+                dups.append((s.path, f"{s.path}: the same samples as {es[0].kept.name} "
+                                     "(a copy?): not read twice"))
+        for p, why in dups:
+            self._warn_once(p, f"skipping {why}")
+        self.excluded = [e for e in excl if e.path not in whole]
+        for e in self.excluded:
+            self._warn_once(e.path, f"excluding {e.reason}")
+        self._excluded = {(e.path, e.source): e for e in self.excluded}
+        ordered = [s for s in ordered if s.path not in whole]
         self._order = ordered
         self.files = [s.path for s in ordered]
-        self.skipped = [(p, why) for p, (_, why) in sorted(self._bad.items())]
+        self.skipped = sorted([(p, why) for p, (_, why) in self._bad.items()] + dups)
+        self._dups = {p for p, _ in dups}
         sources: dict[str, S.SourceInfo] = {}
         for s in ordered:
             for name, ss in s.sources.items():
@@ -248,6 +310,69 @@ class RawReader:
                     f"{self.path}: no readable raw file; first problem: {self.skipped[0][1]}"
                 )
             raise StoreError(f"{self.path}: no raw HDF5 files (*.h5, *.h5.part)")
+
+    def _lose(self, fsum: FileSummary, exc: Exception) -> None:
+        """A file found damaged while reading: skip it from now on, and
+        record a gap over its span of every source."""
+        p = fsum.path
+        why = f"{p}: damaged while reading ({exc})" if str(p) not in str(exc) else str(exc)
+        if not self._is_dir:
+            raise DamagedFileError(why, path=str(p)) from None
+        self._lost[p] = [
+            (name, S.Gap(ss.first_ns, ss.last_ns + S.period_ns(ss.info.fs), why))
+            for name, ss in fsum.sources.items() if ss.n
+        ]
+        self._drop(p)
+        self._mark_bad(p, fsum.stat, why, "damaged")
+        if self._cache is not None and not fsum.live:
+            self._cache.put(p, why, fsum.stat, "damaged")
+            self._cache.save()
+        self._rebuild(False)
+
+    def _note_damaged_chunks(self, fsum: FileSummary, source: str,
+                             bad: list[tuple[int, int, str]],
+                             spans: list[tuple[int, int]]) -> None:
+        """Record damaged data chunks (rows ``[r0, r1)``, time ``spans``) as gaps."""
+        for (r0, r1, why), (g0, g1) in zip(bad, spans, strict=True):
+            reason = (f"damaged chunk in {fsum.path.name}: sources/{source}/data rows "
+                      f"{r0}..{r1 - 1} failed its checksum; not read")
+            self._chunk_gaps.setdefault(source, set()).add(S.Gap(g0, g1, reason))
+            self._gap_index.pop(source, None)
+            key = (str(fsum.path), source, r0)
+            if key in self._damaged_keys:
+                continue
+            self._damaged_keys.add(key)
+            self.damaged.append({
+                "file": str(fsum.path), "source": source, "dataset": f"sources/{source}/data",
+                "rows": [r0, r1 - 1], "start_ns": g0, "end_ns": g1, "start": to_iso(g0),
+                "end": to_iso(g1), "reason": why})
+            log.warning("%s (%s .. %s)", reason, to_iso(g0), to_iso(g1))
+
+    @_locked
+    def problems(self) -> list[dict[str, Any]]:
+        """Everything the reader did not read, for reports and ``--json``.
+
+        Returns
+        -------
+        list of dict
+            ``{"file", "kind", "reason"}`` per skipped file (``kind``:
+            ``damaged``, ``duplicate``, ``version``, ``other``), plus
+            ``{"file", "kind": "overlap", "source", "start_ns", "end_ns",
+            "reason"}`` per excluded source and ``{"file", "kind":
+            "damaged_chunk", "source", "rows", "start_ns", "end_ns",
+            "reason"}`` per damaged chunk found so far.
+        """
+        out: list[dict[str, Any]] = []
+        for p, why in self.skipped:
+            kind = "duplicate" if p in self._dups else self._kind.get(p, "other")
+            out.append({"file": str(p), "kind": kind, "reason": why})
+        for e in self.excluded:
+            out.append({"file": str(e.path), "kind": "duplicate" if e.duplicate else "overlap",
+                        "source": e.source, "start_ns": e.start_ns, "end_ns": e.end_ns,
+                        "kept": str(e.kept), "reason": e.reason})
+        for d in self.damaged:
+            out.append({"kind": "damaged_chunk", **d})
+        return out
 
     @_locked
     def refresh(self) -> None:
@@ -273,7 +398,8 @@ class RawReader:
         """Files holding ``source`` (in order) with their first/last sample times."""
         got = self._src_index.get(source)
         if got is None:
-            lst = [(s, s.sources[source]) for s in self._order if source in s.sources]
+            lst = [(s, s.sources[source]) for s in self._order
+                   if source in s.sources and (s.path, source) not in self._excluded]
             first = np.array([ss.first_ns if ss.n else _I64_MAX for _, ss in lst], np.int64)
             last = np.array([ss.last_ns if ss.n else _I64_MIN for _, ss in lst], np.int64)
             got = self._src_index[source] = (lst, first, last)
@@ -321,8 +447,9 @@ class RawReader:
         e = _I64_MAX if end_ns is None else int(end_ns)
         idx = self._gap_index.get(source)
         if idx is None:  # all gaps of the source, sorted, once per scan
-            allg = sorted({g for _, ss in self._summaries(source) for g in ss.gaps},
-                          key=lambda g: (g.start_ns, g.end_ns, g.reason))
+            found = {g for _, ss in self._summaries(source) for g in ss.gaps}
+            found |= self._extra_gaps(source)
+            allg = sorted(found, key=lambda g: (g.start_ns, g.end_ns, g.reason))
             starts = np.array([g.start_ns for g in allg], dtype=np.int64)
             longest = max((g.end_ns - g.start_ns for g in allg), default=0)
             idx = self._gap_index[source] = (allg, starts, longest)
@@ -334,6 +461,18 @@ class RawReader:
             point = g.end_ns == g.start_ns and g.start_ns >= s
             if g.end_ns > s or point:
                 out.append(g)
+        return out
+
+    def _extra_gaps(self, source: str) -> set[S.Gap]:
+        """Gaps the reader adds: excluded overlaps, files lost while reading,
+        damaged chunks."""
+        out = set(self._chunk_gaps.get(source, ()))
+        for e in self.excluded:
+            g = e.gap()
+            if e.source == source and g is not None:
+                out.add(g)
+        for lst in self._lost.values():
+            out.update(g for name, g in lst if name == source)
         return out
 
     @_locked
@@ -390,9 +529,14 @@ class RawReader:
         s = _I64_MIN if start_ns is None else int(start_ns)
         e = _I64_MAX if end_ns is None else int(end_ns)
         datas, times = [], []
+        self._transient = []
         if s < e:
             for fsum, ss in self._overlapping(source, s, e):
-                d, t = self._read_file(fsum.path, ss.info, s, e, want)
+                try:
+                    d, t = self._read_file(fsum, ss.info, s, e, want)
+                except DamagedFileError as exc:
+                    self._lose(fsum, exc)  # skipped from now on; its span becomes a gap
+                    continue
                 if t.shape[0]:
                     datas.append(d)
                     times.append(t)
@@ -400,32 +544,64 @@ class RawReader:
             data = np.concatenate(datas) if len(datas) > 1 else datas[0]
             tt = np.concatenate(times) if len(times) > 1 else times[0]
             if len(datas) > 1 and not np.all(np.diff(tt) > 0):
-                # files overlap in time (e.g. two writers ran at once): order by time
-                log.warning("files of source %r overlap in time in %s; samples sorted by time",
-                            source, self.path)
+                # files interleave without overlapping (overlaps are excluded), e.g. an
+                # import that filled a hole between earlier samples: order by time
+                log.debug("files of source %r interleave in time in %s", source, self.path)
                 order = np.argsort(tt, kind="stable")
                 data, tt = data[order], tt[order]
         else:
             data = np.zeros((0, len(want)), np.float32)
             tt = np.zeros(0, np.int64)
         meta = {c.name: c for c in info.channels}
-        return S.Record(source, info.fs, tuple(meta[c] for c in want), data, tt,
-                        tuple(self.gaps(source, start_ns, end_ns)))
+        gaps = self.gaps(source, start_ns, end_ns)
+        if self._transient:  # a live file's chunk not readable right now
+            gaps = sorted(set(gaps) | set(self._transient),
+                          key=lambda g: (g.start_ns, g.end_ns, g.reason))
+        return S.Record(source, info.fs, tuple(meta[c] for c in want), data, tt, tuple(gaps))
 
-    def _read_file(self, path: Path, finfo: S.SourceInfo, s: int, e: int,
+    def _read_file(self, fsum: FileSummary, finfo: S.SourceInfo, s: int, e: int,
                    want: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        of = self._handle(path)
+        """Rows of one file in ``[s, e)``; damaged data chunks are left out
+        (and recorded as gaps). A file whose index cannot be read raises
+        :class:`DamagedFileError`."""
+        path = fsum.path
         name = finfo.name
         try:
+            of = self._handle(path)
             if finfo.timing == "regular":
                 a, b, t = self._rows_regular(of, name, finfo.fs, s, e)
             else:
                 a, b, t = self._rows_timestamped(of, name, s, e)
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
-            raw = of.require(name, S.DATA)[a:b]
-        except (OSError, KeyError, RuntimeError, ValueError) as exc:
-            raise StoreError(f"{path}: cannot read source {name!r} ({exc})") from None
+            raw, bad = read_rows(of.require(name, S.DATA), a, b)
+        except (OSError, KeyError, RuntimeError, ValueError, StoreError) as exc:
+            self._drop(path)  # reopened next time (a live file may just be racing its writer)
+            if fsum.live and not isinstance(exc, DamagedFileError):
+                raise StoreError(f"{path}: cannot read source {name!r} now ({short(exc)}); "
+                                 "try again") from None
+            why = str(exc) if isinstance(exc, StoreError) else short(exc)
+            raise DamagedFileError(f"{path}: cannot read source {name!r} ({why})",
+                                   path=str(path)) from None
+        if bad and fsum.live:  # maybe caught while its writer rewrote the chunk: once more
+            try:
+                of.refresh()
+                raw, bad = read_rows(of.require(name, S.DATA), a, b)
+            except (OSError, KeyError, RuntimeError, ValueError) as exc:
+                raise StoreError(f"{path}: cannot read source {name!r} now ({short(exc)}); "
+                                 "try again") from None
+        if bad:
+            spans = [self._row_span(of, finfo, r0, r1, a, t) for r0, r1, _ in bad]
+            if fsum.live:  # reported for this read only: the next read tries again
+                self._transient += [S.Gap(g0, g1, f"{path.name}: sources/{name}/data rows "
+                                          f"{r0}..{r1 - 1} not readable now ({why})")
+                                    for (r0, r1, why), (g0, g1) in zip(bad, spans, strict=True)]
+            else:
+                self._note_damaged_chunks(fsum, name, bad, spans)
+            keep = np.ones(b - a, bool)
+            for r0, r1, _ in bad:
+                keep[max(r0, a) - a:min(r1, b) - a] = False
+            raw, t = raw[keep], t[keep]
         fnames = list(finfo.channel_names)
         cols = [fnames.index(c) if c in fnames else -1 for c in want]
         if cols == list(range(len(fnames))):
@@ -437,6 +613,17 @@ class RawReader:
             if c >= 0:
                 out[:, j] = raw[:, c]
         return out, t
+
+    @staticmethod
+    def _row_span(of: OpenFile, finfo: S.SourceInfo, r0: int, r1: int, a: int,
+                  t: np.ndarray) -> tuple[int, int]:
+        """Time span ``[first, last + period)`` of data rows ``[r0, r1)``."""
+        span = row_span(of, finfo, r0, r1)
+        if span is not None:
+            return span
+        lo = min(max(r0 - a, 0), t.shape[0] - 1)
+        hi = min(max(r1 - 1 - a, 0), t.shape[0] - 1)
+        return int(t[lo]), int(t[hi]) + S.period_ns(finfo.fs)  # the rows read, at least
 
     @staticmethod
     def _rows_regular(of: OpenFile, name: str, fs: float, s: int,
@@ -483,12 +670,12 @@ class RawReader:
         info = self._info(source)
         p = 1e9 / info.fs
         runs: list[list[int]] = []
-        for _, ss in self._summaries(source):
-            for a, b in ss.runs:
-                if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
-                    runs[-1][1] = b
-                else:
-                    runs.append([a, b])
+        # (files of one period may interleave in time, e.g. an import filling a hole)
+        for a, b in sorted(r for _, ss in self._summaries(source) for r in ss.runs):
+            if runs and abs(a - (runs[-1][1] + p)) <= p / 2:
+                runs[-1][1] = b
+            else:
+                runs.append([a, b])
         pend = S.period_ns(info.fs)
         return [(a, b + pend) for a, b in runs]
 
@@ -524,9 +711,14 @@ class RawReader:
             try:
                 _, n, t0, k0, first, last, dev = block_table(self._handle(fsum.path), source,
                                                              ss.info.fs)
-            except (OSError, KeyError, RuntimeError, ValueError) as exc:
-                raise StoreError(f"{fsum.path}: cannot read the blocks of {source!r} "
-                                 f"({exc})") from None
+            except (OSError, KeyError, RuntimeError, ValueError, StoreError) as exc:
+                self._drop(fsum.path)
+                err = DamagedFileError(f"{fsum.path}: cannot read the blocks of {source!r} "
+                                       f"({short(exc)})", path=str(fsum.path))
+                if fsum.live:
+                    raise StoreError(str(err)) from None
+                self._lose(fsum, err)
+                continue
             m = (last >= s) & (first < e)
             out = np.zeros(int(m.sum()), dt)
             for name, col in (("first_ns", first), ("last_ns", last), ("n", n), ("t0_ns", t0),
@@ -539,6 +731,15 @@ class RawReader:
     def summaries(self) -> list[FileSummary]:
         """Per-file summaries, in file order (used by ``bshm inspect``)."""
         return list(self._order)
+
+
+def _error_kind(exc: BaseException) -> str:
+    """``damaged`` (unreadable, truncated, failed checks), ``version`` or ``other``."""
+    if isinstance(exc, SchemaVersionError):
+        return "version"
+    if isinstance(exc, DamagedFileError):
+        return "damaged"
+    return "other"
 
 
 def _finished_twin(p: Path, names: set[str]) -> bool:

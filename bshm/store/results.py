@@ -15,21 +15,22 @@ Layout (schema version :data:`RESULTS_SCHEMA_VERSION`, documented in
     /channel_health/      per-channel health rows
     /models/              JSON descriptions of the reference set and models
 
-Writes are crash-safe: :class:`ResultsWriter` copies the file to a temporary
-sibling, modifies the copy and atomically renames it over the original, all
-under an exclusive ``flock`` on ``<file>.lock``. A process killed mid-write
-leaves the previous complete file untouched. Readers never see a half-written
+Writes are crash-safe: :class:`ResultsWriter` loads the file into memory
+(HDF5 core driver, no backing store), modifies it there, writes the image to
+a temporary sibling, fsyncs it and atomically renames it over the original,
+all under an exclusive ``flock`` on ``<file>.lock``. A process killed
+mid-write, or a full or read-only disk, leaves the previous complete file
+untouched and no temporary file; HDF5 itself never writes to the disk (after
+a failed write it would crash the process at exit). Readers never see a half-written
 file. Appending a window (or alarm, or fatigue window) that is already stored
 is a no-op.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bshm.errors import SchemaVersionError, StoreError
+from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
+from bshm.store.h5io import disk_full_error, is_checksum_error, short
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +85,15 @@ def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
         else:
             dtype = arr.dtype
         if name not in group:
+            numeric = arr.dtype.kind not in "O"
             group.create_dataset(
                 name,
                 data=arr,
                 dtype=dtype,
                 maxshape=(None,) + arr.shape[1:],
                 chunks=True,
-                compression="gzip" if arr.dtype.kind not in "O" else None,
+                compression="gzip" if numeric else None,
+                fletcher32=numeric,  # HDF5 cannot filter variable-length strings
             )
             continue
         ds = group[name]
@@ -123,8 +127,11 @@ def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, 
         arr = np.asarray(v)
         if arr.dtype.kind in "UO":
             g.create_dataset(k, data=arr.astype(object), dtype=_str_dtype())
+        elif arr.ndim == 0 or arr.size == 0:
+            g.create_dataset(k, data=arr)  # (scalars and empty arrays cannot be chunked)
         else:
-            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None)
+            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None,
+                             chunks=True, fletcher32=True)
     for k, v in attrs.items():
         g.attrs[k] = v
 
@@ -144,6 +151,59 @@ def _check_file(f, path) -> None:
 
 
 # --------------------------------------------------------------------------- writer
+
+
+def _open_in_memory(path: Path, station: str):
+    """The results file as an HDF5 file in memory (a new one if ``path`` is missing).
+
+    HDF5 never writes to the disk here: a full or read-only disk can then
+    only fail the plain write of the finished image (:func:`_write_atomic`),
+    never inside HDF5 (which, after a failed write, crashes the process at
+    exit).
+    """
+    import h5py
+
+    if not path.exists():
+        # libver "latest": checksummed object headers and B-trees, so damaged
+        # metadata is detected as well as damaged chunks
+        f = h5py.File(f"<{path} in memory>", "w", driver="core", backing_store=False,
+                      libver="latest")
+        f.attrs["bshm_kind"] = RESULTS_KIND
+        f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
+        f.attrs["station"] = station
+        from bshm._version import __version__
+
+        f.attrs["bshm_version"] = __version__
+        return f
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fapl_core(1 << 20, False)
+    fapl.set_file_image(path.read_bytes())  # (HDF5 keeps its own copy)
+    fid = h5py.h5f.open(os.fsencode(f"<{path} in memory>"), h5py.h5f.ACC_RDWR, fapl=fapl)
+    f = h5py.File(fid)
+    try:
+        _check_file(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _write_atomic(path: Path, tmp: Path, image: bytes) -> None:
+    """Write ``image`` to ``tmp``, fsync, rename over ``path``; no ``tmp`` is
+    left on failure."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class ResultsWriter:
@@ -169,61 +229,88 @@ class ResultsWriter:
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
-        import h5py
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(
+                self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
+            )
+        except OSError as exc:
+            raise self._os_error(exc, self.path.parent, "write to") from None
+        import fcntl  # (Unix only: imported here so that readers work on Windows)
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(
-            self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
-        )
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
         try:
             if self._tmp.exists():
                 self._tmp.unlink()  # left by a killed writer
-            if self.path.exists():
-                shutil.copyfile(self.path, self._tmp)
-                self.f = h5py.File(self._tmp, "a")
-                _check_file(self.f, self.path)
-            else:
-                self.f = h5py.File(self._tmp, "w")
-                self.f.attrs["bshm_kind"] = RESULTS_KIND
-                self.f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
-                self.f.attrs["station"] = self.station
-                from bshm._version import __version__
-
-                self.f.attrs["bshm_version"] = __version__
-        except BaseException:
+            self.f = _open_in_memory(self.path, self.station)
+        except BaseException as exc:
             self._abort()
+            if isinstance(exc, Exception) and not isinstance(exc, StoreError):
+                converted = self._convert(exc)
+                if converted is not None:
+                    raise converted from None
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._abort()
+            if isinstance(exc, Exception) and not isinstance(exc, StoreError):
+                converted = self._convert(exc)
+                if converted is not None:
+                    raise converted from None
             return
         try:
+            self.f.flush()
+            image = self.f.id.get_file_image()
             self.f.close()
             self.f = None
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(self._tmp, self.path)
+            _write_atomic(self.path, self._tmp, image)
+        except Exception as err:
+            self._abort()
+            converted = self._convert(err)
+            if converted is not None:
+                raise converted from None
+            raise
         finally:
             self._release()
 
+    def _convert(self, exc: Exception) -> StoreError | None:
+        """One clear error for a full or read-only disk, or a damaged file."""
+        full = disk_full_error(exc, self.path, "write")
+        if full is not None:
+            return full
+        if is_checksum_error(exc):
+            return DamagedFileError(
+                f"{self.path}: damaged results file ({short(exc)}); restore it from a backup, "
+                "or run 'bshm analyze --reprocess' to compute it again", path=str(self.path))
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return self._os_error(exc, self.path, "write")
+        return None
+
+    @staticmethod
+    def _os_error(exc: OSError, path: Path, what: str) -> StoreError:
+        full = disk_full_error(exc, path, what)
+        if full is not None:
+            return full
+        return StoreError(f"cannot {what} {path}: {short(exc)}")
+
     def _abort(self) -> None:
+        """Drop the changes (the in-memory file) and any temporary file."""
         try:
             if self.f is not None:
-                self.f.close()
+                self.f.close()  # in memory: closing cannot fail on the disk
+        except Exception as exc:  # noqa: BLE001 - nothing to keep anyway
+            log.debug("closing the in-memory copy of %s: %s", self.path, short(exc))
         finally:
             self.f = None
-            if self._tmp.exists():
-                self._tmp.unlink()
+            self._tmp.unlink(missing_ok=True)
             self._release()
 
     def _release(self) -> None:
         if self._lock_fd is not None:
+            import fcntl
+
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -529,228 +616,24 @@ def append_channel_health(
 
 # --------------------------------------------------------------------------- reader
 
+# (in their own module, which uses the helpers above)
+from bshm.store.results_reader import (  # noqa: E402
+    ResultsReader,
+    is_results_file,
+    open_results,
+    summarize,
+)
 
-class ResultsReader:
-    """Read a results file (context manager). Every method returns plain NumPy data.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The results file.
-
-    Raises
-    ------
-    bshm.errors.StoreError
-        If the file is not a results file; ``SchemaVersionError`` for an
-        unsupported schema version.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        import h5py
-
-        self.path = Path(path)
-        try:
-            self.f = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open results file: {exc}") from exc
-        try:
-            _check_file(self.f, self.path)
-        except BaseException:
-            self.f.close()
-            raise
-        st = self.f.attrs.get("station", "")
-        self.station = st.decode() if isinstance(st, bytes) else str(st)
-
-    def __enter__(self) -> ResultsReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the file."""
-        self.f.close()
-
-    @property
-    def channels(self) -> list[str]:
-        """Channel names of the mode shapes (rows of every shape)."""
-        if "windows" in self.f and "channels" in self.f["windows"].attrs:
-            return json.loads(self.f["windows"].attrs["channels"])
-        return []
-
-    def windows(self) -> dict[str, np.ndarray]:
-        """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,)."""
-        if "windows" not in self.f:
-            return {
-                k: np.zeros(0)
-                for k in ("start_ns", "end_ns", "processed", "reason", "rms", "n_modes")
-            }
-        return _read_columns(self.f["windows"])
-
-    def environment(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Environment per window: ``(names, start_ns (n,), values (n, n_vars))``."""
-        if "environment" not in self.f or "values" not in self.f["environment"]:
-            return [], np.zeros(0, np.int64), np.zeros((0, 0))
-        names = json.loads(self.f["environment"].attrs["names"])
-        return names, self.f["windows/start_ns"][()], self.f["environment/values"][()]
-
-    def modes(
-        self, start_ns: int | None = None, end_ns: int | None = None
-    ) -> dict[str, np.ndarray]:
-        """Identified modes, flat rows: ``window_start_ns, frequency (Hz), damping (ratio),
-        mpc, stability, shape (n_rows, n_channels) complex``, optionally in [start, end)."""
-        if "modes" not in self.f:
-            return {
-                "window_start_ns": np.zeros(0, np.int64),
-                "frequency": np.zeros(0),
-                "damping": np.zeros(0),
-                "mpc": np.zeros(0),
-                "stability": np.zeros(0, np.int32),
-                "shape": np.zeros((0, len(self.channels)), np.complex64),
-            }
-        cols = _read_columns(self.f["modes"])
-        t = cols["window_start_ns"]
-        keep = np.ones(t.size, bool)
-        if start_ns is not None:
-            keep &= t >= start_ns
-        if end_ns is not None:
-            keep &= t < end_ns
-        return {k: v[keep] for k, v in cols.items()}
-
-    def _derived(self, name: str) -> dict[str, Any]:
-        if name not in self.f:
-            return {}
-        g = self.f[name]
-        out: dict[str, Any] = _read_columns(g)
-        for k, v in g.attrs.items():
-            out[k] = json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v
-        return out
-
-    def tracks(self) -> dict[str, Any]:
-        """Tracked modes: ``time_ns (n_w,), mode_ids, frequency/damping/mac (n_w, n_modes)
-        with NaN where a mode was not found, shape (n_w, n_modes, n_ch) complex,
-        ref_frequency (n_modes,), ref_shape (n_modes, n_ch)``."""
-        return self._derived("tracks")
-
-    def features(self) -> dict[str, Any]:
-        """Compensated features: ``time_ns, predicted, residual (n_w, n_modes)``, model attrs."""
-        return self._derived("features")
-
-    def indices(self) -> dict[str, Any]:
-        """Damage indices: ``time_ns, freq_shift_pct (n_w, n_modes), t2, t2_limits (3,),
-        mac (n_w, n_modes), comac (n_ch,), level (n_w,)``."""
-        return self._derived("indices")
-
-    def alarms(self) -> list[dict[str, Any]]:
-        """Alarms as DESIGN.md alarm objects (time order)."""
-        if "alarms" not in self.f or "time_ns" not in self.f["alarms"]:
-            return []
-        from bshm.timeutil import to_iso
-
-        c = _read_columns(self.f["alarms"])
-        out = []
-        for i in np.argsort(c["time_ns"], kind="stable"):
-            out.append(
-                {
-                    "time_ns": int(c["time_ns"][i]),
-                    "time": to_iso(int(c["time_ns"][i])),
-                    "level": int(c["level"][i]),
-                    "index": str(c["index"][i]),
-                    "value": float(c["value"][i]),
-                    "threshold": float(c["threshold"][i]),
-                    "mode": str(c["mode"][i]) or None,
-                    "channel": str(c["channel"][i]) or None,
-                    "message": str(c["message"][i]),
-                }
-            )
-        return out
-
-    def fatigue(self) -> dict[str, dict[str, Any]]:
-        """Per gauge: ``window_start_ns, window_end_ns, counts (n, n_bins), miner_damage (n,),
-        range_edges (n_bins+1,), unit`` plus any extra attributes."""
-        out: dict[str, dict[str, Any]] = {}
-        if "fatigue" not in self.f:
-            return out
-        for gauge, g in self.f["fatigue"].items():
-            d: dict[str, Any] = _read_columns(g)
-            d.update({k: v for k, v in g.attrs.items()})
-            out[gauge] = d
-        return out
-
-    def channel_health(self) -> dict[str, np.ndarray]:
-        """Channel-health rows: ``time_ns, channel, check, value, status, message``."""
-        if "channel_health" not in self.f:
-            return {}
-        return _read_columns(self.f["channel_health"])
-
-    def models(self) -> dict[str, Any]:
-        """Model descriptions stored by the job (``reference``, ``compensation`` ...)."""
-        if "models" not in self.f:
-            return {}
-        return {k: json.loads(v) for k, v in self.f["models"].attrs.items()}
-
-
-def open_results(path: str | os.PathLike) -> ResultsReader:
-    """Open a results file for reading (see :class:`ResultsReader`)."""
-    return ResultsReader(path)
-
-
-def is_results_file(path: str | os.PathLike) -> bool:
-    """True when ``path`` is an HDF5 file with ``bshm_kind = "results"``."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            k = f.attrs.get("bshm_kind")
-            return (k.decode() if isinstance(k, bytes) else k) == RESULTS_KIND
-    except OSError:
-        return False
-
-
-def summarize(path: str | os.PathLike) -> dict[str, Any]:
-    """What a results file holds, as a JSON-ready dict (for ``bshm inspect``)."""
-    with ResultsReader(path) as r:
-        w = r.windows()
-        processed = np.asarray(w.get("processed", np.zeros(0, bool)), bool)
-        reasons: dict[str, int] = {}
-        for reason, p in zip(w.get("reason", []), processed):
-            if not p:
-                reasons[str(reason)] = reasons.get(str(reason), 0) + 1
-        tr = r.tracks()
-        tracked = []
-        if tr:
-            freq = np.asarray(tr["frequency"])
-            for j, mid in enumerate(tr["mode_ids"]):
-                col = freq[:, j]
-                ok = np.isfinite(col)
-                tracked.append(
-                    {
-                        "id": str(mid),
-                        "mean_frequency_hz": float(np.mean(col[ok])) if ok.any() else None,
-                        "availability": float(ok.mean()) if col.size else 0.0,
-                    }
-                )
-        alarms = r.alarms()
-        starts = np.asarray(w.get("start_ns", np.zeros(0, np.int64)), np.int64)
-        return {
-            "schema_version": int(r.f.attrs["schema_version"]),
-            "kind": RESULTS_KIND,
-            "station": r.station,
-            "files": [str(r.path)],
-            "channels": r.channels,
-            "windows": {
-                "total": int(starts.size),
-                "processed": int(processed.sum()),
-                "skipped": reasons,
-                "start_ns": int(starts.min()) if starts.size else None,
-                "end_ns": int(np.asarray(w["end_ns"]).max()) if starts.size else None,
-            },
-            "modes": int(r.modes()["frequency"].size),
-            "tracked_modes": tracked,
-            "alarms": {
-                "count": len(alarms),
-                "max_level": max((a["level"] for a in alarms), default=0),
-            },
-            "fatigue_gauges": sorted(r.fatigue()),
-            "models": sorted(r.models()),
-        }
+__all__ = [
+    "RESULTS_KIND",
+    "RESULTS_SCHEMA_VERSION",
+    "ResultsReader",
+    "ResultsWriter",
+    "append_alarms",
+    "append_channel_health",
+    "append_fatigue",
+    "is_results_file",
+    "open_results",
+    "results_path",
+    "summarize",
+]

@@ -18,6 +18,7 @@ Layout (schema version 1)::
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -90,6 +91,16 @@ GAP_DTYPE = np.dtype(
 )
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: Longest station, source or channel name (UTF-8 bytes): a file name built
+#: from a station name plus a time stamp stays far below the usual 255-byte
+#: limit of file systems.
+MAX_NAME_BYTES = 100
+#: Characters allowed in names that reach file names.
+NAME_CHARS = "ASCII letters, digits, '-', '_' and '.', starting with a letter or digit"
+#: Plausible sampling rates (Hz): a stored ``fs`` outside this range marks a
+#: damaged file (it would divide by zero or make absurd sample times).
+FS_MIN = 1e-6
+FS_MAX = 1e7
 FILE_RE = re.compile(
     r"^(?P<station>.+)_(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.h5(?P<part>\.part)?$"
 )
@@ -223,10 +234,9 @@ def validate_spec(spec: SourceSpec) -> None:
     """Check a source spec; raise ``ValueError`` naming the problem."""
     if not isinstance(spec, SourceSpec):
         raise TypeError(f"sources must be SourceSpec, got {type(spec).__name__}")
-    if not _NAME_RE.match(spec.name or ""):
-        raise ValueError(
-            f"source name {spec.name!r} is invalid: use letters, digits, '_', '-', '.'"
-        )
+    problem = name_problem(spec.name)
+    if problem:
+        raise ValueError(f"source name {spec.name!r} {problem}")
     if spec.timing not in TIMINGS:
         raise ValueError(
             f"source {spec.name!r}: timing {spec.timing!r} is not one of {', '.join(TIMINGS)}"
@@ -234,6 +244,10 @@ def validate_spec(spec: SourceSpec) -> None:
     if not (isinstance(spec.fs, (int, float)) and math.isfinite(spec.fs) and spec.fs > 0):
         raise ValueError(
             f"source {spec.name!r}: fs must be a positive number of Hz, got {spec.fs!r}"
+        )
+    if not FS_MIN <= spec.fs <= FS_MAX:
+        raise ValueError(
+            f"source {spec.name!r}: fs = {spec.fs!r} Hz is outside {FS_MIN:g}..{FS_MAX:g} Hz"
         )
     if not spec.channels:
         raise ValueError(f"source {spec.name!r} has no channels")
@@ -244,11 +258,70 @@ def validate_spec(spec: SourceSpec) -> None:
     for c in spec.channels:
         if not isinstance(c, ChannelMeta) or not c.name:
             raise ValueError(f"source {spec.name!r}: every channel needs a ChannelMeta with a name")
+        if len(c.name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise ValueError(
+                f"source {spec.name!r}: channel name {c.name[:20]!r}... is longer than "
+                f"{MAX_NAME_BYTES} bytes"
+            )
         if len(tuple(c.location)) != 3:
             raise ValueError(f"channel {c.name!r}: location must be (x, y, z)")
     cdup = sorted({n for n in spec.counters if list(spec.counters).count(n) > 1})
     if cdup:
         raise ValueError(f"source {spec.name!r}: duplicate counter names {cdup}")
+
+
+def name_problem(name: object) -> str:
+    """What makes ``name`` unusable as a station/source name, or ``""``.
+
+    A usable name is 1 to :data:`MAX_NAME_BYTES` bytes of ASCII letters,
+    digits, ``-``, ``_`` and ``.``, starting with a letter or digit: it can
+    be put into a file name on any system without escaping.
+    """
+    if not isinstance(name, str) or not name:
+        return "is empty"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"is {len(name.encode('utf-8'))} bytes long (at most {MAX_NAME_BYTES})"
+    if not _NAME_RE.match(name):
+        return f"is not usable in a file name (use {NAME_CHARS})"
+    return ""
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """Return ``name`` if it is usable in a file name, else raise ``ValueError``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and the problem (see :func:`name_problem`).
+    """
+    problem = name_problem(name)
+    if problem:
+        shown = repr(name) if len(str(name)) <= 40 else repr(str(name)[:40]) + "..."
+        raise ValueError(f"{what} {shown} {problem}")
+    return str(name)
+
+
+def safe_name(name: object) -> str:
+    """A form of ``name`` safe as one file-name component on any system.
+
+    Names that are already safe (:func:`name_problem` is empty) come back
+    unchanged. Others (a station name read from a data file, which anybody
+    can write) have every character other than ASCII letters, digits, ``-``,
+    ``_`` and ``.`` replaced by ``_``, a first character other than a letter
+    or digit replaced by ``x``, are
+    cut to fit :data:`MAX_NAME_BYTES`, and get a short hash of the original
+    so that two different names never map to the same result. The result
+    never contains a path separator, is never ``.`` or ``..`` and never
+    empty.
+    """
+    text = name if isinstance(name, str) else str(name)
+    if not name_problem(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    clean = re.sub(r"[^A-Za-z0-9_.\-]", "_", text)
+    clean = re.sub(r"^[^A-Za-z0-9]", "x", clean)
+    clean = clean[: MAX_NAME_BYTES - len(digest) - 1]
+    return f"{clean}-{digest}" if clean else f"x-{digest}"
 
 
 # ---------------------------------------------------------------- time grid

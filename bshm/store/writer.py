@@ -28,6 +28,7 @@ import numpy as np
 from bshm.errors import StoreError
 from bshm.store import schema as S
 from bshm.store.fileindex import FileSummary, index_closed_files
+from bshm.store.h5io import discard, disk_full_error
 from bshm.store.livefile import RESERVED_ATTRS, LiveFile
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
 
@@ -38,6 +39,8 @@ _MAX_PENDING_BYTES = 8 * 1024 * 1024
 #: Longest wall-clock time (s) a superseded file stays open for sources that
 #: lag behind the others (a dead device must not keep it open for an hour).
 _LINGER_S = 30.0
+#: Longest rollover period (s): one file per year at most.
+_MAX_ROLLOVER_S = 366 * 86400.0
 
 
 class _SourceState:
@@ -106,10 +109,11 @@ class RawWriter:
     ) -> None:
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression {compression!r} is not one of lzf, gzip, None")
-        if not (rollover_s > 0 and rollover_s * NS_PER_S >= 1):
-            raise ValueError(f"rollover_s must be > 0, got {rollover_s!r}")
-        if not station or "/" in station or station.startswith("."):
-            raise ValueError(f"station name {station!r} is not usable in a file name")
+        if not (isinstance(rollover_s, (int, float)) and math.isfinite(rollover_s)
+                and 1e-9 <= rollover_s <= _MAX_ROLLOVER_S):
+            raise ValueError(
+                f"rollover_s must be 1 ns .. {_MAX_ROLLOVER_S:g} s, got {rollover_s!r}")
+        S.check_name(station, "station name")
         sources = list(sources)
         if not sources:
             raise ValueError("a RawWriter needs at least one source")
@@ -123,6 +127,9 @@ class RawWriter:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            full = disk_full_error(exc, self.directory, "create the data folder")
+            if full is not None:
+                raise full from None
             raise StoreError(f"cannot create the data folder {self.directory}: "
                              f"{exc.strerror or exc}") from None
         self.station = station
@@ -298,6 +305,38 @@ class RawWriter:
                 for lf in files:
                     self._closed_file(lf.close())
                 self._save_index(force=True)
+
+    def abandon(self) -> list[Path]:
+        """Stop without finishing and remove every file this writer created.
+
+        For all-or-nothing batch writers (``bshm import``) after a failure,
+        e.g. a full disk: open files are discarded without a final flush
+        (truncated first, so HDF5 can let go of them; see
+        :func:`bshm.store.h5io.discard`) and closed ones are deleted. Never
+        raises; the writer is closed afterwards.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files removed.
+        """
+        with self._lock:
+            files = self._older + ([self._current] if self._current else [])
+            self._older, self._current = [], None
+            self._closed = True
+            _OPEN.discard(self)
+            removed = []
+            for lf in files:
+                discard(lf.f, lf.path)
+                removed.append(lf.path)
+            for p in self.paths:
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except OSError as exc:
+                    log.warning("cannot remove %s: %s", p, exc.strerror or exc)
+            self._to_index = []
+            return removed
 
     @property
     def current_path(self) -> Path | None:

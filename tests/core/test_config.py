@@ -91,7 +91,45 @@ BAD = [
     ("not toml", "[station\nname='x'", "not valid TOML", None),
     ("missing station", BASE.replace('[station]\nname = "b1"', ""), "missing table", "station"),
     ("missing name", BASE.replace('name = "b1"', 'description = "x"'), "missing", "station.name"),
-    ("bad station name", BASE.replace('"b1"', '"my bridge/1"'), "is not allowed", "station.name"),
+    ("bad station name", BASE.replace('"b1"', '"my bridge/1"'), "is not usable in a file name",
+     "station.name"),
+    ("station name too long", BASE.replace('"b1"', '"' + "b" * 101 + '"'),
+     "is 101 bytes long (at most 100)", "station.name"),
+    ("station name dot-dot", BASE.replace('"b1"', '".."'), "is not usable in a file name",
+     "station.name"),
+    ("source name too long", BASE.replace('name = "acc"', 'name = "' + "a" * 120 + '"'),
+     "is 120 bytes long", "sources[0].name"),
+    ("channel name unsafe", BASE.replace('"A01"', '"../A01"'), "is not usable in a file name",
+     "sources[0].channels[0].name"),
+    ("rollover inf", BASE.replace('name = "b1"', 'name = "b1"\nrollover = inf'),
+     "is not a finite duration", "station.rollover"),
+    ("rollover 1e300", BASE.replace('name = "b1"', 'name = "b1"\nrollover = 1e300'),
+     "is longer than 1 d", "station.rollover"),
+    ("rollover huge text", BASE.replace('name = "b1"', 'name = "b1"\nrollover = "99999999999d"'),
+     "is longer than 1 d", "station.rollover"),
+    ("window inf", BASE + "[analysis]\nwindow = inf\n", "is not a finite duration",
+     "analysis.window"),
+    ("window 1e300", BASE + "[analysis]\nwindow = 1e300\n", "is longer than 1 d",
+     "analysis.window"),
+    ("fs 1e-300", BASE.replace("fs = 100", "fs = 1e-300"), "implausibly small",
+     "sources[0].fs"),
+    ("fs nan", BASE.replace("fs = 100", "fs = nan"), "is not a finite number", "sources[0].fs"),
+    ("scale 1e308", BASE.replace('unit = "m/s2"', 'unit = "m/s2"\nscale = 1e308'),
+     "implausibly large", "sources[0].channels[0].scale"),
+    ("offset -inf", BASE.replace('unit = "m/s2"', 'unit = "m/s2"\noffset = -inf'),
+     "is not a finite number", "sources[0].channels[0].offset"),
+    ("location inf", BASE.replace('unit = "m/s2"', 'unit = "m/s2"\nlocation = inf'),
+     "is not a location on a bridge", "sources[0].channels[0].location"),
+    ("location list nan", BASE.replace('unit = "m/s2"', 'unit = "m/s2"\nlocation = [1, nan]'),
+     "is not a location on a bridge", "sources[0].channels[0].location"),
+    ("threshold inf", BASE.replace('unit = "m/s2"', 'unit = "m/s2"\n[sources.channels.thresholds]\n'
+                                   'peak = [1.0, 2.0, inf]'), "must be finite numbers",
+     "sources[0].channels[0].thresholds.peak"),
+    ("huge integer", BASE + "[alarms]\npersistence_n = 100000000000000000000\n",
+     "is above the maximum", "alarms.persistence_n"),
+    ("poll rate tiny", TCP.replace("poll_rate = 10", "poll_rate = 1e-9").replace(
+        "[[sources]]", '[station]\nname = "b1"\n[[sources]]', 1), "is below the minimum 0.001",
+     "sources[0].poll_rate"),
     ("unknown station key", BASE.replace('name = "b1"', 'name = "b1"\nnmae = 2'), "unknown key",
      "station.nmae"),
     ("bad rollover", BASE.replace('name = "b1"', 'name = "b1"\nrollover = "1 fortnight"'),
@@ -252,3 +290,19 @@ def test_max_gap_and_tcp_unit_zero():
     st = parse_station(BASE + TCP.replace("poll_rate = 10", "poll_rate = 10\nmax_gap = 0\nunit_id = 0"))
     src = st.source("st")
     assert src.max_gap == 0 and src.registers[0].unit_id == 0
+
+
+def test_deeply_nested_toml_is_one_clear_problem():
+    text = BASE + "x = " + "[" * 5000 + "]" * 5000 + "\n"
+    found = problems(text)
+    assert found == ["not a station config: its tables or arrays are nested too deeply to read"]
+
+
+def test_plausible_values_still_load():
+    st = parse_station(BASE.replace('unit = "m/s2"', 'unit = "m/s2"\nscale = 1.2e-9\n'
+                                    'offset = 0\nlocation = [512000.0, 5400000.0, 12.5]')
+                       .replace('name = "b1"', 'name = "b1"\nrollover = "1d"'))
+    ch = st.sources[0].channels[0]
+    assert ch.scale == 1.2e-9 and ch.location == (512000.0, 5400000.0, 12.5)
+    assert st.rollover_s == 86400.0
+    assert parse_station(BASE.replace('"b1"', '"' + "b" * 100 + '"')).name == "b" * 100

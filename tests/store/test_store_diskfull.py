@@ -6,46 +6,17 @@ mounting is not permitted.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import subprocess
-import uuid
 
 import numpy as np
 import pytest
+from fs_faults import fill as _fill
+from fs_faults import remount_read_only, tiny_tmpfs
 from store_helpers import T0, acc_spec
 
 from bshm.errors import DiskFullError
 from bshm.store import RawWriter
-
-
-@contextlib.contextmanager
-def tiny_tmpfs(path, size: str = "256k"):
-    """Mount a tmpfs of ``size`` at ``path`` for the duration of the block."""
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(folder) -> None:
-    """Fill the file system of ``folder`` completely."""
-    fd = os.open(folder / f"filler-{uuid.uuid4().hex}", os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
 
 
 def _write_and_flush(w: RawWriter) -> None:
@@ -70,9 +41,57 @@ def test_read_only_file_system_is_disk_full_error(tmp_path):
     with tiny_tmpfs(tmp_path / "mnt") as mnt:
         data = mnt / "data"
         data.mkdir()
-        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        remount_read_only(mnt)
         w = RawWriter(data, "north", [acc_spec()], flush_interval_s=3600)
         with pytest.raises(DiskFullError) as ei:
             _write_and_flush(w)
         assert ei.value.errno == errno.EROFS
         assert "read-only" in str(ei.value)
+
+
+def test_disk_full_while_writing_keeps_what_was_flushed_and_exits_cleanly(tmp_path):
+    """The disk fills while a file is open: one DiskFullError, the samples flushed
+    before stay readable (the file is left as a killed writer leaves it), and the
+    process exits normally (HDF5 used to crash at exit: SIGSEGV)."""
+    import subprocess
+    import sys
+
+    with tiny_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        code = (
+            "import sys, numpy as np\n"
+            "sys.path[:0] = sys.argv[2].split(';')\n"
+            "from fs_faults import fill\n"
+            "from store_helpers import T0, acc_spec, det_block\n"
+            "from bshm.errors import DiskFullError\n"
+            "from bshm.store import RawWriter\n"
+            "w = RawWriter(sys.argv[1], 'st', [acc_spec()], flush_interval_s=3600)\n"
+            "w.write('acc', det_block(0, 1000, 3), t0_ns=T0)\n"
+            "w.flush()\n"
+            "fill(sys.argv[3])\n"
+            "try:\n"
+            "    w.write('acc', det_block(1000, 200_000, 3), t0_ns=T0 + 10 * 10**9)\n"
+            "    w.flush()\n"
+            "except DiskFullError as exc:\n"
+            "    print('full', exc.errno)\n"
+            "try:\n"
+            "    w.close()\n"
+            "except DiskFullError:\n"
+            "    print('close full')\n"
+        )
+        here = os.path.dirname(__file__)
+        r = subprocess.run([sys.executable, "-c", code, str(mnt / "d"),
+                            here, str(mnt)],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert r.stdout.split() == ["full", str(errno.ENOSPC), "close", "full"]
+        [part] = (mnt / "d").glob("*.h5.part")  # not renamed: it was not finished
+        for f in mnt.glob("filler-*"):
+            f.unlink()
+        from store_helpers import det_block
+
+        from bshm.store import open_raw
+
+        with open_raw(part) as rd:
+            rec = rd.read("acc")
+            assert rec.n_samples >= 1000  # everything flushed before the disk filled
+            assert np.array_equal(rec.data[:1000], det_block(0, 1000, 3))

@@ -147,10 +147,80 @@ def test_skipped_files_are_listed(folder, capsys):
     (folder / "bridge1_20260301T130000Z.h5").write_bytes(b"not hdf5")
     assert main(["inspect", str(folder), "--no-records"]) == 0
     text = capsys.readouterr().out
-    assert "skipped   " in text
+    assert "DAMAGED   " in text  # not HDF5 at all: a damaged (or foreign) file
     assert "bridge1_20260301T130000Z.h5" in text
     assert "records" not in text
     assert main(["inspect", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [Path(s["path"]).name for s in out["skipped"]] == ["bridge1_20260301T130000Z.h5"]
+    assert [Path(s["file"]).name for s in out["damaged"]] == ["bridge1_20260301T130000Z.h5"]
     assert len(out["files"]) == 2
+
+
+def _three_hours(d):
+    from store_helpers import det_block
+
+    with RawWriter(d, "bridge1", [acc_spec()]) as w:
+        for h in range(3):
+            w.write("acc", det_block(h * 20_000, 20_000, 3), t0_ns=T0 + h * HOUR)
+    return sorted(d.glob("*.h5"))
+
+
+def test_verify_clean_folder_exit_0(tmp_path, capsys):
+    _three_hours(tmp_path / "raw")
+    assert main(["inspect", str(tmp_path / "raw"), "--verify"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("verified 3 file(s), ") and "no damage found" in out
+    assert main(["inspect", str(tmp_path / "raw"), "--verify", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["ok"] is True and rep["damaged"] == [] and rep["unverifiable"] == []
+    assert all(f["chunks"] > 0 and f["checksums"] for f in rep["files"])
+
+
+def test_verify_reports_the_damaged_chunk_with_its_time_span(tmp_path, capsys):
+    from store_helpers import chunk_offset, flip_byte
+
+    files = _three_hours(tmp_path / "raw")
+    flip_byte(files[2], chunk_offset(files[2], "sources/acc/data", 2) + 99)
+    assert main(["inspect", str(tmp_path / "raw"), "--verify", "--json"]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["ok"] is False
+    [d] = rep["damaged"]
+    with h5py.File(files[2], "r") as f:
+        rows = f["sources/acc/data"].chunks[0]
+    assert d["file"] == str(files[2]) and d["dataset"] == "sources/acc/data"
+    assert d["rows"] == [2 * rows, 3 * rows - 1] and d["source"] == "acc"
+    assert d["start_ns"] == T0 + 2 * HOUR + 2 * rows * 10_000_000
+    assert d["end_ns"] == T0 + 2 * HOUR + 3 * rows * 10_000_000
+    assert main(["inspect", str(tmp_path / "raw"), "--verify"]) == 1
+    text = capsys.readouterr().out
+    assert "1 damaged file(s)" in text and f"DAMAGED {files[2].name}: sources/acc/data" in text
+
+
+def test_verify_lists_files_without_checksums(tmp_path, capsys):
+    from store_helpers import strip_checksums
+
+    files = _three_hours(tmp_path / "raw")
+    strip_checksums(files[0], tmp_path / "old.h5")
+    files[0].unlink()
+    (tmp_path / "old.h5").rename(files[0])
+    assert main(["inspect", str(tmp_path / "raw"), "--verify", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["ok"] is True and rep["unverifiable"] == [str(files[0])]
+
+
+def test_damaged_single_file_json_names_it_and_exits_1(tmp_path, capsys):
+    from store_helpers import flip_byte, header_offset
+
+    files = _three_hours(tmp_path / "raw")
+    flip_byte(files[1], header_offset(files[1], "sources/acc") + 12)
+    assert main(["inspect", str(files[1]), "--json"]) == 1
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    assert doc["damaged"][0]["file"] == str(files[1]) and doc["files"] == []
+    assert cap.err.count("\n") == 1 and "checksum" in cap.err
+    # the folder: the other two summarised, the damaged one listed
+    assert main(["inspect", str(tmp_path / "raw"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["files"]) == 2 and [d["file"] for d in doc["damaged"]] == [str(files[1])]
+    assert doc["sources"][0]["samples"] == 40_000

@@ -225,10 +225,13 @@ def test_never_overwrites(tmp_path):
     assert names == ["st_20260301T100000Z-1.h5", "st_20260301T100000Z-2.h5",
                      "st_20260301T100000Z.h5"]
     with open_raw(tmp_path) as r:
-        # three files, each with its own block; times increase across them
+        # three files whose samples interleave (1 ns apart): never merged sample
+        # by sample; the first written is read, the two others are excluded
         rec = r.read("acc")
-        assert rec.n_samples == 30
-        assert sorted(set(rec.data[:, 0].tolist())) == [0, 1, 2]
+        assert rec.n_samples == 10
+        assert set(rec.data[:, 0].tolist()) == {0}
+        assert sorted(e.path.name for e in r.excluded) == names[:2]
+        assert all("overlaps st_20260301T100000Z.h5" in e.reason for e in r.excluded)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -339,15 +342,19 @@ def test_threads_write_different_sources(tmp_path):
             assert r.records(s.name) == [(T0, T0 + 20 * 10**9)]
 
 
-def test_overlapping_files_are_read_in_time_order(tmp_path, caplog):
+def test_overlapping_files_are_never_merged(tmp_path, caplog):
+    # two recorders writing one folder at once: their samples interleave in time
     with RawWriter(tmp_path, "st", [acc_spec()]) as w1, RawWriter(tmp_path, "st", [acc_spec()]) as w2:
         w1.write("acc", np.full((10, 3), 1.0), t0_ns=T0)
         w2.write("acc", np.full((10, 3), 2.0), t0_ns=T0 + 5_000_000)  # interleaved grid
     with open_raw(tmp_path) as r:
         rec = r.read("acc")
-        assert np.all(np.diff(rec.times_ns) > 0)
-        assert rec.data[:4, 0].tolist() == [1.0, 2.0, 1.0, 2.0]
-    assert any("overlap in time" in m for m in caplog.messages)
+        assert rec.data[:, 0].tolist() == [1.0] * 10  # the file written first only
+        assert np.all(np.diff(rec.times_ns) == 10_000_000)
+        [gap] = rec.gaps  # the other file's span, with the reason
+        assert (gap.start_ns, gap.end_ns) == (T0 + 5_000_000, T0 + 105_000_000)
+        assert "overlaps st_20260301T100000Z.h5" in gap.reason
+    assert any("excluding st_20260301T100000Z-1.h5" in m for m in caplog.messages)
 
 
 def test_unclosed_writer_is_closed_at_exit(tmp_path):
