@@ -590,7 +590,10 @@ def _plan_and_write(recs: list[Any], stored: _Stored, out: Path, station: str, s
     for a, b in zip(plans, plans[1:], strict=False):
         g0, g1 = int(a.times[-1]) + p, int(b.times[0])
         if g1 - g0 > p // 2 and not stored.covers(g0, g1):
-            gaps.append((g0, g1))
+            same = Path(str(a.record.path)) == Path(str(b.record.path))
+            why = f"gap in {Path(str(a.record.path)).name}" if same else (
+                "no data between imported files")
+            gaps.append((g0, g1, why))
     total_new = sum(int(q.new.sum()) for q in plans)
     written = _write(out, station, spec, plans, gaps, rollover_s) if total_new else []
     skipped = sum(q.duplicates for q in plans)
@@ -611,7 +614,7 @@ def _plan_and_write(recs: list[Any], stored: _Stored, out: Path, station: str, s
 
 
 def _write(out: Path, station: str, spec: Any, plans: list[_Plan],
-           gaps: list[tuple[int, int]], rollover_s: float) -> list[Path]:
+           gaps: list[tuple[int, int, str]], rollover_s: float) -> list[Path]:
     """Write the new samples (all or nothing)."""
     from bshm.store import RawWriter
 
@@ -623,11 +626,11 @@ def _write(out: Path, station: str, spec: Any, plans: list[_Plan],
             for a, b in _segments(q.new):
                 t0 = int(q.times[a])
                 while pending and pending[0][0] < t0:
-                    g0, g1 = pending.pop(0)
-                    w.add_gap(spec.name, g0, g1, "no data between imported files")
+                    g0, g1, why = pending.pop(0)
+                    w.add_gap(spec.name, g0, g1, why)
                 w.write(spec.name, data[a:b], t0_ns=t0)
-        for g0, g1 in pending:
-            w.add_gap(spec.name, g0, g1, "no data between imported files")
+        for g0, g1, why in pending:
+            w.add_gap(spec.name, g0, g1, why)
         w.close()
     except BaseException:
         removed = w.abandon()

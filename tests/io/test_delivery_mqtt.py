@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 import pytest
-from conftest import (
+from delivery_helpers import (
     MOSQUITTO_PASSWD,
     Broker,
     Subscriber,

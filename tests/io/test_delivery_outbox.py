@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import make_alarms
+from delivery_helpers import make_alarms
 
 from bshm.alarms import Alarm, AlarmFeed
 from bshm.delivery.message import MESSAGE_FORMAT, build_message, encode, topic_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Endpoint, make_alarms, station_toml
+from delivery_helpers import Endpoint, make_alarms, station_toml
 
 from bshm.alarms import AlarmFeed
 from bshm.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Broker, Subscriber, make_alarms, wait_until
+from delivery_helpers import Broker, Subscriber, make_alarms, wait_until
 
 from bshm.alarms import AlarmFeed
 from bshm.cli import main
