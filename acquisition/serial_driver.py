@@ -213,7 +213,8 @@ class SerialDriver:
         import serial
 
         silence_ns = int(self.source.silence_timeout_s * NS_PER_S)
-        last_ok = time.monotonic_ns()
+        last_ok = time.monotonic_ns()  # last valid frame
+        alive = last_ok  # last valid frame, or bytes arriving for a frame still undecided
         last_push = last_ok
         while not stop.is_set():
             try:
@@ -232,9 +233,14 @@ class SerialDriver:
                 self._recent.append(bytes(data[-256:]))
                 frames = self._decoder.feed(data)
                 if frames:
-                    last_ok = mono
+                    last_ok = alive = mono
                     self._handle(frames, host_ns, sink)
-            if mono - last_ok > silence_ns:
+                elif getattr(self._decoder, "awaiting_frame", False):
+                    # a header claims a long frame: its bytes are still arriving, so
+                    # the device is not silent; the decision is only delayed (a
+                    # reconnect would throw away the valid frames held behind it)
+                    alive = mono
+            if mono - alive > silence_ns:
                 self.counts["timeouts"] += 1
                 log.warning(
                     "%s: no valid frame for %.1f s on %s; reconnecting",

@@ -229,3 +229,35 @@ def test_line_protocol_without_device_time(tmp_path):
     assert np.all(np.diff(rec.times_ns) > 0)
     assert lag.min() > -25_000_000
     assert np.median(lag) < 100_000_000
+
+
+def fake_header(n_channels: int, n_samples: int) -> bytes:
+    """A plausible binary header (int24) claiming a long frame that never comes."""
+    length = 25 + n_channels * n_samples * 3
+    return (b"\xa5\x5a\x01\x00" + length.to_bytes(2, "little") + (7).to_bytes(4, "little")
+            + (123).to_bytes(8, "little") + bytes([n_channels])
+            + n_samples.to_bytes(2, "little"))
+
+
+def test_fake_long_header_only_delays_the_decision(tmp_path):
+    """docs/protocols.md: "a fake header claiming a long frame only delays the
+    decision until its claimed length has arrived". It claims 3,625 bytes, about
+    2.6 s of this stream, far longer than the 0.6 s silence timeout: bytes keep
+    arriving, so the device is not silent and no valid frame may be lost."""
+    src = make_source(tmp_path / "acc", fs=100.0)  # silence_timeout 0.6 s
+    with Run(tmp_path, src, samples_per_frame=5) as run:  # 20 frames/s, 70 bytes each
+        deadline = time.monotonic() + 20
+        while len(run.dev.ledger.ok()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        fake = fake_header(3, 400)
+        assert len(fake) == 21
+        run.dev.inject(fake)
+        run.record(130)  # 6.5 s: the decision comes after about 2.6 s
+        status = run.driver.status()
+    counters, gaps = check_store(tmp_path, run)
+    assert gaps == []
+    assert status["timeouts"] == 0
+    want = run.dev.ledger.expected_counters()
+    assert want["bytes_skipped"] == len(fake) and want["frames_bad"] == 1
+    for key in ("frames_ok", "frames_bad", "bytes_skipped", "samples_lost"):
+        assert counters[key] == want[key], key
