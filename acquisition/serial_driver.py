@@ -41,6 +41,9 @@ WARM_OBS = 10  # the first block waits for this many clock observations ...
 WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
 SEQ_MOD = 1 << 32
+#: Frames without a device time: a frame arriving more than this many sample
+#: periods after its slot on the grid starts a new block at its arrival time.
+ARRIVAL_LATE = 1.5
 
 
 def make_decoder(source):
@@ -274,7 +277,12 @@ class SerialDriver:
                 last.device_time_ns + int(round((n - 1) * self._period_ns)), host_ns
             )
             self._n_obs += 1
+        # frames without a device time: the newest arrived by host_ns, and the
+        # ones read with it were sent before it, one sample period apart
+        after = sum(fr.samples.shape[0] for fr in frames)
         for fr in frames:
+            after -= fr.samples.shape[0]
+            arrival = host_ns - int(round((after + fr.samples.shape[0] - 1) * self._period_ns))
             if fr.samples.shape[1] != self._nch:
                 self._warn_once(
                     "nch",
@@ -287,7 +295,7 @@ class SerialDriver:
                     "fmt", "%s: device sends %s samples, config says %s (decoded as sent)",
                     self.name, fr.fmt, self.source.sample_format,
                 )
-            self._add_frame(fr, host_ns, sink)
+            self._add_frame(fr, arrival, sink)
 
     def _warn_once(self, key: str, msg: str, *args) -> None:
         if key not in self._warned:
@@ -308,20 +316,22 @@ class SerialDriver:
             return "restart", 0
         diff = dev_t0 - self._last_dev_next
         if fr.device_time_ns is None:  # host arrival times: only a long silence is a gap
-            limit = max(5 * self._period_ns, 0.25 * NS_PER_S)
-            return ("lost", int(round(diff / self._period_ns))) if diff > limit else (
-                "continue", 0)
+            if diff > max(5 * self._period_ns, 0.25 * NS_PER_S):
+                return "lost", int(round(diff / self._period_ns))
+            if diff > max(SLEW_TOL_NS, ARRIVAL_LATE * self._period_ns):
+                return "late", 0  # a shorter silence: re-anchored at arrival, no gap
+            return "continue", 0
         if abs(diff) <= 0.5 * self._period_ns:
             return "continue", 0
         if diff > 0:
             return "lost", int(round(diff / self._period_ns))
         return "restart", 0
 
-    def _add_frame(self, fr: Frame, host_ns: int, sink) -> None:
+    def _add_frame(self, fr: Frame, arrival_ns: int, sink) -> None:
         n = fr.samples.shape[0]
         dev_t0 = fr.device_time_ns
         if dev_t0 is None:  # no device clock: the host's arrival time stands in
-            dev_t0 = host_ns - int(round((n - 1) * self._period_ns))
+            dev_t0 = arrival_ns
         rel, lost = self._relation(fr, dev_t0)
         if rel != "continue" or not self._block:
             self._flush_block(sink)
@@ -358,7 +368,7 @@ class SerialDriver:
         if self._next_t is None:
             return aligned
         period = self._period_ns
-        if rel in ("first", "continue"):
+        if rel in ("first", "continue", "late"):
             return self._continue_or_anchor(self._next_t, aligned)
         if rel == "lost":
             t0 = self._continue_or_anchor(self._next_t + int(round(lost * period)), aligned)

@@ -261,3 +261,37 @@ def test_fake_long_header_only_delays_the_decision(tmp_path):
     assert want["bytes_skipped"] == len(fake) and want["frames_bad"] == 1
     for key in ("frames_ok", "frames_bad", "bytes_skipped", "samples_lost"):
         assert counters[key] == want[key], key
+
+
+def test_line_without_device_time_short_silence_keeps_arrival_times(tmp_path):
+    """docs/protocols.md: without a time column "sample times come from the host's
+    arrival times". At 20 Hz a pause of 0.12 s loses 2 or 3 lines: the silence
+    (0.15-0.2 s) is shorter than the gap threshold max(0.25 s, 5 samples), so no
+    gap record, but the lines after it must be stamped when they arrived, not on
+    the old grid (they were stamped 100-150 ms early). The pause comes 12 lines
+    after the 40-line first block, inside a 5-line block (where the error was)."""
+    src = make_source(tmp_path / "acc", protocol="line", fs=20.0)
+    with Run(tmp_path, src) as run:
+        deadline = time.monotonic() + 20
+        while len(run.dev.ledger.ok()) < 52 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run.dev.pause_for(0.12)
+        run.record(len(run.dev.ledger.ok()) + 20)
+    frames = run.dev.ledger.snapshot()
+    first = next(i for i, f in enumerate(frames) if f.status == "ok")
+    missing = [f for f in frames[first:] if f.status == "undelivered"]
+    assert 2 <= len(missing) <= 3, [f.status for f in frames]
+    ok = run.dev.ledger.ok()
+    with open_raw(tmp_path / "data") as r:
+        rec = r.read("acc")
+        gaps = r.gaps("acc")
+    assert rec.data.shape[0] == len(ok)
+    np.testing.assert_array_equal(rec.data, expected_values(src, np.concatenate(
+        [f.raw for f in ok])))
+    lag = rec.times_ns - np.array([f.t0_ns for f in ok])
+    # arrival times: a few ms after the true time on an idle machine; 75 ms leaves
+    # room for a loaded one and is still half of the error of the old grid
+    assert lag.min() > -25_000_000, lag
+    assert lag.max() < 75_000_000, lag
+    assert np.all(np.diff(rec.times_ns) > 0)
+    assert gaps == []
