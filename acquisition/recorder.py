@@ -145,6 +145,9 @@ class Recorder:
         self.paths: list = []
         self._write_errors = 0
         self._driver_failed = False
+        self.sources_without_data: list[str] = []
+        #: samples of each source handed to the writer
+        self.samples_written: dict[str, int] = {d.name: 0 for d in self.drivers}
 
     def stop(self) -> None:
         """Ask the recorder to stop (thread-safe, signal-safe)."""
@@ -185,8 +188,24 @@ class Recorder:
             self.writer.close()
             self.paths = list(self.writer.paths)
             self._restore_signals(old)
-            self._log_status(time.monotonic() - t_start, final=True)
-        return 1 if (self._driver_failed or self._write_errors) else 0
+            elapsed = time.monotonic() - t_start
+            self._log_status(elapsed, final=True)
+            self.sources_without_data = self._check_sources(elapsed)
+        return 1 if (self._driver_failed or self._write_errors
+                     or self.sources_without_data) else 0
+
+    def _check_sources(self, elapsed: float) -> list[str]:
+        """Sources that stored no sample at all: a station whose device never came
+        up is not a successful recording (one ERROR line each; exit code 1)."""
+        dead = []
+        for d in self.drivers:
+            if self.samples_written.get(d.name, 0):
+                continue
+            dead.append(d.name)
+            why = d.status().get("last_error") or "the device sent no valid data"
+            log.error("%s: no sample recorded in %.1f s (%s); the outage is stored as a gap",
+                      d.name, elapsed, why)
+        return dead
 
     # -- threads -------------------------------------------------------------------
     def _drive(self, driver) -> None:
@@ -215,6 +234,7 @@ class Recorder:
                         w.write(source, arr, times_ns=times)
                     else:
                         w.write(source, arr, t0_ns=t0, device_t0_ns=dev_t0)
+                    self.samples_written[source] = self.samples_written.get(source, 0) + len(arr)
                 except Exception as exc:  # noqa: BLE001 - keep recording the rest
                     self._write_errors += 1
                     log.error("%s: block of %s samples not stored: %s", source, len(arr), exc)
@@ -264,12 +284,17 @@ class Recorder:
             t_prev, n_prev = prev.get(d.name, (now - max(elapsed, 1e-9), 0))
             rate = (samples - n_prev) / max(now - t_prev, 1e-9)
             prev[d.name] = (now, samples)
+            if s.get("connected"):
+                link = "connected"
+            elif samples:
+                link = "NOT connected"
+            else:
+                link = f"NOT connected, no data yet ({s.get('last_error') or 'no answer'})"
             log.info(
                 "%s%s: %.1f samples/s, frames ok %s bad %s, gaps %s, lost %s, %s; queue %s/%s",
                 "final " if final else "", d.name, rate if not final else samples / max(
                     elapsed, 1e-9), s.get("frames_ok", "-"), s.get("frames_bad", "-"),
-                s.get("gaps", 0), s.get("samples_lost", 0),
-                "connected" if s.get("connected") else "NOT connected",
+                s.get("gaps", 0), s.get("samples_lost", 0), link,
                 self.queue.qsize(), self.queue.maxsize,
             )
         self._prev = prev

@@ -13,9 +13,14 @@ concurrently into the station's data folder: one HDF5 file per rollover
 period holding all sources, each at its own rate. A status line per source
 is logged every few seconds (rate, frames ok/bad, gaps, queue depth).
 
-Stop with Ctrl-C (SIGINT) or SIGTERM: the files are flushed and closed
-(exit code 0). A lost device is retried with back-off and the outage is
-recorded as a gap.
+Stop with Ctrl-C (SIGINT) or SIGTERM: the files are flushed and closed.
+A lost device is retried with back-off and the outage is recorded as a
+gap; so is a device that never comes up.
+
+Exit codes: 0 clean stop with data from every source; 1 a source stored no
+sample during the whole run (its device never came up), samples could not
+be stored (disk full: see --disk-buffer) or a driver failed; 2 config or
+usage error.
 
 Example (simulated bridge):
 

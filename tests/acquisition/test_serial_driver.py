@@ -295,3 +295,46 @@ def test_line_without_device_time_short_silence_keeps_arrival_times(tmp_path):
     assert lag.max() < 75_000_000, lag
     assert np.all(np.diff(rec.times_ns) > 0)
     assert gaps == []
+
+
+def test_device_that_appears_late_outage_is_one_gap_before_the_data(tmp_path):
+    """The port is missing when the recording starts and appears 1 s later: the
+    spell is one gap record from the start to the moment the port opened, before
+    the first stored sample, and everything delivered afterwards is stored."""
+    src = make_source(tmp_path / "dev" / "acc", fs=100.0)
+    dev = VirtualSerialDevice.from_source(src, BridgeStream(seed=3))
+    writer = RawWriter(tmp_path / "data", "st", [src.spec()])
+    driver = SerialDriver(src)
+    stop = threading.Event()
+    th = threading.Thread(target=driver.run, args=(writer, stop))
+    t_start = time.time_ns()
+    th.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not driver.status()["last_error"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "cannot open" in driver.status()["last_error"]
+        time.sleep(1.0)  # the port stays missing for a while (not a synchronisation)
+        with dev:
+            assert dev.wait_listener(20)
+            while len(dev.ledger.ok()) < 20 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert dev.halt(5)
+            want = len(dev.ledger.ok())
+            while driver.status()["frames_ok"] < want and time.monotonic() < deadline:
+                time.sleep(0.02)
+            stop.set()
+            th.join(10)
+    finally:
+        stop.set()
+        th.join(10)
+        writer.close()
+    ok = dev.ledger.ok()
+    with open_raw(tmp_path / "data") as r:
+        rec = r.read("acc")
+        (g,) = r.gaps("acc")
+    assert rec.data.shape[0] == sum(f.raw.shape[0] for f in ok)
+    assert t_start <= g.start_ns
+    assert g.end_ns - g.start_ns >= 0.9e9
+    assert g.end_ns <= rec.times_ns[0]
+    assert "not connected since the recording started" in g.reason
