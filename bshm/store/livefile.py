@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,39 @@ class FileSource:
         self.pending_times: list[np.ndarray] = []
         self.times_written = 0
         self.gaps_written = 0
+        self.counters_written = np.zeros(len(spec.counters), np.int64)
+        self.committed = self.snapshot()  # the state the file holds after its last flush
+
+    _STATE = ("pending", "pending_rows", "rows", "blocks", "block_base", "first_dirty",
+              "pending_times", "times_written", "gaps_written", "counters_written")
+
+    def snapshot(self) -> tuple:
+        """The bookkeeping state (lists copied, arrays shared: they are never
+        modified in place)."""
+        return tuple(list(v) if isinstance(v, list) else v
+                     for v in (getattr(self, k) for k in self._STATE))
+
+    def restore(self, state: tuple) -> None:
+        """Go back to a :meth:`snapshot` (after a failed flush)."""
+        for k, v in zip(self._STATE, state, strict=True):
+            setattr(self, k, list(v) if isinstance(v, list) else v)
+
+    def uncommitted(self) -> list[tuple]:
+        """Samples buffered since the last successful flush, as they were appended:
+        ``("r", data, t0, k0, device_t0)`` per regular block (part),
+        ``("t", data, times)`` for timestamped ones."""
+        if not self.pending_rows:
+            return []
+        data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        if self.spec.timing != "regular":
+            return [("t", data, np.concatenate(self.pending_times))]
+        out = []
+        for fb, fn, t0, k0, dev in self.blocks:
+            lo = max(fb, self.rows)
+            if fb + fn > lo:
+                out.append(("r", data[lo - self.rows : fb + fn - self.rows], t0,
+                            k0 + lo - fb, dev))
+        return out
 
     @property
     def nbytes_pending(self) -> int:
@@ -135,6 +169,7 @@ class FileSource:
 
     def flush_counters(self, counts: np.ndarray) -> None:
         self.ds[S.COUNTERS][...] = counts
+        self.counters_written = counts.copy()
 
 
 class LiveFile:
@@ -188,9 +223,17 @@ class LiveFile:
 
     def flush(self, gaps: dict[str, list] | None = None,
               counters: dict[str, np.ndarray] | None = None) -> None:
-        """Write buffered samples, then their index, then gaps and counters."""
+        """Write buffered samples, then their index, then gaps and counters.
+
+        All or nothing for the bookkeeping: if any step fails, every source
+        goes back to its state before the call (its samples stay buffered, no
+        index entry is counted as written). After a failure HDF5's own state
+        for this file cannot be trusted (a chunk whose write failed may be
+        dropped): the caller abandons the file (:meth:`abandon`).
+        """
+        srcs = list(self.src.values())
+        before = [s.snapshot() for s in srcs]
         try:
-            srcs = list(self.src.values())
             for s in srcs:
                 s.flush_data()
             for s in srcs:
@@ -202,10 +245,43 @@ class LiveFile:
                     s.flush_counters(counters[s.spec.name])
             self.f.flush()
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            for s, state in zip(srcs, before, strict=True):
+                s.restore(state)
             full = disk_full_error(exc, self.path, "write")
             if full is not None:
                 raise full from exc
             raise StoreError(f"cannot write {self.path}: {exc}") from exc
+        for s in srcs:
+            s.committed = s.snapshot()
+
+    def discard_uncommitted(self) -> None:
+        """Forget what was buffered since the last successful flush."""
+        for s in self.src.values():
+            s.restore(s.committed)
+
+    def abandon(self) -> Path:
+        """Close without writing anything more (after a failed flush).
+
+        The open descriptor is pointed at ``/dev/null`` before HDF5 closes the
+        file, so the file on disk stays exactly as its last successful flush
+        left it (like after a crash: it keeps its ``.part`` name and opens with
+        ``swmr=True``); HDF5's unreliable in-memory state goes nowhere.
+        """
+        try:
+            fd = self.f.id.get_vfd_handle()
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+        except Exception as exc:  # noqa: BLE001 - then HDF5 closes it the normal way
+            log.error("cannot detach %s before closing it: %s", self.path, exc)
+        try:
+            self.f.close()
+        except Exception as exc:  # noqa: BLE001 - writes go to /dev/null: nothing to lose
+            log.debug("closing the abandoned %s: %s", self.path, exc)
+        log.warning("raw file %s left as written by its last successful flush", self.path)
+        return self.path
 
     def pending_bytes(self) -> int:
         return sum(s.nbytes_pending for s in self.src.values())
@@ -233,9 +309,19 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 _MAX_NAME_ATTEMPTS = 1000
 
 
+_ERRNO_IN_TEXT = re.compile(r"errno = (\d+)")
+
+
 def disk_full_error(exc: BaseException, path: Path, what: str) -> DiskFullError | None:
-    """A :class:`DiskFullError` when ``exc`` is ENOSPC/EDQUOT/EROFS, else None."""
+    """A :class:`DiskFullError` when ``exc`` is ENOSPC/EDQUOT/EROFS, else None.
+
+    h5py reports a failed write as a ``RuntimeError`` whose text carries
+    HDF5's ``errno = 28``; that counts too.
+    """
     code = getattr(exc, "errno", None)
+    if code not in DISK_FULL_ERRNOS:
+        m = _ERRNO_IN_TEXT.search(str(exc))
+        code = int(m.group(1)) if m else None
     if code not in DISK_FULL_ERRNOS:
         return None
     reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",

@@ -9,24 +9,37 @@ flush (at least every ``flush_interval_s``): data first, flushed, then the
 index (block table or time dataset) that points at it, so a reader or a
 crash never sees an index entry without its data. All public methods are
 thread-safe (one lock).
+
+A full disk (or a read-only one) never corrupts a file: the free space is
+checked before HDF5 is asked to write, and a flush HDF5 itself fails is
+undone in the writer's bookkeeping and the file is abandoned exactly as its
+last good flush left it (its samples since then go to a new file). With
+``on_disk_full="buffer"`` (the recorder) nothing is raised: samples stay in
+memory up to ``max_buffer_bytes`` and are written, bit for bit, when space
+returns; beyond that bound new samples are dropped and recorded as gaps
+``"disk full: ..."`` plus the counters ``samples_lost`` and
+``samples_lost_disk_full``. See ``docs/reliability-acquisition.md``.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import math
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bshm.errors import StoreError
+from bshm.errors import DiskFullError, StoreError
 from bshm.store import schema as S
+from bshm.store import spill
 from bshm.store.fileindex import FileSummary, index_closed_files
 from bshm.store.livefile import RESERVED_ATTRS, LiveFile
 from bshm.timeutil import NS_PER_S, now_ns, to_iso
@@ -38,6 +51,21 @@ _MAX_PENDING_BYTES = 8 * 1024 * 1024
 #: Longest wall-clock time (s) a superseded file stays open for sources that
 #: lag behind the others (a dead device must not keep it open for an hour).
 _LINGER_S = 30.0
+#: What a writer does when the disk is full: raise, or keep samples in memory.
+DISK_FULL_MODES = ("raise", "buffer")
+#: Default bound of the memory kept while the disk is full (bytes of samples).
+DEFAULT_BUFFER_BYTES = 64 * 1024 * 1024
+#: Default free space left untouched on the disk (bytes).
+DEFAULT_MIN_FREE_BYTES = 1024 * 1024
+
+
+class _Unplaced(Exception):
+    """An entry (or its rest) could not go into a file: the disk is full."""
+
+    def __init__(self, entry: tuple, cause: DiskFullError) -> None:
+        super().__init__(str(cause))
+        self.entry = entry
+        self.cause = cause
 
 
 class _SourceState:
@@ -46,10 +74,18 @@ class _SourceState:
     def __init__(self, spec: S.SourceSpec) -> None:
         self.spec = spec
         self.nch = len(spec.channels)
-        self.last_ns: int | None = None  # time of the last accepted sample
+        self.last_ns: int | None = None  # time of the last sample placed in a file
+        self.accepted_ns: int | None = None  # ... accepted (placed, pending or dropped)
         self.pending_gaps: list[tuple[int, int, bytes]] = []
         self.counters = np.zeros(len(spec.counters), dtype=np.int64)  # current file
         self.counters_dirty = False
+        self.drop_gap: list[int] | None = None  # open [start, end) of dropped samples
+        self.dropped = 0  # samples not kept because the disk was full (whole life)
+
+    def add_count(self, name: str, n: int) -> None:
+        if name in self.spec.counters and n:
+            self.counters[self.spec.counters.index(name)] += int(n)
+            self.counters_dirty = True
 
 
 class RawWriter:
@@ -70,9 +106,28 @@ class RawWriter:
         Filter of the sample and time datasets (with byte shuffle).
     flush_interval_s : float, optional
         Longest time buffered samples stay unflushed (s), checked in every
-        ``write``/``add_gap``/``count`` call.
+        ``write``/``add_gap``/``count`` call; while the disk is full, the
+        interval between attempts to write again.
     attrs : dict, optional
         Extra root attributes (str, numbers or arrays) written in every file.
+    on_disk_full : {"raise", "buffer"}, optional
+        ``"raise"`` (default): :meth:`write`, :meth:`flush` raise
+        :class:`~bshm.errors.DiskFullError` when the disk is full or
+        read-only (everything not written stays buffered). ``"buffer"``:
+        nothing is raised before :meth:`close`; samples stay in memory and are
+        written when space returns (one log line when the disk fills, one
+        when it recovers); every source gets the counter
+        ``samples_lost_disk_full``.
+    max_buffer_bytes : int, optional
+        ``"buffer"`` mode: most bytes of samples kept in memory while the disk
+        is full (default 64 MiB); later samples are dropped and recorded as
+        gaps "disk full" and in ``samples_lost``/``samples_lost_disk_full``.
+    min_free_bytes : int, optional
+        Free space left untouched on the disk (default 1 MiB); a flush that
+        would need more than the free space minus this waits (disk full).
+    check_free_space : bool, optional
+        Check the free space before writing (default True). Without it only
+        HDF5's own ENOSPC tells (tests of that path).
 
     Attributes
     ----------
@@ -80,15 +135,18 @@ class RawWriter:
         The live ``*.h5.part`` file, or None before the first sample and
         after close.
     paths : list of pathlib.Path
-        Final paths of the files this writer closed.
+        Final paths of the files this writer closed, and of files it left as
+        ``*.h5.part`` after a write failed (readable up to their last flush).
     n_flushes : int
         Number of completed flushes (explicit or automatic): every sample
         written before the latest one is on disk.
+    dropped : dict of str to int
+        Samples per source not kept because the disk was full.
 
     Raises
     ------
     ValueError
-        On an invalid source, compression, rollover or attribute.
+        On an invalid source, compression, rollover, mode or attribute.
     bshm.errors.StoreError
         If the folder cannot be created.
     """
@@ -103,6 +161,10 @@ class RawWriter:
         compression: str | None = "lzf",
         flush_interval_s: float = 1.0,
         attrs: dict | None = None,
+        on_disk_full: str = "raise",
+        max_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        check_free_space: bool = True,
     ) -> None:
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression {compression!r} is not one of lzf, gzip, None")
@@ -110,9 +172,16 @@ class RawWriter:
             raise ValueError(f"rollover_s must be > 0, got {rollover_s!r}")
         if not station or "/" in station or station.startswith("."):
             raise ValueError(f"station name {station!r} is not usable in a file name")
+        if on_disk_full not in DISK_FULL_MODES:
+            raise ValueError(f"on_disk_full {on_disk_full!r} is not one of raise, buffer")
+        if not (max_buffer_bytes >= 0 and min_free_bytes >= 0):
+            raise ValueError("max_buffer_bytes and min_free_bytes must be >= 0")
         sources = list(sources)
         if not sources:
             raise ValueError("a RawWriter needs at least one source")
+        if on_disk_full == "buffer":
+            sources = [s if spill.DISK_FULL_COUNTER in s.counters else dataclasses.replace(
+                s, counters=(*s.counters, spill.DISK_FULL_COUNTER)) for s in sources]
         names = [s.name for s in sources]
         for spec in sources:
             S.validate_spec(spec)
@@ -130,6 +199,10 @@ class RawWriter:
         self.rollover_s = float(rollover_s)
         self.compression = compression
         self.flush_interval_s = float(flush_interval_s)
+        self.on_disk_full = on_disk_full
+        self.max_buffer_bytes = int(max_buffer_bytes)
+        self.min_free_bytes = int(min_free_bytes)
+        self.check_free_space = bool(check_free_space)
         self.attrs = dict(attrs or {})
         clash = sorted(RESERVED_ATTRS & set(self.attrs))
         if clash:
@@ -148,6 +221,9 @@ class RawWriter:
         self._index_t = -math.inf
         self._last_flush = time.monotonic()
         self.n_flushes = 0
+        self._backlog: deque[tuple] = deque()  # entries not in a file yet (see spill)
+        self._replaying = False
+        self._full: spill.FullEpisode | None = None
         self._lock = threading.RLock()
         self._closed = False
         _OPEN.add(self)  # closed (flushed, renamed) at interpreter exit if still open
@@ -191,7 +267,8 @@ class RawWriter:
             Unknown source, wrong shape, or missing/extra time arguments.
         bshm.errors.StoreError
             If the block starts at or before the last stored sample of the
-            source, or the file cannot be written.
+            source, or the file cannot be written (``on_disk_full="raise"``:
+            :class:`~bshm.errors.DiskFullError`, the block stays buffered).
         """
         with self._lock:
             st = self._state(source)
@@ -202,8 +279,12 @@ class RawWriter:
                     raise ValueError(f"source {source!r} is regular: pass t0_ns (not times_ns)")
                 t0 = _as_ns(source, "t0_ns", t0_ns)
                 dev = None if device_t0_ns is None else _as_ns(source, "device_t0_ns", device_t0_ns)
-                if n:
-                    self._write_regular(st, arr, t0, dev)
+                if not n:
+                    return
+                self._check_order(st, t0)
+                entry: tuple = ("r", source, arr, t0, 0,
+                                S.NO_DEVICE_TIME if dev is None else dev)
+                last = int(S.grid_times(t0, n - 1, st.spec.fs))
             else:
                 if times_ns is None or t0_ns is not None or device_t0_ns is not None:
                     raise ValueError(f"source {source!r} is timestamped: pass times_ns (not t0_ns)")
@@ -215,8 +296,24 @@ class RawWriter:
                         f"source {source!r}: times_ns must be {n} integers (ns), got "
                         f"shape {t.shape} dtype {t.dtype}"
                     )
-                if n:
-                    self._write_timestamped(st, arr, t.astype(np.int64))
+                if not n:
+                    return
+                t = t.astype(np.int64)
+                if n > 1 and not np.all(np.diff(t) > 0):
+                    raise StoreError(f"source {source!r}: times_ns must be strictly increasing")
+                self._check_order(st, int(t[0]))
+                entry = ("t", source, arr, t)
+                last = int(t[-1])
+            st.accepted_ns = last
+            if self._full is not None and self._over_bound(entry):
+                self._attempt(final=False)  # the disk may take data again: try first
+            if self._full is not None and self._over_bound(entry):
+                self._drop(st, entry)
+            else:
+                self._close_drop_gap(st)
+                if self._full is not None:
+                    self._full.kept += n
+                self._accept([entry])
             self._maybe_flush()
 
     def add_gap(self, source: str, start_ns: int, end_ns: int, reason: str) -> None:
@@ -228,16 +325,13 @@ class RawWriter:
             Unknown source or ``end_ns < start_ns``.
         """
         with self._lock:
-            st = self._state(source)
+            self._state(source)
             start_ns, end_ns = int(start_ns), int(end_ns)
             if end_ns < start_ns:
                 raise ValueError(
                     f"gap of {source!r}: end {to_iso(end_ns)} is before start {to_iso(start_ns)}"
                 )
-            cur = self._current
-            if cur is not None and start_ns >= cur.period_end:
-                self._supersede()  # the gap belongs to a later period
-            st.pending_gaps.append((start_ns, end_ns, S.encode_reason(reason)))
+            self._accept([("g", source, start_ns, end_ns, S.encode_reason(reason))])
             self._maybe_flush()
 
     def count(self, source: str, name: str, n: int = 1) -> None:
@@ -266,43 +360,80 @@ class RawWriter:
 
         Gaps reported before any sample open a file named after the earliest
         gap; counters alone wait in memory for a file (or for ``close``).
+
+        Raises
+        ------
+        bshm.errors.DiskFullError
+            ``on_disk_full="raise"`` only: the disk is full or read-only;
+            nothing is lost from memory, a later call tries again.
         """
         with self._lock:
             if self._closed:
                 return
-            self._flush(final=False)
-
-    def _flush(self, final: bool) -> None:
-        if self._current is None and self._has_meta(counters=final):
-            self._current = self._new_file(self._earliest_pending())
-        for lf in self._older:
-            lf.flush()
-        if self._current is not None:
-            self._flush_current()
-        self._close_finished()
-        self._last_flush = time.monotonic()
-        self.n_flushes += 1
+            self._attempt(final=False)
 
     def close(self) -> None:
-        """Flush, close the live file and rename it from ``*.h5.part`` to ``*.h5``."""
+        """Flush, close the files and rename them from ``*.h5.part`` to ``*.h5``.
+
+        On a full disk, the samples still in memory are given up: they are
+        recorded as gaps ("disk full: in memory when the writer closed") and
+        in ``samples_lost`` where the disk still takes that much, the files
+        are closed as their last flush left them, and
+        :class:`~bshm.errors.DiskFullError` says how many samples were lost.
+        """
         with self._lock:
             if self._closed:
                 return
+            error: DiskFullError | None = None
+            lost: dict[str, int] = {}
+            episode, self._full = self._full, None
+            buffered = self._buffered_samples()
             try:
-                self._flush(final=True)
+                for st in self._src.values():
+                    self._close_drop_gap(st)  # into the last flush
+                try:
+                    self._flush(final=True)
+                except DiskFullError as exc:
+                    error = exc
+                    lost = self._give_up_buffered()
+                    self._flush_meta_at_close()
+                if episode is not None and error is None:
+                    episode.end(buffered)
             finally:
                 files = self._older + ([self._current] if self._current else [])
                 self._older, self._current = [], None
                 self._closed = True
                 _OPEN.discard(self)
                 for lf in files:
-                    self._closed_file(lf.close())
+                    self._close_file(lf)
                 self._save_index(force=True)
+            if error is not None:
+                what = ", ".join(f"{n} of {k}" for k, n in sorted(lost.items()) if n)
+                raise DiskFullError(
+                    f"{error}; samples kept in memory and not written: {what or 'none'}",
+                    path=error.path, errno=error.errno) from error
 
     @property
     def current_path(self) -> Path | None:
         """The live ``*.h5.part`` file of the latest period, or None."""
         return self._current.path if self._current is not None else None
+
+    @property
+    def disk_full(self) -> bool:
+        """True while writes wait for disk space (``"buffer"`` mode)."""
+        return self._full is not None
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Samples per source not kept because the disk was full."""
+        return {n: st.dropped for n, st in self._src.items()}
+
+    def buffered_bytes(self) -> int:
+        """Bytes of samples held in memory, not yet on disk."""
+        with self._lock:
+            files = self._older + ([self._current] if self._current else [])
+            return (sum(lf.pending_bytes() for lf in files)
+                    + sum(spill.entry_nbytes(e) for e in self._backlog))
 
     # ------------------------------------------------------------ internals
 
@@ -331,50 +462,284 @@ class RawWriter:
         return arr
 
     def _check_order(self, st: _SourceState, first_ns: int) -> None:
-        if st.last_ns is not None and first_ns <= st.last_ns:
+        if st.accepted_ns is not None and first_ns <= st.accepted_ns:
             raise StoreError(
                 f"source {st.spec.name!r}: block starts at {to_iso(first_ns, digits=9)}, "
-                f"not after the last stored sample {to_iso(st.last_ns, digits=9)} "
+                f"not after the last stored sample {to_iso(st.accepted_ns, digits=9)} "
                 "(times must increase)"
             )
 
-    def _write_regular(self, st: _SourceState, arr: np.ndarray, t0: int,
-                       dev: int | None) -> None:
+    # -- placing entries into files ------------------------------------------------
+
+    def _accept(self, entries: list[tuple]) -> None:
+        """Place entries in files, or keep them (in order) for later."""
+        if self._backlog:
+            self._backlog.extend(entries)
+            return
+        for i, e in enumerate(entries):
+            try:
+                self._place(e)
+            except _Unplaced as u:
+                self._backlog.append(u.entry)
+                self._backlog.extend(entries[i + 1:])
+                self._disk_full(u.cause)
+                return
+
+    def _place(self, e: tuple) -> None:
+        if e[0] == "r":
+            self._place_regular(*e[1:])
+        elif e[0] == "t":
+            self._place_times(*e[1:])
+        else:
+            self._place_gap(*e[1:])
+
+    def _defer(self) -> bool:
+        return bool(self._backlog) and not self._replaying
+
+    def _file_or_unplaced(self, t_ns: int, rest: tuple) -> LiveFile:
+        if self._defer():  # older entries wait: keep the order
+            raise _Unplaced(rest, self._full.error if self._full else DiskFullError("full"))
+        try:
+            return self._file_for(t_ns)
+        except DiskFullError as exc:
+            raise _Unplaced(rest, exc) from exc
+
+    def _place_regular(self, source: str, arr: np.ndarray, t0: int, k0: int, dev: int) -> None:
+        st = self._src[source]
         fs = st.spec.fs
-        devv = S.NO_DEVICE_TIME if dev is None else int(dev)
-        k0, n = 0, arr.shape[0]
-        self._check_order(st, t0)
+        n = arr.shape[0]
         while n:
-            lf = self._file_for(int(S.grid_times(t0, k0, fs)))
+            lf = self._file_or_unplaced(int(S.grid_times(t0, k0, fs)),
+                                        ("r", source, arr, t0, k0, dev))
             last = int(S.grid_times(t0, k0 + n - 1, fs))
             m = n if last < lf.period_end else S.grid_index(t0, k0, fs, lf.period_end)
-            lf.src[st.spec.name].append_block(arr[:m], t0, k0, devv)
+            lf.src[source].append_block(arr[:m], t0, k0, dev)
             st.last_ns = int(S.grid_times(t0, k0 + m - 1, fs))
             arr, n, k0 = arr[m:], n - m, k0 + m
             self._check_size(lf)
 
-    def _write_timestamped(self, st: _SourceState, arr: np.ndarray, t: np.ndarray) -> None:
-        if t.shape[0] > 1 and not np.all(np.diff(t) > 0):
-            raise StoreError(f"source {st.spec.name!r}: times_ns must be strictly increasing")
-        self._check_order(st, int(t[0]))
+    def _place_times(self, source: str, arr: np.ndarray, t: np.ndarray) -> None:
+        st = self._src[source]
         while t.shape[0]:
-            lf = self._file_for(int(t[0]))
+            lf = self._file_or_unplaced(int(t[0]), ("t", source, arr, t))
             m = int(np.searchsorted(t, lf.period_end, side="left"))
-            lf.src[st.spec.name].append_times(arr[:m], t[:m])
+            lf.src[source].append_times(arr[:m], t[:m])
             st.last_ns = int(t[m - 1])
             arr, t = arr[m:], t[m:]
             self._check_size(lf)
 
+    def _place_gap(self, source: str, start_ns: int, end_ns: int, reason: bytes) -> None:
+        if self._defer():
+            raise _Unplaced(("g", source, start_ns, end_ns, reason),
+                            self._full.error if self._full else DiskFullError("full"))
+        cur = self._current
+        if cur is not None and start_ns >= cur.period_end:
+            try:
+                self._supersede()  # the gap belongs to a later period
+            except DiskFullError as exc:
+                raise _Unplaced(("g", source, start_ns, end_ns, reason), exc) from exc
+        self._src[source].pending_gaps.append((start_ns, end_ns, reason))
+
     def _check_size(self, lf: LiveFile) -> None:
-        if lf.pending_bytes() > _MAX_PENDING_BYTES:
-            if lf is self._current:
-                self._flush_current()
-            else:
-                lf.flush()
+        if (lf.pending_bytes() <= _MAX_PENDING_BYTES or self._full is not None
+                or self._replaying or self._backlog):
+            return
+        try:
+            self._flush_file(lf, meta=lf is self._current)
+        except DiskFullError as exc:
+            self._disk_full(exc)
+
+    # -- disk full: bound, drops, episodes -----------------------------------------
+
+    def _over_bound(self, entry: tuple) -> bool:
+        """Once an entry does not fit in the memory bound, every new sample of
+        every source is dropped until the disk takes data again."""
+        ep = self._full
+        if self.on_disk_full != "buffer" or ep is None:
+            return False
+        if ep.bound_logged:
+            return True
+        buffered = self.buffered_bytes()
+        if buffered + spill.entry_nbytes(entry) <= self.max_buffer_bytes:
+            return False
+        ep.note_bound(buffered, self.max_buffer_bytes)
+        return True
+
+    def _drop(self, st: _SourceState, entry: tuple, reason: str = spill.REASON_DROPPED) -> None:
+        """Give up a data entry: a gap over its samples and the loss counters."""
+        n = spill.entry_samples(entry)
+        a, b = spill.entry_span(entry, st.spec.fs)
+        g = st.drop_gap
+        if g is not None and g[2] == reason and a <= g[1] + 2 * S.period_ns(st.spec.fs):
+            g[1] = max(g[1], b)
+        else:
+            self._close_drop_gap(st)
+            st.drop_gap = [a, b, reason]
+        st.dropped += n
+        st.add_count("samples_lost", n)
+        st.add_count(spill.DISK_FULL_COUNTER, n)
+        if self._full is not None:
+            d = self._full.dropped
+            d[st.spec.name] = d.get(st.spec.name, 0) + n
+
+    def _close_drop_gap(self, st: _SourceState) -> None:
+        g, st.drop_gap = st.drop_gap, None
+        if g is not None:
+            self._accept([("g", st.spec.name, g[0], g[1], S.encode_reason(g[2]))])
+
+    def _disk_full(self, exc: DiskFullError) -> None:
+        """The disk refused a write: raise, or start (or go on with) an episode."""
+        if self.on_disk_full == "raise":
+            raise exc
+        if self._full is None:
+            self._full = spill.FullEpisode(exc, self.max_buffer_bytes, self.flush_interval_s)
+        self._full.error = exc
+
+    def _end_episode(self, written: int) -> None:
+        ep, self._full = self._full, None
+        for st in self._src.values():
+            self._close_drop_gap(st)
+        if ep is not None:
+            ep.end(written)
+
+    def _give_up_buffered(self) -> dict[str, int]:
+        """Close time on a full disk: every sample still in memory becomes a gap."""
+        lost: dict[str, int] = {}
+        entries = []
+        for lf in self._older + ([self._current] if self._current else []):
+            for name, fsrc in lf.src.items():
+                entries += [(e[0], name, *e[1:]) for e in fsrc.uncommitted()]
+            lf.discard_uncommitted()
+        entries += list(self._backlog)
+        self._backlog.clear()
+        for e in entries:
+            st = self._src[e[1]]
+            if e[0] == "g":
+                st.pending_gaps.append(e[2:])
+                continue
+            self._drop(st, e, spill.REASON_AT_CLOSE)
+            lost[e[1]] = lost.get(e[1], 0) + spill.entry_samples(e)
+        for st in self._src.values():
+            g, st.drop_gap = st.drop_gap, None
+            if g is not None:
+                st.pending_gaps.append((g[0], g[1], S.encode_reason(g[2])))
+        log.error("disk full when closing %s: %s samples kept in memory are not written "
+                  "(%s)", self.directory, sum(lost.values()),
+                  ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none")
+        return lost
+
+    def _flush_meta_at_close(self) -> None:
+        """Put the loss into the file as far as the disk allows: the counters are
+        rewritten in place (no new space needed), the gap records only if a
+        little space is left (they may need a new chunk). A write HDF5 fails
+        leaves the file as its last flush left it."""
+        cur = self._current
+        if cur is None:
+            log.error("disk full: the lost samples are not recorded in any file (none "
+                      "could be created)")
+            return
+        gaps = {n: st.pending_gaps for n, st in self._src.items() if st.pending_gaps}
+        try:
+            cur.flush(None, {n: st.counters for n, st in self._src.items()})
+        except StoreError as exc:  # HDF5 failed: its state of the file is unreliable
+            log.error("disk full: the lost samples are not recorded in %s (%s)", cur.path, exc)
+            self._abandon(cur)
+            return
+        for st in self._src.values():
+            st.counters_dirty = False
+        if not gaps:
+            return
+        try:
+            spill.check_space(self.directory, len(self._specs) * spill.META_SLACK, 0)
+            cur.flush(gaps, None)
+        except StoreError as exc:
+            log.error("disk full: the gap records of the lost samples are not written in "
+                      "%s (%s); its counters samples_lost include them", cur.path, exc)
+            if exc.path == str(cur.path):  # HDF5 itself failed, not the space check
+                self._abandon(cur)
+            return
+        for st in self._src.values():
+            st.pending_gaps = []
+
+    # -- flushing --------------------------------------------------------------------
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
-            self.flush()
+            self._attempt(final=False)
+
+    def _attempt(self, final: bool) -> None:
+        """One flush; a full disk raises or starts/continues an episode."""
+        self._last_flush = time.monotonic()
+        buffered = self._buffered_samples() if self._full is not None else 0
+        try:
+            self._flush(final)
+        except DiskFullError as exc:
+            self._disk_full(exc)
+            return
+        if self._full is not None:
+            self._end_episode(buffered)
+
+    def _buffered_samples(self) -> int:
+        files = self._older + ([self._current] if self._current else [])
+        return (sum(s.pending_rows for lf in files for s in lf.src.values())
+                + sum(spill.entry_samples(e) for e in self._backlog))
+
+    def _flush(self, final: bool) -> None:
+        self._replay_backlog()
+        if self._current is None and self._has_meta(counters=final):
+            self._current = self._new_file(self._earliest_pending())
+        for lf in list(self._older):
+            if lf in self._older:
+                self._flush_file(lf, meta=False)
+        if self._current is not None:
+            self._flush_file(self._current, meta=True)
+        self._close_finished()
+        self._last_flush = time.monotonic()
+        self.n_flushes += 1
+
+    def _replay_backlog(self) -> None:
+        """Place the entries kept while no file could take them, in order."""
+        self._replaying = True
+        try:
+            while self._backlog:
+                e = self._backlog.popleft()
+                try:
+                    self._place(e)
+                except _Unplaced as u:
+                    self._backlog.appendleft(u.entry)
+                    raise u.cause from None
+        finally:
+            self._replaying = False
+
+    def _flush_file(self, lf: LiveFile, meta: bool) -> None:
+        """Flush one file after checking the space; a write HDF5 fails abandons it."""
+        if self.check_free_space:
+            spill.check_space(self.directory,
+                              2 * lf.pending_bytes() + len(lf.src) * spill.SLACK_PER_SOURCE,
+                              self.min_free_bytes)
+        try:
+            if meta:
+                self._flush_current()
+            else:
+                lf.flush()
+        except DiskFullError:
+            self._abandon(lf)
+            raise
+
+    def _abandon(self, lf: LiveFile) -> None:
+        """HDF5 failed to write ``lf``: keep it as its last flush left it, and
+        put the samples it had not written yet back in line for a new file."""
+        entries = [(e[0], name, *e[1:]) for name, fsrc in lf.src.items()
+                   for e in fsrc.uncommitted()]
+        if lf is self._current:  # its counters up to the last flush are in it
+            for name, st in self._src.items():
+                st.counters -= lf.src[name].counters_written
+                st.counters_dirty = True
+            self._current = None
+        elif lf in self._older:
+            self._older.remove(lf)
+        self.paths.append(lf.abandon())
+        self._backlog.extendleft(reversed(entries))
 
     def _has_meta(self, counters: bool) -> bool:
         return any(st.pending_gaps or (counters and st.counters_dirty)
@@ -406,6 +771,9 @@ class RawWriter:
         return lf
 
     def _new_file(self, t_ns: int) -> LiveFile:
+        if self.check_free_space:
+            spill.check_space(self.directory, len(self._specs) * spill.SLACK_PER_SOURCE,
+                              self.min_free_bytes)
         return LiveFile(self.directory, self.station, self._specs, t_ns, self.rollover_ns,
                         self.compression, self.attrs)
 
@@ -424,7 +792,7 @@ class RawWriter:
         cur = self._current
         if cur is None:
             return
-        self._flush_current()
+        self._flush_file(cur, meta=True)
         for st in self._src.values():
             st.counters[:] = 0
         cur.superseded_at = time.monotonic()
@@ -439,30 +807,46 @@ class RawWriter:
         self._to_index.append(closed)
         self._save_index(force=False)
 
+    def _close_file(self, lf: LiveFile) -> None:
+        """Close and rename one file; a failure is logged, the others go on."""
+        try:
+            self._closed_file(lf.close())
+        except DiskFullError as exc:
+            log.error("%s stays %s: %s", lf.path, lf.path.name, exc)
+            self.paths.append(lf.path)
+        except Exception as exc:  # noqa: BLE001 - close every other file anyway
+            log.error("closing %s failed: %s", lf.path, exc)
+            self.paths.append(lf.path)
+
     def _save_index(self, force: bool) -> None:
         """Summaries of closed files into the folder's reader cache, at most
         once a minute (and at close): readers then open none of them."""
         if not self._to_index or not (force or time.monotonic() - self._index_t > 60.0):
             return
-        index_closed_files(self.directory, self._to_index)
+        try:
+            index_closed_files(self.directory, self._to_index)
+        except (OSError, StoreError) as exc:  # a cache: readers rebuild it
+            log.debug("reader cache of %s not updated: %s", self.directory, exc)
+            return
         self._to_index = []
         self._index_t = time.monotonic()
 
     def _close_finished(self) -> None:
         """Close superseded files no source can still write into."""
-        keep = []
         now = time.monotonic()
-        for lf in self._older:
+        for lf in list(self._older):
+            if lf not in self._older:
+                continue  # abandoned meanwhile
             # sources that never delivered anything are not waited for
             done = all(st.last_ns is None or st.last_ns >= lf.period_end - 1
                        for st in self._src.values())
-            if done or now - (lf.superseded_at or 0.0) > _LINGER_S:
-                lf.flush()
-                self._closed_file(lf.close())
-            else:
-                keep.append(lf)
-        self._older = keep
-
+            if not (done or now - (lf.superseded_at or 0.0) > _LINGER_S):
+                continue
+            if self._backlog and not self._replaying:
+                continue  # samples for it may still wait in line
+            self._flush_file(lf, meta=False)
+            self._older.remove(lf)
+            self._closed_file(lf.close())
 
 
 def _as_ns(source: str, what: str, value: Any) -> int:
