@@ -10,6 +10,7 @@ samples first, flushes them, and only then writes and flushes the index
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import re
@@ -155,8 +156,11 @@ class FileSource:
             ds[self.times_written:] = t
             self.times_written += t.shape[0]
             self.pending_times = []
-        # no ds.flush(): LiveFile.flush ends with a file flush; the data
-        # this index points at was flushed before it was written
+        # the data this index points at was flushed before it was written; the
+        # index is flushed on its own too: if its chunk cannot be written, HDF5
+        # stops before its new extent (a file flush would write the extent
+        # anyway, over an unwritten chunk: entries of zeros)
+        ds.flush()
 
     def flush_gaps(self, gaps: list[tuple[int, int, bytes]]) -> None:
         if not gaps:
@@ -166,6 +170,7 @@ class FileSource:
         g.resize(self.gaps_written + arr.shape[0], axis=0)
         g[self.gaps_written:] = arr
         self.gaps_written += arr.shape[0]
+        g.flush()  # as the index: never an extent over an unwritten chunk
 
     def flush_counters(self, counts: np.ndarray) -> None:
         self.ds[S.COUNTERS][...] = counts
@@ -199,22 +204,27 @@ class LiveFile:
         self.period_start = self.period * rollover_ns
         self.period_end = self.period_start + rollover_ns
         self.superseded_at: float | None = None
-        f, self.path = _create(directory, station, t_ns)
+        image = _initial_image(station, t_ns, self.period_start, rollover_ns, attrs, specs,
+                               compression)
+        tmp = _write_new(directory, station, t_ns, image)
         try:
-            _write_root_attrs(f, station, t_ns, self.period_start, rollover_ns, attrs)
-            root = f.create_group(S.SOURCES_GROUP)
-            self.src = {s.name: FileSource(s, _create_source(root, s, compression)) for s in specs}
-            f.swmr_mode = True
+            f = h5py.File(tmp, "r+", libver="latest")
         except Exception as exc:
-            try:
-                f.close()
-            except Exception as close_exc:  # noqa: BLE001 - a file HDF5 could not write
-                log.debug("closing %s after a failed initialisation: %s", self.path, close_exc)
-            self.path.unlink(missing_ok=True)  # holds no sample yet: leave no litter
-            full = disk_full_error(exc, self.path, "initialise")
-            if full is not None:
-                raise full from exc
-            raise StoreError(f"cannot initialise {self.path}: {exc}") from exc
+            tmp.unlink(missing_ok=True)  # holds no sample yet: leave no litter
+            raise _write_error(exc, tmp, "open") from exc
+        try:
+            root = f[S.SOURCES_GROUP]
+            self.src = {s.name: FileSource(s, _source_datasets(root[s.name], s)) for s in specs}
+            f.swmr_mode = True
+            self.path = _publish(tmp, directory, station, t_ns)
+        except Exception as exc:
+            # a file HDF5 failed to write cannot be closed cleanly (the half-closed
+            # file crashes the next garbage collection): detach it first
+            _close_detached(f, tmp)
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, StoreError):
+                raise
+            raise _write_error(exc, tmp, "initialise") from exc
         self.f = f
         log.info("raw file %s opened", self.path)
 
@@ -267,21 +277,10 @@ class LiveFile:
         left it (like after a crash: it keeps its ``.part`` name and opens with
         ``swmr=True``); HDF5's unreliable in-memory state goes nowhere.
         """
-        try:
-            fd = self.f.id.get_vfd_handle()
-            null = os.open(os.devnull, os.O_RDWR)
-            try:
-                os.dup2(null, fd)
-            finally:
-                os.close(null)
-        except Exception as exc:  # noqa: BLE001 - then HDF5 closes it the normal way
-            log.error("cannot detach %s before closing it: %s", self.path, exc)
-        try:
-            self.f.close()
-        except Exception as exc:  # noqa: BLE001 - writes go to /dev/null: nothing to lose
-            log.debug("closing the abandoned %s: %s", self.path, exc)
+        _close_detached(self.f, self.path)
         log.warning("raw file %s left as written by its last successful flush", self.path)
         return self.path
+
 
     def pending_bytes(self) -> int:
         return sum(s.nbytes_pending for s in self.src.values())
@@ -302,6 +301,25 @@ class LiveFile:
         except Exception as exc:  # pragma: no cover - h5py close failure
             log.error("closing %s failed: %s", self.path, exc)
         return finalize(self.path), summ
+
+
+def _close_detached(f: h5py.File, path: Path) -> None:
+    """Close ``f`` with its descriptor pointed at ``/dev/null`` first: nothing
+    more reaches the file, and HDF5's close succeeds (a close that fails on a
+    full disk leaves HDF5 in a state that crashes the next garbage collection)."""
+    try:
+        fd = f.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+    except Exception as exc:  # noqa: BLE001 - then HDF5 closes it the normal way
+        log.error("cannot detach %s before closing it: %s", path, exc)
+    try:
+        f.close()
+    except Exception as exc:  # noqa: BLE001 - writes go to /dev/null: nothing to lose
+        log.debug("closing the detached %s: %s", path, exc)
 
 
 #: errno values that mean "this file system will not take more data now"
@@ -329,12 +347,62 @@ def disk_full_error(exc: BaseException, path: Path, what: str) -> DiskFullError 
     return DiskFullError(f"cannot {what} {path}: {reason}", path=str(path), errno=code)
 
 
-def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
-    """Create a new ``.h5.part`` file with a name no other file has.
+def _write_error(exc: BaseException, path: Path, what: str) -> StoreError:
+    full = disk_full_error(exc, path, what)
+    return full if full is not None else StoreError(f"cannot {what} {path}: {exc}")
 
-    A bounded number of names is tried; a full or read-only file system ends
-    the search at once with :class:`DiskFullError`, and a file that HDF5
-    left behind while failing is removed, so nothing is littered.
+
+def _initial_image(station: str, t_ns: int, period_start: int, rollover_ns: int,
+                   attrs: dict[str, Any], specs: list[S.SourceSpec],
+                   compression: str | None) -> bytes:
+    """The bytes of a new raw file (every group, dataset and attribute), built in
+    memory: a full disk then fails one plain write, never HDF5 half-way through
+    creating the file (which leaves HDF5 in a state that crashes the process)."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="latest") as f:
+        _write_root_attrs(f, station, t_ns, period_start, rollover_ns, attrs)
+        root = f.create_group(S.SOURCES_GROUP)
+        for s in specs:
+            _create_source(root, s, compression)
+    return buf.getvalue()
+
+
+def _write_new(directory: Path, station: str, t_ns: int, image: bytes) -> Path:
+    """Write ``image`` to a hidden new file (readers do not look at it yet).
+
+    A full or read-only file system raises :class:`DiskFullError` at once,
+    and the file that could not be written whole is removed.
+    """
+    first = S.file_name(station, t_ns, 0, part=True)
+    for k in range(_MAX_NAME_ATTEMPTS):
+        tmp = directory / f".{first}.{os.getpid()}-{k}.new"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o644)
+        except FileExistsError:  # left by a killed writer with our pid: try the next
+            continue
+        except OSError as exc:
+            raise _write_error(exc, directory / first, "create") from exc
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise _write_error(exc, directory / first, "create") from exc
+        os.close(fd)
+        return tmp
+    raise StoreError(f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} "
+                     f"temporary names for {first} are taken")
+
+
+def _publish(tmp: Path, directory: Path, station: str, t_ns: int) -> Path:
+    """Give the new file (open, in SWMR mode) a ``.h5.part`` name no file has.
+
+    A bounded number of names is tried; the name appears atomically (a hard
+    link), so a reader never sees the file before it is ready to be followed.
     """
     for seq in range(_MAX_NAME_ATTEMPTS):
         final = directory / S.file_name(station, t_ns, seq)
@@ -342,16 +410,16 @@ def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
         if final.exists() or part.exists():
             continue
         try:
-            return h5py.File(part, "x", libver="latest"), part
+            os.link(tmp, part)
         except FileExistsError:
             continue
         except OSError as exc:
-            if part.exists():  # HDF5 made the empty file, then failed: ours, remove it
-                part.unlink(missing_ok=True)
-            full = disk_full_error(exc, part, "create")
-            if full is not None:
-                raise full from exc
-            raise StoreError(f"cannot create {part}: {exc}") from exc
+            raise _write_error(exc, part, "create") from exc
+        try:
+            tmp.unlink()
+        except OSError as exc:  # e.g. Windows will not remove an open file's name
+            log.debug("temporary name %s of %s stays: %s", tmp, part, exc)
+        return part
     raise StoreError(
         f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} names for "
         f"{S.file_name(station, t_ns, 0)} are taken"
@@ -418,6 +486,12 @@ def _create_source(root: h5py.Group, spec: S.SourceSpec,
     c.attrs["names"] = list(spec.counters)
     ds[S.COUNTERS] = c
     return ds
+
+
+def _source_datasets(g: h5py.Group, spec: S.SourceSpec) -> dict[str, h5py.Dataset]:
+    """The datasets :func:`_create_source` made for ``spec``, from an open file."""
+    names = [S.DATA, S.BLOCKS if spec.timing == "regular" else S.TIME, S.GAPS, S.COUNTERS]
+    return {n: g[n] for n in names}
 
 
 def finalize(part: Path) -> Path:

@@ -141,3 +141,40 @@ class FullEpisode:
         log.info("disk space is back after %.1f s: wrote %d samples kept in memory%s",
                  time.monotonic() - self.since, written, more)
 
+
+
+def after(e: tuple, last_ns: int, fs: float) -> tuple | None:
+    """The part of a data entry after ``last_ns`` (None if nothing is left)."""
+    if e[0] == "r":
+        _, src, data, t0, k0, dev = e
+        i = S.grid_index(t0, k0, fs, last_ns + 1)
+        return None if i >= data.shape[0] else ("r", src, data[i:], t0, k0 + i, dev)
+    if e[0] == "t":
+        _, src, data, times = e
+        i = int(np.searchsorted(times, last_ns, side="right"))
+        return None if i >= times.shape[0] else ("t", src, data[i:], times[i:])
+    return e
+
+
+def on_disk(path: Path, specs) -> dict[str, tuple[int | None, int, np.ndarray | None]]:
+    """What a raw file holds per source: (time of its last readable sample or
+    None, number of gap records, counters)."""
+    from bshm.store.fileindex import OpenFile, block_table, n_timestamped
+
+    of = OpenFile(path)
+    try:
+        out = {}
+        for spec in specs:
+            if spec.timing == "regular":
+                lasts = block_table(of, spec.name, spec.fs)[5]
+                last = int(lasts[-1]) if lasts.size else None
+            else:
+                n = n_timestamped(of, spec.name)
+                last = int(of.require(spec.name, S.TIME)[n - 1]) if n else None
+            g = of.dataset(spec.name, S.GAPS)
+            c = of.dataset(spec.name, S.COUNTERS)
+            out[spec.name] = (last, 0 if g is None else int(g.shape[0]),
+                              None if c is None else np.asarray(c[...], np.int64))
+        return out
+    finally:
+        of.close()

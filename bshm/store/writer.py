@@ -703,10 +703,12 @@ class RawWriter:
         try:
             while self._backlog:
                 e = self._backlog.popleft()
+                n = len(self._backlog)
                 try:
                     self._place(e)
                 except _Unplaced as u:
-                    self._backlog.appendleft(u.entry)
+                    # after the samples of a file abandoned meanwhile (older: first)
+                    self._backlog.insert(len(self._backlog) - n, u.entry)
                     raise u.cause from None
         finally:
             self._replaying = False
@@ -728,17 +730,38 @@ class RawWriter:
 
     def _abandon(self, lf: LiveFile) -> None:
         """HDF5 failed to write ``lf``: keep it as its last flush left it, and
-        put the samples it had not written yet back in line for a new file."""
-        entries = [(e[0], name, *e[1:]) for name, fsrc in lf.src.items()
-                   for e in fsrc.uncommitted()]
-        if lf is self._current:  # its counters up to the last flush are in it
-            for name, st in self._src.items():
-                st.counters -= lf.src[name].counters_written
+        put the samples it had not written yet back in line for a new file.
+
+        A failed flush may still have put part of its samples, gaps and
+        counters on disk (it is not atomic; SWMR only keeps the file
+        consistent), so the abandoned file is read back and only what it does
+        not hold goes to the new file: nothing is stored twice.
+        """
+        pending = {name: fsrc.uncommitted() for name, fsrc in lf.src.items()}
+        path = lf.abandon()
+        self.paths.append(path)
+        try:
+            disk = spill.on_disk(path, self._specs)
+        except Exception as exc:  # noqa: BLE001 - unreadable: it holds no readable sample
+            log.warning("cannot read back the abandoned %s (%s): its samples since the "
+                        "last flush go to a new file", path, exc)
+            disk = {}
+        entries = []
+        for name, es in pending.items():
+            st, fsrc = self._src[name], lf.src[name]
+            last, n_gaps, counts = disk.get(name, (None, fsrc.gaps_written, None))
+            entries += [(e[0], name, *e[1:]) for e in es]
+            if last is not None:
+                entries = [x for x in (spill.after(e, last, st.spec.fs) if e[1] == name
+                                       else e for e in entries) if x is not None]
+            if lf is self._current:  # its counters and gaps: what the file holds
+                st.counters -= counts if counts is not None else fsrc.counters_written
                 st.counters_dirty = True
+                del st.pending_gaps[:max(0, n_gaps - fsrc.gaps_written)]
+        if lf is self._current:
             self._current = None
         elif lf in self._older:
             self._older.remove(lf)
-        self.paths.append(lf.abandon())
         self._backlog.extendleft(reversed(entries))
 
     def _has_meta(self, counters: bool) -> bool:
