@@ -68,27 +68,7 @@ class _Unplaced(Exception):
         self.cause = cause
 
 
-class _SourceState:
-    """Per-source writer state that survives rollover."""
-
-    def __init__(self, spec: S.SourceSpec) -> None:
-        self.spec = spec
-        self.nch = len(spec.channels)
-        self.last_ns: int | None = None  # time of the last sample placed in a file
-        self.accepted_ns: int | None = None  # ... accepted (placed, pending or dropped)
-        self.pending_gaps: list[tuple[int, int, bytes]] = []
-        self.counters = np.zeros(len(spec.counters), dtype=np.int64)  # current file
-        self.counters_dirty = False
-        self.drop_gap: list[int] | None = None  # open [start, end) of dropped samples
-        self.dropped = 0  # samples not kept because the disk was full (whole life)
-
-    def add_count(self, name: str, n: int) -> None:
-        if name in self.spec.counters and n:
-            self.counters[self.spec.counters.index(name)] += int(n)
-            self.counters_dirty = True
-
-
-class RawWriter:
+class RawWriter(spill.LossKeeping):
     """Write a station's samples into rolling SWMR HDF5 raw files.
 
     Parameters
@@ -211,7 +191,7 @@ class RawWriter:
         bad = sorted(k for k, v in self.attrs.items() if not isinstance(v, ok))
         if bad:
             raise ValueError(f"attrs {bad}: values must be strings, numbers or arrays")
-        self._src = {s.name: _SourceState(s) for s in sources}
+        self._src = {s.name: spill.SourceState(s) for s in sources}
         self._specs = sources
         self._current: LiveFile | None = None
         self._older: list[LiveFile] = []  # superseded files a lagging source may still fill
@@ -437,7 +417,7 @@ class RawWriter:
 
     # ------------------------------------------------------------ internals
 
-    def _state(self, source: str) -> _SourceState:
+    def _state(self, source: str) -> spill.SourceState:
         if self._closed:
             raise StoreError(f"RawWriter for {self.directory} is closed")
         try:
@@ -447,7 +427,7 @@ class RawWriter:
                 f"unknown source {source!r}; sources: {', '.join(self._src)}"
             ) from None
 
-    def _as_block(self, st: _SourceState, data: Any) -> np.ndarray:
+    def _as_block(self, st: spill.SourceState, data: Any) -> np.ndarray:
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # too large -> inf, as stored
                 arr = np.asarray(data, dtype=np.float32)
@@ -461,7 +441,7 @@ class RawWriter:
             )
         return arr
 
-    def _check_order(self, st: _SourceState, first_ns: int) -> None:
+    def _check_order(self, st: spill.SourceState, first_ns: int) -> None:
         if st.accepted_ns is not None and first_ns <= st.accepted_ns:
             raise StoreError(
                 f"source {st.spec.name!r}: block starts at {to_iso(first_ns, digits=9)}, "
@@ -549,118 +529,6 @@ class RawWriter:
         except DiskFullError as exc:
             self._disk_full(exc)
 
-    # -- disk full: bound, drops, episodes -----------------------------------------
-
-    def _over_bound(self, entry: tuple) -> bool:
-        """Once an entry does not fit in the memory bound, every new sample of
-        every source is dropped until the disk takes data again."""
-        ep = self._full
-        if self.on_disk_full != "buffer" or ep is None:
-            return False
-        if ep.bound_logged:
-            return True
-        buffered = self.buffered_bytes()
-        if buffered + spill.entry_nbytes(entry) <= self.max_buffer_bytes:
-            return False
-        ep.note_bound(buffered, self.max_buffer_bytes)
-        return True
-
-    def _drop(self, st: _SourceState, entry: tuple, reason: str = spill.REASON_DROPPED) -> None:
-        """Give up a data entry: a gap over its samples and the loss counters."""
-        n = spill.entry_samples(entry)
-        a, b = spill.entry_span(entry, st.spec.fs)
-        g = st.drop_gap
-        if g is not None and g[2] == reason and a <= g[1] + 2 * S.period_ns(st.spec.fs):
-            g[1] = max(g[1], b)
-        else:
-            self._close_drop_gap(st)
-            st.drop_gap = [a, b, reason]
-        st.dropped += n
-        st.add_count("samples_lost", n)
-        st.add_count(spill.DISK_FULL_COUNTER, n)
-        if self._full is not None:
-            d = self._full.dropped
-            d[st.spec.name] = d.get(st.spec.name, 0) + n
-
-    def _close_drop_gap(self, st: _SourceState) -> None:
-        g, st.drop_gap = st.drop_gap, None
-        if g is not None:
-            self._accept([("g", st.spec.name, g[0], g[1], S.encode_reason(g[2]))])
-
-    def _disk_full(self, exc: DiskFullError) -> None:
-        """The disk refused a write: raise, or start (or go on with) an episode."""
-        if self.on_disk_full == "raise":
-            raise exc
-        if self._full is None:
-            self._full = spill.FullEpisode(exc, self.max_buffer_bytes, self.flush_interval_s)
-        self._full.error = exc
-
-    def _end_episode(self, written: int) -> None:
-        ep, self._full = self._full, None
-        for st in self._src.values():
-            self._close_drop_gap(st)
-        if ep is not None:
-            ep.end(written)
-
-    def _give_up_buffered(self) -> dict[str, int]:
-        """Close time on a full disk: every sample still in memory becomes a gap."""
-        lost: dict[str, int] = {}
-        entries = []
-        for lf in self._older + ([self._current] if self._current else []):
-            for name, fsrc in lf.src.items():
-                entries += [(e[0], name, *e[1:]) for e in fsrc.uncommitted()]
-            lf.discard_uncommitted()
-        entries += list(self._backlog)
-        self._backlog.clear()
-        for e in entries:
-            st = self._src[e[1]]
-            if e[0] == "g":
-                st.pending_gaps.append(e[2:])
-                continue
-            self._drop(st, e, spill.REASON_AT_CLOSE)
-            lost[e[1]] = lost.get(e[1], 0) + spill.entry_samples(e)
-        for st in self._src.values():
-            g, st.drop_gap = st.drop_gap, None
-            if g is not None:
-                st.pending_gaps.append((g[0], g[1], S.encode_reason(g[2])))
-        log.error("disk full when closing %s: %s samples kept in memory are not written "
-                  "(%s)", self.directory, sum(lost.values()),
-                  ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none")
-        return lost
-
-    def _flush_meta_at_close(self) -> None:
-        """Put the loss into the file as far as the disk allows: the counters are
-        rewritten in place (no new space needed), the gap records only if a
-        little space is left (they may need a new chunk). A write HDF5 fails
-        leaves the file as its last flush left it."""
-        cur = self._current
-        if cur is None:
-            log.error("disk full: the lost samples are not recorded in any file (none "
-                      "could be created)")
-            return
-        gaps = {n: st.pending_gaps for n, st in self._src.items() if st.pending_gaps}
-        try:
-            cur.flush(None, {n: st.counters for n, st in self._src.items()})
-        except StoreError as exc:  # HDF5 failed: its state of the file is unreliable
-            log.error("disk full: the lost samples are not recorded in %s (%s)", cur.path, exc)
-            self._abandon(cur)
-            return
-        for st in self._src.values():
-            st.counters_dirty = False
-        if not gaps:
-            return
-        try:
-            spill.check_space(self.directory, len(self._specs) * spill.META_SLACK, 0)
-            cur.flush(gaps, None)
-        except StoreError as exc:
-            log.error("disk full: the gap records of the lost samples are not written in "
-                      "%s (%s); its counters samples_lost include them", cur.path, exc)
-            if exc.path == str(cur.path):  # HDF5 itself failed, not the space check
-                self._abandon(cur)
-            return
-        for st in self._src.values():
-            st.pending_gaps = []
-
     # -- flushing --------------------------------------------------------------------
 
     def _maybe_flush(self) -> None:
@@ -678,11 +546,6 @@ class RawWriter:
             return
         if self._full is not None:
             self._end_episode(buffered)
-
-    def _buffered_samples(self) -> int:
-        files = self._older + ([self._current] if self._current else [])
-        return (sum(s.pending_rows for lf in files for s in lf.src.values())
-                + sum(spill.entry_samples(e) for e in self._backlog))
 
     def _flush(self, final: bool) -> None:
         self._replay_backlog()
@@ -727,42 +590,6 @@ class RawWriter:
         except DiskFullError:
             self._abandon(lf)
             raise
-
-    def _abandon(self, lf: LiveFile) -> None:
-        """HDF5 failed to write ``lf``: keep it as its last flush left it, and
-        put the samples it had not written yet back in line for a new file.
-
-        A failed flush may still have put part of its samples, gaps and
-        counters on disk (it is not atomic; SWMR only keeps the file
-        consistent), so the abandoned file is read back and only what it does
-        not hold goes to the new file: nothing is stored twice.
-        """
-        pending = {name: fsrc.uncommitted() for name, fsrc in lf.src.items()}
-        path = lf.abandon()
-        self.paths.append(path)
-        try:
-            disk = spill.on_disk(path, self._specs)
-        except Exception as exc:  # noqa: BLE001 - unreadable: it holds no readable sample
-            log.warning("cannot read back the abandoned %s (%s): its samples since the "
-                        "last flush go to a new file", path, exc)
-            disk = {}
-        entries = []
-        for name, es in pending.items():
-            st, fsrc = self._src[name], lf.src[name]
-            last, n_gaps, counts = disk.get(name, (None, fsrc.gaps_written, None))
-            entries += [(e[0], name, *e[1:]) for e in es]
-            if last is not None:
-                entries = [x for x in (spill.after(e, last, st.spec.fs) if e[1] == name
-                                       else e for e in entries) if x is not None]
-            if lf is self._current:  # its counters and gaps: what the file holds
-                st.counters -= counts if counts is not None else fsrc.counters_written
-                st.counters_dirty = True
-                del st.pending_gaps[:max(0, n_gaps - fsrc.gaps_written)]
-        if lf is self._current:
-            self._current = None
-        elif lf in self._older:
-            self._older.remove(lf)
-        self._backlog.extendleft(reversed(entries))
 
     def _has_meta(self, counters: bool) -> bool:
         return any(st.pending_gaps or (counters and st.counters_dirty)
