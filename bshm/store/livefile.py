@@ -300,7 +300,25 @@ class LiveFile:
             self.f.close()
         except Exception as exc:  # pragma: no cover - h5py close failure
             log.error("closing %s failed: %s", self.path, exc)
-        return finalize(self.path), summ
+        _fsync(self.path)  # on disk before it is called complete: a power cut
+        final = finalize(self.path)  # after the rename cannot damage a closed file
+        _fsync(final.parent)
+        return final, summ
+
+
+def _fsync(path: Path) -> None:
+    """Push a file's (or a folder's) data to the disk; best effort."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        log.debug("cannot open %s to sync it: %s", path, exc)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # e.g. folders on Windows
+        log.debug("cannot sync %s: %s", path, exc)
+    finally:
+        os.close(fd)
 
 
 def _close_detached(f: h5py.File, path: Path) -> None:
