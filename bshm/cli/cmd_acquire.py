@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds between status log lines (default 5)",
     )
     parser.add_argument(
-        "--disk-buffer", metavar="MB", type=float, default=64.0,
+        "--disk-buffer", metavar="MiB", type=float, default=64.0,
         help="while the disk is full, keep up to this many MiB of samples in memory "
              "and write them when space returns; later samples are dropped and "
              "recorded as gaps 'disk full' (default 64)",
