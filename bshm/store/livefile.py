@@ -1,10 +1,13 @@
 """One raw file being written: creation, buffered appends, ordered flushes.
 
 Internal to :class:`bshm.store.writer.RawWriter`. A :class:`LiveFile`
-creates every group, dataset and attribute of a raw file, then switches
-SWMR on. Appends are buffered in memory; :meth:`LiveFile.flush` writes the
-samples first, flushes them, and only then writes and flushes the index
-(block table or time dataset) that points at them, then gaps and counters.
+builds a raw file with every group, dataset and attribute in memory, writes
+it under a hidden name, opens it, switches SWMR on and only then gives it
+its ``.h5.part`` name. Appends are buffered in memory; :meth:`LiveFile.flush`
+writes the samples first, flushes them, and only then writes and flushes
+the index (block table or time dataset) that points at them, then gaps and
+counters; a flush that fails leaves the bookkeeping as it was before it
+(:meth:`LiveFile.abandon` then closes the file without writing more).
 """
 
 from __future__ import annotations
