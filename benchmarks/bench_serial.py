@@ -201,7 +201,8 @@ def bench_disk_full(repeats: int = 3) -> None:
                     t += 250_000_000
                 w.flush()
                 full_us.append((time.process_time() - c0) / n * 1e6)
-                assert w.disk_full and not any(w.dropped.values())
+                assert w.disk_full
+                assert not any(w.dropped.values())
                 filler.unlink()
                 t0 = time.perf_counter()
                 w.flush()
