@@ -183,12 +183,12 @@ def test_a_long_outage_is_recorded_in_pieces_while_it_lasts(tmp_path, monkeypatc
 
     monkeypatch.setattr(serial_driver, "OUTAGE_RECORD_S", 0.4)
     st = parse_station(TOML, base_dir=tmp_path)
-    rec = Recorder(st, duration_s=2.0, status_interval_s=5.0)
+    rec = Recorder(st, duration_s=2.5, status_interval_s=5.0)
     assert rec.run() == 1
     with open_raw(rec.paths[0]) as r:
         gaps = r.gaps("fast")
         lost = r.counters("fast")["samples_lost"]
-    assert len(gaps) >= 3
+    assert len(gaps) >= 2  # a piece at a retry (back-off 0.1 s doubling) + the last one
     for a, b in zip(gaps, gaps[1:]):
         assert a.end_ns == b.start_ns  # contiguous pieces, no overlap
     assert lost == sum(round((g.end_ns - g.start_ns) * 400 / 1e9) for g in gaps)
