@@ -52,6 +52,8 @@ def check_space(directory: Path, need: int, reserve: int) -> None:
     """Raise :class:`DiskFullError` unless ``need + reserve`` bytes are free.
 
     Also refuses a read-only file system (EROFS) where ``os.statvfs`` tells.
+    A file system that reports no size at all is not checked (HDF5's own
+    errors still tell, see the writer).
     """
     try:
         if hasattr(os, "statvfs"):
@@ -59,6 +61,8 @@ def check_space(directory: Path, need: int, reserve: int) -> None:
             if st.f_flag & getattr(os, "ST_RDONLY", 1):
                 raise DiskFullError(f"cannot write {directory}: the file system is read-only",
                                     path=str(directory), errno=errno.EROFS)
+            if not st.f_blocks:  # a file system that tells nothing (some FUSE mounts)
+                return
             free = st.f_bavail * st.f_frsize
         else:  # pragma: no cover - Windows
             free = shutil.disk_usage(directory).free
