@@ -282,6 +282,19 @@ class BinaryDecoder:
         """Bytes held back, waiting for the rest of a frame."""
         return len(self._buf)
 
+    @property
+    def awaiting_frame(self) -> bool:
+        """True while the held bytes start with a plausible header whose claimed
+        frame has not fully arrived (the decision about it is pending)."""
+        b = self._buf
+        if len(b) < HEADER_SIZE or b[0] != 0xA5 or b[1] != 0x5A:
+            return False
+        length = b[4] | (b[5] << 8)
+        nch, nsmp = b[18], b[19] | (b[20] << 8)
+        size = SAMPLE_SIZE.get(b[3], 0)
+        return (b[2] == VERSION and size > 0 and nch > 0 and nsmp > 0
+                and length == OVERHEAD + nch * nsmp * size and len(b) < length)
+
     def reset(self) -> None:
         """Forget buffered bytes (e.g. after a reconnect); counters are kept.
 

@@ -12,7 +12,8 @@ exactly to ns). ``*hh`` is an NMEA-style checksum: two hex digits, the XOR
 of every byte after the optional ``$`` and before the ``*``.
 
 A line is rejected (counted in ``frames_bad``, its bytes in
-``bytes_skipped``) if it is too long, is not ASCII, fails its checksum,
+``bytes_skipped``) if it is too long, is not ASCII, lacks the leading ``$``
+or fails its checksum (when checksums are required),
 has a column count other than the expected one, or a mapped column is not
 a number. The next line is decoded independently, so resynchronisation is
 immediate at the next newline.
@@ -224,6 +225,9 @@ class LineDecoder:
             return None
         if body.startswith(b"$"):
             body = body[1:]
+        elif self.checksum:
+            self._reject(nbytes, "no leading '$' (checksum = true requires $...*hh)")
+            return None
         star = body.rfind(b"*")
         if self.checksum:
             if star < 0 or not _HEX.match(body[star + 1 :]):

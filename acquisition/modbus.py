@@ -18,7 +18,9 @@ Behaviour (documented for technicians in ``docs/modbus.md``):
   are skipped, each counted in ``samples_lost`` and covered by a gap
   ("overrun"), and the latest one runs at once.
 * **Time stamp.** Host wall-clock time (int64 ns) of the midpoint between
-  sending the poll's first request and receiving its last response.
+  sending the poll's first answered request and receiving its last answer
+  (a silent unit's timeouts do not move it: the values in the row were
+  measured when the answered requests were).
 * **Failures.** A timeout (``ModbusIOException``) is retried ``retries``
   times after a short back-off (5 ms, doubling) and counted in
   ``timeouts``; an exception response (``isError()``) counts in
@@ -34,7 +36,10 @@ Behaviour (documented for technicians in ``docs/modbus.md``):
   names those channels ("partial"); good channels are never thrown away.
   If every request fails the poll is lost (no row, ``samples_lost`` + 1).
   Consecutive polls with the same failure share one gap record
-  ``[first failed poll, first poll after it that is not in that state)``.
+  ``[first failed poll, first poll after it that is not in that state)``;
+  polls skipped while a partial failure lasts (a silent unit's timeouts
+  outlast the period) are counted in ``samples_lost`` and noted in that
+  same record, not in records of their own.
 """
 
 from __future__ import annotations
@@ -132,6 +137,7 @@ class ModbusDriver:
         self._last_error = ""
         self._started_mono: int | None = None
         self._floor_ns = 0
+        self._io_ns = (0, 0)  # send and answer times of the last successful request
         _quiet_pymodbus()
 
     # ------------------------------------------------------------ protocol
@@ -219,9 +225,9 @@ class ModbusDriver:
         if isinstance(outcome, str):  # the whole poll is lost
             self._lost(t_start, "down", outcome)
             return
-        values, failures, t_end = outcome
+        values, failures, (t_sent, t_answer) = outcome
         # The store needs increasing times: a wall clock stepped back is clamped.
-        stamp = max((t_start + t_end) // 2, self._floor_ns)
+        stamp = max((t_sent + t_answer) // 2, self._floor_ns)
         if failures:
             self._stats["partial"] += 1
             names = sorted({n for b, _ in failures for n in b.names})
@@ -237,13 +243,23 @@ class ModbusDriver:
         if len(self._rows) >= _FLUSH_ROWS:
             self._flush()
 
-    def _acquire(self) -> str | tuple[np.ndarray, list[tuple[ReadBlock, _Failure]], int]:
-        """Send the poll's requests: (values, failures, end time) or why all is lost."""
+    def _acquire(
+        self,
+    ) -> str | tuple[np.ndarray, list[tuple[ReadBlock, _Failure]], tuple[int, int]]:
+        """Send the poll's requests.
+
+        Returns (values, failures, (time the first answered request was sent,
+        time the last answer came)) or, if nothing was read, why all is lost.
+        Timeouts of a silent unit do not move the row's time: its values were
+        measured when the answered requests were.
+        """
         if not self._ensure_connected():
             return f"not connected: {self._last_error}"
         values = np.full(self.n_channels, np.nan, dtype=np.float64)
         failures: list[tuple[ReadBlock, _Failure]] = []
         silent_units: set[int] = set()
+        first_sent: int | None = None
+        last_answer = 0
         i = 0
         try:
             while i < len(self.blocks):
@@ -256,6 +272,8 @@ class ModbusDriver:
                 if isinstance(result, list):
                     for slot in block.slots:
                         values[slot.column] = slot.value(result)
+                    sent, last_answer = self._io_ns
+                    first_sent = sent if first_sent is None else first_sent
                 elif result.kind == "split":
                     parts = split_block(block)
                     log.warning("%s: %s answered 'illegal data address'; reading it as %d "
@@ -269,9 +287,9 @@ class ModbusDriver:
                         silent_units.add(block.unit_id)
         except _Disconnected as exc:
             return str(exc)
-        if len(failures) == len(self.blocks):
+        if len(failures) == len(self.blocks) or first_sent is None:
             return _describe(failures)
-        return values, failures, time.time_ns()
+        return values, failures, (first_sent, last_answer)
 
     def _read(self, block: ReadBlock) -> list[int] | _Failure:
         """One request with retries; returns the registers or why it failed."""
@@ -281,6 +299,7 @@ class ModbusDriver:
         reconnected = False
         while True:
             self._stats["requests"] += 1
+            t_send = time.time_ns()
             try:
                 if block.function == "input":
                     rr = self._client.read_input_registers(
@@ -321,6 +340,7 @@ class ModbusDriver:
                 self._last_error = f"{block.label}: short response ({len(regs)} registers)"
                 return _Failure("error", self._last_error)
             self._count("frames_ok")
+            self._io_ns = (t_send, time.time_ns())
             return regs
 
     # ------------------------------------------------------------ link
@@ -376,6 +396,13 @@ class ModbusDriver:
 
     def _lose_skipped(self, n: int, first_wall_ns: int, late_ms: float) -> None:
         self._count("samples_lost", n)
+        if self._gap is not None and self._gap[0] != "lost":
+            # the trouble of the open record (e.g. a silent unit whose timeouts
+            # outlast the poll period) also makes the polls late: one record
+            reasons = self._gap[2]
+            if len(reasons) < 3 and not any(r.startswith("overrun") for r in reasons):
+                reasons.append("overrun: polls skipped")
+            return
         self._set_state("lost", first_wall_ns,
                         f"overrun: {n} poll(s) skipped, polling fell {late_ms:.0f} ms "
                         "behind schedule")

@@ -5,7 +5,10 @@ queue through a :class:`QueueSink`; ONE writer thread owns the
 :class:`bshm.store.RawWriter` (all sources in the same hourly files, each at
 its own rate). Nothing is dropped silently: if the queue is full (the disk
 stalls), the block is not written, the log says so, and the loss is recorded
-as ``samples_lost`` plus a gap covering exactly the missing samples. Gaps and
+as ``samples_lost`` plus a gap covering exactly the missing samples. A full
+(or read-only) disk does not stall the queue: the writer keeps the samples in
+memory up to ``disk_buffer_bytes`` and writes them when space returns; what
+it cannot keep it records as gaps "disk full" (see the writer). Gaps and
 counters never wait for the queue (they are small and kept aside until the
 writer takes them). A status line per source is logged every few seconds.
 SIGINT/SIGTERM stop the drivers, the writer drains the queue, flushes and
@@ -119,6 +122,9 @@ class Recorder:
         Capacity of the writer queue (blocks of about 0.25 s each).
     drivers : list of Driver, optional
         Use these instead of building them from the config (tests).
+    disk_buffer_bytes : int
+        Most bytes of samples kept in memory while the disk is full (default
+        64 MiB); later samples are dropped and recorded as gaps "disk full".
     """
 
     def __init__(
@@ -129,11 +135,13 @@ class Recorder:
         status_interval_s: float = 5.0,
         queue_blocks: int = 2000,
         drivers: list | None = None,
+        disk_buffer_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         from bshm.acquisition.drivers import make_driver
 
         self.station = station
         self.duration_s = duration_s
+        self.disk_buffer_bytes = int(disk_buffer_bytes)
         self.status_interval_s = float(status_interval_s)
         self.drivers = drivers if drivers is not None else [
             make_driver(s) for s in station.sources
@@ -145,6 +153,11 @@ class Recorder:
         self.paths: list = []
         self._write_errors = 0
         self._driver_failed = False
+        self.sources_without_data: list[str] = []
+        #: samples per source not kept because the disk was full (after run())
+        self.samples_dropped: dict[str, int] = {}
+        #: samples of each source handed to the writer
+        self.samples_written: dict[str, int] = {d.name: 0 for d in self.drivers}
 
     def stop(self) -> None:
         """Ask the recorder to stop (thread-safe, signal-safe)."""
@@ -156,7 +169,8 @@ class Recorder:
 
         st = self.station
         specs = [d.spec() for d in self.drivers]
-        self.writer = RawWriter(st.data_dir, st.name, specs, rollover_s=st.rollover_s)
+        self.writer = RawWriter(st.data_dir, st.name, specs, rollover_s=st.rollover_s,
+                                on_disk_full="buffer", max_buffer_bytes=self.disk_buffer_bytes)
         old = self._install_signals()
         threads = [
             threading.Thread(target=self._drive, args=(d,), name=f"driver-{d.name}", daemon=True)
@@ -182,11 +196,43 @@ class Recorder:
                     log.error("%s did not stop in time", t.name)
             self.queue.put(_STOP)
             wthread.join()
-            self.writer.close()
+            self._close_writer()
             self.paths = list(self.writer.paths)
             self._restore_signals(old)
-            self._log_status(time.monotonic() - t_start, final=True)
-        return 1 if (self._driver_failed or self._write_errors) else 0
+            elapsed = time.monotonic() - t_start
+            self._log_status(elapsed, final=True)
+            self.sources_without_data = self._check_sources(elapsed)
+        self.samples_dropped = {k: v for k, v in self.writer.dropped.items() if v}
+        if self.samples_dropped:
+            log.error("samples not kept because the disk was full: %s (stored as gaps "
+                      "\"disk full\" and in samples_lost where the disk allowed)",
+                      ", ".join(f"{k} {v}" for k, v in sorted(self.samples_dropped.items())))
+        return 1 if (self._driver_failed or self._write_errors or self.samples_dropped
+                     or self.sources_without_data) else 0
+
+    def _close_writer(self) -> None:
+        """Close the files; on a full disk the samples still in memory are lost
+        (the writer records them as far as the disk allows): one ERROR line."""
+        from bshm.errors import DiskFullError
+
+        try:
+            self.writer.close()
+        except DiskFullError as exc:
+            self._write_errors += 1
+            log.error("%s", exc)
+
+    def _check_sources(self, elapsed: float) -> list[str]:
+        """Sources that stored no sample at all: a station whose device never came
+        up is not a successful recording (one ERROR line each; exit code 1)."""
+        dead = []
+        for d in self.drivers:
+            if self.samples_written.get(d.name, 0):
+                continue
+            dead.append(d.name)
+            why = d.status().get("last_error") or "the device sent no valid data"
+            log.error("%s: no sample recorded in %.1f s (%s); the outage is stored as a gap",
+                      d.name, elapsed, why)
+        return dead
 
     # -- threads -------------------------------------------------------------------
     def _drive(self, driver) -> None:
@@ -215,6 +261,7 @@ class Recorder:
                         w.write(source, arr, times_ns=times)
                     else:
                         w.write(source, arr, t0_ns=t0, device_t0_ns=dev_t0)
+                    self.samples_written[source] = self.samples_written.get(source, 0) + len(arr)
                 except Exception as exc:  # noqa: BLE001 - keep recording the rest
                     self._write_errors += 1
                     log.error("%s: block of %s samples not stored: %s", source, len(arr), exc)
@@ -264,15 +311,29 @@ class Recorder:
             t_prev, n_prev = prev.get(d.name, (now - max(elapsed, 1e-9), 0))
             rate = (samples - n_prev) / max(now - t_prev, 1e-9)
             prev[d.name] = (now, samples)
+            if s.get("connected"):
+                link = "connected"
+            elif samples:
+                link = "NOT connected"
+            else:
+                link = f"NOT connected, no data yet ({s.get('last_error') or 'no answer'})"
             log.info(
-                "%s%s: %.1f samples/s, frames ok %s bad %s, gaps %s, lost %s, %s; queue %s/%s",
+                "%s%s: %.1f samples/s, frames ok %s bad %s, gaps %s, lost %s, %s; queue %s/%s%s",
                 "final " if final else "", d.name, rate if not final else samples / max(
                     elapsed, 1e-9), s.get("frames_ok", "-"), s.get("frames_bad", "-"),
-                s.get("gaps", 0), s.get("samples_lost", 0),
-                "connected" if s.get("connected") else "NOT connected",
-                self.queue.qsize(), self.queue.maxsize,
+                s.get("gaps", 0), s.get("samples_lost", 0), link,
+                self.queue.qsize(), self.queue.maxsize, self._disk_status(),
             )
         self._prev = prev
+
+    def _disk_status(self) -> str:
+        w = self.writer
+        if w is None or not w.disk_full:
+            return ""
+        from bshm.store.spill import size_text
+
+        return (f"; DISK FULL: {size_text(w.buffered_bytes())} in memory of "
+                f"{size_text(self.disk_buffer_bytes)}")
 
     def _install_signals(self):
         if threading.current_thread() is not threading.main_thread():

@@ -41,6 +41,12 @@ WARM_OBS = 10  # the first block waits for this many clock observations ...
 WARM_MAX_S = 2.0  # ... or this much data
 BACKOFF_MIN_S = 0.1
 SEQ_MOD = 1 << 32
+#: Frames without a device time: a frame arriving more than this many sample
+#: periods after its slot on the grid starts a new block at its arrival time.
+ARRIVAL_LATE = 1.5
+#: A device not reachable since the recording started is recorded as a gap in
+#: pieces of this many seconds while the outage lasts.
+OUTAGE_RECORD_S = 60.0
 
 
 def make_decoder(source):
@@ -105,6 +111,9 @@ class SerialDriver:
         self._gaps_unlogged = 0
         self._recent: deque[bytes] = deque(maxlen=8)  # raw reads, logged on trouble
         self._warned: set[str] = set()
+        self._last_error = ""
+        self._outage: int | None = None  # start of an unrecorded never-connected spell
+        self._connected_at: int | None = None
 
     # -- Driver protocol -----------------------------------------------------------
     def spec(self):
@@ -135,11 +144,13 @@ class SerialDriver:
                 bytes_skipped=d.bytes_skipped,
                 gaps=self.gaps,
                 last_sample_ns=self.last_sample_ns,
+                last_error=self._last_error,
                 **self.counts,
             )
 
     def run(self, sink, stop: threading.Event) -> None:
         """Read frames until ``stop`` is set; reconnect with back-off on trouble."""
+        started = now_ns()
         if isinstance(self._decoder, BinaryDecoder):
             from bshm.acquisition.framing_binary import warm_up
 
@@ -152,9 +163,17 @@ class SerialDriver:
             if ser is None:
                 if lost_at is None:
                     lost_at = now_ns()
+                if not had_connection:
+                    if self._outage is None:  # from the start of the recording
+                        self._outage = started
+                    self._record_outage(sink, final=False)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.source.reconnect_max_s)
                 continue
+            if not had_connection and self._outage is not None:
+                self._connected_at = now_ns()
+                log.info("%s: %s is open (first time since the recording started)",
+                         self.name, self.source.port)
             if had_connection:
                 self.counts["reconnects"] += 1
                 log.info("%s: reconnected to %s", self.name, self.source.port)
@@ -181,6 +200,25 @@ class SerialDriver:
         if lost_at is not None and self._next_t is not None and end > self._next_t:
             self._gap(sink, self._next_t, end, "device lost until the recording stopped",
                       lost=int((end - self._next_t) // self._period_ns))
+        self._record_outage(sink, final=True, end=end)
+        self._push_counters(sink)
+
+    def _record_outage(self, sink, *, final: bool, end: int | None = None) -> None:
+        """Record the time the device has not been reachable since the recording
+        started: in pieces of OUTAGE_RECORD_S while it lasts (so a killed recorder
+        still leaves most of it on disk), up to its first data, or to the end."""
+        start = self._outage
+        if start is None:
+            return
+        end = now_ns() if end is None else end
+        if not final and end - start < OUTAGE_RECORD_S * NS_PER_S:
+            return
+        if self._connected_at is not None:  # the port opened, but no data came
+            why = "no data since the recording started (port opened late, then silent)"
+        else:
+            why = f"device not connected since the recording started: {self._last_error}"
+        self._gap(sink, start, end, why, lost=int(round((end - start) / self._period_ns)))
+        self._outage = None if final else end
         self._push_counters(sink)
 
     # -- transport -------------------------------------------------------------------
@@ -199,6 +237,7 @@ class SerialDriver:
                 exclusive=True,  # a second recorder on the same port would split the data
             )
         except (serial.SerialException, OSError, ValueError) as exc:
+            self._last_error = f"cannot open {s.port} ({exc})"
             (log.debug if quiet else log.warning)(
                 "%s: cannot open %s (%s); retrying with back-off up to %.0f s",
                 self.name, s.port, exc, s.reconnect_max_s,
@@ -213,7 +252,8 @@ class SerialDriver:
         import serial
 
         silence_ns = int(self.source.silence_timeout_s * NS_PER_S)
-        last_ok = time.monotonic_ns()
+        last_ok = time.monotonic_ns()  # last valid frame
+        alive = last_ok  # last valid frame, or bytes arriving for a frame still undecided
         last_push = last_ok
         while not stop.is_set():
             try:
@@ -232,10 +272,16 @@ class SerialDriver:
                 self._recent.append(bytes(data[-256:]))
                 frames = self._decoder.feed(data)
                 if frames:
-                    last_ok = mono
+                    last_ok = alive = mono
                     self._handle(frames, host_ns, sink)
-            if mono - last_ok > silence_ns:
+                elif getattr(self._decoder, "awaiting_frame", False):
+                    # a header claims a long frame: its bytes are still arriving, so
+                    # the device is not silent; the decision is only delayed (a
+                    # reconnect would throw away the valid frames held behind it)
+                    alive = mono
+            if mono - alive > silence_ns:
                 self.counts["timeouts"] += 1
+                self._last_error = f"no valid frame for {(mono - last_ok) / 1e9:.1f} s"
                 log.warning(
                     "%s: no valid frame for %.1f s on %s; reconnecting",
                     self.name, (mono - last_ok) / 1e9, self.source.port,
@@ -268,7 +314,12 @@ class SerialDriver:
                 last.device_time_ns + int(round((n - 1) * self._period_ns)), host_ns
             )
             self._n_obs += 1
+        # frames without a device time: the newest arrived by host_ns, and the
+        # ones read with it were sent before it, one sample period apart
+        after = sum(fr.samples.shape[0] for fr in frames)
         for fr in frames:
+            after -= fr.samples.shape[0]
+            arrival = host_ns - int(round((after + fr.samples.shape[0] - 1) * self._period_ns))
             if fr.samples.shape[1] != self._nch:
                 self._warn_once(
                     "nch",
@@ -281,7 +332,7 @@ class SerialDriver:
                     "fmt", "%s: device sends %s samples, config says %s (decoded as sent)",
                     self.name, fr.fmt, self.source.sample_format,
                 )
-            self._add_frame(fr, host_ns, sink)
+            self._add_frame(fr, arrival, sink)
 
     def _warn_once(self, key: str, msg: str, *args) -> None:
         if key not in self._warned:
@@ -302,20 +353,22 @@ class SerialDriver:
             return "restart", 0
         diff = dev_t0 - self._last_dev_next
         if fr.device_time_ns is None:  # host arrival times: only a long silence is a gap
-            limit = max(5 * self._period_ns, 0.25 * NS_PER_S)
-            return ("lost", int(round(diff / self._period_ns))) if diff > limit else (
-                "continue", 0)
+            if diff > max(5 * self._period_ns, 0.25 * NS_PER_S):
+                return "lost", int(round(diff / self._period_ns))
+            if diff > max(SLEW_TOL_NS, ARRIVAL_LATE * self._period_ns):
+                return "late", 0  # a shorter silence: re-anchored at arrival, no gap
+            return "continue", 0
         if abs(diff) <= 0.5 * self._period_ns:
             return "continue", 0
         if diff > 0:
             return "lost", int(round(diff / self._period_ns))
         return "restart", 0
 
-    def _add_frame(self, fr: Frame, host_ns: int, sink) -> None:
+    def _add_frame(self, fr: Frame, arrival_ns: int, sink) -> None:
         n = fr.samples.shape[0]
         dev_t0 = fr.device_time_ns
         if dev_t0 is None:  # no device clock: the host's arrival time stands in
-            dev_t0 = host_ns - int(round((n - 1) * self._period_ns))
+            dev_t0 = arrival_ns
         rel, lost = self._relation(fr, dev_t0)
         if rel != "continue" or not self._block:
             self._flush_block(sink)
@@ -352,7 +405,7 @@ class SerialDriver:
         if self._next_t is None:
             return aligned
         period = self._period_ns
-        if rel in ("first", "continue"):
+        if rel in ("first", "continue", "late"):
             return self._continue_or_anchor(self._next_t, aligned)
         if rel == "lost":
             t0 = self._continue_or_anchor(self._next_t + int(round(lost * period)), aligned)
@@ -392,6 +445,14 @@ class SerialDriver:
         self._sink = sink
         data = np.concatenate(self._block) if len(self._block) > 1 else self._block[0]
         t0 = self._block_t0()
+        if self._outage is not None:  # first data after a spell without the device
+            end = min(t0, self._connected_at if self._connected_at is not None else t0)
+            if end > self._outage:
+                self._gap(sink, self._outage, end,
+                          f"device not connected since the recording started: "
+                          f"{self._last_error}",
+                          lost=int(round((end - self._outage) / self._period_ns)))
+            self._outage = None
         dev = self._block_dev_t0 if self._block_has_dev else None
         sink.write(self.name, data, t0_ns=t0, device_t0_ns=dev)
         n = data.shape[0]

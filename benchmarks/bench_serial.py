@@ -8,8 +8,13 @@
 2. CPU share of ``bshm acquire`` (a real subprocess) recording 16 channels at
    1 kHz (int24, 50 samples per frame) from a virtual device on a pty:
    user+system time of the child from /proc/<pid>/stat over a steady window.
+3. ``--disk-full`` (needs root: mounts a tmpfs): the writer of ``acquire``
+   ("buffer" mode, 16 ch x 1 kHz in 0.25-s blocks) on a full disk: CPU per
+   block while the samples wait in memory, and the time to write a full
+   64 MiB memory buffer when space returns (tmpfs: memory speed, a real disk
+   is slower).
 
-Run: ``.venv/bin/python benchmarks/bench_serial.py [--cpu-seconds 30]``
+Run: ``.venv/bin/python benchmarks/bench_serial.py [--cpu-seconds 30] [--disk-full]``
 """
 
 from __future__ import annotations
@@ -155,21 +160,88 @@ def bench_cpu(seconds: float, spf: int = 50) -> None:
             print(err[-2000:])
 
 
+def bench_disk_full(repeats: int = 3) -> None:
+    """Writer of acquire on a full tmpfs: cost while full, time to recover."""
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    spec = SourceSpec("fast", "serial", 1000.0,
+                      tuple(ChannelMeta(f"ch{i:02d}", "acceleration", "m/s2") for i in range(16)))
+    block = np.random.default_rng(0).standard_normal((250, 16)).astype(np.float32)
+    t_ref = 1_772_359_200_000_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        mnt = pathlib.Path(tmp) / "mnt"
+        mnt.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300m", "tmpfs", str(mnt)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(f"disk full: skipped, cannot mount a tmpfs ({r.stderr.strip()})")
+            return
+        try:
+            full_us, rec_s = [], []
+            for k in range(repeats):
+                data = mnt / f"d{k}"
+                w = RawWriter(data, "bench", [spec], on_disk_full="buffer",
+                              max_buffer_bytes=64 * 2**20)
+                t = t_ref
+                for _ in range(40):  # 10 s on disk first
+                    w.write("fast", block, t0_ns=t)
+                    t += 250_000_000
+                w.flush()
+                filler = mnt / "filler"
+                with open(filler, "wb") as f:
+                    try:
+                        while True:
+                            f.write(b"\0" * 2**20)
+                    except OSError:
+                        pass
+                n = (64 * 2**20) // block.nbytes  # blocks that fit the memory bound
+                c0 = time.process_time()
+                for _ in range(n):
+                    w.write("fast", block, t0_ns=t)
+                    t += 250_000_000
+                w.flush()
+                full_us.append((time.process_time() - c0) / n * 1e6)
+                assert w.disk_full
+                assert not any(w.dropped.values())
+                filler.unlink()
+                t0 = time.perf_counter()
+                w.flush()
+                rec_s.append(time.perf_counter() - t0)
+                assert not w.disk_full
+                w.close()
+                for p in data.iterdir():
+                    p.unlink()
+        finally:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)
+    mb = 64 * 2**20 / 1e6
+    print(f"disk full, 16 ch x 1 kHz in 0.25-s blocks (acquire's writer, buffer mode): "
+          f"{statistics.median(full_us):.0f} us CPU per block while full; recovery writes "
+          f"the 64 MiB buffer ({n * 250 / 1000 / 60:.1f} min of data) in "
+          f"{statistics.median(rec_s):.2f} s ({mb / statistics.median(rec_s):.0f} MB/s, tmpfs, "
+          f"median of {repeats})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cpu-seconds", type=float, default=30.0)
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--spf", type=int, nargs="+", default=[50],
                         help="samples per frame of the CPU runs (50: 20 frames/s)")
+    parser.add_argument("--disk-full", action="store_true",
+                        help="also the full-disk writer benchmark (needs root for a tmpfs)")
+    parser.add_argument("--skip-decoders", action="store_true")
     args = parser.parse_args()
     cpu = pathlib.Path("/proc/cpuinfo").read_text()
     model = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines()
                   if ln.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, {model}")
-    bench_decoders()
+    if not args.skip_decoders:
+        bench_decoders()
     if not args.skip_cpu:
         for spf in args.spf:
             bench_cpu(args.cpu_seconds, spf)
+    if args.disk_full:
+        bench_disk_full()
 
 
 if __name__ == "__main__":

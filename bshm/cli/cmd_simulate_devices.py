@@ -30,6 +30,11 @@ Faults of the Modbus devices (TCP and RTU), e.g.
 Keys: no_response (1/0), exception (code, e.g. 2 illegal address, 4 device
 failure), delay (s per response), units (ids separated by ';', default all),
 remaining (number of requests affected, default all).
+
+Virtual Modbus TCP devices listen only on loopback hosts (127.0.0.1,
+localhost): a config naming another host (e.g. 0.0.0.0) is refused (exit
+code 2) unless --allow-remote is given, which serves it to the network
+with a warning.
 """
 
 
@@ -43,6 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", default=None, metavar="S",
                         help="stop after this long (default: until stopped)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated bridge")
+    parser.add_argument(
+        "--allow-remote", action="store_true",
+        help="serve Modbus TCP devices on a non-loopback host named by the config "
+             "(e.g. 0.0.0.0), reachable from the network; without it such a config "
+             "is refused",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with start_devices(station, faults=faults, seed=args.seed,
-                           modbus_faults=args.modbus_faults) as devices:
+                           modbus_faults=args.modbus_faults,
+                           allow_remote=args.allow_remote) as devices:
             for line in devices.describe():
                 print(line, flush=True)
             stop.wait(duration)

@@ -1,14 +1,18 @@
 """One raw file being written: creation, buffered appends, ordered flushes.
 
 Internal to :class:`bshm.store.writer.RawWriter`. A :class:`LiveFile`
-creates every group, dataset and attribute of a raw file, then switches
-SWMR on. Appends are buffered in memory; :meth:`LiveFile.flush` writes the
-samples first, flushes them, and only then writes and flushes the index
-(block table or time dataset) that points at them, then gaps and counters.
+builds a raw file with every group, dataset and attribute in memory, writes
+it under a hidden name, opens it, switches SWMR on and only then gives it
+its ``.h5.part`` name. Appends are buffered in memory; :meth:`LiveFile.flush`
+writes the samples first, flushes them, and only then writes and flushes
+the index (block table or time dataset) that points at them, then gaps and
+counters; a flush that fails leaves the bookkeeping as it was before it
+(:meth:`LiveFile.abandon` then closes the file without writing more).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -23,7 +27,6 @@ from bshm.store import schema as S
 from bshm.store.fileindex import FileSummary, OpenFile, summarize_file
 from bshm.store.h5io import (  # noqa: F401 - DISK_FULL_ERRNOS re-exported
     DISK_FULL_ERRNOS,
-    discard,
     disk_full_error,
     let_go,
     short,
@@ -54,6 +57,39 @@ class FileSource:
         self.pending_times: list[np.ndarray] = []
         self.times_written = 0
         self.gaps_written = 0
+        self.counters_written = np.zeros(len(spec.counters), np.int64)
+        self.committed = self.snapshot()  # the state the file holds after its last flush
+
+    _STATE = ("pending", "pending_rows", "rows", "blocks", "block_base", "first_dirty",
+              "pending_times", "times_written", "gaps_written", "counters_written")
+
+    def snapshot(self) -> tuple:
+        """The bookkeeping state (lists copied, arrays shared: they are never
+        modified in place)."""
+        return tuple(list(v) if isinstance(v, list) else v
+                     for v in (getattr(self, k) for k in self._STATE))
+
+    def restore(self, state: tuple) -> None:
+        """Go back to a :meth:`snapshot` (after a failed flush)."""
+        for k, v in zip(self._STATE, state, strict=True):
+            setattr(self, k, list(v) if isinstance(v, list) else v)
+
+    def uncommitted(self) -> list[tuple]:
+        """Samples buffered since the last successful flush, as they were appended:
+        ``("r", data, t0, k0, device_t0)`` per regular block (part),
+        ``("t", data, times)`` for timestamped ones."""
+        if not self.pending_rows:
+            return []
+        data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        if self.spec.timing != "regular":
+            return [("t", data, np.concatenate(self.pending_times))]
+        out = []
+        for fb, fn, t0, k0, dev in self.blocks:
+            lo = max(fb, self.rows)
+            if fb + fn > lo:
+                out.append(("r", data[lo - self.rows : fb + fn - self.rows], t0,
+                            k0 + lo - fb, dev))
+        return out
 
     @property
     def nbytes_pending(self) -> int:
@@ -127,8 +163,11 @@ class FileSource:
             ds[self.times_written:] = t
             self.times_written += t.shape[0]
             self.pending_times = []
-        # no ds.flush(): LiveFile.flush ends with a file flush; the data
-        # this index points at was flushed before it was written
+        # the data this index points at was flushed before it was written; the
+        # index is flushed on its own too: if its chunk cannot be written, HDF5
+        # stops before its new extent (a file flush would write the extent
+        # anyway, over an unwritten chunk: entries of zeros)
+        ds.flush()
 
     def flush_gaps(self, gaps: list[tuple[int, int, bytes]]) -> None:
         if not gaps:
@@ -138,9 +177,11 @@ class FileSource:
         g.resize(self.gaps_written + arr.shape[0], axis=0)
         g[self.gaps_written:] = arr
         self.gaps_written += arr.shape[0]
+        g.flush()  # as the index: never an extent over an unwritten chunk
 
     def flush_counters(self, counts: np.ndarray) -> None:
         self.ds[S.COUNTERS][...] = counts
+        self.counters_written = counts.copy()
 
 
 class LiveFile:
@@ -170,18 +211,27 @@ class LiveFile:
         self.period_start = self.period * rollover_ns
         self.period_end = self.period_start + rollover_ns
         self.superseded_at: float | None = None
-        f, self.path = _create(directory, station, t_ns)
+        image = _initial_image(station, t_ns, self.period_start, rollover_ns, attrs, specs,
+                               compression)
+        tmp = _write_new(directory, station, t_ns, image)
         try:
-            _write_root_attrs(f, station, t_ns, self.period_start, rollover_ns, attrs)
-            root = f.create_group(S.SOURCES_GROUP)
-            self.src = {s.name: FileSource(s, _create_source(root, s, compression)) for s in specs}
-            f.swmr_mode = True
+            f = h5py.File(tmp, "r+", libver="latest")
         except Exception as exc:
-            discard(f, self.path)  # holds no sample yet: leave no litter
-            full = disk_full_error(exc, self.path, "initialise")
-            if full is not None:
-                raise full from exc
-            raise StoreError(f"cannot initialise {self.path}: {short(exc)}") from exc
+            tmp.unlink(missing_ok=True)  # holds no sample yet: leave no litter
+            raise _write_error(exc, tmp, "open") from exc
+        try:
+            root = f[S.SOURCES_GROUP]
+            self.src = {s.name: FileSource(s, _source_datasets(root[s.name], s)) for s in specs}
+            f.swmr_mode = True
+            self.path = _publish(tmp, directory, station, t_ns)
+        except Exception as exc:
+            # a file HDF5 failed to write cannot be closed cleanly (the half-closed
+            # file crashes the next garbage collection): detach it first
+            let_go(f, tmp)
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, StoreError):
+                raise
+            raise _write_error(exc, tmp, "initialise") from exc
         self.f = f
         log.info("raw file %s opened", self.path)
 
@@ -190,9 +240,17 @@ class LiveFile:
 
     def flush(self, gaps: dict[str, list] | None = None,
               counters: dict[str, np.ndarray] | None = None) -> None:
-        """Write buffered samples, then their index, then gaps and counters."""
+        """Write buffered samples, then their index, then gaps and counters.
+
+        All or nothing for the bookkeeping: if any step fails, every source
+        goes back to its state before the call (its samples stay buffered, no
+        index entry is counted as written). After a failure HDF5's own state
+        for this file cannot be trusted (a chunk whose write failed may be
+        dropped): the caller abandons the file (:meth:`abandon`).
+        """
+        srcs = list(self.src.values())
+        before = [s.snapshot() for s in srcs]
         try:
-            srcs = list(self.src.values())
             for s in srcs:
                 s.flush_data()
             for s in srcs:
@@ -204,10 +262,32 @@ class LiveFile:
                     s.flush_counters(counters[s.spec.name])
             self.f.flush()
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            for s, state in zip(srcs, before, strict=True):
+                s.restore(state)
             full = disk_full_error(exc, self.path, "write")
             if full is not None:
                 raise full from exc
             raise StoreError(f"cannot write {self.path}: {short(exc)}") from exc
+        for s in srcs:
+            s.committed = s.snapshot()
+
+    def discard_uncommitted(self) -> None:
+        """Forget what was buffered since the last successful flush."""
+        for s in self.src.values():
+            s.restore(s.committed)
+
+    def abandon(self) -> Path:
+        """Close without writing anything more (after a failed flush).
+
+        The open descriptor is pointed at ``/dev/null`` before HDF5 closes the
+        file, so the file on disk stays exactly as its last successful flush
+        left it (like after a crash: it keeps its ``.part`` name and opens with
+        ``swmr=True``); HDF5's unreliable in-memory state goes nowhere.
+        """
+        let_go(self.f, self.path)
+        log.warning("raw file %s left as written by its last successful flush", self.path)
+        return self.path
+
 
     def pending_bytes(self) -> int:
         return sum(s.nbytes_pending for s in self.src.values())
@@ -233,18 +313,86 @@ class LiveFile:
                       self.path, short(exc))
             let_go(self.f, self.path)
             return self.path, None
-        return finalize(self.path), summ
+        _fsync(self.path)  # on disk before it is called complete: a power cut
+        final = finalize(self.path)  # after the rename cannot damage a closed file
+        _fsync(final.parent)
+        return final, summ
+
+
+def _fsync(path: Path) -> None:
+    """Push a file's (or a folder's) data to the disk; best effort."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        log.debug("cannot open %s to sync it: %s", path, exc)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # e.g. folders on Windows
+        log.debug("cannot sync %s: %s", path, exc)
+    finally:
+        os.close(fd)
 
 
 _MAX_NAME_ATTEMPTS = 1000
 
 
-def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
-    """Create a new ``.h5.part`` file with a name no other file has.
+def _write_error(exc: BaseException, path: Path, what: str) -> StoreError:
+    full = disk_full_error(exc, path, what)
+    return full if full is not None else StoreError(f"cannot {what} {path}: {short(exc)}")
 
-    A bounded number of names is tried; a full or read-only file system ends
-    the search at once with :class:`DiskFullError`, and a file that HDF5
-    left behind while failing is removed, so nothing is littered.
+
+def _initial_image(station: str, t_ns: int, period_start: int, rollover_ns: int,
+                   attrs: dict[str, Any], specs: list[S.SourceSpec],
+                   compression: str | None) -> bytes:
+    """The bytes of a new raw file (every group, dataset and attribute), built in
+    memory: a full disk then fails one plain write, never HDF5 half-way through
+    creating the file (which leaves HDF5 in a state that crashes the process)."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="latest") as f:
+        _write_root_attrs(f, station, t_ns, period_start, rollover_ns, attrs)
+        root = f.create_group(S.SOURCES_GROUP)
+        for s in specs:
+            _create_source(root, s, compression)
+    return buf.getvalue()
+
+
+def _write_new(directory: Path, station: str, t_ns: int, image: bytes) -> Path:
+    """Write ``image`` to a hidden new file (readers do not look at it yet).
+
+    A full or read-only file system raises :class:`DiskFullError` at once,
+    and the file that could not be written whole is removed.
+    """
+    first = S.file_name(station, t_ns, 0, part=True)
+    for k in range(_MAX_NAME_ATTEMPTS):
+        tmp = directory / f".{first}.{os.getpid()}-{k}.new"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o644)
+        except FileExistsError:  # left by a killed writer with our pid: try the next
+            continue
+        except OSError as exc:
+            raise _write_error(exc, directory / first, "create") from exc
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise _write_error(exc, directory / first, "create") from exc
+        os.close(fd)
+        return tmp
+    raise StoreError(f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} "
+                     f"temporary names for {first} are taken")
+
+
+def _publish(tmp: Path, directory: Path, station: str, t_ns: int) -> Path:
+    """Give the new file (open, in SWMR mode) a ``.h5.part`` name no file has.
+
+    A bounded number of names is tried; the name appears atomically (a hard
+    link), so a reader never sees the file before it is ready to be followed.
     """
     for seq in range(_MAX_NAME_ATTEMPTS):
         final = directory / S.file_name(station, t_ns, seq)
@@ -252,16 +400,16 @@ def _create(directory: Path, station: str, t_ns: int) -> tuple[h5py.File, Path]:
         if final.exists() or part.exists():
             continue
         try:
-            return h5py.File(part, "x", libver="latest"), part
+            os.link(tmp, part)
         except FileExistsError:
             continue
         except OSError as exc:
-            if part.exists():  # HDF5 made the empty file, then failed: ours, remove it
-                part.unlink(missing_ok=True)
-            full = disk_full_error(exc, part, "create")
-            if full is not None:
-                raise full from exc
-            raise StoreError(f"cannot create {part}: {short(exc)}") from exc
+            raise _write_error(exc, part, "create") from exc
+        try:
+            tmp.unlink()
+        except OSError as exc:  # e.g. Windows will not remove an open file's name
+            log.debug("temporary name %s of %s stays: %s", tmp, part, exc)
+        return part
     raise StoreError(
         f"cannot create a raw file in {directory}: {_MAX_NAME_ATTEMPTS} names for "
         f"{S.file_name(station, t_ns, 0)} are taken"
@@ -333,6 +481,12 @@ def _create_source(root: h5py.Group, spec: S.SourceSpec,
     c.attrs["names"] = list(spec.counters)
     ds[S.COUNTERS] = c
     return ds
+
+
+def _source_datasets(g: h5py.Group, spec: S.SourceSpec) -> dict[str, h5py.Dataset]:
+    """The datasets :func:`_create_source` made for ``spec``, from an open file."""
+    names = [S.DATA, S.BLOCKS if spec.timing == "regular" else S.TIME, S.GAPS, S.COUNTERS]
+    return {n: g[n] for n in names}
 
 
 def finalize(part: Path) -> Path:

@@ -9,24 +9,37 @@ flush (at least every ``flush_interval_s``): data first, flushed, then the
 index (block table or time dataset) that points at it, so a reader or a
 crash never sees an index entry without its data. All public methods are
 thread-safe (one lock).
+
+A full disk (or a read-only one) never corrupts a file: the free space is
+checked before HDF5 is asked to write, and a flush HDF5 itself fails is
+undone in the writer's bookkeeping and the file is abandoned exactly as its
+last good flush left it (its samples since then go to a new file). With
+``on_disk_full="buffer"`` (the recorder) nothing is raised: samples stay in
+memory up to ``max_buffer_bytes`` and are written, bit for bit, when space
+returns; beyond that bound new samples are dropped and recorded as gaps
+``"disk full: ..."`` plus the counters ``samples_lost`` and
+``samples_lost_disk_full``. See ``docs/reliability-acquisition.md``.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import math
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bshm.errors import StoreError
+from bshm.errors import DiskFullError, StoreError
 from bshm.store import schema as S
+from bshm.store import spill
 from bshm.store.fileindex import FileSummary, index_closed_files
 from bshm.store.h5io import discard, disk_full_error
 from bshm.store.livefile import RESERVED_ATTRS, LiveFile
@@ -41,21 +54,24 @@ _MAX_PENDING_BYTES = 8 * 1024 * 1024
 _LINGER_S = 30.0
 #: Longest rollover period (s): one file per year at most.
 _MAX_ROLLOVER_S = 366 * 86400.0
+#: What a writer does when the disk is full: raise, or keep samples in memory.
+DISK_FULL_MODES = ("raise", "buffer")
+#: Default bound of the memory kept while the disk is full (bytes of samples).
+DEFAULT_BUFFER_BYTES = 64 * 1024 * 1024
+#: Default free space left untouched on the disk (bytes).
+DEFAULT_MIN_FREE_BYTES = 1024 * 1024
 
 
-class _SourceState:
-    """Per-source writer state that survives rollover."""
+class _Unplaced(Exception):
+    """An entry (or its rest) could not go into a file: the disk is full."""
 
-    def __init__(self, spec: S.SourceSpec) -> None:
-        self.spec = spec
-        self.nch = len(spec.channels)
-        self.last_ns: int | None = None  # time of the last accepted sample
-        self.pending_gaps: list[tuple[int, int, bytes]] = []
-        self.counters = np.zeros(len(spec.counters), dtype=np.int64)  # current file
-        self.counters_dirty = False
+    def __init__(self, entry: tuple, cause: DiskFullError) -> None:
+        super().__init__(str(cause))
+        self.entry = entry
+        self.cause = cause
 
 
-class RawWriter:
+class RawWriter(spill.LossKeeping):
     """Write a station's samples into rolling SWMR HDF5 raw files.
 
     Parameters
@@ -73,9 +89,28 @@ class RawWriter:
         Filter of the sample and time datasets (with byte shuffle).
     flush_interval_s : float, optional
         Longest time buffered samples stay unflushed (s), checked in every
-        ``write``/``add_gap``/``count`` call.
+        ``write``/``add_gap``/``count`` call; while the disk is full, the
+        interval between attempts to write again.
     attrs : dict, optional
         Extra root attributes (str, numbers or arrays) written in every file.
+    on_disk_full : {"raise", "buffer"}, optional
+        ``"raise"`` (default): :meth:`write`, :meth:`flush` raise
+        :class:`~bshm.errors.DiskFullError` when the disk is full or
+        read-only (everything not written stays buffered). ``"buffer"``:
+        nothing is raised before :meth:`close`; samples stay in memory and are
+        written when space returns (one log line when the disk fills, one
+        when it recovers); every source gets the counter
+        ``samples_lost_disk_full``.
+    max_buffer_bytes : int, optional
+        ``"buffer"`` mode: most bytes of samples kept in memory while the disk
+        is full (default 64 MiB); later samples are dropped and recorded as
+        gaps "disk full" and in ``samples_lost``/``samples_lost_disk_full``.
+    min_free_bytes : int, optional
+        Free space left untouched on the disk (default 1 MiB); a flush that
+        would need more than the free space minus this waits (disk full).
+    check_free_space : bool, optional
+        Check the free space before writing (default True). Without it only
+        HDF5's own ENOSPC tells (tests of that path).
 
     Attributes
     ----------
@@ -83,15 +118,18 @@ class RawWriter:
         The live ``*.h5.part`` file, or None before the first sample and
         after close.
     paths : list of pathlib.Path
-        Final paths of the files this writer closed.
+        Final paths of the files this writer closed, and of files it left as
+        ``*.h5.part`` after a write failed (readable up to their last flush).
     n_flushes : int
         Number of completed flushes (explicit or automatic): every sample
         written before the latest one is on disk.
+    dropped : dict of str to int
+        Samples per source not kept because the disk was full.
 
     Raises
     ------
     ValueError
-        On an invalid source, compression, rollover or attribute.
+        On an invalid source, compression, rollover, mode or attribute.
     bshm.errors.StoreError
         If the folder cannot be created.
     """
@@ -106,6 +144,10 @@ class RawWriter:
         compression: str | None = "lzf",
         flush_interval_s: float = 1.0,
         attrs: dict | None = None,
+        on_disk_full: str = "raise",
+        max_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        check_free_space: bool = True,
     ) -> None:
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression {compression!r} is not one of lzf, gzip, None")
@@ -114,9 +156,16 @@ class RawWriter:
             raise ValueError(
                 f"rollover_s must be 1 ns .. {_MAX_ROLLOVER_S:g} s, got {rollover_s!r}")
         S.check_name(station, "station name")
+        if on_disk_full not in DISK_FULL_MODES:
+            raise ValueError(f"on_disk_full {on_disk_full!r} is not one of raise, buffer")
+        if not (max_buffer_bytes >= 0 and min_free_bytes >= 0):
+            raise ValueError("max_buffer_bytes and min_free_bytes must be >= 0")
         sources = list(sources)
         if not sources:
             raise ValueError("a RawWriter needs at least one source")
+        if on_disk_full == "buffer":
+            sources = [s if spill.DISK_FULL_COUNTER in s.counters else dataclasses.replace(
+                s, counters=(*s.counters, spill.DISK_FULL_COUNTER)) for s in sources]
         names = [s.name for s in sources]
         for spec in sources:
             S.validate_spec(spec)
@@ -137,6 +186,10 @@ class RawWriter:
         self.rollover_s = float(rollover_s)
         self.compression = compression
         self.flush_interval_s = float(flush_interval_s)
+        self.on_disk_full = on_disk_full
+        self.max_buffer_bytes = int(max_buffer_bytes)
+        self.min_free_bytes = int(min_free_bytes)
+        self.check_free_space = bool(check_free_space)
         self.attrs = dict(attrs or {})
         clash = sorted(RESERVED_ATTRS & set(self.attrs))
         if clash:
@@ -145,7 +198,7 @@ class RawWriter:
         bad = sorted(k for k, v in self.attrs.items() if not isinstance(v, ok))
         if bad:
             raise ValueError(f"attrs {bad}: values must be strings, numbers or arrays")
-        self._src = {s.name: _SourceState(s) for s in sources}
+        self._src = {s.name: spill.SourceState(s) for s in sources}
         self._specs = sources
         self._current: LiveFile | None = None
         self._older: list[LiveFile] = []  # superseded files a lagging source may still fill
@@ -155,6 +208,9 @@ class RawWriter:
         self._index_t = -math.inf
         self._last_flush = time.monotonic()
         self.n_flushes = 0
+        self._backlog: deque[tuple] = deque()  # entries not in a file yet (see spill)
+        self._replaying = False
+        self._full: spill.FullEpisode | None = None
         self._lock = threading.RLock()
         self._closed = False
         _OPEN.add(self)  # closed (flushed, renamed) at interpreter exit if still open
@@ -198,7 +254,8 @@ class RawWriter:
             Unknown source, wrong shape, or missing/extra time arguments.
         bshm.errors.StoreError
             If the block starts at or before the last stored sample of the
-            source, or the file cannot be written.
+            source, or the file cannot be written (``on_disk_full="raise"``:
+            :class:`~bshm.errors.DiskFullError`, the block stays buffered).
         """
         with self._lock:
             st = self._state(source)
@@ -209,8 +266,12 @@ class RawWriter:
                     raise ValueError(f"source {source!r} is regular: pass t0_ns (not times_ns)")
                 t0 = _as_ns(source, "t0_ns", t0_ns)
                 dev = None if device_t0_ns is None else _as_ns(source, "device_t0_ns", device_t0_ns)
-                if n:
-                    self._write_regular(st, arr, t0, dev)
+                if not n:
+                    return
+                self._check_order(st, t0)
+                entry: tuple = ("r", source, arr, t0, 0,
+                                S.NO_DEVICE_TIME if dev is None else dev)
+                last = int(S.grid_times(t0, n - 1, st.spec.fs))
             else:
                 if times_ns is None or t0_ns is not None or device_t0_ns is not None:
                     raise ValueError(f"source {source!r} is timestamped: pass times_ns (not t0_ns)")
@@ -222,8 +283,24 @@ class RawWriter:
                         f"source {source!r}: times_ns must be {n} integers (ns), got "
                         f"shape {t.shape} dtype {t.dtype}"
                     )
-                if n:
-                    self._write_timestamped(st, arr, t.astype(np.int64))
+                if not n:
+                    return
+                t = t.astype(np.int64)
+                if n > 1 and not np.all(np.diff(t) > 0):
+                    raise StoreError(f"source {source!r}: times_ns must be strictly increasing")
+                self._check_order(st, int(t[0]))
+                entry = ("t", source, arr, t)
+                last = int(t[-1])
+            st.accepted_ns = last
+            if self._full is not None and self._over_bound(entry):
+                self._attempt(final=False)  # the disk may take data again: try first
+            if self._full is not None and self._over_bound(entry):
+                self._drop(st, entry)
+            else:
+                self._close_drop_gap(st)
+                if self._full is not None:
+                    self._full.kept += n
+                self._accept([entry])
             self._maybe_flush()
 
     def add_gap(self, source: str, start_ns: int, end_ns: int, reason: str) -> None:
@@ -235,16 +312,13 @@ class RawWriter:
             Unknown source or ``end_ns < start_ns``.
         """
         with self._lock:
-            st = self._state(source)
+            self._state(source)
             start_ns, end_ns = int(start_ns), int(end_ns)
             if end_ns < start_ns:
                 raise ValueError(
                     f"gap of {source!r}: end {to_iso(end_ns)} is before start {to_iso(start_ns)}"
                 )
-            cur = self._current
-            if cur is not None and start_ns >= cur.period_end:
-                self._supersede()  # the gap belongs to a later period
-            st.pending_gaps.append((start_ns, end_ns, S.encode_reason(reason)))
+            self._accept([("g", source, start_ns, end_ns, S.encode_reason(reason))])
             self._maybe_flush()
 
     def count(self, source: str, name: str, n: int = 1) -> None:
@@ -273,38 +347,58 @@ class RawWriter:
 
         Gaps reported before any sample open a file named after the earliest
         gap; counters alone wait in memory for a file (or for ``close``).
+
+        Raises
+        ------
+        bshm.errors.DiskFullError
+            ``on_disk_full="raise"`` only: the disk is full or read-only;
+            nothing is lost from memory, a later call tries again.
         """
         with self._lock:
             if self._closed:
                 return
-            self._flush(final=False)
-
-    def _flush(self, final: bool) -> None:
-        if self._current is None and self._has_meta(counters=final):
-            self._current = self._new_file(self._earliest_pending())
-        for lf in self._older:
-            lf.flush()
-        if self._current is not None:
-            self._flush_current()
-        self._close_finished()
-        self._last_flush = time.monotonic()
-        self.n_flushes += 1
+            self._attempt(final=False)
 
     def close(self) -> None:
-        """Flush, close the live file and rename it from ``*.h5.part`` to ``*.h5``."""
+        """Flush, close the files and rename them from ``*.h5.part`` to ``*.h5``.
+
+        On a full disk, the samples still in memory are given up: they are
+        recorded as gaps ("disk full: in memory when the writer closed") and
+        in ``samples_lost`` where the disk still takes that much, the files
+        are closed as their last flush left them, and
+        :class:`~bshm.errors.DiskFullError` says how many samples were lost.
+        """
         with self._lock:
             if self._closed:
                 return
+            error: DiskFullError | None = None
+            lost: dict[str, int] = {}
+            episode, self._full = self._full, None
+            buffered = self._buffered_samples()
             try:
-                self._flush(final=True)
+                for st in self._src.values():
+                    self._close_drop_gap(st)  # into the last flush
+                try:
+                    self._flush(final=True)
+                except DiskFullError as exc:
+                    error = exc
+                    lost = self._give_up_buffered()
+                    self._flush_meta_at_close()
+                if episode is not None and error is None:
+                    episode.end(buffered)
             finally:
                 files = self._older + ([self._current] if self._current else [])
                 self._older, self._current = [], None
                 self._closed = True
                 _OPEN.discard(self)
                 for lf in files:
-                    self._closed_file(lf.close())
+                    self._close_file(lf)
                 self._save_index(force=True)
+            if error is not None:
+                what = ", ".join(f"{n} of {k}" for k, n in sorted(lost.items()) if n)
+                raise DiskFullError(
+                    f"{error}; samples kept in memory and not written: {what or 'none'}",
+                    path=error.path, errno=error.errno) from error
 
     def abandon(self) -> list[Path]:
         """Stop without finishing and remove every file this writer created.
@@ -343,9 +437,26 @@ class RawWriter:
         """The live ``*.h5.part`` file of the latest period, or None."""
         return self._current.path if self._current is not None else None
 
+    @property
+    def disk_full(self) -> bool:
+        """True while writes wait for disk space (``"buffer"`` mode)."""
+        return self._full is not None
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Samples per source not kept because the disk was full."""
+        return {n: st.dropped for n, st in self._src.items()}
+
+    def buffered_bytes(self) -> int:
+        """Bytes of samples held in memory, not yet on disk."""
+        with self._lock:
+            files = self._older + ([self._current] if self._current else [])
+            return (sum(lf.pending_bytes() for lf in files)
+                    + sum(spill.entry_nbytes(e) for e in self._backlog))
+
     # ------------------------------------------------------------ internals
 
-    def _state(self, source: str) -> _SourceState:
+    def _state(self, source: str) -> spill.SourceState:
         if self._closed:
             raise StoreError(f"RawWriter for {self.directory} is closed")
         try:
@@ -355,7 +466,7 @@ class RawWriter:
                 f"unknown source {source!r}; sources: {', '.join(self._src)}"
             ) from None
 
-    def _as_block(self, st: _SourceState, data: Any) -> np.ndarray:
+    def _as_block(self, st: spill.SourceState, data: Any) -> np.ndarray:
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # too large -> inf, as stored
                 arr = np.asarray(data, dtype=np.float32)
@@ -369,51 +480,155 @@ class RawWriter:
             )
         return arr
 
-    def _check_order(self, st: _SourceState, first_ns: int) -> None:
-        if st.last_ns is not None and first_ns <= st.last_ns:
+    def _check_order(self, st: spill.SourceState, first_ns: int) -> None:
+        if st.accepted_ns is not None and first_ns <= st.accepted_ns:
             raise StoreError(
                 f"source {st.spec.name!r}: block starts at {to_iso(first_ns, digits=9)}, "
-                f"not after the last stored sample {to_iso(st.last_ns, digits=9)} "
+                f"not after the last stored sample {to_iso(st.accepted_ns, digits=9)} "
                 "(times must increase)"
             )
 
-    def _write_regular(self, st: _SourceState, arr: np.ndarray, t0: int,
-                       dev: int | None) -> None:
+    # -- placing entries into files ------------------------------------------------
+
+    def _accept(self, entries: list[tuple]) -> None:
+        """Place entries in files, or keep them (in order) for later."""
+        if self._backlog:
+            self._backlog.extend(entries)
+            return
+        for i, e in enumerate(entries):
+            try:
+                self._place(e)
+            except _Unplaced as u:
+                self._backlog.append(u.entry)
+                self._backlog.extend(entries[i + 1:])
+                self._disk_full(u.cause)
+                return
+
+    def _place(self, e: tuple) -> None:
+        if e[0] == "r":
+            self._place_regular(*e[1:])
+        elif e[0] == "t":
+            self._place_times(*e[1:])
+        else:
+            self._place_gap(*e[1:])
+
+    def _defer(self) -> bool:
+        return bool(self._backlog) and not self._replaying
+
+    def _file_or_unplaced(self, t_ns: int, rest: tuple) -> LiveFile:
+        if self._defer():  # older entries wait: keep the order
+            raise _Unplaced(rest, self._full.error if self._full else DiskFullError("full"))
+        try:
+            return self._file_for(t_ns)
+        except DiskFullError as exc:
+            raise _Unplaced(rest, exc) from exc
+
+    def _place_regular(self, source: str, arr: np.ndarray, t0: int, k0: int, dev: int) -> None:
+        st = self._src[source]
         fs = st.spec.fs
-        devv = S.NO_DEVICE_TIME if dev is None else int(dev)
-        k0, n = 0, arr.shape[0]
-        self._check_order(st, t0)
+        n = arr.shape[0]
         while n:
-            lf = self._file_for(int(S.grid_times(t0, k0, fs)))
+            lf = self._file_or_unplaced(int(S.grid_times(t0, k0, fs)),
+                                        ("r", source, arr, t0, k0, dev))
             last = int(S.grid_times(t0, k0 + n - 1, fs))
             m = n if last < lf.period_end else S.grid_index(t0, k0, fs, lf.period_end)
-            lf.src[st.spec.name].append_block(arr[:m], t0, k0, devv)
+            lf.src[source].append_block(arr[:m], t0, k0, dev)
             st.last_ns = int(S.grid_times(t0, k0 + m - 1, fs))
             arr, n, k0 = arr[m:], n - m, k0 + m
             self._check_size(lf)
 
-    def _write_timestamped(self, st: _SourceState, arr: np.ndarray, t: np.ndarray) -> None:
-        if t.shape[0] > 1 and not np.all(np.diff(t) > 0):
-            raise StoreError(f"source {st.spec.name!r}: times_ns must be strictly increasing")
-        self._check_order(st, int(t[0]))
+    def _place_times(self, source: str, arr: np.ndarray, t: np.ndarray) -> None:
+        st = self._src[source]
         while t.shape[0]:
-            lf = self._file_for(int(t[0]))
+            lf = self._file_or_unplaced(int(t[0]), ("t", source, arr, t))
             m = int(np.searchsorted(t, lf.period_end, side="left"))
-            lf.src[st.spec.name].append_times(arr[:m], t[:m])
+            lf.src[source].append_times(arr[:m], t[:m])
             st.last_ns = int(t[m - 1])
             arr, t = arr[m:], t[m:]
             self._check_size(lf)
 
+    def _place_gap(self, source: str, start_ns: int, end_ns: int, reason: bytes) -> None:
+        if self._defer():
+            raise _Unplaced(("g", source, start_ns, end_ns, reason),
+                            self._full.error if self._full else DiskFullError("full"))
+        cur = self._current
+        if cur is not None and start_ns >= cur.period_end:
+            try:
+                self._supersede()  # the gap belongs to a later period
+            except DiskFullError as exc:
+                raise _Unplaced(("g", source, start_ns, end_ns, reason), exc) from exc
+        self._src[source].pending_gaps.append((start_ns, end_ns, reason))
+
     def _check_size(self, lf: LiveFile) -> None:
-        if lf.pending_bytes() > _MAX_PENDING_BYTES:
-            if lf is self._current:
-                self._flush_current()
-            else:
-                lf.flush()
+        if (lf.pending_bytes() <= _MAX_PENDING_BYTES or self._full is not None
+                or self._replaying or self._backlog):
+            return
+        try:
+            self._flush_file(lf, meta=lf is self._current)
+        except DiskFullError as exc:
+            self._disk_full(exc)
+
+    # -- flushing --------------------------------------------------------------------
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
-            self.flush()
+            self._attempt(final=False)
+
+    def _attempt(self, final: bool) -> None:
+        """One flush; a full disk raises or starts/continues an episode."""
+        self._last_flush = time.monotonic()
+        buffered = self._buffered_samples() if self._full is not None else 0
+        try:
+            self._flush(final)
+        except DiskFullError as exc:
+            self._disk_full(exc)
+            return
+        if self._full is not None:
+            self._end_episode(buffered)
+
+    def _flush(self, final: bool) -> None:
+        self._replay_backlog()
+        if self._current is None and self._has_meta(counters=final):
+            self._current = self._new_file(self._earliest_pending())
+        for lf in list(self._older):
+            if lf in self._older:
+                self._flush_file(lf, meta=False)
+        if self._current is not None:
+            self._flush_file(self._current, meta=True)
+        self._close_finished()
+        self._last_flush = time.monotonic()
+        self.n_flushes += 1
+
+    def _replay_backlog(self) -> None:
+        """Place the entries kept while no file could take them, in order."""
+        self._replaying = True
+        try:
+            while self._backlog:
+                e = self._backlog.popleft()
+                n = len(self._backlog)
+                try:
+                    self._place(e)
+                except _Unplaced as u:
+                    # after the samples of a file abandoned meanwhile (older: first)
+                    self._backlog.insert(len(self._backlog) - n, u.entry)
+                    raise u.cause from None
+        finally:
+            self._replaying = False
+
+    def _flush_file(self, lf: LiveFile, meta: bool) -> None:
+        """Flush one file after checking the space; a write HDF5 fails abandons it."""
+        if self.check_free_space:
+            spill.check_space(self.directory,
+                              2 * lf.pending_bytes() + len(lf.src) * spill.SLACK_PER_SOURCE,
+                              self.min_free_bytes)
+        try:
+            if meta:
+                self._flush_current()
+            else:
+                lf.flush()
+        except DiskFullError:
+            self._abandon(lf)
+            raise
 
     def _has_meta(self, counters: bool) -> bool:
         return any(st.pending_gaps or (counters and st.counters_dirty)
@@ -445,6 +660,9 @@ class RawWriter:
         return lf
 
     def _new_file(self, t_ns: int) -> LiveFile:
+        if self.check_free_space:
+            spill.check_space(self.directory, len(self._specs) * spill.SLACK_PER_SOURCE,
+                              self.min_free_bytes)
         return LiveFile(self.directory, self.station, self._specs, t_ns, self.rollover_ns,
                         self.compression, self.attrs)
 
@@ -463,7 +681,7 @@ class RawWriter:
         cur = self._current
         if cur is None:
             return
-        self._flush_current()
+        self._flush_file(cur, meta=True)
         for st in self._src.values():
             st.counters[:] = 0
         cur.superseded_at = time.monotonic()
@@ -478,30 +696,46 @@ class RawWriter:
         self._to_index.append(closed)
         self._save_index(force=False)
 
+    def _close_file(self, lf: LiveFile) -> None:
+        """Close and rename one file; a failure is logged, the others go on."""
+        try:
+            self._closed_file(lf.close())
+        except DiskFullError as exc:
+            log.error("%s stays %s: %s", lf.path, lf.path.name, exc)
+            self.paths.append(lf.path)
+        except Exception as exc:  # noqa: BLE001 - close every other file anyway
+            log.error("closing %s failed: %s", lf.path, exc)
+            self.paths.append(lf.path)
+
     def _save_index(self, force: bool) -> None:
         """Summaries of closed files into the folder's reader cache, at most
         once a minute (and at close): readers then open none of them."""
         if not self._to_index or not (force or time.monotonic() - self._index_t > 60.0):
             return
-        index_closed_files(self.directory, self._to_index)
+        try:
+            index_closed_files(self.directory, self._to_index)
+        except (OSError, StoreError) as exc:  # a cache: readers rebuild it
+            log.debug("reader cache of %s not updated: %s", self.directory, exc)
+            return
         self._to_index = []
         self._index_t = time.monotonic()
 
     def _close_finished(self) -> None:
         """Close superseded files no source can still write into."""
-        keep = []
         now = time.monotonic()
-        for lf in self._older:
+        for lf in list(self._older):
+            if lf not in self._older:
+                continue  # abandoned meanwhile
             # sources that never delivered anything are not waited for
             done = all(st.last_ns is None or st.last_ns >= lf.period_end - 1
                        for st in self._src.values())
-            if done or now - (lf.superseded_at or 0.0) > _LINGER_S:
-                lf.flush()
-                self._closed_file(lf.close())
-            else:
-                keep.append(lf)
-        self._older = keep
-
+            if not (done or now - (lf.superseded_at or 0.0) > _LINGER_S):
+                continue
+            if self._backlog and not self._replaying:
+                continue  # samples for it may still wait in line
+            self._flush_file(lf, meta=False)
+            self._older.remove(lf)
+            self._closed_file(lf.close())
 
 
 def _as_ns(source: str, what: str, value: Any) -> int:

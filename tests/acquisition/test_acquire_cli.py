@@ -183,18 +183,24 @@ def test_simulate_devices_then_acquire_with_duration(tmp_path):
 
 
 def test_sigint_stops_cleanly_without_a_device(tmp_path, station):
-    """No device (the port never appears): Ctrl-C still stops with exit code 0."""
+    """No device (the port never appears): Ctrl-C still stops cleanly, the outage is
+    in the file, and the exit code says the station did not record (1)."""
     proc = bshm("acquire", "station.toml", cwd=tmp_path)
     try:
         assert proc.stderr is not None
-        for line in proc.stderr:  # wait until the recorder runs (signal handlers set)
-            if "recording station" in line:
+        for line in proc.stderr:  # wait until the port was tried (signal handlers set)
+            if "cannot open" in line:
                 break
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 1, err
     assert "SIGINT received" in err
     assert "Traceback" not in err
+    assert "acc: no sample recorded" in err
+    with open_raw(tmp_path / "data") as r:
+        (g,) = r.gaps("acc")
+        assert "not connected" in g.reason
+        assert r.counters("acc")["samples_lost"] > 0

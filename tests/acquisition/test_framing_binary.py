@@ -243,3 +243,20 @@ def test_reset_counts_pending_as_skipped():
     assert (dec.pending, dec.bytes_skipped, dec.frames_bad) == (0, 10, 1)
     assert [f.seq for f in dec.feed(frame)] == [1]
     assert OVERHEAD == 25
+
+
+def test_awaiting_frame_tells_a_pending_long_claim():
+    dec = BinaryDecoder()
+    good = encode_frame(1, 0, [[1, 2, 3]], "int24")
+    assert not dec.awaiting_frame
+    dec.feed(good[:10])
+    assert not dec.awaiting_frame  # header not complete yet: nothing claimed
+    dec.feed(good[10:])
+    assert not dec.awaiting_frame and dec.pending == 0
+    fake = (b"\xa5\x5a\x01\x00" + (25 + 3 * 400 * 3).to_bytes(2, "little") + bytes(12)
+            + bytes([3]) + (400).to_bytes(2, "little"))
+    assert dec.feed(fake + good) == []  # the good frame waits behind the claim
+    assert dec.awaiting_frame
+    frames = dec.feed(bytes(3625))  # claimed length reached: CRC fails, good frame found
+    assert not dec.awaiting_frame
+    assert [f.seq for f in frames] == [1]

@@ -160,3 +160,24 @@ def test_random_bytes_never_crash(rng):
         assert dec.frames_ok == len(got)
         assert dec.bytes_skipped + dec.pending + sum(f.nbytes for f in got) == len(junk)
         assert dec.frames_bad > 1000
+
+
+def test_checksum_true_requires_the_leading_dollar():
+    """docs/protocols.md: with ``checksum = true`` "the line must start with `$`".
+
+    A line with a valid ``*hh`` but no ``$`` (e.g. its first byte lost on the
+    wire) is rejected, counted, and the next line decodes normally.
+    """
+    dec = LineDecoder([0, 1], checksum=True)
+    body = b"1.5,-2"
+    good = b"$" + body + b"*%02X\r\n" % nmea_checksum(body)
+    no_dollar = good[1:]
+    assert dec.feed(no_dollar) == []
+    assert dec.frames_bad == 1
+    assert dec.bytes_skipped == len(no_dollar)
+    assert "$" in dec.last_error
+    (fr,) = dec.feed(good)
+    assert fr.samples.tolist() == [[1.5, -2.0]]
+    # without checksum the '$' stays optional
+    plain = LineDecoder([0, 1], checksum=False)
+    assert len(plain.feed(no_dollar + good)) == 2

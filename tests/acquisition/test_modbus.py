@@ -523,3 +523,45 @@ def test_store_errors_are_not_swallowed_and_the_port_is_closed(tcp_device):
         drv.run(FailingSink(), stop)
     assert drv._client is None
     assert not drv.status()["connected"]
+
+
+def test_silent_rtu_unit_row_time_and_one_gap_record(tmp_path):
+    """docs/modbus.md: a row is stamped at the midpoint between sending the poll's
+    first request and receiving its last response; consecutive polls with the same
+    trouble share one gap record. Unit 3 silent at 5 Hz with timeout 0.3 s and one
+    retry: every poll takes about 0.6 s, so the rows of unit 2 are stamped at unit
+    2's answer (they were about 300 ms late, in the middle of the timeouts), and
+    the silent spell is ONE gap record (it was two per poll, one of them 1 ns)."""
+    regs = [Register(address=0, unit_id=2, type="int16", channel=_ch("T1", scale=0.01)),
+            Register(address=10, unit_id=3, type="int16", channel=_ch("T2", scale=0.01))]
+    src = _source("modbus-rtu", regs, tmp_path, poll_rate=5.0, timeout_s=0.3, retries=1)
+    with start_virtual_modbus(src) as dev:
+        dev.set_raw("T1", 1234)
+        dev.set_raw("T2", 2345)
+        sink = MemorySink()
+        with Running(ModbusDriver(src), sink) as run:
+            run.wait(lambda: run.rows() >= 3)
+            dev.faults.no_response, dev.faults.units = True, frozenset({3})
+            run.wait(lambda: run.driver.status()["partial"] >= 6, timeout=30)
+            dev.faults.clear()
+            n = run.rows()
+            run.wait(lambda: run.rows() >= n + 3)
+        unit2 = np.array([r.t_ns for r in dev.requests() if r.unit_id == 2], np.int64)
+    d, t = sink.data, sink.t
+    partial = np.isnan(d[:, 1])
+    assert partial.sum() >= 6
+    np.testing.assert_allclose(d[:, 0], 12.34, atol=1e-5)
+    # each row is stamped next to unit 2's request of its poll (the server saw it a
+    # moment after it was sent); 50 ms leaves room for a loaded machine
+    nearest = np.min(np.abs(t[:, None] - unit2[None, :]), axis=1)
+    assert np.all(nearest < 50_000_000), (nearest / 1e6).round(1)
+    assert all(b - a >= 1_000_000 for a, b, _ in sink.gaps), sink.gaps
+    spell = [g for g in sink.gaps if "partial" in g[2]]
+    assert len(spell) == 1, sink.gaps
+    a, b, why = spell[0]
+    assert "T2" in why and "no response" in why and "overrun" in why
+    # it covers exactly the NaN rows, and only gaps of a busy machine lie outside it
+    inside = (t >= a) & (t < b)
+    np.testing.assert_array_equal(inside, partial)
+    assert not _device_gaps([g for g in sink.gaps if g is not spell[0]])
+    assert sink.counters["samples_lost"] == run.driver.status()["samples_lost"] > 0

@@ -148,15 +148,86 @@ def test_two_sources_one_file_each_at_its_rate(tmp_path):
             assert np.all(dt > 0)
 
 
-def test_recorder_survives_a_missing_device(tmp_path, caplog):
-    """No device at all: the recorder keeps retrying and stops cleanly."""
+def test_a_device_that_never_connects_is_recorded_and_fails_the_run(tmp_path, caplog):
+    """No device at all: the recorder keeps retrying, stops cleanly, and does not
+    call that a success. The outage is in the file (a gap per source with its
+    reason and samples_lost), so inspect and the analysis see the device was down."""
     st = parse_station(TOML, base_dir=tmp_path)
     rec = Recorder(st, duration_s=1.0, status_interval_s=0.3)
+    t0 = time.time_ns()
     with caplog.at_level(logging.INFO):
-        assert rec.run() == 0
+        assert rec.run() == 1
+    t1 = time.time_ns()
     assert "cannot open" in caplog.text
-    assert "NOT connected" in caplog.text
-    assert rec.paths == []  # nothing recorded, no empty file
+    assert "NOT connected, no data yet (cannot open" in caplog.text
+    assert rec.sources_without_data == ["fast", "slow"]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert sorted(r.getMessage().split(":")[0] for r in errors) == ["fast", "slow"]
+    assert all("no sample recorded" in r.getMessage() for r in errors)
+    (path,) = rec.paths
+    with open_raw(path) as r:
+        for name in ("fast", "slow"):
+            assert r.read(name).data.shape[0] == 0
+            (g,) = r.gaps(name)
+            assert t0 <= g.start_ns < g.end_ns <= t1
+            assert g.end_ns - g.start_ns > 0.9e9  # the whole recording
+            assert "not connected" in g.reason and "cannot open" in g.reason
+            fs = st.source(name).fs
+            assert r.counters(name)["samples_lost"] == round((g.end_ns - g.start_ns) * fs / 1e9)
+
+
+def test_a_long_outage_is_recorded_in_pieces_while_it_lasts(tmp_path, monkeypatch):
+    """A device that stays away is recorded while the recording runs (every
+    OUTAGE_RECORD_S), so a killed recorder leaves most of the outage on disk."""
+    from bshm.acquisition import serial_driver
+
+    monkeypatch.setattr(serial_driver, "OUTAGE_RECORD_S", 0.4)
+    st = parse_station(TOML, base_dir=tmp_path)
+    rec = Recorder(st, duration_s=2.5, status_interval_s=5.0)
+    assert rec.run() == 1
+    with open_raw(rec.paths[0]) as r:
+        gaps = r.gaps("fast")
+        lost = r.counters("fast")["samples_lost"]
+    assert len(gaps) >= 2  # a piece at a retry (back-off 0.1 s doubling) + the last one
+    for a, b in zip(gaps, gaps[1:]):
+        assert a.end_ns == b.start_ns  # contiguous pieces, no overlap
+    assert lost == sum(round((g.end_ns - g.start_ns) * 400 / 1e9) for g in gaps)
+
+
+def test_one_dead_device_does_not_stop_the_others(tmp_path, caplog):
+    """"fast" streams; "slow" never appears: fast is stored exactly, slow's outage is
+    a gap, and the run ends with exit code 1 naming slow."""
+    st = parse_station(TOML, base_dir=tmp_path)
+    from bshm.fixtures.stream import BridgeStream
+    from bshm.fixtures.virtual_serial import VirtualSerialDevice
+
+    dev = VirtualSerialDevice.from_source(st.source("fast"), BridgeStream(seed=1))
+    with dev:
+        rec = Recorder(st, status_interval_s=0.5)
+        th = threading.Thread(target=rec.run)
+        with caplog.at_level(logging.INFO):
+            th.start()
+            try:
+                assert dev.wait_listener(20)
+                deadline = time.monotonic() + 20
+                while len(dev.ledger.ok()) < 30 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert dev.halt()
+                want = sum(f.raw.shape[0] for f in dev.ledger.ok())
+                fast = next(d for d in rec.drivers if d.name == "fast")
+                while fast.status()["samples"] < want and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                rec.stop()
+                th.join(30)
+    assert rec.sources_without_data == ["slow"]
+    assert "slow: no sample recorded" in caplog.text
+    with open_raw(rec.paths[0]) as r:
+        sent = np.concatenate([f.raw for f in dev.ledger.ok()])
+        scale = np.array([c.scale for c in st.source("fast").channels])
+        np.testing.assert_array_equal(r.read("fast").data, (sent * scale).astype(np.float32))
+        (g,) = r.gaps("slow")
+        assert "not connected" in g.reason
 
 
 def test_writer_errors_are_reported_not_fatal(tmp_path, caplog):
@@ -239,3 +310,47 @@ def test_stalled_disk_loses_nothing_silently(tmp_path, caplog, monkeypatch):
     assert sum(g.end_ns - g.start_ns for g in gaps) == pytest.approx(lost / fs * 1e9, abs=len(gaps))
     stored_blocks = set(np.unique(data[:, 0]).astype(int))
     assert len(stored_blocks) * 40 == data.shape[0]  # whole blocks, never torn
+
+
+def test_a_modbus_device_that_never_answers_fails_the_run(tmp_path, caplog):
+    """A Modbus TCP conditioner that refuses every connection: one gap record for the
+    whole recording, samples_lost per missed poll, exit code 1 naming it."""
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    toml = f"""
+[station]
+name = "mb"
+description = "one dead conditioner"
+data_dir = "data"
+
+[[sources]]
+name = "strain"
+kind = "modbus-tcp"
+host = "127.0.0.1"
+port = {port}
+poll_rate = 10.0
+timeout = 0.1
+reconnect_max = 0.2
+[[sources.registers]]
+name = "S1"
+quantity = "strain"
+unit = "um/m"
+address = 0
+"""
+    st = parse_station(toml, base_dir=tmp_path)
+    rec = Recorder(st, duration_s=1.5, status_interval_s=0.5)
+    with caplog.at_level(logging.INFO):
+        assert rec.run() == 1
+    assert "strain: no sample recorded" in caplog.text
+    assert f"cannot connect to 127.0.0.1:{port}" in caplog.text
+    with open_raw(rec.paths[0]) as r:
+        (g,) = r.gaps("strain")
+        lost = r.counters("strain")["samples_lost"]
+    assert "not connected" in g.reason
+    status = rec.drivers[0].status()
+    assert lost == status["samples_lost"] >= 3  # one per missed poll (10 Hz)
+    assert status["rows"] == 0
+    assert g.end_ns - g.start_ns >= (lost - 1) * 100_000_000  # from the first missed poll
