@@ -18,6 +18,7 @@ __all__ = [
     "check_window",
     "decimate",
     "detrend",
+    "normalise_channels",
     "prepare",
     "repair_gaps",
     "select_channels",
@@ -39,12 +40,15 @@ class Prepared:
         Names of the kept channels (``ch0``, ``ch1``... when none were given).
     notes : tuple of str
         What was done to the data, one line per step that changed it.
+    quantities : tuple of str or None
+        Quantity of each kept channel (``None``: not given).
     """
 
     data: np.ndarray
     fs: float
     channels: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    quantities: tuple[str | None, ...] | None = None
 
 
 def _names(n: int, names: Sequence[str] | None) -> tuple[str, ...]:
@@ -123,6 +127,12 @@ def select_channels(
     ValueError
         If a name is unknown or an index is out of range.
     """
+    idx = channel_indices(names, wanted)
+    return data[:, idx], tuple(names[i] for i in idx)
+
+
+def channel_indices(names: Sequence[str], wanted: Sequence[str | int]) -> list[int]:
+    """Column indices of the channels named (or indexed) in ``wanted``."""
     idx = []
     for w in wanted:
         if isinstance(w, (int, np.integer)):
@@ -135,7 +145,67 @@ def select_channels(
             raise ValueError(f"unknown channel {w!r}; have {', '.join(names)}")
     if not idx:
         raise ValueError("no channels selected")
-    return data[:, idx], tuple(names[i] for i in idx)
+    return idx
+
+
+#: A sample more than this many robust standard deviations from a channel's
+#: median is refused as a gross outlier (a decoding error such as 1e30): no
+#: converter has that dynamic range (24 bits is 1.7e7), so real signals,
+#: bursts included, always pass.
+MAX_PEAK_RATIO = 1e9
+
+
+def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each channel's mean and divide it by its standard deviation.
+
+    The identification then sees unit-free data whatever the channels' units
+    or gains (one sensor in mm/s2 among others in m/s2, a sensor near a
+    support), and the results do not depend on them; the caller multiplies
+    the shapes back by ``scales``.  Overflow-safe: each channel is first
+    divided by its largest deviation from the median.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_samples, n_channels), finite
+    names : sequence of str
+        Channel names (for the error message).
+
+    Returns
+    -------
+    z : ndarray, shape (n_samples, n_channels), float64
+        Zero mean, unit standard deviation.
+    scales : ndarray, shape (n_channels,)
+        Standard deviation of each channel (its units): ``data ~ z * scales``.
+
+    Raises
+    ------
+    ValueError
+        A channel holds a sample more than ``MAX_PEAK_RATIO`` robust standard
+        deviations from its median (naming the channel and the sample).
+    """
+    n, nl = data.shape
+    sub = np.asarray(data[:: max(1, n // 8192)], dtype=np.float64)
+    med = np.median(sub, axis=0)
+    dev = np.abs(sub - med)
+    robust = 1.4826 * np.median(dev, axis=0)
+    robust = np.where(robust > 0, robust, dev.mean(axis=0))
+    z = np.asarray(data, dtype=np.float64) - med
+    peak = np.maximum(z.max(axis=0), -z.min(axis=0))  # no temporary copy
+    for c in np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust)):
+        i = int(np.argmax(np.abs(z[:, c])))
+        raise ValueError(
+            f"channel {names[c]}: sample {i} ({float(data[i, c]):.6g}) is "
+            f"{peak[c] / robust[c]:.2g} times the channel's typical amplitude "
+            "(a decoding error or a broken sensor): remove it or cut the window around it"
+        )
+    flat = [names[c] for c in np.flatnonzero(~(peak > 0))]
+    if flat:
+        raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
+    z *= 1.0 / peak
+    z -= z.mean(axis=0)
+    sd = np.sqrt(np.einsum("tc,tc->c", z, z) / n)
+    z *= 1.0 / sd
+    return z, peak * sd
 
 
 def repair_gaps(
@@ -271,6 +341,7 @@ def prepare(
     detrend_kind: str | None = None,
     band_hz: tuple[float | None, float | None] | None = None,
     decimate_to_hz: float | None = None,
+    quantities: Sequence[str | None] | None = None,
 ) -> Prepared:
     """Validate and condition one window for identification.
 
@@ -294,6 +365,8 @@ def prepare(
         Zero-phase Butterworth filter corners (Hz), either may be None.
     decimate_to_hz : float, optional
         Decimate (with anti-alias filter) to at least this rate.
+    quantities : sequence of str or None, optional
+        Quantity of each column of ``data``; kept with the selected channels.
 
     Returns
     -------
@@ -309,8 +382,19 @@ def prepare(
     arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair")
     names = _names(arr.shape[1], channel_names)
     notes: list[str] = []
+    quant = None
+    if quantities is not None:
+        if isinstance(quantities, str) or len(quantities) != arr.shape[1]:
+            got = 1 if isinstance(quantities, str) else len(quantities)
+            raise ValueError(
+                f"{got} quantities given for {arr.shape[1]} data columns: "
+                "give one per column (e.g. ['acceleration', 'velocity'])"
+            )
+        quant = tuple(quantities)
     if channels is not None:
-        arr, names = select_channels(arr, names, channels)
+        idx = channel_indices(names, channels)
+        arr, names = arr[:, idx], tuple(names[i] for i in idx)
+        quant = None if quant is None else tuple(quant[i] for i in idx)
     if nan_policy == "repair" and np.isnan(arr).any():
         arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
         notes += fixed
@@ -331,4 +415,4 @@ def prepare(
         arr, fs = decimate(arr, fs, decimate_to_hz)
         if fs != fs0:
             notes.append(f"decimated {fs0:g} -> {fs:g} Hz")
-    return Prepared(data=arr, fs=fs, channels=names, notes=tuple(notes))
+    return Prepared(data=arr, fs=fs, channels=names, notes=tuple(notes), quantities=quant)
