@@ -13,8 +13,8 @@ duration of a ``with`` block, through :mod:`threadpoolctl`, with no
 environment variable.  It is cheap to enter (about 15 microseconds; the
 :class:`threadpoolctl.ThreadpoolController` that scans the loaded libraries
 costs milliseconds and is built once per process) and re-entrant across
-threads: the first entrant sets the limit, the last one to leave restores
-the user's setting.  ``identify`` uses it, the ``analyze`` workers (local and
+threads: the first entrant sets the limit and restores the user's setting
+when it leaves.  ``identify`` uses it, the ``analyze`` workers (local and
 Dask, inside the task function) use it, and the viewer's worker can too::
 
     from bshm.analysis._threads import blas_limited
@@ -34,7 +34,8 @@ from typing import Any
 __all__ = ["blas_limited", "blas_threads"]
 
 _LOCK = threading.Lock()
-_STATE: dict[str, Any] = {"depth": 0, "limiter": None, "controller": None}
+_STATE: dict[str, Any] = {"depth": 0, "limiter": None, "owner": None, "controller": None}
+_LOCAL = threading.local()
 
 
 def _reset_after_fork() -> None:  # pragma: no cover - exercised only in forked children
@@ -66,26 +67,41 @@ def blas_limited(threads: int = 1) -> Iterator[None]:
     Parameters
     ----------
     threads : int, default 1
-        Threads per BLAS library inside the block.  Nested and concurrent
-        blocks share the limit set by the outermost one.
+        Threads per BLAS library inside the block.
 
     Yields
     ------
     None
+
+    Notes
+    -----
+    OpenBLAS has one process-wide pool, and threadpoolctl lets one Python
+    thread at a time control it.  The thread that enters first sets the
+    limit (as a threadpoolctl context, so it also gives the control back);
+    blocks entered meanwhile by other threads or nested in the same thread
+    share it.  The limit is lifted when the first thread leaves its
+    outermost block, even if another thread is still inside (that thread's
+    remaining BLAS calls may then use the default threads; a later block
+    sets the limit again).  Never a stale limit, never a deadlock.
     """
+    me = threading.current_thread()
+    mine = getattr(_LOCAL, "depth", 0)
+    _LOCAL.depth = mine + 1
     with _LOCK:
-        if _STATE["depth"] == 0:
-            _STATE["limiter"] = _controller().limit(limits=int(threads))
         _STATE["depth"] += 1
+        if _STATE["limiter"] is None:
+            limiter = _controller().limit(limits=int(threads))
+            limiter.__enter__()
+            _STATE["limiter"], _STATE["owner"] = limiter, me
     try:
         yield
     finally:
+        _LOCAL.depth -= 1
         with _LOCK:
             _STATE["depth"] -= 1
-            if _STATE["depth"] == 0:
-                limiter, _STATE["limiter"] = _STATE["limiter"], None
-                if limiter is not None:
-                    limiter.restore_original_limits()
+            if _STATE["owner"] is me and _LOCAL.depth == 0:
+                limiter, _STATE["limiter"], _STATE["owner"] = _STATE["limiter"], None, None
+                limiter.__exit__(None, None, None)
 
 
 def blas_threads() -> int:

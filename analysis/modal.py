@@ -167,8 +167,9 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
         from the data), ``multi_order`` (True), ``weighting`` ("energy":
         each reference sample weighted by the inverse of the recent power,
         causally, so traffic bursts do not dominate and the damping is not
-        biased; None: plain estimate), ``weighting_span_s`` (0.25 s: time
-        constant of that power average).
+        biased; None: plain estimate), ``weighting_span_s`` (time constant
+        of that power average: 0.25 s or half the period of the data's
+        zero-crossing frequency, whichever is longer).
 
         FDD/EFDD: ``nperseg`` (about 100 s), ``overlap`` (0.5),
         ``prominence`` (0.5 decades), ``mac_threshold`` (0.8, EFDD bell).

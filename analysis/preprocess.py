@@ -59,7 +59,13 @@ def _names(n: int, names: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(str(s) for s in names)
 
 
-def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[np.ndarray, float]:
+def check_window(
+    data: object,
+    fs: object,
+    *,
+    allow_nan: bool = False,
+    names: Sequence[str] | None = None,
+) -> tuple[np.ndarray, float]:
     """Validate a window: a 2-D real array (n_samples, n_channels) and fs > 0.
 
     Parameters
@@ -70,6 +76,8 @@ def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[
         Sampling rate (Hz).
     allow_nan : bool
         Accept NaN (gaps to be repaired); infinities are always refused.
+    names : sequence of str, optional
+        Channel names, for the messages.
 
     Returns
     -------
@@ -110,8 +118,11 @@ def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[
         n_inf = int(np.isinf(arr).sum())
         if n_inf or not allow_nan:
             what = f"{int(bad.sum())} non-finite values" + (f" ({n_inf} infinite)" if n_inf else "")
+            named = ""
+            if names is not None and len(names) == nl:
+                named = " (" + ", ".join(str(names[c]) for c in cols) + ")"
             raise ValueError(
-                f"{what} in channel(s) {cols.tolist()}: pass nan_policy='repair' to "
+                f"{what} in channel(s) {cols.tolist()}{named}: pass nan_policy='repair' to "
                 "interpolate short NaN gaps, or cut the window around them"
             )
     return arr, fs_f
@@ -379,7 +390,7 @@ def prepare(
     """
     if nan_policy not in ("refuse", "repair"):
         raise ValueError(f"nan_policy must be 'refuse' or 'repair', got {nan_policy!r}")
-    arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair")
+    arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair", names=channel_names)
     names = _names(arr.shape[1], channel_names)
     notes: list[str] = []
     quant = None
