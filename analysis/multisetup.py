@@ -205,7 +205,10 @@ def identify_multi_setup(
     from bshm.analysis.modal import identify
 
     pairs = _check_setups(setups, references)
-    rates = [float(fs)] * len(pairs) if np.ndim(fs) == 0 else [float(v) for v in fs]  # type: ignore[arg-type]
+    if isinstance(fs, (int, float, np.number)):
+        rates = [float(fs)] * len(pairs)
+    else:
+        rates = [float(v) for v in fs]
     if len(rates) != len(pairs):
         raise ValueError(f"{len(rates)} sampling rates given for {len(pairs)} setups")
     need = len(pairs) if min_setups is None else int(min_setups)

@@ -120,7 +120,7 @@ def check_window(
             what = f"{int(bad.sum())} non-finite values" + (f" ({n_inf} infinite)" if n_inf else "")
             named = ""
             if names is not None and len(names) == nl:
-                named = " (" + ", ".join(str(names[c]) for c in cols) + ")"
+                named = " (" + ", ".join(str(names[int(c)]) for c in cols) + ")"
             raise ValueError(
                 f"{what} in channel(s) {cols.tolist()}{named}: pass nan_policy='repair' to "
                 "interpolate short NaN gaps, or cut the window around them"
@@ -202,14 +202,14 @@ def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarr
     robust = np.where(robust > 0, robust, dev.mean(axis=0))
     z = np.asarray(data, dtype=np.float64) - med
     peak = np.maximum(z.max(axis=0), -z.min(axis=0))  # no temporary copy
-    for c in np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust)):
+    for c in map(int, np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust))):
         i = int(np.argmax(np.abs(z[:, c])))
         raise ValueError(
             f"channel {names[c]}: sample {i} ({float(data[i, c]):.6g}) is "
             f"{peak[c] / robust[c]:.2g} times the channel's typical amplitude "
             "(a decoding error or a broken sensor): remove it or cut the window around it"
         )
-    flat = [names[c] for c in np.flatnonzero(~(peak > 0))]
+    flat = [names[int(c)] for c in np.flatnonzero(~(peak > 0))]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
     z *= 1.0 / peak
