@@ -335,10 +335,11 @@ def _identify_ssi(
     diag = replace(diag, mode=picked.labels)
     if picked.frequencies.size == 0:
         why = explain_empty(picked.funnel)
-        if why:
-            if prep.quantities is None and "MPC" in why:
-                why += " (complex shapes: channels of different quantities? pass quantities=)"
-            notes.append(why)
+        if prep.quantities is None and "MPC" in why:
+            why += (
+                " (complex shapes: if the channels measure different quantities, pass quantities=)"
+            )
+        notes.append(why)
     log.debug("identify ssi-cov: %s modes", picked.frequencies.size)
     return ModalResult(
         frequencies=picked.frequencies,

@@ -112,10 +112,13 @@ def explain_empty(funnel: Sequence[tuple[str, int]]) -> str:
     Returns
     -------
     str
-        Empty when there was no stable pole in the band to remove.
     """
-    if len(funnel) < 2 or funnel[1][1] == 0:
+    if len(funnel) < 2:
         return ""
+    if funnel[1][1] == 0:
+        if funnel[0][1]:
+            return f"no mode: none of the {funnel[0][1]} stable poles lies {funnel[1][0]}"
+        return "no mode: no pole is stable from one model order to the next (noise only?)"
     (band_label, band), *rest = funnel[1:]
     parts = []
     prev = band

@@ -188,6 +188,7 @@ def test_white_noise_gives_no_mode(seed):
     assert res.shapes.shape == (6, 0)
     assert res.stabilization.n_poles > 0
     assert np.all(res.stabilization.mode == -1)
+    assert [n for n in res.notes if n.startswith("no mode: ")], res.notes
 
 
 def test_single_channel_works_with_defaults_and_says_what_it_chose():
