@@ -18,12 +18,16 @@ range of the setup (see docs/modal-analysis.md, "Roving-sensor campaigns").
 From each setup the longest gap-free stretch of the source in its time range
 is used.
 
-Prints the modes (frequency, damping, setups that found them, MPC) and the
-global shapes (one row per point, real part after normalisation, largest
-component 1), and writes the full result as JSON to --out (default:
-DATA_DIR/campaign.json of the station): {"modes": ..., "channels": [points],
-"locations": [[x, y, z]], "shapes": [[[re, im], ...]], "setups": [...],
-"notes": [...]}. --json prints that JSON instead of the tables."""
+Prints the modes (frequency, its spread over the setups, damping, MPC) and
+the global shapes (one row per point, sorted by location, real part of the
+shape with its largest component 1; "-" where no setup saw the point in that
+mode), and writes the full result as JSON to --out (default:
+DATA_DIR/campaign.json of the station): {"frequencies_hz", "damping",
+"freq_std_hz", "mpc", "channels": [points], "locations": [[x, y, z]],
+"shapes": [[[re, im] or null per mode] per point], "references", "setups":
+[{"name", "data_dir", "channels", "frequencies_hz"}], "notes"}. --json
+prints that JSON instead of the tables. Exit codes: 0 ok, 1 a setup cannot
+be read or identified, 2 config error."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
