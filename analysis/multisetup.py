@@ -117,17 +117,25 @@ def _merge(
     glob: dict[str, int],
     notes: list[str],
 ) -> np.ndarray:
-    """Rescale each member onto the first (best supported) member's references."""
+    """Rescale each member onto the references of the member that sees them best."""
     nl = len(glob)
     acc = np.zeros(nl, dtype=np.complex128)
     cnt = np.zeros(nl)
-    s0 = next(iter(group))
+    tiny = np.finfo(float).tiny
+    shares = {
+        s: float(
+            np.linalg.norm(results[s].shapes[refs[s], k])
+            / max(np.linalg.norm(results[s].shapes[:, k]), tiny)
+        )
+        for s, k in group.items()
+    }
+    s0 = max(shares, key=lambda s: shares[s])
     anchor = results[s0].shapes[refs[s0], group[s0]]
     f = results[s0].frequencies[group[s0]]
     for s, k in group.items():
         phi = results[s].shapes[:, k]
         rp = phi[refs[s]]
-        share = float(np.linalg.norm(rp) / max(np.linalg.norm(phi), np.finfo(float).tiny))
+        share = shares[s]
         if share < MIN_REF_SHARE:
             notes.append(
                 f"mode at {f:.4g} Hz, setup {s}: the references carry only {share:.1%} of "

@@ -107,3 +107,22 @@ def test_errors_name_the_setup(campaign):
         identify_multi_setup(setups, [100.0, 100.0], REFS)
     with pytest.raises(ValueError, match="expected a \\(data, channel_names\\) pair"):
         identify_multi_setup([setups[0][0]], 100.0, REFS)
+
+
+def test_references_at_a_node_are_reported():
+    from bshm.fixtures.bridge import BridgeModel
+
+    model = BridgeModel(seed=0)
+    names = list(model.sensor_names)
+    refs = ["A03", "A06"]  # mode 6 (15.1 Hz) has nodes at both
+    setups = []
+    for k, pair in enumerate([["A01", "A02"], ["A07", "A08"]]):
+        rec = model.simulate(
+            900.0, 100.0, temperature_c=10.0, traffic=False, rng=np.random.default_rng(70 + k)
+        )
+        cols = [names.index(c) for c in refs + pair]
+        setups.append((rec.acc[:, cols], refs + pair))
+    res = identify_multi_setup(setups, 100.0, refs, freq_max_hz=16.0, min_setups=1)
+    weak = [n for n in res.notes if "the references carry only" in n]
+    assert weak, res.notes
+    assert all(n.startswith("mode at 15.") for n in weak), weak
