@@ -204,7 +204,7 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
 
 
 def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> ModalResult:
-    from bshm.analysis.oma_options import check_ssi, choose_ssi_settings, merge_options
+    from bshm.analysis.oma_options import check_fdd, check_ssi, choose_ssi_settings, merge_options
     from bshm.analysis.preprocess import normalise_channels, prepare
     from bshm.analysis.quantities import plan_quantities
 
@@ -236,6 +236,7 @@ def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> Mod
         check_ssi(n, nl, prep.fs, opt)
         run = _identify_ssi
     else:
+        check_fdd(opt)
         run = _identify_fdd
     try:
         return run(ctx, opt, notes, method)

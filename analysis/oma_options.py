@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METHODS", "choose_ssi_settings", "check_ssi", "merge_options"]
+__all__ = ["METHODS", "check_fdd", "check_ssi", "choose_ssi_settings", "merge_options"]
 
 METHODS = ("ssi-cov", "fdd", "efdd")
 
@@ -203,8 +203,11 @@ def choose_ssi_settings(
     auto = [k for k in ("time_lag", "max_order", "refs") if opt[k] is None]
     if opt["refs"] is None and nl > AUTO_REFS_ABOVE:
         out["refs"] = choose_refs(z, AUTO_REFS)
-    nr = nl if out["refs"] is None else len(out["refs"])
-    n_max = DEFAULT_MAX_ORDER if opt["max_order"] is None else opt["max_order"]
+    refs = out["refs"]
+    if refs is not None and (isinstance(refs, (str, bytes)) or not hasattr(refs, "__len__")):
+        raise ValueError(f"refs must be a list of channel indices, got {refs!r}")
+    nr = nl if refs is None else max(1, len(refs))
+    n_max = opt["max_order"] if _is_int(opt["max_order"]) else DEFAULT_MAX_ORDER
     if opt["time_lag"] is None:
         p = max(DEFAULT_TIME_LAG, math.ceil(n_max / nl) + 1, math.ceil(n_max / nr))
         if SAMPLES_PER_LAG * p > n:
@@ -271,5 +274,44 @@ def check_ssi(n: int, nl: int, fs: float, opt: dict[str, Any]) -> None:
     if not _is_int(opt["min_order"]):
         raise ValueError("min_order must be an integer")
     span = opt.get("weighting_span_s")
-    if span is not None and not (isinstance(span, (int, float)) and span > 0):
+    if span is not None and not (_is_num(span) and span > 0):
         raise ValueError(f"weighting_span_s must be a positive number of seconds, got {span!r}")
+    stab = opt["stability"]
+    if not (isinstance(stab, (tuple, list)) and len(stab) == 3 and all(_is_num(x) for x in stab)):
+        raise ValueError(
+            "stability must be 3 numbers (relative frequency, relative damping, 1 - MAC), "
+            f"got {stab!r}"
+        )
+    for key in ("max_damping", "min_mpc", "max_mpd", "min_fraction"):
+        if not _is_num(opt[key]):
+            raise ValueError(f"{key} must be a number, got {opt[key]!r}")
+    if opt["cutoff"] is not None and not (_is_num(opt["cutoff"]) and opt["cutoff"] > 0):
+        raise ValueError(f"cutoff must be a positive number or None, got {opt['cutoff']!r}")
+    if opt["weighting"] not in (None, "energy"):
+        raise ValueError(f"weighting must be None or 'energy', got {opt['weighting']!r}")
+
+
+def check_fdd(opt: dict[str, Any]) -> None:
+    """Check the FDD/EFDD options.
+
+    Raises
+    ------
+    ValueError
+        Naming the option.
+    """
+    nper = opt["nperseg"]
+    if nper is not None and not (_is_int(nper) and nper >= 16):
+        raise ValueError(f"nperseg must be an integer >= 16 or None, got {nper!r}")
+    if not (_is_num(opt["overlap"]) and 0 <= opt["overlap"] < 1):
+        raise ValueError(f"overlap must be in [0, 1), got {opt['overlap']!r}")
+    for key in ("prominence", "mac_threshold"):
+        if not _is_num(opt[key]):
+            raise ValueError(f"{key} must be a number, got {opt[key]!r}")
+
+
+def _is_num(v: Any) -> bool:
+    return (
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool)
+        and bool(np.isfinite(v))
+    )

@@ -170,3 +170,22 @@ def test_no_numpy_or_scipy_exception_escapes(seed, n, nl, kind, options):
         return
     assert res.shapes.shape == (nl, res.n_modes)
     assert np.all(np.isfinite(res.frequencies))
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"stability": (1,)}, "stability must be 3 numbers"),
+        ({"max_damping": "x"}, "max_damping must be a number"),
+        ({"min_fraction": "a"}, "min_fraction must be a number"),
+        ({"cutoff": "x"}, "cutoff must be a positive number"),
+        ({"max_order": "80"}, "max_order, min_order and order_step must be integers"),
+        ({"refs": 3}, "refs must be a list of channel indices"),
+        ({"weighting_span_s": -1}, "weighting_span_s must be a positive number"),
+        ({"method": "fdd", "nperseg": 3}, "nperseg must be an integer"),
+        ({"method": "efdd", "overlap": 1.0}, r"overlap must be in \[0, 1\)"),
+    ],
+)
+def test_bad_options_are_value_errors_naming_the_option(record, options, match):
+    with pytest.raises(ValueError, match=match):
+        identify(record, 100.0, **options)
