@@ -143,8 +143,9 @@ def hankel_subspace(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndar
 
     The fast route solves the symmetric eigenproblem of the smaller Gram
     matrix (``H H^T``, or ``H^T H`` when ``H`` is tall, as with few reference
-    channels) restricted to its ``n_max`` largest eigenvalues (LAPACK
-    ``syevr``, about twice as fast as a full SVD for these sizes).  A Gram
+    channels) and keeps its ``n_max`` largest eigenvalues (LAPACK ``syevd``:
+    measured 2-3x faster than a subset by ``syevr`` and than a full SVD of
+    ``H`` for 240 and 480 rows, one thread).  A Gram
     matrix squares the condition number, so when the retained eigenvalues
     span more than ``1 / GRAM_RATIO_MIN`` (singular values more than 1e6),
     or the eigensolver fails, the SVD of ``H`` itself is used (``gesdd``,
@@ -168,12 +169,9 @@ def hankel_subspace(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndar
     m, k = hankel.shape
     tall = m > k
     gram = hankel.T @ hankel if tall else hankel @ hankel.T
-    d = gram.shape[0]
-    try:
-        w, v = scipy.linalg.eigh(
-            gram, subset_by_index=[d - n_max, d - 1], driver="evr", check_finite=False
-        )
-        w, v = w[::-1], v[:, ::-1]
+    try:  # all eigenpairs by divide and conquer: faster here than a subset by MRRR
+        w, v = scipy.linalg.eigh(gram, driver="evd", check_finite=False, overwrite_a=True)
+        w, v = w[::-1][:n_max], v[:, ::-1][:, :n_max]
         ok = bool(np.all(np.isfinite(w))) and w[-1] > GRAM_RATIO_MIN * w[0] > 0.0
     except (np.linalg.LinAlgError, ValueError):
         ok = False
