@@ -61,9 +61,12 @@ def causal_weights(y: np.ndarray, mean: np.ndarray, span: int) -> np.ndarray:
         e[s0 : s0 + part.shape[0]] = np.einsum("tc,tc->t", part, part)
     a = 1.0 / max(1.0, float(span))
     ema = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], e)
-    ema /= -np.expm1(np.arange(1, n + 1) * np.log1p(-a)) if a < 1.0 else 1.0
+    if a < 1.0:  # bias correction 1 - (1 - a)^(t + 1): below 1e-16 after ~37 spans
+        head = min(n, int(40.0 / a) + 1)
+        ema[:head] /= -np.expm1(np.arange(1, head + 1) * np.log1p(-a))
     floor = 1e-6 * float(e.mean())
-    return 1.0 / np.maximum(ema, floor if floor > 0 else np.finfo(float).tiny)
+    np.maximum(ema, floor if floor > 0 else np.finfo(float).tiny, out=ema)
+    return np.reciprocal(ema, out=ema)
 
 
 def output_correlations(
@@ -134,7 +137,8 @@ def output_correlations(
             writeable=False,
         )
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
-        rb = buf[: (b1 - b0) * seg, ref_idx].reshape(b1 - b0, seg, nr)
+        rows = buf[: (b1 - b0) * seg]
+        rb = (rows if refs is None else rows[:, ref_idx]).reshape(b1 - b0, seg, nr)
         if weights is not None:
             w = np.zeros((b1 - b0) * seg)
             own = min(n, b1 * seg) - start
