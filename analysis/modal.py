@@ -205,7 +205,7 @@ def identify(data: Any, fs: float, *, method: str = "ssi-cov", **options: Any) -
 
 def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> ModalResult:
     from bshm.analysis.oma_options import check_fdd, check_ssi, choose_ssi_settings, merge_options
-    from bshm.analysis.preprocess import normalise_channels, prepare
+    from bshm.analysis.preprocess import channel_scales, prepare
     from bshm.analysis.quantities import plan_quantities
 
     opt = merge_options(method, options)
@@ -223,15 +223,22 @@ def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> Mod
         quantities=opt["quantities"],
     )
     plan = plan_quantities(prep.quantities, prep.channels, opt["shape_quantity"])
-    z, scales = normalise_channels(prep.data, prep.channels)
-    n, nl = z.shape
+    center, scales = channel_scales(prep.data, prep.channels)
+    n, nl = prep.data.shape
     fmin = float(opt["freq_min_hz"] or 0.0)
     fmax = float(opt["freq_max_hz"] or 0.45 * prep.fs)
     notes = list(prep.notes) + ([auto_note] if auto_note and prep.fs != fs else [])
     notes += list(plan.notes)
-    ctx = {"prep": prep, "z": z, "scales": scales, "plan": plan, "fmin": fmin, "fmax": fmax}
+    ctx = {
+        "prep": prep,
+        "center": center,
+        "scales": scales,
+        "plan": plan,
+        "fmin": fmin,
+        "fmax": fmax,
+    }
     if method == "ssi-cov":
-        opt, chosen = choose_ssi_settings(z, prep.fs, fmin, fmax, opt)
+        opt, chosen = choose_ssi_settings(prep.data, center, scales, prep.fs, opt)
         notes += chosen
         check_ssi(n, nl, prep.fs, opt)
         run = _identify_ssi
@@ -279,7 +286,7 @@ def _empty_result(
     ctx: dict[str, Any], opt: dict[str, Any], notes: list[str], method: str
 ) -> ModalResult:
     e = np.empty(0)
-    nl = ctx["z"].shape[1]
+    nl = ctx["prep"].data.shape[1]
     return ModalResult(
         frequencies=e,
         damping=e.copy(),
@@ -309,7 +316,7 @@ def _identify_ssi(
     prep, plan = ctx["prep"], ctx["plan"]
     refs = None if opt["refs"] is None else np.asarray(opt["refs"], dtype=np.intp)
     diag = ssi_cov(
-        ctx["z"],
+        prep.data,
         prep.fs,
         time_lag=int(opt["time_lag"]),
         max_order=int(opt["max_order"]),
@@ -321,6 +328,8 @@ def _identify_ssi(
         span_s=float(opt["weighting_span_s"]),
         stability=tuple(opt["stability"]),
         expo=plan.expo,
+        center=ctx["center"],
+        scale=ctx["scales"],
     )
     notes += diag.notes
     picked = pick_modes(
@@ -376,8 +385,9 @@ def _identify_fdd(
 
     prep, plan = ctx["prep"], ctx["plan"]
     enhanced = method == "efdd"
+    z = (np.asarray(prep.data, dtype=np.float64) - ctx["center"]) / ctx["scales"]
     modes, spec = fdd(
-        ctx["z"],
+        z,
         prep.fs,
         enhanced=enhanced,
         nperseg=opt["nperseg"],

@@ -105,7 +105,8 @@ def choose_refs(z: np.ndarray, n_refs: int) -> np.ndarray:
     Parameters
     ----------
     z : ndarray, shape (n_samples, n_channels)
-        Unit-free data (zero mean, unit variance).
+        Unit-free data (zero mean, unit variance), contiguous (its first
+        20,000 samples are used).
     n_refs : int
 
     Returns
@@ -114,9 +115,7 @@ def choose_refs(z: np.ndarray, n_refs: int) -> np.ndarray:
     """
     import scipy.linalg
 
-    n, nl = z.shape
-    step = max(1, n // 20000)
-    sub = z[::step]
+    sub = z[:20000]
     m = sub.shape[0]
     blocks = [sub[k:].T @ sub[: m - k] / (m - k) for k in (1, 2, 3, 4)]
     _, _, piv = scipy.linalg.qr(np.vstack(blocks), mode="economic", pivoting=True)
@@ -127,7 +126,7 @@ def choose_refs(z: np.ndarray, n_refs: int) -> np.ndarray:
 MIN_WEIGHTING_SPAN_S = 0.25
 
 
-def weighting_span(z: np.ndarray, fs: float) -> float:
+def weighting_span(y: np.ndarray, center: np.ndarray, fs: float) -> float:
     """Time constant of the causal correlation weights: 0.25 s or half a dominant period.
 
     Short spans follow a vehicle's burst quickly (best on the bridge's
@@ -138,8 +137,10 @@ def weighting_span(z: np.ndarray, fs: float) -> float:
 
     Parameters
     ----------
-    z : ndarray, shape (n_samples, n_channels)
-        Unit-free data (zero mean).
+    y : ndarray, shape (n_samples, n_channels)
+        The window.
+    center : ndarray, shape (n_channels,)
+        Mean of each channel.
     fs : float
         Sampling rate (Hz).
 
@@ -148,17 +149,23 @@ def weighting_span(z: np.ndarray, fs: float) -> float:
     float
         Seconds.
     """
-    n = z.shape[0]
-    step = max(1, n // 200_000)
-    sub = z[::step]
-    crossings = np.count_nonzero(np.signbit(sub[1:]) != np.signbit(sub[:-1]), axis=0)
-    f_zc = float(np.median(crossings)) / (2.0 * (sub.shape[0] - 1) * step / fs)
+    n, nl = y.shape
+    crossings = np.zeros(nl, dtype=np.int64)
+    step = max(2, 2**18 // max(1, nl))
+    for s0 in range(0, n - 1, step):  # blocks overlap by one sample
+        sign = np.signbit(np.asarray(y[s0 : s0 + step + 1], dtype=np.float64) - center)
+        crossings += np.count_nonzero(sign[1:] != sign[:-1], axis=0)
+    f_zc = float(np.median(crossings)) / (2.0 * max(1, n - 1) / fs)
     half_period = 0.5 / f_zc if f_zc > 0 else MIN_WEIGHTING_SPAN_S
     return float(max(MIN_WEIGHTING_SPAN_S, half_period))
 
 
 def choose_ssi_settings(
-    z: np.ndarray, fs: float, fmin: float, fmax: float, opt: dict[str, Any]
+    y: np.ndarray,
+    center: np.ndarray,
+    scales: np.ndarray,
+    fs: float,
+    opt: dict[str, Any],
 ) -> tuple[dict[str, Any], list[str]]:
     """Fill ``time_lag``, ``max_order`` and ``refs`` when they are not given.
 
@@ -184,10 +191,12 @@ def choose_ssi_settings(
 
     Parameters
     ----------
-    z : ndarray, shape (n_samples, n_channels)
-        Unit-free data.
-    fs, fmin, fmax : float
-        Sampling rate and band of interest (Hz).
+    y : ndarray, shape (n_samples, n_channels)
+        The window.
+    center, scales : ndarray, shape (n_channels,)
+        Mean and standard deviation of each channel.
+    fs : float
+        Sampling rate (Hz).
     opt : dict
         Options (``None`` where not given).
 
@@ -197,12 +206,13 @@ def choose_ssi_settings(
         ``opt`` with ``time_lag``, ``max_order``, ``refs`` filled.
     notes : list of str
     """
-    n, nl = z.shape
+    n, nl = y.shape
     out = dict(opt)
     notes: list[str] = []
     auto = [k for k in ("time_lag", "max_order", "refs") if opt[k] is None]
     if opt["refs"] is None and nl > AUTO_REFS_ABOVE:
-        out["refs"] = choose_refs(z, AUTO_REFS)
+        head = (np.asarray(y[:20000], dtype=np.float64) - center) / scales
+        out["refs"] = choose_refs(head, AUTO_REFS)
     refs = out["refs"]
     if refs is not None and (isinstance(refs, (str, bytes)) or not hasattr(refs, "__len__")):
         raise ValueError(f"refs must be a list of channel indices, got {refs!r}")
@@ -219,7 +229,7 @@ def choose_ssi_settings(
         n_max -= n_max % max(1, int(opt["order_step"]) if _is_int(opt["order_step"]) else 1)
         out["max_order"] = int(max(n_max, 1))
     if opt["weighting_span_s"] is None:
-        out["weighting_span_s"] = weighting_span(z, fs)
+        out["weighting_span_s"] = weighting_span(y, center, fs)
         if opt["weighting"] == "energy":
             auto.append(f"weighting_span_s={out['weighting_span_s']:.3g}")
     if opt["min_fraction"] is None:

@@ -18,6 +18,7 @@ __all__ = [
     "check_window",
     "decimate",
     "detrend",
+    "channel_scales",
     "normalise_channels",
     "prepare",
     "repair_gaps",
@@ -166,14 +167,15 @@ def channel_indices(names: Sequence[str], wanted: Sequence[str | int]) -> list[i
 MAX_PEAK_RATIO = 1e9
 
 
-def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each channel's mean and divide it by its standard deviation.
+def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each channel, checked, without copying the window.
 
-    The identification then sees unit-free data whatever the channels' units
-    or gains (one sensor in mm/s2 among others in m/s2, a sensor near a
-    support), and the results do not depend on them; the caller multiplies
-    the shapes back by ``scales``.  Overflow-safe: each channel is first
-    divided by its largest deviation from the median.
+    The identification divides each channel by its standard deviation, so it
+    sees unit-free data whatever the channels' units or gains (one sensor in
+    mm/s2 among others in m/s2, a sensor near a support), and the results do
+    not depend on them; the shapes are multiplied back by ``scales``.
+    Overflow-safe: the sums run block by block on each channel divided by its
+    largest deviation from the median.
 
     Parameters
     ----------
@@ -183,16 +185,17 @@ def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarr
 
     Returns
     -------
-    z : ndarray, shape (n_samples, n_channels), float64
-        Zero mean, unit standard deviation.
+    center : ndarray, shape (n_channels,)
+        Mean of each channel.
     scales : ndarray, shape (n_channels,)
-        Standard deviation of each channel (its units): ``data ~ z * scales``.
+        Standard deviation of each channel (> 0).
 
     Raises
     ------
     ValueError
         A channel holds a sample more than ``MAX_PEAK_RATIO`` robust standard
-        deviations from its median (naming the channel and the sample).
+        deviations from its median (naming the channel and the sample), or is
+        constant.
     """
     n, nl = data.shape
     sub = np.asarray(data[:: max(1, n // 8192)], dtype=np.float64)
@@ -200,10 +203,11 @@ def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarr
     dev = np.abs(sub - med)
     robust = 1.4826 * np.median(dev, axis=0)
     robust = np.where(robust > 0, robust, dev.mean(axis=0))
-    z = np.asarray(data, dtype=np.float64) - med
-    peak = np.maximum(z.max(axis=0), -z.min(axis=0))  # no temporary copy
+    hi = np.asarray(data.max(axis=0), dtype=np.float64) - med
+    lo = med - np.asarray(data.min(axis=0), dtype=np.float64)
+    peak = np.maximum(hi, lo)
     for c in map(int, np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust))):
-        i = int(np.argmax(np.abs(z[:, c])))
+        i = int(np.argmax(np.abs(np.asarray(data[:, c], dtype=np.float64) - med[c])))
         raise ValueError(
             f"channel {names[c]}: sample {i} ({float(data[i, c]):.6g}) is "
             f"{peak[c] / robust[c]:.2g} times the channel's typical amplitude "
@@ -212,11 +216,40 @@ def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarr
     flat = [names[int(c)] for c in np.flatnonzero(~(peak > 0))]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
-    z *= 1.0 / peak
-    z -= z.mean(axis=0)
-    sd = np.sqrt(np.einsum("tc,tc->c", z, z) / n)
-    z *= 1.0 / sd
-    return z, peak * sd
+    inv = 1.0 / peak
+    step = max(1, 2**18 // max(1, nl))
+    total = np.zeros(nl)
+    for s0 in range(0, n, step):
+        total += ((np.asarray(data[s0 : s0 + step], dtype=np.float64) - med) * inv).sum(axis=0)
+    mu = total / n  # mean of (x - med) / peak
+    sq = np.zeros(nl)
+    for s0 in range(0, n, step):
+        part = (np.asarray(data[s0 : s0 + step], dtype=np.float64) - med) * inv - mu
+        sq += np.einsum("tc,tc->c", part, part)
+    return med + mu * peak, peak * np.sqrt(sq / n)
+
+
+def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-free copy of a window: each channel minus its mean, over its standard deviation.
+
+    See :func:`channel_scales` (which the SSI uses without making this copy).
+
+    Returns
+    -------
+    z : ndarray, shape (n_samples, n_channels), float64
+        Zero mean, unit standard deviation.
+    scales : ndarray, shape (n_channels,)
+        Standard deviation of each channel (its units): ``data ~ z * scales + mean``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`channel_scales`.
+    """
+    center, scales = channel_scales(data, names)
+    z = np.asarray(data, dtype=np.float64) - center
+    z *= 1.0 / scales
+    return z, scales
 
 
 def repair_gaps(

@@ -424,6 +424,8 @@ def ssi_cov(
     weighting: str | None = "energy",
     span_s: float = 0.25,
     expo: np.ndarray | None = None,
+    center: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ) -> StabilizationDiagram:
     """SSI-COV poles of all model orders, with their stability.
 
@@ -452,6 +454,9 @@ def ssi_cov(
         Time constant of the weighting's power average (s).
     expo : ndarray of int, shape (n_channels,), optional
         Per-channel phase exponents of the shapes (mixed sensor quantities).
+    center, scale : ndarray, shape (n_channels,), optional
+        The data are taken as ``(data - center) / scale`` (unit-free
+        channels, no copy; see :func:`bshm.analysis.preprocess.channel_scales`).
 
     Returns
     -------
@@ -460,7 +465,13 @@ def ssi_cov(
     n, nl = data.shape
     notes: list[str] = []
     corr = output_correlations(
-        data, 2 * time_lag - 1, refs, weighting=weighting, span=max(1, int(span_s * fs))
+        data,
+        2 * time_lag - 1,
+        refs,
+        weighting=weighting,
+        span=max(1, int(span_s * fs)),
+        center=center,
+        scale=scale,
     )
     hank = block_hankel(corr, time_lag)
     if not np.all(np.isfinite(hank)):

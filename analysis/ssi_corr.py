@@ -33,7 +33,9 @@ import scipy.signal
 __all__ = ["causal_weights", "output_correlations"]
 
 
-def causal_weights(y: np.ndarray, mean: np.ndarray, span: int) -> np.ndarray:
+def causal_weights(
+    y: np.ndarray, mean: np.ndarray, span: int, scale: np.ndarray | None = None
+) -> np.ndarray:
     """Inverse of the causal moving power of the data, one weight per sample.
 
     ``P_t`` is an exponential moving average (time constant ``span``
@@ -48,6 +50,8 @@ def causal_weights(y: np.ndarray, mean: np.ndarray, span: int) -> np.ndarray:
     mean : ndarray, shape (n_channels,)
     span : int
         Time constant of the moving average (samples), >= 1.
+    scale : ndarray, shape (n_channels,), optional
+        Each channel is divided by it first (default 1).
 
     Returns
     -------
@@ -55,9 +59,10 @@ def causal_weights(y: np.ndarray, mean: np.ndarray, span: int) -> np.ndarray:
     """
     n = y.shape[0]
     e = np.empty(n)
+    inv = 1.0 if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
     step = max(1, 2**20 // max(1, y.shape[1]))
     for s0 in range(0, n, step):
-        part = np.asarray(y[s0 : s0 + step], dtype=np.float64) - mean
+        part = (np.asarray(y[s0 : s0 + step], dtype=np.float64) - mean) * inv
         e[s0 : s0 + part.shape[0]] = np.einsum("tc,tc->t", part, part)
     a = 1.0 / max(1.0, float(span))
     ema = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], e)
@@ -77,6 +82,8 @@ def output_correlations(
     block: int = 0,
     weighting: str | None = None,
     span: int = 1000,
+    center: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Output correlations ``R_k = E[y_{t+k} y_ref,t^T]`` by block FFT.
 
@@ -105,6 +112,10 @@ def output_correlations(
         divided by the sum of the weights it used.  ``None``: plain estimate.
     span : int
         Time constant (samples) of the power average for ``"energy"``.
+    center, scale : ndarray, shape (n_channels,), optional
+        Each channel is taken as ``(y - center) / scale`` (default: its mean,
+        and 1): the correlations of unit-free channels without a copy of the
+        window.
 
     Returns
     -------
@@ -118,10 +129,11 @@ def output_correlations(
     nfft = block or int(2 ** np.ceil(np.log2(6 * (max_lag + 1))))
     seg = nfft - max_lag
     n_blocks = -(-n // seg)
-    mean = y.mean(axis=0, dtype=np.float64)
+    mean = y.mean(axis=0, dtype=np.float64) if center is None else np.asarray(center, float)
+    inv = None if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
     nfreq = nfft // 2 + 1
     acc = np.zeros((nfreq, nl, nr), dtype=np.complex128)
-    weights = causal_weights(y, mean, span) if weighting else None
+    weights = causal_weights(y, mean, span, scale) if weighting else None
     per_chunk = max(1, 2**18 // (nfft * nl))  # ~ 2 MB of float64 per chunk
     for b0 in range(0, n_blocks, per_chunk):
         b1 = min(n_blocks, b0 + per_chunk)
@@ -130,6 +142,8 @@ def output_correlations(
         buf = np.zeros(((b1 - b0 - 1) * seg + nfft, nl))
         buf[: stop - start] = y[start:stop]
         buf[: stop - start] -= mean
+        if inv is not None:
+            buf[: stop - start] *= inv
         frames = np.lib.stride_tricks.as_strided(
             buf,
             shape=(b1 - b0, nfft, nl),
