@@ -219,14 +219,15 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     inv = 1.0 / peak
     step = max(1, 2**18 // max(1, nl))
     total = np.zeros(nl)
-    for s0 in range(0, n, step):
-        total += ((np.asarray(data[s0 : s0 + step], dtype=np.float64) - med) * inv).sum(axis=0)
-    mu = total / n  # mean of (x - med) / peak
     sq = np.zeros(nl)
-    for s0 in range(0, n, step):
-        part = (np.asarray(data[s0 : s0 + step], dtype=np.float64) - med) * inv - mu
+    for s0 in range(0, n, step):  # one pass: |z| <= 1 around the median, no cancellation
+        part = np.asarray(data[s0 : s0 + step], dtype=np.float64) - med
+        part *= inv
+        total += part.sum(axis=0)
         sq += np.einsum("tc,tc->c", part, part)
-    return med + mu * peak, peak * np.sqrt(sq / n)
+    mu = total / n  # mean of (x - med) / peak
+    var = np.maximum(sq / n - mu * mu, 0.0)
+    return med + mu * peak, peak * np.sqrt(var)
 
 
 def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -153,12 +153,15 @@ def output_correlations(
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
         rows = buf[: (b1 - b0) * seg]
         rb = (rows if refs is None else rows[:, ref_idx]).reshape(b1 - b0, seg, nr)
+        pad = np.zeros((b1 - b0, nfft, nr))  # each reference block, zero-padded to nfft
         if weights is not None:
             w = np.zeros((b1 - b0) * seg)
             own = min(n, b1 * seg) - start
             w[:own] = weights[start : start + own]
-            rb = rb * w.reshape(b1 - b0, seg)[:, :, None]
-        fb = scipy.fft.rfft(rb, n=nfft, axis=1)
+            np.multiply(rb, w.reshape(b1 - b0, seg)[:, :, None], out=pad[:, :seg])
+        else:
+            pad[:, :seg] = rb
+        fb = scipy.fft.rfft(pad, axis=1)
         # sum_j conj(B_j) x A_j per frequency: (f, l, nb) @ (f, nb, r)
         acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))
     corr = scipy.fft.irfft(acc, n=nfft, axis=0)[: max_lag + 1]

@@ -1,7 +1,10 @@
 """Side-by-side benchmark of bshm's identify() against pyOMA2 and a plain NumPy SSI-COV.
 
 Same data (the simulated bridge, road traffic on), same time lag (40 block
-rows) and model orders (up to 80), timed interleaved in one run.  Prints
+rows) and model orders (up to 80), timed interleaved in one run, with a
+pause before each timed call (``--cooldown``, 0.5 s: OpenBLAS's threads keep
+spinning for a while after a multi-threaded call, and a single-threaded
+tool timed right after ran 1.5-2x slower; measured).  Prints
 wall-time medians, ratios, peak memory (tracemalloc, separate untimed runs)
 and accuracy against the bridge's modal truth (modes below 20 Hz).
 
@@ -184,6 +187,13 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=2, help="model order step (both tools)")
     ap.add_argument("--quick", action="store_true", help="only the 10-minute case")
     ap.add_argument(
+        "--cooldown",
+        type=float,
+        default=0.5,
+        help="seconds of pause before each timed call (default 0.5): OpenBLAS threads keep "
+        "spinning after a multi-threaded call and slowed the next tool's single thread 1.5-2x",
+    )
+    ap.add_argument(
         "--default-threads",
         action="store_true",
         help="run in the default environment (no BLAS thread limit set by the benchmark)",
@@ -212,7 +222,8 @@ def main() -> None:
     )
     print(
         f"# time_lag={LAG} orders {args.step}..{MAX_ORDER} step {args.step}, band {BAND} Hz,"
-        f" {mode}, {args.reps} interleaved reps, median wall time"
+        f" {mode}, {args.reps} interleaved reps, {args.cooldown:g} s pause before each,"
+        " median wall time"
     )
     ts = []
     for _ in range(5):
@@ -230,6 +241,7 @@ def main() -> None:
             times: dict[str, list[float]] = {k: [] for k in TOOLS}
             for _ in range(args.reps):
                 for name, fn in TOOLS.items():
+                    time.sleep(args.cooldown)
                     t0 = time.perf_counter()
                     fn(y, args.step)
                     times[name].append(time.perf_counter() - t0)
