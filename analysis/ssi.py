@@ -382,15 +382,28 @@ def poles_of_orders(
     phi = np.zeros((orders.size, n_max, n_channels), dtype=np.complex128)
     counts = orders.astype(np.int64)
     if multi_order:
+        # A_n = R_n^-1 S_n is similar (by R_n) to M_n = S_n R_n^-1, the leading
+        # n x n block of M = S R^-1 (R^-1 is upper triangular); its eigenvectors
+        # w give the shapes C_n R_n^-1 w = G[:, :n] w with G = C R^-1: one
+        # triangular inverse for all orders instead of one solve per order
         r, s, c = multi_order_matrices(obs[:, :n_max], n_channels)
+        try:
+            rinv = scipy.linalg.solve_triangular(r, np.eye(n_max), check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            rinv = np.full((n_max, n_max), np.nan)
+        if np.all(np.isfinite(rinv)):
+            m_all, c = s @ rinv, c @ rinv
+        else:  # a singular R: solve order by order, the orders that fail are skipped
+            m_all = None
     else:
         c = obs[:n_channels, :n_max]
-    solve = scipy.linalg.solve_triangular
     failed = []
     for k, n in enumerate(orders):
         try:
-            if multi_order:
-                a = solve(r[:n, :n], s[:n, :n], check_finite=False)
+            if multi_order and m_all is not None:
+                a = m_all[:n, :n]
+            elif multi_order:
+                a = scipy.linalg.solve_triangular(r[:n, :n], s[:n, :n], check_finite=False)
             else:
                 a = np.linalg.lstsq(obs[:-n_channels, :n], obs[n_channels:, :n], rcond=None)[0]
             w, v = np.linalg.eig(a)

@@ -220,3 +220,16 @@ def test_import_bshm_analysis_is_cheap():
     ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "True"
+
+
+def test_singular_r_skips_only_the_orders_it_touches(rng):
+    nl, p = 4, 8
+    obs = _random_obs(rng, nl, p, 12)
+    obs[:-nl, 6] = 0.0  # O_up loses a direction: R[6, 6] = 0
+    orders = np.arange(2, 13, 2)
+    notes: list[str] = []
+    order, freq, _, _ = ssi.poles_of_orders(obs, nl, orders, 50.0, notes=notes)
+    assert set(order.tolist()) <= {2, 4, 6}
+    assert {4, 6} <= set(order.tolist())  # (order 2 may have only real eigenvalues)
+    assert notes and "3 model order(s) (8, 10, 12)" in notes[0]
+    assert np.all(np.isfinite(freq))
