@@ -225,8 +225,7 @@ def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> Mod
     plan = plan_quantities(prep.quantities, prep.channels, opt["shape_quantity"])
     center, scales = channel_scales(prep.data, prep.channels)
     n, nl = prep.data.shape
-    fmin = float(opt["freq_min_hz"] or 0.0)
-    fmax = float(opt["freq_max_hz"] or 0.45 * prep.fs)
+    fmin, fmax = _band(opt, prep.fs)
     notes = list(prep.notes) + ([auto_note] if auto_note and prep.fs != fs else [])
     notes += list(plan.notes)
     ctx = {
@@ -256,6 +255,21 @@ def _identify(data: Any, fs: float, method: str, options: dict[str, Any]) -> Mod
         )
         notes.append(f"numerical failure, no mode identified: {type(exc).__name__}: {exc}")
         return _empty_result(ctx, opt, notes, method)
+
+
+def _band(opt: dict[str, Any], fs: float) -> tuple[float, float]:
+    """``freq_min_hz`` and ``freq_max_hz`` (default 0.45 fs), checked."""
+    try:
+        fmin = float(opt["freq_min_hz"] or 0.0)
+        fmax = float(opt["freq_max_hz"] or 0.45 * fs)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "freq_min_hz and freq_max_hz must be numbers in Hz, got "
+            f"{opt['freq_min_hz']!r} and {opt['freq_max_hz']!r}"
+        ) from None
+    if not (np.isfinite(fmin) and np.isfinite(fmax) and fmin < fmax):
+        raise ValueError(f"the band {fmin:g}..{fmax:g} Hz is empty: give freq_min_hz < freq_max_hz")
+    return fmin, fmax
 
 
 #: A record sampled this many times faster than ``freq_max_hz`` is decimated

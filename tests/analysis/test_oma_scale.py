@@ -184,6 +184,8 @@ def test_no_numpy_or_scipy_exception_escapes(seed, n, nl, kind, options):
         ({"weighting_span_s": -1}, "weighting_span_s must be a positive number"),
         ({"method": "fdd", "nperseg": 3}, "nperseg must be an integer"),
         ({"method": "efdd", "overlap": 1.0}, r"overlap must be in \[0, 1\)"),
+        ({"freq_max_hz": "high"}, "freq_min_hz and freq_max_hz must be numbers"),
+        ({"freq_min_hz": 20.0, "freq_max_hz": 10.0}, r"the band 20..10 Hz is empty"),
     ],
 )
 def test_bad_options_are_value_errors_naming_the_option(record, options, match):
