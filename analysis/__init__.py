@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 #: public name -> module that defines it (add names here, nowhere else)
 _LAZY: dict[str, str] = {
     "identify": "bshm.analysis.modal",
+    "identify_multi_setup": "bshm.analysis.multisetup",
     "ModalResult": "bshm.analysis.modal",
     "StabilizationDiagram": "bshm.analysis.ssi",
     "FDDSpectrum": "bshm.analysis.spectral",
@@ -25,6 +26,7 @@ __all__ = [
     "ModalResult",
     "StabilizationDiagram",
     "identify",
+    "identify_multi_setup",
     "mac_matrix",
     "rainflow",
 ]
@@ -32,6 +34,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from bshm.analysis.mac import mac_matrix
     from bshm.analysis.modal import ModalResult, identify
+    from bshm.analysis.multisetup import identify_multi_setup
     from bshm.analysis.rainflow import rainflow
     from bshm.analysis.spectral import FDDSpectrum
     from bshm.analysis.ssi import StabilizationDiagram

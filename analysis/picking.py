@@ -29,13 +29,14 @@ https://doi.org/10.1016/j.ymssp.2012.01.007
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from bshm.analysis.mac import _cluster_distance, _mac_rows
 from bshm.analysis.ssi import StabilizationDiagram
 
-__all__ = ["PickedModes", "pick_modes"]
+__all__ = ["PickedModes", "explain_empty", "pick_modes"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class PickedModes:
         Mode index of each pole of the diagram, -1 if none.
     cutoff : float
         Distance level at which the cluster tree was cut.
+    funnel : tuple of (str, int)
+        How many poles (then clusters) were left after each criterion, in
+        the order applied; see :func:`explain_empty`.
     """
 
     frequencies: np.ndarray
@@ -67,6 +71,7 @@ class PickedModes:
     cluster_size: np.ndarray
     labels: np.ndarray
     cutoff: float
+    funnel: tuple[tuple[str, int], ...] = ()
 
 
 def _candidates(
@@ -76,12 +81,56 @@ def _candidates(
     max_damping: float,
     min_mpc: float,
     max_mpd: float,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Poles passing the hard criteria, and the count left after each one."""
     f, z = diag.frequencies, diag.damping
-    ok = diag.stable & (z > 0.0) & (z < max_damping) & (diag.mpc >= min_mpc)
-    ok &= diag.mpd <= max_mpd
-    ok &= (f >= freq_min) & (f <= freq_max)
-    return np.flatnonzero(ok)
+    finite = np.all(np.isfinite(diag.shapes), axis=0) & np.isfinite(f) & np.isfinite(z)
+    steps = [
+        ("stable", diag.stable & finite),
+        (f"in {freq_min:g}..{freq_max:g} Hz", (f >= freq_min) & (f <= freq_max)),
+        (f"0 < damping < {max_damping:g}", (z > 0.0) & (z < max_damping)),
+        (f"MPC >= {min_mpc:g}", diag.mpc >= min_mpc),
+        (f"MPD <= {max_mpd:g} deg", diag.mpd <= max_mpd),
+    ]
+    ok = np.ones(diag.n_poles, dtype=bool)
+    funnel = []
+    for label, mask in steps:
+        ok &= mask
+        funnel.append((label, int(ok.sum())))
+    return np.flatnonzero(ok), funnel
+
+
+def explain_empty(funnel: Sequence[tuple[str, int]]) -> str:
+    """One line saying which criteria removed the stable poles (empty result).
+
+    Parameters
+    ----------
+    funnel : sequence of (str, int)
+        :attr:`PickedModes.funnel`: stable, in band, damping, MPC, MPD (pole
+        counts), then clusters (a cluster count).
+
+    Returns
+    -------
+    str
+    """
+    if len(funnel) < 2:
+        return ""
+    if funnel[1][1] == 0:
+        if funnel[0][1]:
+            return f"no mode: none of the {funnel[0][1]} stable poles lies {funnel[1][0]}"
+        return "no mode: no pole is stable from one model order to the next (noise only?)"
+    (band_label, band), *rest = funnel[1:]
+    parts = []
+    prev = band
+    for label, c in rest:
+        if label.startswith("clusters"):
+            if prev:
+                parts.append(f"the {prev} left formed no {label}")
+            break
+        if c < prev:
+            parts.append(f"{prev - c} failed {label}")
+        prev = c
+    return f"no mode: {band} stable poles {band_label}; " + ", ".join(parts)
 
 
 def _clusters(freq: np.ndarray, rows: np.ndarray, cutoff: float) -> np.ndarray:
@@ -141,14 +190,14 @@ def pick_modes(
     """
     nl = diag.shapes.shape[0]
     labels = np.full(diag.n_poles, -1, dtype=np.int64)
-    cand = _candidates(diag, freq_min, freq_max, max_damping, min_mpc, max_mpd)
+    cand, funnel = _candidates(diag, freq_min, freq_max, max_damping, min_mpc, max_mpd)
     if cutoff is None:
         d = diag.match_distance[cand]
         d = d[np.isfinite(d)]
         level = float(d.mean() + 2.0 * d.std()) if d.size > 1 else 0.02
         cutoff = float(np.clip(level, 0.01, 0.05))
     if cand.size == 0:
-        return _empty(nl, labels, cutoff)
+        return _empty(nl, labels, cutoff, funnel)
     rows = np.ascontiguousarray(diag.shapes[:, cand].T)
     freq = diag.frequencies[cand]
     lab = _clusters(freq, rows, cutoff)
@@ -162,6 +211,7 @@ def pick_modes(
     sizes = np.array([c.size for c in clusters] or [0])
     need = max(need, min_fraction * sizes.max())
     kept = [c for c in clusters if c.size >= need]
+    funnel.append((f"clusters of >= {need:.0f} poles (one per order)", len(kept)))
     kept.sort(key=lambda c: float(np.median(diag.frequencies[c])))
     kept = _drop_duplicates(diag, kept)
     log.debug(
@@ -172,8 +222,8 @@ def pick_modes(
         cutoff,
     )
     if not kept:
-        return _empty(nl, labels, cutoff)
-    return _summarise(diag, kept, labels, cutoff)
+        return _empty(nl, labels, cutoff, funnel)
+    return _summarise(diag, kept, labels, cutoff, funnel)
 
 
 def _drop_duplicates(diag: StabilizationDiagram, kept: list[np.ndarray]) -> list[np.ndarray]:
@@ -208,7 +258,11 @@ def _drop_duplicates(diag: StabilizationDiagram, kept: list[np.ndarray]) -> list
 
 
 def _summarise(
-    diag: StabilizationDiagram, kept: list[np.ndarray], labels: np.ndarray, cutoff: float
+    diag: StabilizationDiagram,
+    kept: list[np.ndarray],
+    labels: np.ndarray,
+    cutoff: float,
+    funnel: list[tuple[str, int]],
 ) -> PickedModes:
     n = len(kept)
     nl = diag.shapes.shape[0]
@@ -237,10 +291,13 @@ def _summarise(
         cluster_size=size,
         labels=labels,
         cutoff=cutoff,
+        funnel=tuple(funnel),
     )
 
 
-def _empty(nl: int, labels: np.ndarray, cutoff: float) -> PickedModes:
+def _empty(
+    nl: int, labels: np.ndarray, cutoff: float, funnel: list[tuple[str, int]]
+) -> PickedModes:
     e = np.empty(0)
     return PickedModes(
         frequencies=e,
@@ -253,4 +310,5 @@ def _empty(nl: int, labels: np.ndarray, cutoff: float) -> PickedModes:
         cluster_size=np.empty(0, dtype=np.int64),
         labels=labels,
         cutoff=cutoff,
+        funnel=tuple(funnel),
     )

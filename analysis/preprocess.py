@@ -18,6 +18,8 @@ __all__ = [
     "check_window",
     "decimate",
     "detrend",
+    "channel_scales",
+    "normalise_channels",
     "prepare",
     "repair_gaps",
     "select_channels",
@@ -39,12 +41,15 @@ class Prepared:
         Names of the kept channels (``ch0``, ``ch1``... when none were given).
     notes : tuple of str
         What was done to the data, one line per step that changed it.
+    quantities : tuple of str or None
+        Quantity of each kept channel (``None``: not given).
     """
 
     data: np.ndarray
     fs: float
     channels: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    quantities: tuple[str | None, ...] | None = None
 
 
 def _names(n: int, names: Sequence[str] | None) -> tuple[str, ...]:
@@ -55,7 +60,13 @@ def _names(n: int, names: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(str(s) for s in names)
 
 
-def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[np.ndarray, float]:
+def check_window(
+    data: object,
+    fs: object,
+    *,
+    allow_nan: bool = False,
+    names: Sequence[str] | None = None,
+) -> tuple[np.ndarray, float]:
     """Validate a window: a 2-D real array (n_samples, n_channels) and fs > 0.
 
     Parameters
@@ -66,6 +77,8 @@ def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[
         Sampling rate (Hz).
     allow_nan : bool
         Accept NaN (gaps to be repaired); infinities are always refused.
+    names : sequence of str, optional
+        Channel names, for the messages.
 
     Returns
     -------
@@ -106,8 +119,11 @@ def check_window(data: object, fs: object, *, allow_nan: bool = False) -> tuple[
         n_inf = int(np.isinf(arr).sum())
         if n_inf or not allow_nan:
             what = f"{int(bad.sum())} non-finite values" + (f" ({n_inf} infinite)" if n_inf else "")
+            named = ""
+            if names is not None and len(names) == nl:
+                named = " (" + ", ".join(str(names[int(c)]) for c in cols) + ")"
             raise ValueError(
-                f"{what} in channel(s) {cols.tolist()}: pass nan_policy='repair' to "
+                f"{what} in channel(s) {cols.tolist()}{named}: pass nan_policy='repair' to "
                 "interpolate short NaN gaps, or cut the window around them"
             )
     return arr, fs_f
@@ -123,6 +139,12 @@ def select_channels(
     ValueError
         If a name is unknown or an index is out of range.
     """
+    idx = channel_indices(names, wanted)
+    return data[:, idx], tuple(names[i] for i in idx)
+
+
+def channel_indices(names: Sequence[str], wanted: Sequence[str | int]) -> list[int]:
+    """Column indices of the channels named (or indexed) in ``wanted``."""
     idx = []
     for w in wanted:
         if isinstance(w, (int, np.integer)):
@@ -135,7 +157,100 @@ def select_channels(
             raise ValueError(f"unknown channel {w!r}; have {', '.join(names)}")
     if not idx:
         raise ValueError("no channels selected")
-    return data[:, idx], tuple(names[i] for i in idx)
+    return idx
+
+
+#: A sample more than this many robust standard deviations from a channel's
+#: median is refused as a gross outlier (a decoding error such as 1e30): no
+#: converter has that dynamic range (24 bits is 1.7e7), so real signals,
+#: bursts included, always pass.
+MAX_PEAK_RATIO = 1e9
+
+
+def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each channel, checked, without copying the window.
+
+    The identification divides each channel by its standard deviation, so it
+    sees unit-free data whatever the channels' units or gains (one sensor in
+    mm/s2 among others in m/s2, a sensor near a support), and the results do
+    not depend on them; the shapes are multiplied back by ``scales``.
+    Overflow-safe: the sums run block by block on each channel divided by its
+    largest deviation from the median.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_samples, n_channels), finite
+    names : sequence of str
+        Channel names (for the error message).
+
+    Returns
+    -------
+    center : ndarray, shape (n_channels,)
+        Mean of each channel.
+    scales : ndarray, shape (n_channels,)
+        Standard deviation of each channel (> 0).
+
+    Raises
+    ------
+    ValueError
+        A channel holds a sample more than ``MAX_PEAK_RATIO`` robust standard
+        deviations from its median (naming the channel and the sample), or is
+        constant.
+    """
+    n, nl = data.shape
+    sub = np.asarray(data[:: max(1, n // 8192)], dtype=np.float64)
+    med = np.median(sub, axis=0)
+    dev = np.abs(sub - med)
+    robust = 1.4826 * np.median(dev, axis=0)
+    robust = np.where(robust > 0, robust, dev.mean(axis=0))
+    hi = np.asarray(data.max(axis=0), dtype=np.float64) - med
+    lo = med - np.asarray(data.min(axis=0), dtype=np.float64)
+    peak = np.maximum(hi, lo)
+    for c in map(int, np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust))):
+        i = int(np.argmax(np.abs(np.asarray(data[:, c], dtype=np.float64) - med[c])))
+        raise ValueError(
+            f"channel {names[c]}: sample {i} ({float(data[i, c]):.6g}) is "
+            f"{peak[c] / robust[c]:.2g} times the channel's typical amplitude "
+            "(a decoding error or a broken sensor): remove it or cut the window around it"
+        )
+    flat = [names[int(c)] for c in np.flatnonzero(~(peak > 0))]
+    if flat:
+        raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
+    inv = 1.0 / peak
+    step = max(1, 2**18 // max(1, nl))
+    total = np.zeros(nl)
+    sq = np.zeros(nl)
+    for s0 in range(0, n, step):  # one pass: |z| <= 1 around the median, no cancellation
+        part = np.asarray(data[s0 : s0 + step], dtype=np.float64) - med
+        part *= inv
+        total += part.sum(axis=0)
+        sq += np.einsum("tc,tc->c", part, part)
+    mu = total / n  # mean of (x - med) / peak
+    var = np.maximum(sq / n - mu * mu, 0.0)
+    return med + mu * peak, peak * np.sqrt(var)
+
+
+def normalise_channels(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-free copy of a window: each channel minus its mean, over its standard deviation.
+
+    See :func:`channel_scales` (which the SSI uses without making this copy).
+
+    Returns
+    -------
+    z : ndarray, shape (n_samples, n_channels), float64
+        Zero mean, unit standard deviation.
+    scales : ndarray, shape (n_channels,)
+        Standard deviation of each channel (its units): ``data ~ z * scales + mean``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`channel_scales`.
+    """
+    center, scales = channel_scales(data, names)
+    z = np.asarray(data, dtype=np.float64) - center
+    z *= 1.0 / scales
+    return z, scales
 
 
 def repair_gaps(
@@ -271,6 +386,7 @@ def prepare(
     detrend_kind: str | None = None,
     band_hz: tuple[float | None, float | None] | None = None,
     decimate_to_hz: float | None = None,
+    quantities: Sequence[str | None] | None = None,
 ) -> Prepared:
     """Validate and condition one window for identification.
 
@@ -294,6 +410,8 @@ def prepare(
         Zero-phase Butterworth filter corners (Hz), either may be None.
     decimate_to_hz : float, optional
         Decimate (with anti-alias filter) to at least this rate.
+    quantities : sequence of str or None, optional
+        Quantity of each column of ``data``; kept with the selected channels.
 
     Returns
     -------
@@ -306,11 +424,22 @@ def prepare(
     """
     if nan_policy not in ("refuse", "repair"):
         raise ValueError(f"nan_policy must be 'refuse' or 'repair', got {nan_policy!r}")
-    arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair")
+    arr, fs = check_window(data, fs, allow_nan=nan_policy == "repair", names=channel_names)
     names = _names(arr.shape[1], channel_names)
     notes: list[str] = []
+    quant = None
+    if quantities is not None:
+        if isinstance(quantities, str) or len(quantities) != arr.shape[1]:
+            got = 1 if isinstance(quantities, str) else len(quantities)
+            raise ValueError(
+                f"{got} quantities given for {arr.shape[1]} data columns: "
+                "give one per column (e.g. ['acceleration', 'velocity'])"
+            )
+        quant = tuple(quantities)
     if channels is not None:
-        arr, names = select_channels(arr, names, channels)
+        idx = channel_indices(names, channels)
+        arr, names = arr[:, idx], tuple(names[i] for i in idx)
+        quant = None if quant is None else tuple(quant[i] for i in idx)
     if nan_policy == "repair" and np.isnan(arr).any():
         arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
         notes += fixed
@@ -331,4 +460,4 @@ def prepare(
         arr, fs = decimate(arr, fs, decimate_to_hz)
         if fs != fs0:
             notes.append(f"decimated {fs0:g} -> {fs:g} Hz")
-    return Prepared(data=arr, fs=fs, channels=names, notes=tuple(notes))
+    return Prepared(data=arr, fs=fs, channels=names, notes=tuple(notes), quantities=quant)

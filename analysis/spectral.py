@@ -43,7 +43,8 @@ class FDDSpectrum:
     frequencies : ndarray, shape (n_freq,)
         Hz.
     singular_values : ndarray, shape (n_freq, n_channels)
-        Descending at each frequency (units^2/Hz).
+        Descending at each frequency (units^2/Hz; from ``identify`` the data
+        are unit-free, each channel divided by its standard deviation, so 1/Hz).
     first_vectors : ndarray, shape (n_freq, n_channels), complex
         First singular vector at each frequency.
     peaks : ndarray of int

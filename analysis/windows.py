@@ -270,7 +270,7 @@ def _preprocess(
     return x, fs
 
 
-def _identify(x: np.ndarray, fs: float, cfg: WindowConfig):
+def _identify(x: np.ndarray, fs: float, cfg: WindowConfig, quantities=None):
     from bshm.analysis import identify
 
     fmax = cfg.freq_max_hz or 0.4 * fs
@@ -278,6 +278,7 @@ def _identify(x: np.ndarray, fs: float, cfg: WindowConfig):
         "freq_min_hz": cfg.freq_min_hz,
         "freq_max_hz": fmax,
         "channel_names": list(cfg.channels),
+        "quantities": quantities,  # the station's, so mixed sensor types give real shapes
     }
     if cfg.method == "ssi-cov":
         opts.update(time_lag=cfg.time_lag, max_order=cfg.max_order)
@@ -332,7 +333,7 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
         return out
     x, fs2 = _preprocess(x, fs, cfg.decimate_to_hz)
     try:
-        res = _identify(x, fs2, cfg)
+        res = _identify(x, fs2, cfg, [c.quantity for c in rec.channels])
     except Exception as exc:  # noqa: BLE001 - any numerical failure skips the window
         log.debug("window %s: identification failed: %s", start_ns, exc)
         out.reason, out.detail = "identification", f"{type(exc).__name__}: {exc}"

@@ -1,25 +1,44 @@
 """Side-by-side benchmark of bshm's identify() against pyOMA2 and a plain NumPy SSI-COV.
 
 Same data (the simulated bridge, road traffic on), same time lag (40 block
-rows) and model orders (up to 80), one BLAS thread for everyone, timed
-interleaved in one run.  Prints wall-time medians, ratios, peak memory
-(tracemalloc, separate untimed runs) and accuracy against the bridge's
-modal truth (modes below 20 Hz).
+rows) and model orders (up to 80), timed interleaved in one run, with a
+pause before each timed call (``--cooldown``, 0.5 s: OpenBLAS's threads keep
+spinning for a while after a multi-threaded call, and a single-threaded
+tool timed right after ran 1.5-2x slower; measured).  Prints
+wall-time medians, ratios, peak memory (tracemalloc, separate untimed runs)
+and accuracy against the bridge's modal truth (modes below 20 Hz).
+
+Two thread modes (one per run: the BLAS reads its variables when it loads):
+
+* default: one BLAS thread for every tool (``OMP/OPENBLAS/MKL_NUM_THREADS=1``
+  and ``threadpoolctl.threadpool_limits(1)``), the tools' best case;
+* ``--default-threads``: the user's default environment (no variable set,
+  no limit around the calls; the thread variables are removed if the shell
+  had them): ``identify`` limits BLAS itself, pyOMA2 and the plain NumPy
+  version run with OpenBLAS's default threads, as users run them.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_oma.py [--reps 5] [--step 2] [--quick]
+    .venv/bin/python benchmarks/bench_oma.py --default-threads [--reps 5]
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_v] = "1"
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DEFAULT_THREADS = "--default-threads" in sys.argv
+for _v in _THREAD_VARS:
+    if DEFAULT_THREADS:
+        os.environ.pop(_v, None)
+    else:
+        os.environ[_v] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -167,6 +186,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--step", type=int, default=2, help="model order step (both tools)")
     ap.add_argument("--quick", action="store_true", help="only the 10-minute case")
+    ap.add_argument(
+        "--cooldown",
+        type=float,
+        default=0.5,
+        help="seconds of pause before each timed call (default 0.5): OpenBLAS threads keep "
+        "spinning after a multi-threaded call and slowed the next tool's single thread 1.5-2x",
+    )
+    ap.add_argument(
+        "--default-threads",
+        action="store_true",
+        help="run in the default environment (no BLAS thread limit set by the benchmark)",
+    )
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
@@ -182,17 +213,35 @@ def main() -> None:
         f"# bench_oma  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  nproc={os.cpu_count()}"
         f"  cpu={cpu}  python={platform.python_version()}  numpy={np.__version__}"
     )
+    from bshm.analysis._threads import blas_limited, blas_threads
+
+    mode = (
+        f"default environment (BLAS threads {blas_threads()}; identify limits itself)"
+        if args.default_threads
+        else "1 BLAS thread for every tool"
+    )
     print(
         f"# time_lag={LAG} orders {args.step}..{MAX_ORDER} step {args.step}, band {BAND} Hz,"
-        f" 1 BLAS thread, {args.reps} interleaved reps, median wall time"
+        f" {mode}, {args.reps} interleaved reps, {args.cooldown:g} s pause before each,"
+        " median wall time"
     )
-    with threadpool_limits(1):
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(2000):
+            with blas_limited():
+                pass
+        ts.append((time.perf_counter() - t0) / 2000)
+    print(f"# entering + leaving blas_limited(): {1e6 * statistics.median(ts):.1f} us (median of 5 x 2000)")
+    limit = contextlib.nullcontext() if args.default_threads else threadpool_limits(1)
+    with limit:
         for label, y, truth in make_cases(args.quick):
             for fn in TOOLS.values():  # warm-up (imports, numba cache, fft plans)
                 fn(y, args.step)
             times: dict[str, list[float]] = {k: [] for k in TOOLS}
             for _ in range(args.reps):
                 for name, fn in TOOLS.items():
+                    time.sleep(args.cooldown)
                     t0 = time.perf_counter()
                     fn(y, args.step)
                     times[name].append(time.perf_counter() - t0)

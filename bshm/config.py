@@ -372,6 +372,9 @@ def _read_station(v: Validator, root: Table, base: Path, path: Path | None) -> S
     data_path = (base / data_dir).resolve() if data_dir is not None else base
     alarms = _read_alarms(v, v.table(root, "alarms"), base, data_path)
     fatigue = _read_fatigue(v, v.table(root, "fatigue"), sources)
+    from bshm import _config_campaign  # [campaign]: roving setups, used by 'bshm campaign'
+
+    _config_campaign.check(v, root, base, data_path, sources)
     v.no_unknown(root)
     if v.problems:
         return None

@@ -109,12 +109,16 @@ def _pole_set(order, freq, damp, shapes):
     return sorted(zip(order.tolist(), np.round(freq, 6).tolist(), np.round(damp, 6).tolist()))
 
 
-def test_extract_poles_matches_reference(rng):
+@pytest.mark.parametrize("expo", [None, [0, 1, 2, -1]])
+def test_extract_poles_matches_reference(rng, expo):
     nl, p, fs = 4, 8, 50.0
     obs = _random_obs(rng, nl, p, 12)
     orders = np.arange(2, 13, 2)
-    order, freq, damp, shapes = ssi.poles_of_orders(obs, nl, orders, fs, multi_order=False)
-    want = ref.poles_ref(obs, nl, orders, fs)
+    e = None if expo is None else np.array(expo)
+    order, freq, damp, shapes = ssi.poles_of_orders(
+        obs, nl, orders, fs, multi_order=False, expo=e
+    )
+    want = ref.poles_ref(obs, nl, orders, fs, expo=e)
     assert len(want) == order.size
     got_sorted = sorted(zip(order, freq, damp, range(order.size)))
     want_sorted = sorted(((n, f, z, s) for n, f, z, s in want), key=lambda r: (r[0], r[1]))
@@ -124,6 +128,16 @@ def test_extract_poles_matches_reference(rng):
         assert z1 == pytest.approx(z2, rel=1e-6, abs=1e-10)
         np.testing.assert_allclose(shapes[i], s2, rtol=1e-6, atol=1e-8)
         assert abs(shapes[i]).max() == pytest.approx(1.0)
+
+
+def test_extract_poles_skips_non_finite_eigenvalues():
+    lam = np.array([[np.exp(0.1j), complex(np.inf, 1.0), complex(np.nan, np.nan), 0.5 + 0.5j]])
+    phi = np.ones((1, 4, 2), dtype=np.complex128)
+    order, freq, damp, shapes = ssi._extract_poles(
+        lam, phi, np.array([4]), np.array([4]), 10.0, np.zeros(2, dtype=np.int64)
+    )
+    assert order.size == 2
+    assert np.all(np.isfinite(freq)) and np.all(np.isfinite(shapes))
 
 
 def test_fast_multi_order_equals_per_order_least_squares(rng):
@@ -206,3 +220,16 @@ def test_import_bshm_analysis_is_cheap():
     ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "True"
+
+
+def test_singular_r_skips_only_the_orders_it_touches(rng):
+    nl, p = 4, 8
+    obs = _random_obs(rng, nl, p, 12)
+    obs[:-nl, 6] = 0.0  # O_up loses a direction: R[6, 6] = 0
+    orders = np.arange(2, 13, 2)
+    notes: list[str] = []
+    order, freq, _, _ = ssi.poles_of_orders(obs, nl, orders, 50.0, notes=notes)
+    assert set(order.tolist()) <= {2, 4, 6}
+    assert {4, 6} <= set(order.tolist())  # (order 2 may have only real eigenvalues)
+    assert notes and "3 model order(s) (8, 10, 12)" in notes[0]
+    assert np.all(np.isfinite(freq))

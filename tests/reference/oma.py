@@ -61,8 +61,12 @@ def correlations_ref(y: np.ndarray, max_lag: int, refs=None) -> np.ndarray:
     return np.stack([y[k:].T @ r[: n - k] / (n - k) for k in range(max_lag + 1)])
 
 
-def poles_ref(obs: np.ndarray, n_channels: int, orders, fs: float):
-    """Poles per order by an explicit least-squares solve and a loop over poles."""
+def poles_ref(obs: np.ndarray, n_channels: int, orders, fs: float, expo=None):
+    """Poles per order by an explicit least-squares solve and a loop over poles.
+
+    ``expo`` (per channel): component ``c`` multiplied by ``(lambda/|lambda|) ** expo[c]``.
+    """
+    e = np.zeros(n_channels, dtype=int) if expo is None else np.asarray(expo)
     rows = []
     for n in orders:
         up, down = obs[:-n_channels, :n], obs[n_channels:, :n]
@@ -73,7 +77,7 @@ def poles_ref(obs: np.ndarray, n_channels: int, orders, fs: float):
             if w[i].imag <= 0:
                 continue
             lc = np.log(w[i]) * fs
-            shape = c @ v[:, i]
+            shape = (c @ v[:, i]) * (lc / abs(lc)) ** e
             shape = shape / shape[np.argmax(np.abs(shape))]
             rows.append((n, abs(lc) / 2 / np.pi, -lc.real / abs(lc), shape))
     return rows
