@@ -9,15 +9,20 @@ One run:
    results file nor staged by an earlier, interrupted run;
 3. reads, checks and identifies them on the executor (local or Dask),
    staging each finished batch atomically;
-4. merges the staged windows into the results file (copy, modify, atomic
-   rename) and recomputes the derived results from all stored windows:
-   tracking against the reference modal set, compensation, damage indices and
-   graded alarms. The models are trained once, when the baseline period is
-   complete, and stored; later runs reuse them, so results already reported
-   never change;
-5. appends to the alarm feed every stored alarm the feed does not hold yet.
+4. merges the staged windows into the results file, then *judges* the new
+   windows only (:mod:`bshm.analysis.job_derive`): tracking, compensation,
+   indices and the alarm states, continued from the stored state. The
+   models are trained once, when the baseline period is complete, and
+   stored; ``--extend-baseline`` adds model versions. Results already
+   reported never change;
+5. runs the strain part on the new raw windows only (fatigue, thresholds,
+   channel health and sensor alarms: :func:`bshm.analysis.thresholds.monitor_raw`);
+6. delivers to the alarm feed every stored alarm not delivered yet (the
+   results file's alarm table is the outbox, see :func:`bshm.alarms.deliver`)
+   and reports them (``--json``, exit code).
 
 Each step is idempotent, so a run killed anywhere is finished by the next.
+The cost of a run depends on the new data, not on the length of the history.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +45,7 @@ from bshm.analysis.job_exec import batched, load_pending, make_executor, write_p
 from bshm.analysis.windows import plan_windows
 
 from bshm.errors import ConfigError, LockError
+from bshm.store.results import _test_hook
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,9 @@ class AnalysisSummary:
     tracked_modes : list of dict
         ``{"id", "mean_frequency_hz", "availability"}`` per tracked mode.
     alarms : list of dict
-        Alarm objects raised in this run (DESIGN.md format).
+        Alarm objects delivered by this run (DESIGN.md format plus ``id``,
+        ``kind``, ``subject``, ``event``): the state changes of this run and
+        any stored by an earlier run that was killed before delivering them.
     baseline : (int, int)
         Baseline period used (ns).
     baseline_complete : bool
@@ -71,6 +80,13 @@ class AnalysisSummary:
         Compensation model choice and fit quality.
     notes : list of str
     executor : str
+    state : dict
+        The current alarm state (:meth:`bshm.store.results.ResultsReader.alarm_state`).
+    judged : int
+        Windows judged (indices and alarm states) in this run.
+    ignored : dict
+        Windows not analysed, by reason (e.g. ``future``: dated after the
+        wall clock, a clock error).
     """
 
     station: str
@@ -86,6 +102,9 @@ class AnalysisSummary:
     notes: list[str] = field(default_factory=list)
     executor: str = "local"
     strain: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    judged: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def max_level(self) -> int:
@@ -112,6 +131,8 @@ class AnalysisSummary:
                 "processed": self.processed,
                 "skipped": dict(self.skipped),
                 "total": self.total_windows,
+                "judged": self.judged,
+                "ignored": dict(self.ignored),
             },
             "tracked_modes": self.tracked_modes,
             "alarms": self.alarms,
@@ -119,6 +140,7 @@ class AnalysisSummary:
             "models": self.models,
             "executor": self.executor,
             "strain": self.strain,
+            "state": self.state,
             "notes": self.notes,
         }
 
@@ -178,6 +200,14 @@ def _stored_starts(path: Path) -> set[int]:
         return set(np.asarray(r.windows().get("start_ns", []), np.int64).tolist())
 
 
+def _remove_results(rpath: Path, pending_dir: Path) -> None:
+    from bshm.store.results_seg import segment_dir
+
+    rpath.unlink(missing_ok=True)
+    shutil.rmtree(segment_dir(rpath), ignore_errors=True)
+    shutil.rmtree(pending_dir, ignore_errors=True)
+
+
 def run_analysis(
     data_dir: str | os.PathLike,
     *,
@@ -191,6 +221,8 @@ def run_analysis(
     batch_size: int | None = None,
     settings: JobSettings | None = None,
     monitor_strain: bool = True,
+    extend_baseline: str | None = None,
+    now_ns: int | None = None,
 ) -> AnalysisSummary:
     """Process every window of ``data_dir`` not processed yet (see the module docstring).
 
@@ -203,7 +235,7 @@ def run_analysis(
         settings inferred from the raw files.
     baseline : str ``"FROM..TO"`` or (start_ns, end_ns), optional
         Training period of the models (default: config, else the first
-        ``baseline_days`` days).
+        ``baseline_days`` days of the station's main recording period).
     workers : int, optional
         Run on a local Dask cluster of this many processes.
     scheduler : str, optional
@@ -221,8 +253,17 @@ def run_analysis(
         Ready-made settings (tests); overrides station/config/baseline.
     monitor_strain : bool
         Also run the strain part (:func:`bshm.analysis.thresholds.monitor_raw`:
-        fatigue, threshold alarms, channel health) on the same store, under
-        the same lock (default True).
+        fatigue, threshold alarms, channel health, sensor alarms) on the same
+        store, under the same lock (default True).
+    extend_baseline : str, optional
+        ``"FROM..TO"``: add that period to the training set (a new model
+        version), only if the structural state over it was normal;
+        ``"auto"``: do so with the period since the last training period
+        when it is long, normal and holds conditions the models do not know.
+    now_ns : int, optional
+        The wall-clock time of the run (default: now): windows dated more
+        than a day after it are ignored, and "no new raw data" is measured
+        up to it.
 
     Returns
     -------
@@ -233,7 +274,7 @@ def run_analysis(
     LockError
         Another run is active on the same station.
     ConfigError
-        Bad config, settings or baseline.
+        Bad config, settings or baseline; a refused baseline extension.
     bshm.errors.AnalysisError
         The models cannot be trained (e.g. too few windows in the baseline).
     """
@@ -241,6 +282,7 @@ def run_analysis(
     from bshm.store.results import ResultsWriter, results_path
 
     st = settings or resolve_settings(data_dir, station=station, config=config, baseline=baseline)
+    now = int(now_ns if now_ns is not None else time.time_ns())
     rpath = results_path(st.data_dir, st.station)
     pending_dir = rpath.parent / "pending"
     summary = AnalysisSummary(st.station, rpath, notes=list(st.notes))
@@ -248,8 +290,7 @@ def run_analysis(
         log.info("%s", n)
     with job_lock(rpath.parent / f"{st.station}.analyze.lock"):
         if reprocess:
-            rpath.unlink(missing_ok=True)
-            shutil.rmtree(pending_dir, ignore_errors=True)
+            _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
         with open_raw(st.data_dir) as reader:
             if st.window.source not in reader.sources:
@@ -258,60 +299,148 @@ def run_analysis(
                 )
             fs = reader.sources[st.window.source].fs
             runs = reader.records(st.window.source)
+            data_end = _data_end(reader, now)
         planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
-        staged, _ = load_pending(pending_dir)
-        done = _stored_starts(rpath) | {r.start_ns for r in staged}
-        todo = [w for w in planned if w[0] not in done]
-        log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
-        if todo:
-            executor = make_executor(workers, scheduler)
-            summary.executor = executor.name
-            n_par = max(1, int(workers or 1))
-            size = batch_size or max(1, min(16, -(-len(todo) // (4 * n_par))))
-            update, close = _progress_bar(progress, len(todo))
-            try:
-                for results in executor.map(st.window, batched(todo, size)):
-                    write_pending(pending_dir, results)
-                    update(len(results))
-            finally:
-                close()
-                executor.close()
-        staged, files = load_pending(pending_dir)
-        new = [r for r in staged if r.start_ns not in _stored_starts(rpath)] if staged else []
-        for r in new:
-            if r.status == "processed":
-                summary.processed += 1
-            else:
-                summary.skipped[r.reason] = summary.skipped.get(r.reason, 0) + 1
-        # two transactions: the windows are kept even if the models cannot be trained
+        future = [p for p in planned if p[0] > now + DAY_NS]
+        if future:
+            from bshm.timeutil import to_iso
+
+            planned = [p for p in planned if p[0] <= now + DAY_NS]
+            summary.ignored["future"] = len(future)
+            summary.notes.append(
+                f"{len(future)} window(s) dated after the wall clock (e.g. "
+                f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
+            )
+        _identify(st, planned, pending_dir, rpath, summary, workers, scheduler, progress,
+                  batch_size)
         with ResultsWriter(rpath, st.station) as w:
-            w.append_windows(staged, channels=st.window.channels, env_names=st.window.env_names)
-            summary.total_windows = int(w.window_starts().size)
-        for p in files:
-            p.unlink(missing_ok=True)
-        with ResultsWriter(rpath, st.station) as w:
-            out = derive(w, st, planned_end=planned[-1][1] if planned else None)
-            added = w.append_alarms(out.alarms)
+            out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
+            if extend_baseline:
+                from bshm.analysis.job_extend import extend
+
+                out.notes += extend(w, st, extend_baseline, now)
+            w.append_alarms(out.alarms)
+            _monitoring_data(w, st, data_end, now)
+            _write_alarm_state(w, now)
         if monitor_strain:
-            summary.strain = _monitor_strain(st)
-            strain_alarms = summary.strain.pop("alarm_objects", [])
-        else:
-            strain_alarms = []
-        _feed(st, rpath)
-    summary.alarms = [a.to_dict() for a in added] + [a.to_dict() for a in strain_alarms]
+            summary.strain = _monitor_strain(st, now)
+        _test_hook("after-results")
+        summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
     summary.baseline = out.baseline
     summary.baseline_complete = out.baseline_complete
     summary.models = out.models
+    summary.judged = out.judged
     summary.notes += out.notes
     log.info(
-        "%s: %d windows processed, %d skipped, %d alarms raised",
+        "%s: %d windows processed, %d skipped, %d judged, %d alarms delivered",
         st.station,
         summary.processed,
         sum(summary.skipped.values()),
+        summary.judged,
         len(summary.alarms),
     )
     return summary
+
+
+def _identify(st, planned, pending_dir, rpath, summary, workers, scheduler, progress,
+              batch_size) -> None:
+    """Identify the planned windows not stored yet, stage them, merge them (one transaction)."""
+    from bshm.store.results import ResultsWriter
+
+    staged, _ = load_pending(pending_dir)
+    stored = _stored_starts(rpath)
+    done = stored | {r.start_ns for r in staged}
+    todo = [w for w in planned if w[0] not in done]
+    log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
+    if todo:
+        executor = make_executor(workers, scheduler)
+        summary.executor = executor.name
+        n_par = max(1, int(workers or 1))
+        size = batch_size or max(1, min(16, -(-len(todo) // (4 * n_par))))
+        update, close = _progress_bar(progress, len(todo))
+        try:
+            for results in executor.map(st.window, batched(todo, size)):
+                write_pending(pending_dir, results)
+                update(len(results))
+        finally:
+            close()
+            executor.close()
+    staged, files = load_pending(pending_dir)
+    for r in staged:
+        if r.start_ns in stored:
+            continue
+        if r.status == "processed":
+            summary.processed += 1
+        else:
+            summary.skipped[r.reason] = summary.skipped.get(r.reason, 0) + 1
+    # the windows are kept even if the models cannot be trained afterwards
+    with ResultsWriter(rpath, st.station) as w:
+        w.append_windows(staged, channels=st.window.channels, env_names=st.window.env_names)
+        summary.total_windows = int(w.window_starts().size)
+    for p in files:
+        p.unlink(missing_ok=True)
+
+
+def _data_end(reader: Any, now: int) -> int | None:
+    """Time of the newest raw sample of any source (ignoring samples dated in the future)."""
+    ends = []
+    for src in reader.sources:
+        try:
+            runs = reader.records(src)
+        except (KeyError, ValueError):
+            continue
+        ends += [int(b) for _, b in runs if int(b) <= now + DAY_NS]
+    return max(ends) if ends else None
+
+
+def _monitoring_data(w: Any, st: JobSettings, data_end: int | None, now: int) -> None:
+    """The ``monitoring:data`` state: no new raw data for ``interrupted_after_s``."""
+    from bshm.analysis.alarm_state import SubjectState
+
+    from bshm.alarms import Alarm
+    from bshm.timeutil import to_iso
+
+    limit = int(st.interrupted_after_s * 1e9)
+    mon = w.read_json("monitor", {}) or {}
+    states = {k: SubjectState.from_dict(v) for k, v in mon.get("states", {}).items()}
+    s = states.setdefault("monitoring:data", SubjectState("monitoring:data", "monitoring"))
+    if limit <= 0 or data_end is None:
+        return
+    silent = now - data_end > limit
+    ch = None
+    if silent and s.level == 0:
+        ch = s.force(data_end + limit, 2)
+        msg = (
+            f"Monitoring interrupted: no new raw data since {to_iso(data_end, digits=0)} "
+            f"(more than {st.interrupted_after_s / 3600:g} h). Check the acquisition, the "
+            "logger and the disk."
+        )
+    elif not silent and s.level > 0:
+        ch = s.force(data_end, 0)
+        msg = f"Monitoring resumed: new raw data up to {to_iso(data_end, digits=0)}."
+    if ch is not None:
+        a = Alarm(
+            ch.time_ns, ch.new, "data", float("nan"), limit / 3.6e12, None, msg,
+            None, st.station, kind="monitoring", subject="monitoring:data", event=ch.event,
+            fields={"latest_data_ns": int(data_end)},
+        )
+        s.last = {"alarm_id": a.id, "index": a.index, "message": a.message}
+        w.append_alarms([a])
+    mon["states"] = {k: v.to_dict() for k, v in states.items()}
+    w.write_json("monitor", mon)
+
+
+def _write_alarm_state(w: Any, now: int) -> None:
+    from bshm.analysis.job_feed import write_alarm_state
+
+    write_alarm_state(w, now)
+
+
+def _deliver(st: JobSettings, rpath: Path, now: int) -> tuple[list[dict], dict]:
+    from bshm.analysis.job_feed import deliver_stored
+
+    return deliver_stored(rpath, st.station, st.feed, now)
 
 
 def _check_settings(rpath: Path, st: JobSettings) -> None:
@@ -322,6 +451,14 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
 
     with ResultsReader(rpath) as r:
         old = r.models().get("settings")
+        ver = r.schema_version
+    from bshm.store.results import RESULTS_SCHEMA_VERSION
+
+    if ver < RESULTS_SCHEMA_VERSION:
+        raise ConfigError(
+            f"{rpath}: results schema version {ver} was written by an older bshm; run with "
+            "--reprocess to recompute them (the raw data are not touched)"
+        )
     if old is not None and old != st.fingerprint():
         changed = sorted(
             k for k in set(old) | set(st.fingerprint()) if old.get(k) != st.fingerprint().get(k)
@@ -332,8 +469,8 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
         )
 
 
-def _monitor_strain(st: JobSettings) -> dict[str, Any]:
-    """Fatigue, thresholds and channel health of the same store (strain part)."""
+def _monitor_strain(st: JobSettings, now: int) -> dict[str, Any]:
+    """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
 
     try:
@@ -341,7 +478,14 @@ def _monitor_strain(st: JobSettings) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - part not installed
         return {}
     try:
-        ms = monitor_raw(st.data_dir, st.station_cfg, window_s=st.window.window_s, feed=st.feed)
+        ms = monitor_raw(
+            st.data_dir,
+            st.station_cfg,
+            window_s=st.window.window_s,
+            rule=(st.persistence_k, st.persistence_n, st.clear_m, st.clear_n),
+            now_ns=now,
+            station_name=st.station,
+        )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)
         return {"error": str(exc)}
@@ -349,45 +493,9 @@ def _monitor_strain(st: JobSettings) -> dict[str, Any]:
         "windows": ms.windows,
         "fatigue_windows": ms.fatigue_windows,
         "health_rows": ms.health_rows,
-        "alarm_objects": list(ms.alarms),
+        "sensor_alarms": len([a for a in ms.alarms if a.kind == "sensor"]),
+        "threshold_alarms": len([a for a in ms.alarms if a.kind == "threshold"]),
     }
-
-
-def _feed(st: JobSettings, rpath: Path) -> int:
-    """Append to the alarm feed every stored alarm it does not hold yet."""
-    from bshm.alarms import Alarm, AlarmFeed
-    from bshm.store.results import ResultsReader
-
-    feed = AlarmFeed(st.feed)
-    have = {
-        (
-            int(d["time_ns"]),
-            d["index"],
-            d.get("mode") or "",
-            d.get("channel") or "",
-            int(d["level"]),
-        )
-        for d in feed.read()
-        if d.get("station") in (None, st.station)
-    }
-    with ResultsReader(rpath) as r:
-        stored = r.alarms()
-    todo = [
-        Alarm(
-            a["time_ns"],
-            a["level"],
-            a["index"],
-            a["value"],
-            a["threshold"],
-            a["mode"],
-            a["message"],
-            a["channel"],
-            st.station,
-        )
-        for a in stored
-        if (a["time_ns"], a["index"], a["mode"] or "", a["channel"] or "", a["level"]) not in have
-    ]
-    return feed.append(todo)
 
 
 def default_baseline(first_ns: int, days: float) -> tuple[int, int]:

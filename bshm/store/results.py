@@ -3,17 +3,19 @@
 Layout (schema version :data:`RESULTS_SCHEMA_VERSION`, documented in
 ``docs/hdf5-schema-results.md``)::
 
-    /                     attrs: bshm_kind="results", schema_version, station
+    /                     attrs: bshm_kind="results", schema_version, station, segments
     /windows/             one row per analysis window ever seen (processed or skipped)
     /environment/         per-window environmental means, rows aligned with /windows
     /modes/               every identified mode of every processed window (flat rows)
-    /tracks/              tracked modes: one column per tracked mode (derived)
-    /features/            compensated features: residual per tracked mode (derived)
-    /indices/             damage indices and their thresholds (derived)
-    /alarms/              alarms raised (append-only, de-duplicated)
+    /tracks/              tracked modes: one row per judged window (append-only)
+    /features/            compensated features per judged window (append-only)
+    /indices/             damage indices, limits, conditions and state per judged window
+    /alarms/              alarm state changes (append-only, de-duplicated by id)
     /fatigue/<gauge>/     rainflow histograms and Miner damage per gauge window
     /channel_health/      per-channel health rows
-    /models/              JSON descriptions of the reference set and models
+    /models/              JSON descriptions of the current models
+    /state/               JSON documents: the job's incremental state, alarm states,
+                          model versions, the feed outbox
 
 Writes are crash-safe: :class:`ResultsWriter` copies the file to a temporary
 sibling, modifies the copy and atomically renames it over the original, all
@@ -21,6 +23,12 @@ under an exclusive ``flock`` on ``<file>.lock``. A process killed mid-write
 leaves the previous complete file untouched. Readers never see a half-written
 file. Appending a window (or alarm, or fatigue window) that is already stored
 is a no-op.
+
+The copy stays small however long the history: once the file holds more
+than a bound, the rows of its append-only tables move into immutable
+segment files beside it (:mod:`bshm.store.results_seg`), so the cost of a
+transaction does not grow with the history. :class:`ResultsReader` shows
+every table whole.
 """
 
 from __future__ import annotations
@@ -41,7 +49,9 @@ from bshm.errors import SchemaVersionError, StoreError
 
 log = logging.getLogger(__name__)
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
+#: Oldest schema the reader understands (the writer only writes the current one).
+MIN_READ_VERSION = 1
 RESULTS_KIND = "results"
 
 _STR = None  # h5py string dtype, created lazily
@@ -129,7 +139,7 @@ def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, 
         g.attrs[k] = v
 
 
-def _check_file(f, path) -> None:
+def _check_file(f, path, *, writing: bool = False) -> None:
     kind = f.attrs.get("bshm_kind")
     if isinstance(kind, bytes):
         kind = kind.decode()
@@ -141,6 +151,22 @@ def _check_file(f, path) -> None:
             f"{path}: results schema version {ver!r} is not supported "
             f"(this bshm reads up to {RESULTS_SCHEMA_VERSION}); upgrade bshm"
         )
+    if writing and int(ver) < RESULTS_SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: results schema version {int(ver)} was written by an older bshm; "
+            "run bshm analyze --reprocess to recompute it in the current schema "
+            f"({RESULTS_SCHEMA_VERSION})"
+        )
+
+
+def _json_dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=_json_default, allow_nan=True)
+
+
+def _json_loads(raw: Any) -> Any:
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    return json.loads(raw)
 
 
 # --------------------------------------------------------------------------- writer
@@ -158,18 +184,41 @@ class ResultsWriter:
         The results file (created with its folder if missing).
     station : str
         Station name, stored as an attribute of a new file.
+    seal_windows, seal_bytes : int, optional
+        Bounds of the head file: when it holds this many windows or bytes,
+        the rows of its append-only tables move to a sealed segment at the
+        end of the transaction (defaults :attr:`SEAL_WINDOWS`,
+        :attr:`SEAL_BYTES`).
     """
 
-    def __init__(self, path: str | os.PathLike, station: str = "") -> None:
+    #: Windows in the head that trigger sealing (about 6 weeks of hourly windows).
+    SEAL_WINDOWS = 1000
+    #: Size of the head (bytes) that triggers sealing.
+    SEAL_BYTES = 24 * 1024 * 1024
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        station: str = "",
+        *,
+        seal_windows: int | None = None,
+        seal_bytes: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.station = station
         self._lock_fd: int | None = None
         self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._tmp2 = self.path.with_name(self.path.name + ".tmp2")
         self.f: Any = None
+        self.seal_windows = int(seal_windows or self.SEAL_WINDOWS)
+        self.seal_bytes = int(seal_bytes or self.SEAL_BYTES)
+        self._starts_cache: np.ndarray | None = None
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
         import h5py
+
+        from bshm.store import results_seg as seg
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = os.open(
@@ -177,13 +226,16 @@ class ResultsWriter:
         )
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
         try:
-            if self._tmp.exists():
-                self._tmp.unlink()  # left by a killed writer
+            for t in (self._tmp, self._tmp2):
+                if t.exists():
+                    t.unlink()  # left by a killed writer
             if self.path.exists():
                 shutil.copyfile(self.path, self._tmp)
                 self.f = h5py.File(self._tmp, "a")
-                _check_file(self.f, self.path)
+                _check_file(self.f, self.path, writing=True)
+                seg.remove_orphans(self.path, seg.manifest(self.f))
             else:
+                seg.remove_orphans(self.path, [])
                 self.f = h5py.File(self._tmp, "w")
                 self.f.attrs["bshm_kind"] = RESULTS_KIND
                 self.f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
@@ -200,15 +252,30 @@ class ResultsWriter:
         if exc_type is not None:
             self._abort()
             return
+        from bshm.store import results_seg as seg
+
         try:
+            self.f.flush()
+            size = self._tmp.stat().st_size
+            final = self._tmp
+            if seg.should_seal(
+                self.f, seal_windows=self.seal_windows, seal_bytes=self.seal_bytes, size=size
+            ):
+                seg.seal(self.f, self.path, self._tmp2)
+                final = self._tmp2
             self.f.close()
             self.f = None
-            fd = os.open(self._tmp, os.O_RDONLY)
+            fd = os.open(final, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(self._tmp, self.path)
+            _test_hook("results-before-rename")
+            os.replace(final, self.path)
+            self._tmp.unlink(missing_ok=True)
+        except BaseException:
+            self._abort()
+            raise
         finally:
             self._release()
 
@@ -218,8 +285,9 @@ class ResultsWriter:
                 self.f.close()
         finally:
             self.f = None
-            if self._tmp.exists():
-                self._tmp.unlink()
+            for t in (self._tmp, self._tmp2):
+                if t.exists():
+                    t.unlink()
             self._release()
 
     def _release(self) -> None:
@@ -228,15 +296,88 @@ class ResultsWriter:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _group(self, name: str):
-        return self.f.require_group(name)
+    def _group(self, name: str, *, rows: bool = False):
+        from bshm.store.results_seg import ROWS_ATTR
+
+        g = self.f.require_group(name)
+        if rows and not g.attrs.get(ROWS_ATTR, 0):
+            g.attrs[ROWS_ATTR] = 1
+        return g
+
+    def _manifest(self) -> list[dict[str, Any]]:
+        from bshm.store.results_seg import manifest
+
+        return manifest(self.f)
+
+    # generic row tables -----------------------------------------------------------
+    def rows(
+        self, table: str, *, start_ns: int | None = None, end_ns: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every row of a table (sealed segments, then this transaction's file).
+
+        With ``start_ns``/``end_ns`` only rows whose time column lies in
+        ``[start_ns, end_ns)`` are returned (and only the segments that may
+        hold such rows are opened).
+        """
+        return _table_rows(self.f, self.path, table, start_ns, end_ns)
+
+    def append_rows(
+        self, table: str, columns: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Append rows to an append-only table (e.g. ``tracks``, ``indices``).
+
+        All columns must have the same number of rows and, after the first
+        append, the same trailing shape. Attributes are set on the group.
+
+        Returns
+        -------
+        int
+            Rows appended.
+        """
+        if table in self.f and table in {"tracks", "features", "indices"}:
+            from bshm.store.results_seg import ROWS_ATTR
+
+            if not self.f[table].attrs.get(ROWS_ATTR, 0):  # written whole by write_group
+                del self.f[table]
+        g = self._group(table, rows=True)
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = v
+        cols = {k: np.asarray(v) for k, v in columns.items()}
+        _append_rows(g, cols)
+        return int(next(iter(cols.values())).shape[0]) if cols else 0
+
+    def delete_group(self, name: str) -> None:
+        """Remove a group of the head that is not sealed (e.g. provisional results)."""
+        if name in self.f:
+            del self.f[name]
+
+    # JSON documents -----------------------------------------------------------------
+    def write_json(self, name: str, obj: Any) -> None:
+        """Store a JSON document under ``/state/<name>`` (replacing it)."""
+        g = self.f.require_group("state")
+        if name in g:
+            del g[name]
+        g.create_dataset(name, data=_json_dumps(obj), dtype=_str_dtype())
+
+    def read_json(self, name: str, default: Any = None) -> Any:
+        """The JSON document ``/state/<name>`` (``default`` when absent)."""
+        return _read_state(self.f, name, default)
 
     # windows and modes --------------------------------------------------------
     def window_starts(self) -> np.ndarray:
         """Start times (ns) of every window already stored (processed or skipped)."""
-        if "windows" in self.f and "start_ns" in self.f["windows"]:
-            return self.f["windows/start_ns"][()]
-        return np.zeros(0, np.int64)
+        if self._starts_cache is None:
+            parts = []
+            from bshm.store import results_seg as seg
+
+            for cols in seg.read_segment_columns(self.path, self._manifest(), "windows"):
+                parts.append(cols["start_ns"])
+            if "windows" in self.f and "start_ns" in self.f["windows"]:
+                parts.append(self.f["windows/start_ns"][()])
+            self._starts_cache = (
+                np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+            )
+        return self._starts_cache
 
     def append_windows(
         self, results: Sequence[Any], *, channels: Sequence[str], env_names: Sequence[str]
@@ -244,8 +385,9 @@ class ResultsWriter:
         """Append window results (:class:`bshm.analysis.windows.WindowResult`-like).
 
         Each result needs ``start_ns, end_ns, status, reason, rms, env`` (dict)
-        and, when processed, ``frequencies, damping, shapes, mpc, stability``.
-        Windows already stored are skipped (idempotent).
+        and, when processed, ``frequencies, damping, shapes, mpc, stability``;
+        optionally ``excluded`` (channels left out of the identification) and
+        ``detail``. Windows already stored are skipped (idempotent).
 
         Returns
         -------
@@ -261,10 +403,10 @@ class ResultsWriter:
             new.append(r)
         if not new:
             return 0
-        g = self._group("windows")
+        g = self._group("windows", rows=True)
         if "channels" not in g.attrs:
             g.attrs["channels"] = json.dumps(list(channels))
-            self._group("environment").attrs["names"] = json.dumps(list(env_names))
+            self._group("environment", rows=True).attrs["names"] = json.dumps(list(env_names))
         else:
             stored = json.loads(g.attrs["channels"])
             if stored != list(channels):
@@ -282,15 +424,26 @@ class ResultsWriter:
                 "reason": np.array([r.reason for r in new], object),
                 "rms": np.array([r.rms for r in new], np.float64),
                 "n_modes": np.array([len(r.frequencies) for r in new], np.int32),
+                "excluded": np.array(
+                    [",".join(getattr(r, "excluded", ()) or ()) for r in new], object
+                ),
+                "detail": np.array([str(getattr(r, "detail", "") or "") for r in new], object),
             },
         )
+        self._starts_cache = None
         env = np.array([[r.env.get(n, np.nan) for n in names] for r in new], np.float64)
-        _append_rows(self._group("environment"), {"values": env.reshape(len(new), len(names))})
+        _append_rows(
+            self._group("environment", rows=True),
+            {
+                "start_ns": np.array([r.start_ns for r in new], np.int64),
+                "values": env.reshape(len(new), len(names)),
+            },
+        )
         rows = [r for r in new if len(r.frequencies)]
         if rows:
             n_ch = len(channels)
             _append_rows(
-                self._group("modes"),
+                self._group("modes", rows=True),
                 {
                     "window_start_ns": np.concatenate(
                         [np.full(len(r.frequencies), r.start_ns, np.int64) for r in rows]
@@ -306,13 +459,25 @@ class ResultsWriter:
             )
         return len(new)
 
-    # derived groups (rewritten in full by each run; deterministic) -----------
+    # derived groups written whole (provisional results, compatibility) --------
     def write_group(
         self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
     ) -> None:
-        """Replace a derived group (``tracks``, ``features``, ``indices``) entirely."""
-        if name not in {"tracks", "features", "indices"}:
-            raise ValueError(f"{name!r} is not a derived group (tracks, features, indices)")
+        """Replace a derived group (``tracks``, ``features``, ``indices``,
+        ``tracks_provisional``) entirely.
+
+        Raises
+        ------
+        StoreError
+            If rows of that group are already sealed in a segment (an
+            append-only table cannot be rewritten).
+        """
+        if name not in {"tracks", "features", "indices", "tracks_provisional"}:
+            raise ValueError(
+                f"{name!r} is not a derived group (tracks, features, indices, tracks_provisional)"
+            )
+        if any(name in e.get("rows", {}) for e in self._manifest()):
+            raise StoreError(f"{self.path}: {name} is sealed in a segment and cannot be rewritten")
         _replace_group(self.f, name, arrays, attrs or {})
 
     def write_model(self, name: str, model: Mapping[str, Any]) -> None:
@@ -324,52 +489,63 @@ class ResultsWriter:
     def append_alarms(self, alarms: Iterable[Any]) -> list[Any]:
         """Append alarms (:class:`bshm.alarms.Alarm` or dicts); duplicates are skipped.
 
-        Two alarms are the same when time, index, mode, channel and level agree.
+        Two alarms are the same when their ids agree (:attr:`bshm.alarms.Alarm.id`:
+        station, kind, index, mode, channel, time, level, subject, event).
+        The table keeps the order of insertion, which is the order of
+        delivery to the alarm feed (the outbox, see :mod:`bshm.alarms`).
 
         Returns
         -------
         list
-            The alarms actually added (to forward to the alarm feed).
+            The alarms actually added.
         """
+        from bshm.alarms import Alarm
+
         g = self._group("alarms")
-        have = set()
-        if "time_ns" in g:
-            cols = _read_columns(g)
-            have = {
-                (int(t), i, m, c, int(lv))
-                for t, i, m, c, lv in zip(
-                    cols["time_ns"], cols["index"], cols["mode"], cols["channel"], cols["level"]
-                )
-            }
+        have = set(_read_columns(g)["id"].tolist()) if "id" in g else set()
         added = []
         for a in alarms:
-            d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
-            key = (
-                int(d["time_ns"]),
-                str(d["index"]),
-                str(d.get("mode") or ""),
-                str(d.get("channel") or ""),
-                int(d["level"]),
-            )
-            if key in have:
+            obj = a if isinstance(a, Alarm) else Alarm.from_dict(dict(a))
+            if obj.station is None and self.station:
+                obj = _with_station(obj, self.station)
+            if obj.id in have:
                 continue
-            have.add(key)
-            added.append((a, d))
+            have.add(obj.id)
+            added.append((a, obj))
         if added:
+            objs = [o for _, o in added]
             _append_rows(
                 g,
                 {
-                    "time_ns": np.array([d["time_ns"] for _, d in added], np.int64),
-                    "level": np.array([d["level"] for _, d in added], np.int8),
-                    "index": np.array([str(d["index"]) for _, d in added], object),
-                    "value": np.array([d["value"] for _, d in added], np.float64),
-                    "threshold": np.array([d["threshold"] for _, d in added], np.float64),
-                    "mode": np.array([str(d.get("mode") or "") for _, d in added], object),
-                    "channel": np.array([str(d.get("channel") or "") for _, d in added], object),
-                    "message": np.array([str(d["message"]) for _, d in added], object),
+                    "id": np.array([o.id for o in objs], object),
+                    "time_ns": np.array([o.time_ns for o in objs], np.int64),
+                    "level": np.array([o.level for o in objs], np.int8),
+                    "kind": np.array([o.kind for o in objs], object),
+                    "subject": np.array([o.subject or "" for o in objs], object),
+                    "event": np.array([o.event or "" for o in objs], object),
+                    "index": np.array([str(o.index) for o in objs], object),
+                    "value": np.array([o.value for o in objs], np.float64),
+                    "threshold": np.array([o.threshold for o in objs], np.float64),
+                    "mode": np.array([str(o.mode or "") for o in objs], object),
+                    "channel": np.array([str(o.channel or "") for o in objs], object),
+                    "station": np.array([str(o.station or "") for o in objs], object),
+                    "message": np.array([str(o.message) for o in objs], object),
+                    "fields": np.array(
+                        [_json_dumps(o.fields) if o.fields else "" for o in objs], object
+                    ),
                 },
             )
         return [a for a, _ in added]
+
+    def n_alarms(self) -> int:
+        """Rows of the alarm table (the outbox's length)."""
+        if "alarms" in self.f and "id" in self.f["alarms"]:
+            return int(self.f["alarms/id"].shape[0])
+        return 0
+
+    def alarm_rows(self, first: int = 0) -> list[dict[str, Any]]:
+        """Alarm objects of the table from row ``first`` on, in insertion order."""
+        return _alarm_objects(self.f, first, sort=False)
 
     # fatigue and channel health (written by the strain/fatigue part) -----------
     def append_fatigue(
@@ -391,7 +567,9 @@ class ResultsWriter:
         gauge : str
             Strain channel name.
         window_start_ns, window_end_ns : sequence of int, shape (n,)
-            Window limits (ns). A window already stored for this gauge is skipped.
+            Window limits (ns). A window already stored for this gauge is
+            skipped (rows sealed in a segment count as stored up to the
+            latest sealed window).
         range_edges : ndarray, shape (n_bins + 1,)
             Stress-range bin edges (``unit``); must match earlier appends.
         counts : ndarray, shape (n, n_bins)
@@ -408,7 +586,10 @@ class ResultsWriter:
         int
             Windows added.
         """
-        g = self._group("fatigue").require_group(gauge)
+        from bshm.store.results_seg import sealed_range
+
+        self._group("fatigue")
+        g = self._group(f"fatigue/{gauge}", rows=True)
         edges = np.asarray(range_edges, np.float64)
         counts = np.asarray(counts, np.float64)
         starts = np.asarray(window_start_ns, np.int64)
@@ -428,7 +609,10 @@ class ResultsWriter:
         for k, v in (attrs or {}).items():
             g.attrs[k] = v
         have = set(g["window_start_ns"][()].tolist()) if "window_start_ns" in g else set()
-        keep = np.array([s not in have for s in starts.tolist()], bool)
+        sealed = sealed_range(self._manifest(), f"fatigue/{gauge}")
+        keep = np.array(
+            [s not in have and (sealed is None or s > sealed[1]) for s in starts.tolist()], bool
+        )
         # de-duplicate inside the batch as well
         _, first = np.unique(starts, return_index=True)
         mask = np.zeros(starts.size, bool)
@@ -452,23 +636,27 @@ class ResultsWriter:
 
         Each row is a dict with ``time_ns, channel, check, value, status, message``.
 
-        ``status`` is a short word ("ok", "warning", "fault"). Rows whose
-        (time_ns, channel, check) are already stored are skipped.
+        ``status`` is a short word ("ok", "suspect", "failed"). Rows whose
+        (time_ns, channel, check) are already stored are skipped (rows
+        sealed in a segment count as stored up to the latest sealed time).
 
         Returns
         -------
         int
             Rows added.
         """
-        g = self._group("channel_health")
+        from bshm.store.results_seg import sealed_range
+
+        g = self._group("channel_health", rows=True)
         have = set()
         if "time_ns" in g:
             c = _read_columns(g)
             have = set(zip(c["time_ns"].tolist(), c["channel"].tolist(), c["check"].tolist()))
+        sealed = sealed_range(self._manifest(), "channel_health")
         new = []
         for r in rows:
             key = (int(r["time_ns"]), str(r["channel"]), str(r["check"]))
-            if key in have:
+            if key in have or (sealed is not None and key[0] <= sealed[1]):
                 continue
             have.add(key)
             new.append(r)
@@ -487,6 +675,24 @@ class ResultsWriter:
         return len(new)
 
 
+def _with_station(a: Any, station: str) -> Any:
+    from dataclasses import replace
+
+    return replace(a, station=station)
+
+
+def _test_hook(point: str) -> None:
+    """Kill this process with SIGKILL at ``point`` when ``BSHM_TEST_KILL_AT`` names it.
+
+    Only for the fault-injection tests (a real kill at an exact point of a
+    real run); without the environment variable it does nothing.
+    """
+    if os.environ.get("BSHM_TEST_KILL_AT") == point:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
@@ -494,6 +700,8 @@ def _json_default(o):
         return int(o)
     if isinstance(o, (np.floating,)):
         return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"cannot store {type(o).__name__} in a model description")
@@ -527,11 +735,109 @@ def append_channel_health(
         return w.append_channel_health(rows)
 
 
+# --------------------------------------------------------------------------- shared reading
+
+
+def _table_rows(
+    f, path: Path, table: str, start_ns: int | None = None, end_ns: int | None = None
+) -> dict[str, np.ndarray]:
+    """Rows of a table over the listed segments and the head, optionally in [start, end)."""
+    from bshm.store import results_seg as seg
+
+    parts = []
+    if table in f and seg.is_row_group(f[table]):
+        parts = seg.read_segment_columns(
+            path, seg.manifest(f), table, start_ns=start_ns, end_ns=end_ns
+        )
+    if table in f:
+        parts.append(_read_columns(f[table]))
+    out = seg.concat(parts)
+    if out and (start_ns is not None or end_ns is not None):
+        tc = next((c for c in seg.TIME_COLUMNS if c in out), None)
+        if tc is not None:
+            t = out[tc]
+            keep = np.ones(t.shape[0], bool)
+            if start_ns is not None:
+                keep &= t >= start_ns
+            if end_ns is not None:
+                keep &= t < end_ns
+            out = {k: v[keep] for k, v in out.items()}
+    return out
+
+
+def _read_state(f, name: str, default: Any = None) -> Any:
+    if "state" not in f or name not in f["state"]:
+        return default
+    return _json_loads(f["state"][name][()])
+
+
+def _alarm_objects(f, first: int = 0, *, sort: bool = True) -> list[dict[str, Any]]:
+    """Alarm objects (DESIGN.md keys plus id, kind, subject, event, fields)."""
+    if "alarms" not in f or "time_ns" not in f["alarms"]:
+        return []
+    from bshm.alarms import alarm_id
+    from bshm.timeutil import to_iso
+
+    c = _read_columns(f["alarms"])
+    n = c["time_ns"].size
+    st = f.attrs.get("station", "")
+    st = st.decode() if isinstance(st, bytes) else str(st)
+
+    def col(name: str, i: int, default: Any = "") -> Any:
+        return c[name][i] if name in c else default
+
+    idx = range(first, n)
+    if sort:
+        idx = sorted(idx, key=lambda i: (int(c["time_ns"][i]), i))
+    out = []
+    for i in idx:
+        kind = str(col("kind", i, "")) or "structural"
+        subject = str(col("subject", i, "")) or None
+        event = str(col("event", i, "")) or None
+        station = str(col("station", i, "")) or st or None
+        mode = str(c["mode"][i]) or None
+        channel = str(c["channel"][i]) or None
+        level = int(c["level"][i])
+        t = int(c["time_ns"][i])
+        aid = str(col("id", i, "")) or alarm_id(
+            station, kind, str(c["index"][i]), mode, channel, t, level, subject, event
+        )
+        fields = str(col("fields", i, ""))
+        d = {
+            "id": aid,
+            "kind": kind,
+            "time_ns": t,
+            "time": to_iso(t),
+            "level": level,
+            "index": str(c["index"][i]),
+            "value": _finite(c["value"][i]),
+            "threshold": _finite(c["threshold"][i]),
+            "mode": mode,
+            "channel": channel,
+            "station": station,
+            "subject": subject,
+            "event": event,
+            "message": str(c["message"][i]),
+        }
+        if fields:
+            d["fields"] = _json_loads(fields)
+        out.append(d)
+    return out
+
+
+def _finite(x: Any) -> float | None:
+    v = float(x)
+    return v if np.isfinite(v) else None
+
+
 # --------------------------------------------------------------------------- reader
 
 
 class ResultsReader:
     """Read a results file (context manager). Every method returns plain NumPy data.
+
+    Row tables are returned whole: the rows sealed in segment files
+    (:mod:`bshm.store.results_seg`) followed by those of the file itself.
 
     Parameters
     ----------
@@ -560,6 +866,7 @@ class ResultsReader:
             raise
         st = self.f.attrs.get("station", "")
         self.station = st.decode() if isinstance(st, bytes) else str(st)
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
 
     def __enter__(self) -> ResultsReader:
         return self
@@ -572,6 +879,24 @@ class ResultsReader:
         self.f.close()
 
     @property
+    def schema_version(self) -> int:
+        """Schema version of the file."""
+        return int(self.f.attrs["schema_version"])
+
+    def _rows(self, table: str) -> dict[str, np.ndarray]:
+        if table not in self._cache:
+            self._cache[table] = _table_rows(self.f, self.path, table)
+        return self._cache[table]
+
+    def rows(
+        self, table: str, *, start_ns: int | None = None, end_ns: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every row of a table (columns), optionally with its time in [start_ns, end_ns)."""
+        if start_ns is None and end_ns is None:
+            return dict(self._rows(table))
+        return _table_rows(self.f, self.path, table, start_ns, end_ns)
+
+    @property
     def channels(self) -> list[str]:
         """Channel names of the mode shapes (rows of every shape)."""
         if "windows" in self.f and "channels" in self.f["windows"].attrs:
@@ -579,20 +904,21 @@ class ResultsReader:
         return []
 
     def windows(self) -> dict[str, np.ndarray]:
-        """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,)."""
+        """Per-window table: ``start_ns, end_ns, processed, reason, rms, n_modes`` (n_windows,),
+        plus ``excluded`` (channels left out, comma-separated) and ``detail`` (schema 2)."""
         if "windows" not in self.f:
             return {
                 k: np.zeros(0)
                 for k in ("start_ns", "end_ns", "processed", "reason", "rms", "n_modes")
             }
-        return _read_columns(self.f["windows"])
+        return dict(self._rows("windows"))
 
     def environment(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Environment per window: ``(names, start_ns (n,), values (n, n_vars))``."""
         if "environment" not in self.f or "values" not in self.f["environment"]:
             return [], np.zeros(0, np.int64), np.zeros((0, 0))
         names = json.loads(self.f["environment"].attrs["names"])
-        return names, self.f["windows/start_ns"][()], self.f["environment/values"][()]
+        return names, self._rows("windows")["start_ns"], self._rows("environment")["values"]
 
     def modes(
         self, start_ns: int | None = None, end_ns: int | None = None
@@ -608,62 +934,87 @@ class ResultsReader:
                 "stability": np.zeros(0, np.int32),
                 "shape": np.zeros((0, len(self.channels)), np.complex64),
             }
-        cols = _read_columns(self.f["modes"])
-        t = cols["window_start_ns"]
-        keep = np.ones(t.size, bool)
-        if start_ns is not None:
-            keep &= t >= start_ns
-        if end_ns is not None:
-            keep &= t < end_ns
-        return {k: v[keep] for k, v in cols.items()}
+        return self.rows("modes", start_ns=start_ns, end_ns=end_ns)
 
     def _derived(self, name: str) -> dict[str, Any]:
         if name not in self.f:
             return {}
         g = self.f[name]
-        out: dict[str, Any] = _read_columns(g)
+        out: dict[str, Any] = dict(self._rows(name))
         for k, v in g.attrs.items():
+            if k == "bshm_rows":
+                continue
             out[k] = json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v
         return out
 
     def tracks(self) -> dict[str, Any]:
         """Tracked modes: ``time_ns (n_w,), mode_ids, frequency/damping/mac (n_w, n_modes)
         with NaN where a mode was not found, shape (n_w, n_modes, n_ch) complex,
-        ref_frequency (n_modes,), ref_shape (n_modes, n_ch)``."""
-        return self._derived("tracks")
+        ref_frequency (n_modes,), ref_shape (n_modes, n_ch)``.
+
+        Before the models are trained: the provisional tracks of the baseline
+        period (``provisional`` is True), recomputed by every run."""
+        out = self._derived("tracks")
+        if not out or "time_ns" not in out:
+            prov = self._derived("tracks_provisional")
+            if prov:
+                prov["provisional"] = True
+                return prov
+            return out
+        if "ref_frequency" not in out:
+            ref = self.models().get("reference")
+            if ref:
+                out["ref_frequency"] = np.asarray(ref["frequency"], float)
+                out["ref_shape"] = (
+                    np.asarray(ref["shape_real"], float) + 1j * np.asarray(ref["shape_imag"], float)
+                ).astype(np.complex64)
+        return out
 
     def features(self) -> dict[str, Any]:
         """Compensated features: ``time_ns, predicted, residual (n_w, n_modes)``, model attrs."""
         return self._derived("features")
 
     def indices(self) -> dict[str, Any]:
-        """Damage indices: ``time_ns, freq_shift_pct (n_w, n_modes), t2, t2_limits (3,),
-        mac (n_w, n_modes), comac (n_ch,), level (n_w,)``."""
-        return self._derived("indices")
+        """Damage indices: ``time_ns, freq_shift_pct (n_w, n_modes), t2, t2_limits (n_w, 3),
+        mac_drop (n_w, n_modes), comac (n_w, n_ch), level (n_w,)`` (the structural alarm
+        state after each window), and per window ``window_level``, ``assessable``,
+        ``inside`` (inside the trained conditions), ``model_version``, ``compensation``
+        (index into the attribute ``compensation_names``)."""
+        out = self._derived("indices")
+        if out and "mac_limits" not in out:
+            nov = self.models().get("novelty")
+            lim = self.models().get("limits")
+            if nov and lim:
+                spread = np.asarray(nov.get("mac_spread", []), float)
+                out["mac_limits"] = np.asarray(lim["mac_drop"], float)[None, :] + spread[:, None]
+        return out
 
     def alarms(self) -> list[dict[str, Any]]:
-        """Alarms as DESIGN.md alarm objects (time order)."""
-        if "alarms" not in self.f or "time_ns" not in self.f["alarms"]:
-            return []
-        from bshm.timeutil import to_iso
+        """Alarms as DESIGN.md alarm objects (time order), with ``id``, ``kind``,
+        ``subject``, ``event`` (and ``fields`` when stored)."""
+        return _alarm_objects(self.f)
 
-        c = _read_columns(self.f["alarms"])
-        out = []
-        for i in np.argsort(c["time_ns"], kind="stable"):
-            out.append(
-                {
-                    "time_ns": int(c["time_ns"][i]),
-                    "time": to_iso(int(c["time_ns"][i])),
-                    "level": int(c["level"][i]),
-                    "index": str(c["index"][i]),
-                    "value": float(c["value"][i]),
-                    "threshold": float(c["threshold"][i]),
-                    "mode": str(c["mode"][i]) or None,
-                    "channel": str(c["channel"][i]) or None,
-                    "message": str(c["message"][i]),
-                }
-            )
-        return out
+    def alarm_state(self) -> dict[str, Any]:
+        """The current alarm state, as the job left it (the same as ``--json`` ``state``).
+
+        Returns
+        -------
+        dict
+            ``{"updated_ns", "subjects": {subject: {"kind", "level", "level_name",
+            "active", "since_ns", "since", "alarm_id", "index", "message"}},
+            "kinds": {kind: {"level", "active", "subjects"}}}``; empty dict when
+            the job has not stored any state yet.
+        """
+        return _read_state(self.f, "alarm_state", {}) or {}
+
+    def model_versions(self) -> list[dict[str, Any]]:
+        """Every model version the job trained (oldest first): ``version``,
+        ``trained_ns``, ``periods`` (training periods), ``conditions`` and the models."""
+        return _read_state(self.f, "model_versions", []) or []
+
+    def state(self, name: str, default: Any = None) -> Any:
+        """A JSON document of ``/state`` (``job``, ``strain``, ``outbox`` ...)."""
+        return _read_state(self.f, name, default)
 
     def fatigue(self) -> dict[str, dict[str, Any]]:
         """Per gauge: ``window_start_ns, window_end_ns, counts (n, n_bins), miner_damage (n,),
@@ -672,8 +1023,8 @@ class ResultsReader:
         if "fatigue" not in self.f:
             return out
         for gauge, g in self.f["fatigue"].items():
-            d: dict[str, Any] = _read_columns(g)
-            d.update({k: v for k, v in g.attrs.items()})
+            d: dict[str, Any] = dict(self._rows(f"fatigue/{gauge}"))
+            d.update({k: v for k, v in g.attrs.items() if k != "bshm_rows"})
             out[gauge] = d
         return out
 
@@ -681,7 +1032,7 @@ class ResultsReader:
         """Channel-health rows: ``time_ns, channel, check, value, status, message``."""
         if "channel_health" not in self.f:
             return {}
-        return _read_columns(self.f["channel_health"])
+        return dict(self._rows("channel_health"))
 
     def models(self) -> dict[str, Any]:
         """Model descriptions stored by the job (``reference``, ``compensation`` ...)."""
@@ -709,6 +1060,8 @@ def is_results_file(path: str | os.PathLike) -> bool:
 
 def summarize(path: str | os.PathLike) -> dict[str, Any]:
     """What a results file holds, as a JSON-ready dict (for ``bshm inspect``)."""
+    from bshm.store.results_seg import manifest
+
     with ResultsReader(path) as r:
         w = r.windows()
         processed = np.asarray(w.get("processed", np.zeros(0, bool)), bool)
@@ -732,11 +1085,13 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
                 )
         alarms = r.alarms()
         starts = np.asarray(w.get("start_ns", np.zeros(0, np.int64)), np.int64)
+        state = r.alarm_state()
         return {
             "schema_version": int(r.f.attrs["schema_version"]),
             "kind": RESULTS_KIND,
             "station": r.station,
             "files": [str(r.path)],
+            "segments": [e["file"] for e in manifest(r.f)],
             "channels": r.channels,
             "windows": {
                 "total": int(starts.size),
@@ -751,6 +1106,8 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
                 "count": len(alarms),
                 "max_level": max((a["level"] for a in alarms), default=0),
             },
+            "state": state.get("kinds", {}),
             "fatigue_gauges": sorted(r.fatigue()),
             "models": sorted(r.models()),
+            "model_versions": len(r.model_versions()),
         }

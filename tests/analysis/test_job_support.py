@@ -16,6 +16,11 @@ START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 HOUR_NS = 3_600_000_000_000
 STATION = "sim-bridge"
 
+
+def end_ns(n: int, every_h: float) -> int:
+    """A wall-clock "now" just after record ``n - 1`` of a small history (for ``now_ns``)."""
+    return START_NS + int(n * every_h * HOUR_NS)
+
 _MODEL = None
 
 
