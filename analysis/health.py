@@ -102,7 +102,8 @@ class HealthSettings:
     spike_failed : int
         Spikes per window that make a channel failed (fewer: suspect).
     clip_run : int
-        Consecutive samples at the window's extreme that count as clipping.
+        Samples at the window's extreme value (in runs, or repeated) that
+        count as clipping.
     drift_ratio : float
         Trend over the window / robust std of the detrended signal that
         makes a channel suspect.
@@ -118,6 +119,9 @@ class HealthSettings:
     clip_failed : float
         Share of the samples pinned at the extremes that makes a channel
         failed (fewer: suspect).
+    no_clip_check : tuple of str
+        Quantities exempt from the clipping check (a quantised temperature
+        repeats its extreme value on a calm day).
     range_failed : float
         Share of the finite samples outside the plausible range that makes a
         channel failed (fewer, but at least one: suspect).
@@ -138,6 +142,7 @@ class HealthSettings:
     no_flat_check: tuple[str, ...] = ("temperature",)
     clip_failed: float = 0.01
     range_failed: float = 0.01
+    no_clip_check: tuple[str, ...] = ("temperature",)
 
 
 @dataclass(frozen=True)
@@ -364,11 +369,18 @@ def check_channel(
     )
 
     # clipping ------------------------------------------------------------
-    clipped = (
-        0
-        if constant
-        else (_runs_at(v, float(v.max()), s.clip_run) + _runs_at(v, float(v.min()), s.clip_run))
-    )
+    # samples pinned at the window's extremes: a live signal reaches its
+    # maximum once; a saturated one sits there (in runs, or again and again)
+    if constant or quantity in s.no_clip_check:
+        clipped = 0
+    else:
+        clipped = 0
+        for ext in (float(v.max()), float(v.min())):
+            at = int(np.count_nonzero(v == ext))
+            if at >= 2 and (at >= s.clip_run or _runs_at(v, ext, 2)):
+                clipped += at
+        if clipped < s.clip_run:
+            clipped = 0
     flag(
         "clipping",
         clipped,

@@ -197,7 +197,7 @@ def _stored_starts(path: Path) -> set[int]:
     from bshm.store.results import ResultsReader
 
     with ResultsReader(path) as r:
-        return set(np.asarray(r.windows().get("start_ns", []), np.int64).tolist())
+        return set(r.window_starts().tolist())
 
 
 def _remove_results(rpath: Path, pending_dir: Path) -> None:

@@ -220,7 +220,7 @@ class _Run:
         self.fatigue: dict = {}
         if rpath.exists():
             with ResultsReader(rpath) as rr:
-                self.fatigue = load_fatigue_state(rr.fatigue())
+                self.fatigue = load_fatigue_state(rr.fatigue_state())
         self.batch: dict[str, list[Any]] = {"fatigue": [], "alarms": [], "health": []}
         self.fset = getattr(station, "fatigue", None)
 

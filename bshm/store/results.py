@@ -311,15 +311,20 @@ class ResultsWriter:
 
     # generic row tables -----------------------------------------------------------
     def rows(
-        self, table: str, *, start_ns: int | None = None, end_ns: int | None = None
+        self,
+        table: str,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> dict[str, np.ndarray]:
         """Every row of a table (sealed segments, then this transaction's file).
 
         With ``start_ns``/``end_ns`` only rows whose time column lies in
         ``[start_ns, end_ns)`` are returned (and only the segments that may
-        hold such rows are opened).
+        hold such rows are opened); ``columns`` limits the columns read.
         """
-        return _table_rows(self.f, self.path, table, start_ns, end_ns)
+        return _table_rows(self.f, self.path, table, start_ns, end_ns, columns)
 
     def append_rows(
         self, table: str, columns: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
@@ -370,7 +375,9 @@ class ResultsWriter:
             parts = []
             from bshm.store import results_seg as seg
 
-            for cols in seg.read_segment_columns(self.path, self._manifest(), "windows"):
+            for cols in seg.read_segment_columns(
+                self.path, self._manifest(), "windows", columns=("start_ns",)
+            ):
                 parts.append(cols["start_ns"])
             if "windows" in self.f and "start_ns" in self.f["windows"]:
                 parts.append(self.f["windows/start_ns"][()])
@@ -739,18 +746,27 @@ def append_channel_health(
 
 
 def _table_rows(
-    f, path: Path, table: str, start_ns: int | None = None, end_ns: int | None = None
+    f,
+    path: Path,
+    table: str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """Rows of a table over the listed segments and the head, optionally in [start, end)."""
     from bshm.store import results_seg as seg
 
+    if columns is not None and (start_ns is not None or end_ns is not None):
+        tc = next((c for c in seg.TIME_COLUMNS if table in f and c in f[table]), None)
+        if tc is not None and tc not in columns:
+            columns = (*columns, tc)
     parts = []
     if table in f and seg.is_row_group(f[table]):
         parts = seg.read_segment_columns(
-            path, seg.manifest(f), table, start_ns=start_ns, end_ns=end_ns
+            path, seg.manifest(f), table, start_ns=start_ns, end_ns=end_ns, columns=columns
         )
     if table in f:
-        parts.append(_read_columns(f[table]))
+        parts.append(seg._columns(f[table], columns))
     out = seg.concat(parts)
     if out and (start_ns is not None or end_ns is not None):
         tc = next((c for c in seg.TIME_COLUMNS if c in out), None)
@@ -889,12 +905,33 @@ class ResultsReader:
         return self._cache[table]
 
     def rows(
-        self, table: str, *, start_ns: int | None = None, end_ns: int | None = None
+        self,
+        table: str,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Every row of a table (columns), optionally with its time in [start_ns, end_ns)."""
-        if start_ns is None and end_ns is None:
+        """Every row of a table (columns), optionally with its time in [start_ns, end_ns)
+        and only some ``columns``."""
+        if start_ns is None and end_ns is None and columns is None:
             return dict(self._rows(table))
-        return _table_rows(self.f, self.path, table, start_ns, end_ns)
+        return _table_rows(self.f, self.path, table, start_ns, end_ns, columns)
+
+    def window_starts(self) -> np.ndarray:
+        """Start times (ns) of every stored window (sorted as stored)."""
+        if "windows" not in self.f:
+            return np.zeros(0, np.int64)
+        return np.asarray(self.rows("windows", columns=("start_ns",))["start_ns"], np.int64)
+
+    def fatigue_state(self) -> dict[str, dict[str, Any]]:
+        """Per gauge, the attributes only (the saved state, S-N curve ...), no rows."""
+        if "fatigue" not in self.f:
+            return {}
+        return {
+            g: {k: v for k, v in grp.attrs.items() if k != "bshm_rows"}
+            for g, grp in self.f["fatigue"].items()
+        }
 
     @property
     def channels(self) -> list[str]:

@@ -104,10 +104,12 @@ def sealed_range(entries: list[dict[str, Any]], table: str) -> tuple[int, int] |
 def read_segment_columns(
     head_path: Path, entries: list[dict[str, Any]], table: str, *,
     start_ns: int | None = None, end_ns: int | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Columns of ``table`` in each listed segment overlapping [start_ns, end_ns].
 
-    Segments whose recorded time range lies outside the interval are not opened.
+    Segments whose recorded time range lies outside the interval are not
+    opened; ``columns`` limits the datasets read.
     """
     import h5py
 
@@ -128,7 +130,7 @@ def read_segment_columns(
             with h5py.File(p, "r") as f:
                 if table not in f:
                     continue
-                out.append(_columns(f[table]))
+                out.append(_columns(f[table], columns))
         except OSError as exc:
             raise StoreError(
                 f"{p}: cannot read this sealed segment of {head_path.name} ({exc}); "
@@ -137,10 +139,10 @@ def read_segment_columns(
     return out
 
 
-def _columns(group) -> dict[str, np.ndarray]:
+def _columns(group, columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     out = {}
     for name, ds in group.items():
-        if not hasattr(ds, "dtype"):
+        if not hasattr(ds, "dtype") or (columns is not None and name not in columns):
             continue
         arr = ds[()]
         if ds.dtype.kind == "O":
