@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from bshm.analysis.job_config import DAY_NS, JobSettings, resolve_settings
 from bshm.analysis.job_derive import derive
 from bshm.analysis.job_exec import batched, load_pending, make_executor, write_pending
