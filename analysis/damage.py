@@ -471,13 +471,17 @@ def grade_windows(
     *,
     freq_levels: Sequence[float],
     clear_ratio: float = 0.7,
+    outside: np.ndarray | None = None,
 ) -> WindowGrades:
     """Raise and clear levels of every window from its indices.
 
     Indices graded: the frequency shift of each mode (the averaged one when
     present) against ``freq_levels`` (%), the MAC drop of each mode against
     ``ix.mac_limits``, ``t2`` and ``t2_avg`` against ``ix.t2_limits``. NaN
-    indices carry no evidence.
+    indices carry no evidence. For windows ``outside`` the trained
+    conditions the frequency shift is not graded: it is a residual of a
+    compensation that extrapolates there, with fixed limits, while the T^2
+    indices carry the compensation's extrapolation error in their covariance.
 
     Parameters
     ----------
@@ -487,6 +491,8 @@ def grade_windows(
     freq_levels : sequence of 3 float
     clear_ratio : float
         Clear limits as a fraction of the raise limits (0 < ratio <= 1).
+    outside : ndarray of bool, shape (n_w,), optional
+        Windows outside the trained conditions.
 
     Returns
     -------
@@ -494,6 +500,8 @@ def grade_windows(
     """
     n_w = ix.t2.size
     shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
+    if outside is not None and np.any(outside):
+        shift = np.where(np.asarray(outside, bool)[:, None], np.nan, shift)
     fl = np.tile(np.asarray(freq_levels, float), (n_w, 1))
     entries: list[tuple[str, str | None, np.ndarray, np.ndarray, float]] = []
     for j, mid in enumerate(ids):

@@ -41,6 +41,7 @@ from typing import Any
 from bshm.analysis.job_config import DAY_NS, JobSettings, resolve_settings
 from bshm.analysis.job_derive import derive
 from bshm.analysis.job_exec import batched, load_pending, make_executor, write_pending
+from bshm.analysis.job_files import open_files, runs_from
 from bshm.analysis.windows import plan_windows
 
 from bshm.errors import ConfigError, LockError
@@ -85,7 +86,10 @@ class AnalysisSummary:
         Windows judged (indices and alarm states) in this run.
     ignored : dict
         Windows not analysed, by reason (e.g. ``future``: dated after the
-        wall clock, a clock error).
+        wall clock, a clock error), and ``late_files``: raw files that
+        appeared with a start before the analysed period.
+    files : dict
+        ``raw``: raw files in the folder; ``opened``: files this run opened.
     """
 
     station: str
@@ -104,6 +108,7 @@ class AnalysisSummary:
     state: dict[str, Any] = field(default_factory=dict)
     judged: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
 
     @property
     def max_level(self) -> int:
@@ -133,6 +138,7 @@ class AnalysisSummary:
                 "judged": self.judged,
                 "ignored": dict(self.ignored),
             },
+            "files": dict(self.files),
             "tracked_modes": self.tracked_modes,
             "alarms": self.alarms,
             "baseline": bl,
@@ -277,7 +283,6 @@ def run_analysis(
     bshm.errors.AnalysisError
         The models cannot be trained (e.g. too few windows in the baseline).
     """
-    from bshm.store import open_raw
     from bshm.store.results import ResultsWriter, results_path
 
     st = settings or resolve_settings(data_dir, station=station, config=config, baseline=baseline)
@@ -291,38 +296,43 @@ def run_analysis(
         if reprocess:
             _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
-        with open_raw(st.data_dir) as reader:
+        staged, _ = load_pending(pending_dir)
+        stored = _stored_starts(rpath)
+        known = stored | {r.start_ns for r in staged}
+        last = max((t for t in known if t <= now + DAY_NS), default=None)
+        files = _files_needed(st, rpath, last, monitor_strain, summary)
+        with open_files(st.data_dir, files) as reader:
             if st.window.source not in reader.sources:
                 raise ConfigError(
                     f"source {st.window.source!r} is not in the raw files of {st.data_dir}"
                 )
             fs = reader.sources[st.window.source].fs
-            runs = reader.records(st.window.source)
+            runs = runs_from(reader.records(st.window.source), last)
             data_end = _data_end(reader, now)
-        planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
-        future = [p for p in planned if p[0] > now + DAY_NS]
-        if future:
-            from bshm.timeutil import to_iso
+            planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
+            future = [p for p in planned if p[0] > now + DAY_NS]
+            if future:
+                from bshm.timeutil import to_iso
 
-            planned = [p for p in planned if p[0] <= now + DAY_NS]
-            summary.ignored["future"] = len(future)
-            summary.notes.append(
-                f"{len(future)} window(s) dated after the wall clock (e.g. "
-                f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
-            )
-        _identify(st, planned, pending_dir, rpath, summary, workers, scheduler, progress,
-                  batch_size)
-        with ResultsWriter(rpath, st.station) as w:
-            out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
-            if extend_baseline:
-                from bshm.analysis.job_extend import extend
+                planned = [p for p in planned if p[0] <= now + DAY_NS]
+                summary.ignored["future"] = len(future)
+                summary.notes.append(
+                    f"{len(future)} window(s) dated after the wall clock (e.g. "
+                    f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
+                )
+            _identify(st, planned, pending_dir, stored, summary, workers, scheduler, progress,
+                      batch_size)
+            with ResultsWriter(rpath, st.station) as w:
+                out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
+                if extend_baseline:
+                    from bshm.analysis.job_extend import extend
 
-                out.notes += extend(w, st, extend_baseline, now)
-            w.append_alarms(out.alarms)
-            _monitoring_data(w, st, data_end, now)
-            _write_alarm_state(w, now)
-        if monitor_strain:
-            summary.strain = _monitor_strain(st, now)
+                    out.notes += extend(w, st, extend_baseline, now)
+                w.append_alarms(out.alarms)
+                _monitoring_data(w, st, data_end, now, summary)
+                _write_alarm_state(w, now)
+            if monitor_strain:
+                summary.strain = _monitor_strain(st, now, reader)
         _test_hook("after-results")
         summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
@@ -342,13 +352,45 @@ def run_analysis(
     return summary
 
 
-def _identify(st, planned, pending_dir, rpath, summary, workers, scheduler, progress,
+def _files_needed(
+    st: JobSettings, rpath: Path, last: int | None, strain: bool, summary: AnalysisSummary
+) -> list[Path] | None:
+    """The raw files this run must open (None: all of them)."""
+    from bshm.analysis.job_files import files_from, listing
+
+    marks: list[int | None] = [last]
+    prev_max = None
+    if rpath.exists():
+        from bshm.store.results import ResultsReader
+
+        with ResultsReader(rpath) as r:
+            done = (r.state("strain", {}) or {}).get("done", {})
+            prev_max = (r.state("monitor", {}) or {}).get("files_max_start")
+        if strain:
+            marks += [int(v) - 1 for v in done.values()] if done else [None]
+    elif strain:
+        marks.append(None)
+    t_from = None
+    if all(m is not None for m in marks):
+        t_from = min(int(m) for m in marks if m is not None)
+        if prev_max is not None:
+            # every file that started before the newest one of the last run was seen
+            # then: a source that stopped long ago must not make every run open all
+            # the later files
+            t_from = max(t_from, int(prev_max) - DAY_NS)
+    files = listing(st.data_dir)
+    subset, _ = files_from(files, t_from)
+    summary.files = {"raw": len(files), "opened": len(files) if subset is None else len(subset)}
+    return subset
+
+
+def _identify(st, planned, pending_dir, stored, summary, workers, scheduler, progress,
               batch_size) -> None:
     """Identify the planned windows not stored yet, stage them, merge them (one transaction)."""
     from bshm.store.results import ResultsWriter
 
+    rpath = summary.results_path
     staged, _ = load_pending(pending_dir)
-    stored = _stored_starts(rpath)
     done = stored | {r.start_ns for r in staged}
     todo = [w for w in planned if w[0] not in done]
     log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
@@ -393,7 +435,29 @@ def _data_end(reader: Any, now: int) -> int | None:
     return max(ends) if ends else None
 
 
-def _monitoring_data(w: Any, st: JobSettings, data_end: int | None, now: int) -> None:
+def _late_files(st: JobSettings, mon: dict[str, Any], summary: AnalysisSummary) -> None:
+    """Count raw files that appeared with a start before the newest file of the last run."""
+    from bshm.analysis.job_files import listing
+
+    starts = [s for _, s in listing(st.data_dir) if s is not None]
+    prev_max, prev_n = mon.get("files_max_start"), mon.get("files_n")
+    if prev_max is not None and prev_n is not None:
+        late = sum(1 for s in starts if s <= prev_max) - int(prev_n)
+        if late > 0:
+            summary.ignored["late_files"] = late
+            summary.notes.append(
+                f"{late} raw file(s) appeared with a start before the newest file analysed "
+                "last time (a late import?): their windows are not analysed; run with "
+                "--reprocess to analyse the whole store in order"
+            )
+    if starts:
+        mon["files_max_start"] = max(starts)
+        mon["files_n"] = len(starts)
+
+
+def _monitoring_data(
+    w: Any, st: JobSettings, data_end: int | None, now: int, summary: AnalysisSummary
+) -> None:
     """The ``monitoring:data`` state: no new raw data for ``interrupted_after_s``."""
     from bshm.analysis.alarm_state import SubjectState
 
@@ -402,9 +466,12 @@ def _monitoring_data(w: Any, st: JobSettings, data_end: int | None, now: int) ->
 
     limit = int(st.interrupted_after_s * 1e9)
     mon = w.read_json("monitor", {}) or {}
+    _late_files(st, mon, summary)
     states = {k: SubjectState.from_dict(v) for k, v in mon.get("states", {}).items()}
     s = states.setdefault("monitoring:data", SubjectState("monitoring:data", "monitoring"))
     if limit <= 0 or data_end is None:
+        mon["states"] = {k: v.to_dict() for k, v in states.items()}
+        w.write_json("monitor", mon)
         return
     silent = now - data_end > limit
     ch = None
@@ -468,7 +535,7 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
         )
 
 
-def _monitor_strain(st: JobSettings, now: int) -> dict[str, Any]:
+def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, Any]:
     """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
 
@@ -484,6 +551,7 @@ def _monitor_strain(st: JobSettings, now: int) -> dict[str, Any]:
             rule=(st.persistence_k, st.persistence_n, st.clear_m, st.clear_n),
             now_ns=now,
             station_name=st.station,
+            reader=reader,
         )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)

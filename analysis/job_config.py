@@ -181,8 +181,6 @@ def resolve_settings(
     ConfigError
         Unreadable config, or raw files without acceleration channels.
     """
-    from bshm.store import open_raw
-
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise ConfigError(f"{data_dir}: no such folder (DATA_DIR must hold the raw HDF5 files)")
@@ -197,13 +195,26 @@ def resolve_settings(
         from bshm import load_station
 
         station = load_station(station)
+    from bshm.analysis.job_files import listing, open_files
+
     from bshm.errors import StoreError
 
-    try:
-        reader = open_raw(data_dir)
-    except StoreError as exc:
-        raise ConfigError(f"{data_dir}: cannot read raw files: {exc}") from exc
-    with reader:
+    files = None
+    if station is not None:
+        # the sources and channels are in every file of a configured station: the
+        # newest files are enough (opening a year of hourly files is not)
+        newest = [p for p, _ in listing(data_dir)[-2:]]
+        if newest:
+            with open_files(data_dir, newest) as r:
+                if all(src.name in r.sources for src in station.sources):
+                    files = newest
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        try:
+            reader = stack.enter_context(open_files(data_dir, files))
+        except StoreError as exc:
+            raise ConfigError(f"{data_dir}: cannot read raw files: {exc}") from exc
         if station is not None:
             d = _from_station(station, data_dir, reader, notes)
         else:

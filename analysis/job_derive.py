@@ -493,7 +493,7 @@ def _judge(w, st, job: dict[str, Any], mv: ModelVersion, new: dict[str, Any], ou
     sel = slice(n_h, None)
     ixn = _slice(ix, sel)
     ch_new, in_new, why_new = chosen[sel], inside[sel], why[n_h:]
-    grades = grade_windows(ixn, ref.ids, freq_levels=st.frequency_shift_pct)
+    grades = grade_windows(ixn, ref.ids, freq_levels=st.frequency_shift_pct, outside=~in_new)
     level = _feed_states(w, st, job, new, proc, ixn, grades, ch_new, in_new, why_new, env_new,
                          mv, ref, out)
     b0, b1 = job["baseline"]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from bshm.analysis.alarm_state import Rule, SubjectState
+from bshm.analysis.job_files import runs_from
 from bshm.analysis.thresholds import (
     StrainBaseline,
     _fit_baselines,
@@ -93,6 +94,7 @@ def monitor_raw(
     rule: tuple[int, int, int, int] = (3, 5, 10, 12),
     now_ns: int | None = None,
     station_name: str | None = None,
+    reader: Any = None,
 ) -> MonitorSummary:
     """Strain, fatigue, threshold, health and sensor monitoring of the new raw windows.
 
@@ -129,6 +131,9 @@ def monitor_raw(
         Time of the run (for the stored alarm-state summary).
     station_name : str, optional
         Overrides the station name (else the config's, else the raw files').
+    reader : bshm.store.RawReader, optional
+        An open reader over (at least) the files holding the new windows;
+        default: one over the whole folder.
 
     Returns
     -------
@@ -147,7 +152,9 @@ def monitor_raw(
     wns = int(window_s * 1e9)
     sensor_rule = Rule(*rule)
     thr_rule = Rule(1, 1, rule[2], rule[3])
-    with open_raw(data_dir) as reader:
+    from contextlib import nullcontext
+
+    with open_raw(data_dir) if reader is None else nullcontext(reader) as reader:
         name = station_name or getattr(station, "name", None) or reader.station
         rpath = results_path(data_dir, name)
         models: dict = {}
@@ -172,8 +179,7 @@ def monitor_raw(
                    strain_state, summary, now_ns)
         for src, info in reader.sources.items():
             done = run.done.get(src)
-            wins = _windows(reader.records(src), wns)
-            new = [(a, b) for a, b in wins if done is None or a >= done]
+            new = _windows(runs_from(reader.records(src), done), wns)
             for a, b in new:
                 rec = reader.read(src, a, b)
                 if rec.data.shape[0] < 3:

@@ -521,5 +521,6 @@ def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list
             for p in files:
                 (Path(tmp) / p.name).symlink_to(p.resolve())
             src = tmp
-        with open_raw(src) as reader:
+        # no summary cache for the temporary folder: it would be keyed by its random name
+        with open_raw(src, use_cache=src == cfg.data_dir) as reader:
             return [process_window(reader, cfg, s, e) for s, e in windows]
