@@ -204,7 +204,7 @@ def summarize_states(states: dict[str, SubjectState], now_ns: int | None = None)
     from bshm.alarms import ALARM_KINDS, LEVEL_NAMES
     from bshm.timeutil import to_iso
 
-    subjects = {}
+    subjects: dict[str, dict[str, Any]] = {}
     kinds: dict[str, dict[str, Any]] = {
         k: {"level": 0, "active": False, "subjects": []} for k in ALARM_KINDS
     }

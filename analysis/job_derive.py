@@ -521,6 +521,7 @@ def _judge(w, st, job: dict[str, Any], mv: ModelVersion, new: dict[str, Any], ou
             {"time_ns": t_new, "freq_shift_pct": ixn.freq_shift_pct, "t2": ixn.t2,
              "t2_limits": ixn.t2_limits, "n_present": ixn.n_present, "mac_drop": ixn.mac_drop,
              "comac": ixn.comac, "level": level, "t2_avg": ixn.t2_avg,
+             "t2_avg_limits": ixn.t2_avg_limits,
              "shift_avg_pct": ixn.shift_avg_pct, "window_level": grades.w,
              "clear_level": grades.c, "assessable": grades.assessable & (ch_new >= 0),
              "inside": in_new, "model_version": np.full(t_new.size, mv.version, np.int16),
@@ -591,6 +592,7 @@ def _indices(t, freq, mac, shape, env, rms, ref, mv: ModelVersion, st):
         base.comac,
         np.full(n, np.nan),
         np.full((n, k), np.nan),
+        np.full((n, 3), np.nan),
     )
     inside = np.zeros(n, bool)
     pred = np.full((n, k), np.nan)
@@ -605,6 +607,7 @@ def _indices(t, freq, mac, shape, env, rms, ref, mv: ModelVersion, st):
         out.t2_limits[rows] = ix.t2_limits[rows]
         out.n_present[rows] = ix.n_present[rows]
         out.t2_avg[rows] = ix.t2_avg[rows]
+        out.t2_avg_limits[rows] = ix.t2_avg_limits[rows]
         out.shift_avg_pct[rows] = ix.shift_avg_pct[rows]
         ins, wh = inside_conditions(mv.chain[ci].conditions, env, rms)
         inside[rows] = ins[rows]
@@ -625,6 +628,7 @@ def _slice(ix: DamageIndices, sel) -> DamageIndices:
         ix.comac[sel],
         None if ix.t2_avg is None else ix.t2_avg[sel],
         None if ix.shift_avg_pct is None else ix.shift_avg_pct[sel],
+        None if ix.t2_avg_limits is None else ix.t2_avg_limits[sel],
     )
 
 

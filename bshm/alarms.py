@@ -1,13 +1,21 @@
-"""Graded alarms and the JSON-lines alarm feed.
+"""Graded alarms, alarm states and the JSON-lines alarm feed (an outbox).
 
-An alarm object (DESIGN.md) is::
+An alarm object (DESIGN.md, plus ``id``, ``kind``, ``subject``, ``event``
+and ``fields``) is::
 
-    {"time_ns": 1767225600000000000, "time": "2026-01-01T00:00:00.000000Z",
-     "level": 2, "index": "frequency_shift", "value": 2.4, "threshold": 2.0,
-     "mode": "M3", "message": "...", "channel": null, "station": "sim-bridge"}
+    {"id": "3f0c9b2d1e8a7c6b5a49", "kind": "structural",
+     "time_ns": 1767225600000000000, "time": "2026-01-01T00:00:00.000000Z",
+     "level": 2, "level_name": "warning", "index": "t2_avg", "value": 25.6,
+     "threshold": 23.6, "mode": null, "message": "...", "channel": null,
+     "station": "sim-bridge", "subject": "structural", "event": "raised",
+     "fields": {...}}
 
-``level`` is 0 (normal) to 3 (most severe). The feed file holds one such
-object per line, appended and fsync'd, so a city platform can tail it.
+``level`` is 0 (normal) to 3 (most severe). The job stores one alarm per
+*state change* of a subject (``raised``, ``escalated``, ``de-escalated``,
+``cleared``), first in the results file, then delivers it to the feed with
+:func:`deliver` (the only feed writer): the feed file holds one such object
+per line, appended and fsync'd, so a city platform can tail it and
+de-duplicate by ``id``.
 """
 
 from __future__ import annotations

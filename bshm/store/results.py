@@ -802,9 +802,9 @@ def _alarm_objects(f, first: int = 0, *, sort: bool = True) -> list[dict[str, An
     def col(name: str, i: int, default: Any = "") -> Any:
         return c[name][i] if name in c else default
 
-    idx = range(first, n)
+    idx = list(range(first, n))
     if sort:
-        idx = sorted(idx, key=lambda i: (int(c["time_ns"][i]), i))
+        idx.sort(key=lambda i: (int(c["time_ns"][i]), i))
     out = []
     for i in idx:
         kind = str(col("kind", i, "")) or "structural"

@@ -91,14 +91,10 @@ def time_column(g) -> str | None:
 
 def sealed_range(entries: list[dict[str, Any]], table: str) -> tuple[int, int] | None:
     """(min, max) of the time column of ``table`` over the listed segments."""
-    lo = hi = None
-    for e in entries:
-        r = e.get("t", {}).get(table)
-        if r is None:
-            continue
-        lo = r[0] if lo is None else min(lo, r[0])
-        hi = r[1] if hi is None else max(hi, r[1])
-    return None if lo is None else (int(lo), int(hi))
+    ranges = [e["t"][table] for e in entries if table in e.get("t", {})]
+    if not ranges:
+        return None
+    return (min(int(r[0]) for r in ranges), max(int(r[1]) for r in ranges))
 
 
 def read_segment_columns(

@@ -133,6 +133,7 @@ def test_a_period_with_an_active_alarm_is_not_learnt(cron, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 def test_a_simulated_year_starting_in_winter(tmp_path):
     """The full year: the simulator's seasonal temperature, a record every 6 h, runs every
     week, automatic baseline extension; a 10 % loss on 15 October is flagged within 72 h
