@@ -65,6 +65,8 @@ def files_from(
     # files sharing the first file's start (e.g. "-1" twins) come along
     while first > 0 and starts[first - 1] == starts[first]:
         first -= 1
+    if first == 0:
+        return None, 0  # every file: the folder reader, with its summary cache
     return [p for p, _ in files[first:]], first
 
 
