@@ -85,6 +85,12 @@ def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
             raise StoreError(f"{group.name}/{name}: {arr.shape[0]} rows, expected {n_new}")
     if not n_new:
         return
+    have = {k for k, v in group.items() if hasattr(v, "dtype")}
+    if have and have != set(columns) and group.attrs.get("bshm_rows", 0):
+        raise StoreError(
+            f"{group.name}: rows with columns {sorted(columns)} do not fit the stored "
+            f"{sorted(have)} (written by another bshm version? rerun with --reprocess)"
+        )
     for name, values in columns.items():
         arr = np.asarray(values)
         if arr.dtype.kind in "UO":
