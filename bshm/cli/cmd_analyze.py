@@ -57,7 +57,8 @@ def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI cont
     parser.add_argument(
         "--baseline",
         metavar="FROM..TO",
-        help="training period of the models, ISO 8601 (default: config, else the first 14 days)",
+        help="training period of the models, ISO 8601 (default: config, else the first 14 "
+        "days of the main recording period)",
     )
     exe = parser.add_mutually_exclusive_group()
     exe.add_argument(
@@ -72,8 +73,9 @@ def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI cont
         "--fail-on-alarm",
         type=_level,
         metavar="LEVEL",
-        help=f"exit with code {EXIT_ALARM} when this run raises an alarm of "
-        "LEVEL (1-3 or advisory/warning/critical) or above",
+        help=f"exit with code {EXIT_ALARM} when this run delivers an alarm of "
+        "LEVEL (1-3 or advisory/warning/critical) or above (a state change; also "
+        "alarms a killed earlier run stored but did not deliver)",
     )
     parser.add_argument(
         "--extend-baseline",
