@@ -494,49 +494,81 @@ def _judge(w, st, job: dict[str, Any], mv: ModelVersion, new: dict[str, Any], ou
     ixn = _slice(ix, sel)
     ch_new, in_new, why_new = chosen[sel], inside[sel], why[n_h:]
     grades = grade_windows(ixn, ref.ids, freq_levels=st.frequency_shift_pct, outside=~in_new)
-    level = _feed_states(w, st, job, new, proc, ixn, grades, ch_new, in_new, why_new, env_new,
-                         mv, ref, out)
-    b0, b1 = job["baseline"]
+    level = _feed_states(
+        w, st, job, new, proc, ixn, grades, ch_new, in_new, why_new, env_new, mv, ref, out
+    )
     base = in_periods(t_new, job["periods"])
     names = mv.names
     if t_new.size:
         w.append_rows(
             "tracks",
-            {"time_ns": t_new, "frequency": tr.frequency, "damping": tr.damping,
-             "mac": tr.mac, "shape": tr.shape},
-            {"mode_ids": json.dumps(list(ref.ids)),
-             "channels": json.dumps(list(st.window.channels))},
+            {
+                "time_ns": t_new,
+                "frequency": tr.frequency,
+                "damping": tr.damping,
+                "mac": tr.mac,
+                "shape": tr.shape,
+            },
+            {
+                "mode_ids": json.dumps(list(ref.ids)),
+                "channels": json.dumps(list(st.window.channels)),
+            },
         )
         w.append_rows(
             "features",
-            {"time_ns": t_new, "predicted": pred[sel], "residual": ixn.freq_shift_pct,
-             "extrapolated": ~in_new, "baseline": base,
-             "compensation": ch_new.astype(np.int8),
-             "model_version": np.full(t_new.size, mv.version, np.int16)},
-            {"model": mv.chain[0].compensation.kind, "unit": "%",
-             "compensation_names": json.dumps(names)},
+            {
+                "time_ns": t_new,
+                "predicted": pred[sel],
+                "residual": ixn.freq_shift_pct,
+                "extrapolated": ~in_new,
+                "baseline": base,
+                "compensation": ch_new.astype(np.int8),
+                "model_version": np.full(t_new.size, mv.version, np.int16),
+            },
+            {
+                "model": mv.chain[0].compensation.kind,
+                "unit": "%",
+                "compensation_names": json.dumps(names),
+            },
         )
         w.append_rows(
             "indices",
-            {"time_ns": t_new, "freq_shift_pct": ixn.freq_shift_pct, "t2": ixn.t2,
-             "t2_limits": ixn.t2_limits, "n_present": ixn.n_present, "mac_drop": ixn.mac_drop,
-             "comac": ixn.comac, "level": level, "t2_avg": ixn.t2_avg,
-             "t2_avg_limits": ixn.t2_avg_limits,
-             "shift_avg_pct": ixn.shift_avg_pct, "window_level": grades.w,
-             "clear_level": grades.c, "assessable": grades.assessable & (ch_new >= 0),
-             "inside": in_new, "model_version": np.full(t_new.size, mv.version, np.int16),
-             "compensation": ch_new.astype(np.int8)},
-            {"novelty_alpha": json.dumps(list(st.novelty_alpha)),
-             "false_alarm_rate": json.dumps([persistence_rate(a, st.persistence_k,
-                                                              st.persistence_n)
-                                             for a in st.novelty_alpha]),
-             "frequency_shift_pct": json.dumps(list(st.frequency_shift_pct)),
-             "compensation_names": json.dumps(names)},
+            {
+                "time_ns": t_new,
+                "freq_shift_pct": ixn.freq_shift_pct,
+                "t2": ixn.t2,
+                "t2_limits": ixn.t2_limits,
+                "n_present": ixn.n_present,
+                "mac_drop": ixn.mac_drop,
+                "comac": ixn.comac,
+                "level": level,
+                "t2_avg": ixn.t2_avg,
+                "t2_avg_limits": ixn.t2_avg_limits,
+                "shift_avg_pct": ixn.shift_avg_pct,
+                "window_level": grades.w,
+                "clear_level": grades.c,
+                "assessable": grades.assessable & (ch_new >= 0),
+                "inside": in_new,
+                "model_version": np.full(t_new.size, mv.version, np.int16),
+                "compensation": ch_new.astype(np.int8),
+            },
+            {
+                "novelty_alpha": json.dumps(list(st.novelty_alpha)),
+                "false_alarm_rate": json.dumps(
+                    [
+                        persistence_rate(a, st.persistence_k, st.persistence_n)
+                        for a in st.novelty_alpha
+                    ]
+                ),
+                "frequency_shift_pct": json.dumps(list(st.frequency_shift_pct)),
+                "compensation_names": json.dumps(names),
+            },
         )
         found = np.isfinite(tr.frequency)
         job["counts"] = (np.asarray(job.get("counts", [0] * k)) + found.sum(axis=0)).tolist()
-        job["sums"] = (np.asarray(job.get("sums", [0.0] * k))
-                       + np.where(found, tr.frequency, 0).sum(axis=0)).tolist()
+        job["sums"] = (
+            np.asarray(job.get("sums", [0.0] * k)) + np.where(found, tr.frequency, 0).sum(axis=0)
+        ).tolist()
         job["n_judged"] = int(job.get("n_judged", 0)) + int(t_new.size)
         rows = h + _hist_rows(t_new, tr.frequency, tr.mac, tr.shape, env_names, env_new, rms_new)
         lag = int(max(st.lags_h, default=0.0) * HOUR_NS)
@@ -575,8 +607,9 @@ def _indices(t, freq, mac, shape, env, rms, ref, mv: ModelVersion, st):
             model_error=model.extrapolation_error(freq, env_t, cm.novelty.average),
         )
         per.append(ix)
-        usable[ci] = np.isfinite(res).any(axis=1) if model.kind == "mlr" else np.isfinite(
-            freq).any(axis=1)
+        usable[ci] = (
+            np.isfinite(res).any(axis=1) if model.kind == "mlr" else np.isfinite(freq).any(axis=1)
+        )
     chosen = np.full(n, -1)
     for ci in range(len(mv.chain) - 1, -1, -1):
         chosen[usable[ci]] = ci
@@ -721,8 +754,19 @@ def _structural_alarm(ch, ixn, i, grades, ref, st, outside: bool):
     fields = window_fields(ixn, i, list(ref.ids), grades)
     fields["from_level"] = ch.old
     return Alarm(
-        ch.time_ns, ch.new, name or "structural", value, thr, mid, msg, None, st.station,
-        kind="structural", subject="structural", event=ch.event, fields=fields,
+        ch.time_ns,
+        ch.new,
+        name or "structural",
+        value,
+        thr,
+        mid,
+        msg,
+        None,
+        st.station,
+        kind="structural",
+        subject="structural",
+        event=ch.event,
+        fields=fields,
     )
 
 
@@ -751,8 +795,18 @@ def _conditions_alarm(ch, st, mv, env_new, i, why, chosen, new, proc):
         msg = f"Back inside the trained conditions (model version {mv.version})."
     val = float(env_new[why[0]][i]) if why and why[0] in env_new else float("nan")
     return Alarm(
-        ch.time_ns, ch.new, "conditions", val, float("nan"), None, msg, None, st.station,
-        kind="monitoring", subject="monitoring:conditions", event=ch.event,
+        ch.time_ns,
+        ch.new,
+        "conditions",
+        val,
+        float("nan"),
+        None,
+        msg,
+        None,
+        st.station,
+        kind="monitoring",
+        subject="monitoring:conditions",
+        event=ch.event,
         fields={"outside": list(why), "model_version": mv.version},
     )
 
@@ -772,6 +826,16 @@ def _assessment_alarm(ch, st, t, last, reason: str = ""):
     else:
         msg = "Monitoring resumed: an assessable window again."
     return Alarm(
-        ch.time_ns, ch.new, "assessment", float("nan"), hours, None, msg, None, st.station,
-        kind="monitoring", subject="monitoring:assessment", event=ch.event,
+        ch.time_ns,
+        ch.new,
+        "assessment",
+        float("nan"),
+        hours,
+        None,
+        msg,
+        None,
+        st.station,
+        kind="monitoring",
+        subject="monitoring:assessment",
+        event=ch.event,
     )

@@ -201,9 +201,7 @@ def train_chain(
             errors.append(f"{label}: fewer than 6 baseline windows with a valid {name}")
             continue
         try:
-            comp = fit_compensation(
-                t, freq, env, base, temperatures=use, lags_h=st.lags_h
-            )
+            comp = fit_compensation(t, freq, env, base, temperatures=use, lags_h=st.lags_h)
             if name is not None and comp.model.kind != "mlr":
                 continue
             nov = fit_novelty(

@@ -175,8 +175,20 @@ def monitor_raw(
                 with ResultsWriter(rpath, name) as w:
                     w.write_model("strain_baseline", {k: b.to_dict() for k, b in baselines.items()})
         summary.baseline = {k: b.to_dict() for k, b in baselines.items()}
-        run = _Run(rpath, name, station, th, ranges, baselines, tch, sensor_rule, thr_rule,
-                   strain_state, summary, now_ns)
+        run = _Run(
+            rpath,
+            name,
+            station,
+            th,
+            ranges,
+            baselines,
+            tch,
+            sensor_rule,
+            thr_rule,
+            strain_state,
+            summary,
+            now_ns,
+        )
         for src, info in reader.sources.items():
             done = run.done.get(src)
             new = _windows(runs_from(reader.records(src), done), wns)
@@ -208,8 +220,21 @@ def monitor_raw(
 class _Run:
     """The state of one :func:`monitor_raw` run between two flushes."""
 
-    def __init__(self, rpath, name, station, th, ranges, baselines, tch, sensor_rule, thr_rule,
-                 strain_state, summary, now_ns) -> None:
+    def __init__(
+        self,
+        rpath,
+        name,
+        station,
+        th,
+        ranges,
+        baselines,
+        tch,
+        sensor_rule,
+        thr_rule,
+        strain_state,
+        summary,
+        now_ns,
+    ) -> None:
         from bshm.analysis.fatigue import load_fatigue_state
 
         from bshm.store.results import ResultsReader
@@ -246,8 +271,12 @@ class _Run:
         if any(c.quantity == "strain" for c in rec.channels):
             keep = [j for j, c in enumerate(rec.channels) if c.name not in failed]
             out, self.fatigue = process_strain_window(
-                x[:, keep], [rec.channels[j] for j in keep], start_ns=a, end_ns=b,
-                settings=self.fset, state=self.fatigue,
+                x[:, keep],
+                [rec.channels[j] for j in keep],
+                start_ns=a,
+                end_ns=b,
+                settings=self.fset,
+                state=self.fatigue,
             )
             self.batch["fatigue"] += out
         th = {k: v for k, v in self.th.items() if k not in failed}
@@ -255,8 +284,15 @@ class _Run:
             temp = _mean_temperature(reader, self.tch, a, b) if self.baselines else None
             if temp is not None and self.tch is not None and self.tch[1] in failed:
                 temp = None
-            res = evaluate_window(x, rec.times_ns, rec.channels, th, station=self.name,
-                                  temperature=temp, baselines=self.baselines)
+            res = evaluate_window(
+                x,
+                rec.times_ns,
+                rec.channels,
+                th,
+                station=self.name,
+                temperature=temp,
+                baselines=self.baselines,
+            )
             levels = {(r.channel, r.kind): r for r in res.results}
             for (ch, _), r in levels.items():
                 self._threshold(r, a, {c.name: c for c in rec.channels}[ch])
@@ -289,9 +325,21 @@ class _Run:
                 f"Sensor {h.channel} back to normal: sound in {r.clear_m} of the last "
                 f"{r.clear_n} windows."
             )
-        a = Alarm(t, ch.new, check, value, float("nan"), None, msg, h.channel, self.name,
-                  kind="sensor", subject=subj, event=ch.event,
-                  fields={"checks": {k: v[0] for k, v in h.checks.items()}})
+        a = Alarm(
+            t,
+            ch.new,
+            check,
+            value,
+            float("nan"),
+            None,
+            msg,
+            h.channel,
+            self.name,
+            kind="sensor",
+            subject=subj,
+            event=ch.event,
+            fields={"checks": {k: v[0] for k, v in h.checks.items()}},
+        )
         s.last = {"alarm_id": a.id, "index": a.index, "message": a.message}
         self.batch["alarms"].append(a)
 
@@ -308,16 +356,30 @@ class _Run:
         if ch.new:
             a = to_alarm(r, unit=getattr(meta, "unit", ""), station=self.name)
             if ch.event == "de-escalated":
-                a = replace(a, message=f"{r.channel}: {r.kind} back below the "
-                            f"{_WORDS[ch.old]} limit; still at level {ch.new}. " + a.message)
+                a = replace(
+                    a,
+                    message=f"{r.channel}: {r.kind} back below the "
+                    f"{_WORDS[ch.old]} limit; still at level {ch.new}. " + a.message,
+                )
             a = replace(a, level=ch.new, kind="threshold", subject=subj, event=ch.event)
         else:
             from bshm.alarms import Alarm
 
-            a = Alarm(r.time_ns, 0, r.kind, r.value, r.threshold, None,
-                      f"{r.channel}: {r.kind} below its limits in {self.thr_rule.clear_m} of the "
-                      f"last {self.thr_rule.clear_n} windows: back to normal.",
-                      r.channel, self.name, kind="threshold", subject=subj, event=ch.event)
+            a = Alarm(
+                r.time_ns,
+                0,
+                r.kind,
+                r.value,
+                r.threshold,
+                None,
+                f"{r.channel}: {r.kind} below its limits in {self.thr_rule.clear_m} of the "
+                f"last {self.thr_rule.clear_n} windows: back to normal.",
+                r.channel,
+                self.name,
+                kind="threshold",
+                subject=subj,
+                event=ch.event,
+            )
         s.last = {"alarm_id": a.id, "index": a.index, "message": a.message}
         self.batch["alarms"].append(a)
 

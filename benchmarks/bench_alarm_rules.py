@@ -80,11 +80,15 @@ def main() -> None:
             for lv in (1, 2, 3):
                 p_w[lv] += np.sum(g.w[n_base:] >= lv)
                 raised[lv] += sum(1 for _, old, new in ev if new >= lv > old)
-        print(f"undamaged, window-to-window correlation {rho}: {args.series} series x "
-              f"{n - n_base} judged windows ({judged} in all)")
+        print(
+            f"undamaged, window-to-window correlation {rho}: {args.series} series x "
+            f"{n - n_base} judged windows ({judged} in all)"
+        )
         for lv in (1, 2, 3):
-            print(f"  level >= {lv}: P(window exceeds) = {p_w[lv] / judged:.4f}; state raised "
-                  f"{raised[lv]} times = {raised[lv] / judged:.2e} per window")
+            print(
+                f"  level >= {lv}: P(window exceeds) = {p_w[lv] / judged:.4f}; state raised "
+                f"{raised[lv]} times = {raised[lv] / judged:.2e} per window"
+            )
     print("persisting change of M1 (sigma of M1 = 0.10 %, correlation 0.3), from window 600:")
     for shift in (0.15, 0.3, 0.5):
         delays, clears, after = [], 0, 0
@@ -95,10 +99,12 @@ def main() -> None:
                 delays.append(up[0] - 600)
                 clears += sum(1 for i, old, new in ev if i > up[0] and new == 0)
                 after += n - up[0]
-        print(f"  shift {shift:.2f} %: detected in {len(delays)}/{args.series} series, median "
-              f"delay {np.median(delays) if delays else float('nan'):.0f} windows; cleared "
-              f"{clears} times in {after} windows after detection "
-              f"({clears / max(after, 1):.2e} per window)")
+        print(
+            f"  shift {shift:.2f} %: detected in {len(delays)}/{args.series} series, median "
+            f"delay {np.median(delays) if delays else float('nan'):.0f} windows; cleared "
+            f"{clears} times in {after} windows after detection "
+            f"({clears / max(after, 1):.2e} per window)"
+        )
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -206,10 +206,17 @@ def staged_result(gen: FastBridge, rec: dict, k: int, rng):
     shapes = gen.shapes + 0.02 * rng.standard_normal(gen.shapes.shape)
     m = f.size
     return WindowResult(
-        t0, t0 + int(REC_S * 1e9), "processed", "", float(np.median(rec["acc"].std(axis=0))),
+        t0,
+        t0 + int(REC_S * 1e9),
+        "processed",
+        "",
+        float(np.median(rec["acc"].std(axis=0))),
         {"T1": float(rec["env"][:, 0].mean()), "T2": float(rec["env"][:, 1].mean())},
-        f, gen.zeta * (1 + 0.1 * rng.standard_normal(m)), shapes.astype(np.complex128),
-        np.full(m, 0.95), np.full(m, 12, np.int32),
+        f,
+        gen.zeta * (1 + 0.1 * rng.standard_normal(m)),
+        shapes.astype(np.complex128),
+        np.full(m, 0.95),
+        np.full(m, 12, np.int32),
     )
 
 
@@ -274,9 +281,16 @@ def measure(folder: Path, first_new: int, repeat: int) -> dict[str, list[float]]
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run(
-            [str(Path(sys.executable).with_name("bshm")), "analyze", str(folder), "--json",
-             "--no-progress"],
-            capture_output=True, text=True, check=False,
+            [
+                str(Path(sys.executable).with_name("bshm")),
+                "analyze",
+                str(folder),
+                "--json",
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         out["cli"].append(time.perf_counter() - t)
         ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -301,29 +315,39 @@ def main() -> None:
         if args.rebuild or not (base / "built.json").exists():
             shutil.rmtree(base, ignore_errors=True)
             info = build(base, days, keep)
-            print(f"{days} days: wrote {info['windows']} windows in {info['write_s']:.0f} s, "
-                  f"first analysis {info['analyse_s']:.0f} s", flush=True)
+            print(
+                f"{days} days: wrote {info['windows']} windows in {info['write_s']:.0f} s, "
+                f"first analysis {info['analyse_s']:.0f} s",
+                flush=True,
+            )
         work = Path(args.cache) / f"work-{days}d"
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(base, work, symlinks=True)
         first = json.loads((base / "built.json").read_text())["windows"]
         m = measure(work, first, args.repeat)
         rows.append((days, first, m))
-        print(f"{days} days: one new window {statistics.median(m['one']):.2f} s (runs "
-              f"{', '.join(f'{x:.2f}' for x in m['one'])}), nothing new "
-              f"{statistics.median(m['noop']):.2f} s, as a process "
-              f"{statistics.median(m['cli']):.2f} s; files opened {m['opened']}, "
-              f"judged {m['judged']}", flush=True)
+        print(
+            f"{days} days: one new window {statistics.median(m['one']):.2f} s (runs "
+            f"{', '.join(f'{x:.2f}' for x in m['one'])}), nothing new "
+            f"{statistics.median(m['noop']):.2f} s, as a process "
+            f"{statistics.median(m['cli']):.2f} s; files opened {m['opened']}, "
+            f"judged {m['judged']}",
+            flush=True,
+        )
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"\nload average at the end: {' '.join(load)} (2 cores)")
-    print(f"{'store':>8} {'windows':>8} {'one new: wall / CPU (s)':>24} "
-          f"{'nothing new: wall / CPU':>24} {'bshm analyze: wall / CPU':>25}")
+    print(
+        f"{'store':>8} {'windows':>8} {'one new: wall / CPU (s)':>24} "
+        f"{'nothing new: wall / CPU':>24} {'bshm analyze: wall / CPU':>25}"
+    )
     med = statistics.median
     for days, n, m in rows:
-        print(f"{days:>6} d {n:>8} {med(m['one']):>14.2f} / {med(m['one_cpu']):<6.2f} "
-              f"{med(m['noop']):>14.2f} / {med(m['noop_cpu']):<6.2f} "
-              f"{med(m['cli']):>15.2f} / {med(m['cli_cpu']):<6.2f}")
+        print(
+            f"{days:>6} d {n:>8} {med(m['one']):>14.2f} / {med(m['one_cpu']):<6.2f} "
+            f"{med(m['noop']):>14.2f} / {med(m['noop_cpu']):<6.2f} "
+            f"{med(m['cli']):>15.2f} / {med(m['cli_cpu']):<6.2f}"
+        )
     if len(rows) == 2:
         for key in ("one", "one_cpu", "cli_cpu"):
             a, b = (med(r[2][key]) for r in rows)

@@ -98,8 +98,12 @@ def sealed_range(entries: list[dict[str, Any]], table: str) -> tuple[int, int] |
 
 
 def read_segment_columns(
-    head_path: Path, entries: list[dict[str, Any]], table: str, *,
-    start_ns: int | None = None, end_ns: int | None = None,
+    head_path: Path,
+    entries: list[dict[str, Any]],
+    table: str,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
     columns: tuple[str, ...] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Columns of ``table`` in each listed segment overlapping [start_ns, end_ns].

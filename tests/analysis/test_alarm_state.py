@@ -132,8 +132,9 @@ def test_a_persisting_change_never_clears(tmp_path):
     for n in (30, 36, 42, 48, 54, 60):
         part = copy_raw(d, tmp_path / "site", n_files=n)
         s = run_analysis(part, progress=False, now_ns=end_ns(n, EVERY_H))
-        events += [(a["time_ns"], a["event"], a["level"]) for a in s.alarms
-                   if a["kind"] == "structural"]
+        events += [
+            (a["time_ns"], a["event"], a["level"]) for a in s.alarms if a["kind"] == "structural"
+        ]
     t_dmg = START_NS + int(24 * EVERY_H * HOUR_NS)
     assert events and events[0][1] == "raised"
     assert events[0][0] >= t_dmg  # nothing before the damage

@@ -33,8 +33,9 @@ def _one_record(folder: Path, t0: int, seed: int = 99) -> None:
     )
     env = (ChannelMeta("T1", "temperature", "degC"), ChannelMeta("T2", "temperature", "degC"))
     specs = [SourceSpec("acc", "simulated", 50.0, acc), SourceSpec("env", "simulated", 1.0, env)]
-    rec = model.simulate(120.0, 50.0, temperature_c=3.0, traffic=False,
-                         rng=np.random.default_rng(seed))
+    rec = model.simulate(
+        120.0, 50.0, temperature_c=3.0, traffic=False, rng=np.random.default_rng(seed)
+    )
     with RawWriter(folder, STATION, specs, rollover_s=7200.0) as w:
         w.write("acc", rec.acc, t0_ns=t0)
         w.write("env", np.full((120, 2), 3.0), t0_ns=t0)
@@ -62,8 +63,12 @@ def test_files_dated_1970_and_2099_do_not_stop_the_analysis(tmp_path):
     write_station(d)
     _one_record(d, 86_400 * 10**9)  # 1970-01-02: a logger that lost its clock
     _one_record(d, 4_084_646_400 * 10**9)  # 2099-06-09
-    r = subprocess.run([BSHM, "analyze", str(d), "--json", "--no-progress"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [BSHM, "analyze", str(d), "--json", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["baseline"]["start_ns"] == START_NS

@@ -40,7 +40,10 @@ def history(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("inc-hist")
     dmg = Damage(
-        x_m=35.0, length_m=4.0, severity=0.45, time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS)
+        x_m=35.0,
+        length_m=4.0,
+        severity=0.45,
+        time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS),
     )
     write_history(out, N_REC, every_h=EVERY_H, damage=dmg, strain=True, seed=21)
     write_station(out, strain=True)

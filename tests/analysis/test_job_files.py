@@ -17,12 +17,19 @@ def test_name_start_times(tmp_path):
     assert name_start_ns(Path("north_20260101T010000Z-1.h5.part")) == T0 + H
     assert name_start_ns(Path("my_station_20260101T000000Z.h5")) == T0
     assert name_start_ns(Path("export.h5")) is None
-    for name in ("s_20260101T020000Z.h5", "s_20260101T000000Z.h5", "s_20260101T010000Z.h5",
-                 "s_20260101T010000Z-1.h5", "notes.txt"):
+    for name in (
+        "s_20260101T020000Z.h5",
+        "s_20260101T000000Z.h5",
+        "s_20260101T010000Z.h5",
+        "s_20260101T010000Z-1.h5",
+        "notes.txt",
+    ):
         (tmp_path / name).write_bytes(b"")
     got = [(p.name, t) for p, t in listing(tmp_path)]
     assert [n for n, _ in got] == [
-        "s_20260101T000000Z.h5", "s_20260101T010000Z-1.h5", "s_20260101T010000Z.h5",
+        "s_20260101T000000Z.h5",
+        "s_20260101T010000Z-1.h5",
+        "s_20260101T010000Z.h5",
         "s_20260101T020000Z.h5",
     ]
 

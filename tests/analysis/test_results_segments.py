@@ -33,11 +33,19 @@ def _windows(k0: int, n: int, rng) -> list:
         m = 3
         out.append(
             SimpleNamespace(
-                start_ns=T0 + k * H, end_ns=T0 + k * H + 600 * 10**9, status="processed",
-                reason="", rms=0.01, env={"T1": float(k)},
-                frequencies=np.sort(rng.uniform(1, 10, m)), damping=np.full(m, 0.01),
-                shapes=rng.standard_normal((3, m)) + 0j, mpc=np.ones(m),
-                stability=np.full(m, 5, np.int32), excluded=(), detail="",
+                start_ns=T0 + k * H,
+                end_ns=T0 + k * H + 600 * 10**9,
+                status="processed",
+                reason="",
+                rms=0.01,
+                env={"T1": float(k)},
+                frequencies=np.sort(rng.uniform(1, 10, m)),
+                damping=np.full(m, 0.01),
+                shapes=rng.standard_normal((3, m)) + 0j,
+                mpc=np.ones(m),
+                stability=np.full(m, 5, np.int32),
+                excluded=(),
+                detail="",
             )
         )
     return out
@@ -49,11 +57,26 @@ def _txn(p, ws, k0, n, rng, **kw):
         t = np.array([x.start_ns for x in ws[k0 : k0 + n]])
         w.append_rows("indices", {"time_ns": t, "t2": rng.random(n), "level": np.zeros(n, np.int8)})
         w.append_channel_health(
-            [{"time_ns": int(x), "channel": "A1", "check": "status", "value": 0.0,
-              "status": "ok", "message": ""} for x in t]
+            [
+                {
+                    "time_ns": int(x),
+                    "channel": "A1",
+                    "check": "status",
+                    "value": 0.0,
+                    "status": "ok",
+                    "message": "",
+                }
+                for x in t
+            ]
         )
-        w.append_fatigue("S1", window_start_ns=t, window_end_ns=t + 1, range_edges=[0.0, 1.0, 2.0],
-                         counts=np.ones((n, 2)), miner_damage=np.full(n, 1e-9))
+        w.append_fatigue(
+            "S1",
+            window_start_ns=t,
+            window_end_ns=t + 1,
+            range_edges=[0.0, 1.0, 2.0],
+            counts=np.ones((n, 2)),
+            miner_damage=np.full(n, 1e-9),
+        )
         w.write_json("job", {"last": int(t[-1])})
 
 
@@ -83,9 +106,17 @@ def test_rows_are_sealed_and_read_back_whole_and_the_head_stays_small(tmp_path, 
     # idempotent across segments: nothing sealed is appended again
     with rs.ResultsWriter(p, "st") as w:
         assert w.append_windows(ws[:20], channels=CH, env_names=["T1"]) == 0
-        assert w.append_fatigue("S1", window_start_ns=[ws[3].start_ns], window_end_ns=[1],
-                                range_edges=[0.0, 1.0, 2.0], counts=np.ones((1, 2)),
-                                miner_damage=[1.0]) == 0
+        assert (
+            w.append_fatigue(
+                "S1",
+                window_start_ns=[ws[3].start_ns],
+                window_end_ns=[1],
+                range_edges=[0.0, 1.0, 2.0],
+                counts=np.ones((1, 2)),
+                miner_damage=[1.0],
+            )
+            == 0
+        )
         with pytest.raises(StoreError, match="sealed"):
             w.write_group("indices", {"time_ns": [1]})
 

@@ -120,12 +120,16 @@ def test_a_period_with_an_active_alarm_is_not_learnt(cron, tmp_path):
     shutil.copytree(cron[0], site)
     with pytest.raises(ConfigError, match="not normal"):
         run_analysis(
-            site, progress=False, now_ns=end_ns(N_REC, EVERY_H),
+            site,
+            progress=False,
+            now_ns=end_ns(N_REC, EVERY_H),
             extend_baseline="2026-01-30..2026-02-09",
         )
     with pytest.raises(ConfigError, match="not judged yet"):
         run_analysis(
-            site, progress=False, now_ns=end_ns(N_REC, EVERY_H),
+            site,
+            progress=False,
+            now_ns=end_ns(N_REC, EVERY_H),
             extend_baseline="2026-02-05..2026-03-01",
         )
     with open_results(next((site / "results").glob("*_results.h5"))) as r:
@@ -150,8 +154,14 @@ def test_a_simulated_year_starting_in_winter(tmp_path):
         return float(tm.temperature_at(START_NS + int(k * every * HOUR_NS))[0])
 
     src = tmp_path / "year"
-    write_history(src, n_rec, every_h=every, seed=61, temp_fn=temp,
-                  damage=Damage(x_m=35.0, length_m=8.0, severity=0.10, time_ns=t_dmg))
+    write_history(
+        src,
+        n_rec,
+        every_h=every,
+        seed=61,
+        temp_fn=temp,
+        damage=Damage(x_m=35.0, length_m=8.0, severity=0.10, time_ns=t_dmg),
+    )
     write_station(src, baseline_days=21.0)
     site = tmp_path / "site"
     structural = []

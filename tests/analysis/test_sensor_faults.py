@@ -38,7 +38,10 @@ def _damage():
     from bshm.fixtures.bridge import Damage
 
     return Damage(
-        x_m=35.0, length_m=4.0, severity=0.45, time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS)
+        x_m=35.0,
+        length_m=4.0,
+        severity=0.45,
+        time_ns=START_NS + int(DAMAGE_REC * EVERY_H * HOUR_NS),
     )
 
 
@@ -66,7 +69,13 @@ def _continue(alarmed, tmp_path, fault, n_more: int = DAY):
     shutil.copytree(alarmed[0], d)
     n = N_BASE + n_more
     write_history(
-        d, n, first=N_BASE, every_h=EVERY_H, damage=_damage(), strain=True, seed=SEED,
+        d,
+        n,
+        first=N_BASE,
+        every_h=EVERY_H,
+        damage=_damage(),
+        strain=True,
+        seed=SEED,
         fault=fault,
     )
     s = run_analysis(d, progress=False, now_ns=end_ns(n, EVERY_H))
@@ -170,8 +179,9 @@ def test_no_assessable_window_for_a_day_raises_monitoring_interrupted(alarmed, t
         f"sensor:A0{i}" for i in range(1, 9)
     }
     # the accelerometers recover: monitoring resumes, the damage is still reported
-    write_history(d, N_BASE + 20, first=N_BASE + 14, every_h=EVERY_H, damage=_damage(),
-                  strain=True, seed=SEED)
+    write_history(
+        d, N_BASE + 20, first=N_BASE + 14, every_h=EVERY_H, damage=_damage(), strain=True, seed=SEED
+    )
     s = run_analysis(d, progress=False, now_ns=end_ns(N_BASE + 20, EVERY_H))
     assert ("monitoring:assessment", "cleared") in {(a["subject"], a["event"]) for a in s.alarms}
     assert s.state["subjects"]["structural"]["level"] >= level_before
@@ -188,8 +198,9 @@ def test_no_new_raw_data_raises_monitoring_interrupted(alarmed, tmp_path):
     assert s.state["kinds"]["monitoring"]["active"]
     s = run_analysis(d, progress=False, now_ns=later + HOUR_NS)
     assert s.alarms == []  # one state: not raised again
-    write_history(d, N_BASE + 16, first=N_BASE, every_h=EVERY_H, damage=_damage(), strain=True,
-                  seed=SEED)
+    write_history(
+        d, N_BASE + 16, first=N_BASE, every_h=EVERY_H, damage=_damage(), strain=True, seed=SEED
+    )
     s = run_analysis(d, progress=False, now_ns=end_ns(N_BASE + 16, EVERY_H))
     assert [(a["subject"], a["event"]) for a in s.alarms if a["subject"] == "monitoring:data"] == [
         ("monitoring:data", "cleared")
