@@ -300,7 +300,7 @@ def run_analysis(
         stored = _stored_starts(rpath)
         known = stored | {r.start_ns for r in staged}
         last = max((t for t in known if t <= now + DAY_NS), default=None)
-        files = _files_needed(st, rpath, last, monitor_strain, summary)
+        files, found = _files_needed(st, rpath, last, monitor_strain, summary)
         with open_files(st.data_dir, files) as reader:
             if st.window.source not in reader.sources:
                 raise ConfigError(
@@ -329,7 +329,7 @@ def run_analysis(
 
                     out.notes += extend(w, st, extend_baseline, now)
                 w.append_alarms(out.alarms)
-                _monitoring_data(w, st, data_end, now, summary)
+                _monitoring_data(w, st, data_end, now, summary, found)
                 _write_alarm_state(w, now)
             if monitor_strain:
                 summary.strain = _monitor_strain(st, now, reader)
@@ -354,8 +354,8 @@ def run_analysis(
 
 def _files_needed(
     st: JobSettings, rpath: Path, last: int | None, strain: bool, summary: AnalysisSummary
-) -> list[Path] | None:
-    """The raw files this run must open (None: all of them)."""
+) -> tuple[list[Path] | None, list[tuple[str, int | None]]]:
+    """The raw files this run must open (None: all of them), and the folder's listing."""
     from bshm.analysis.job_files import files_from, listing
 
     marks: list[int | None] = [last]
@@ -381,7 +381,7 @@ def _files_needed(
     files = listing(st.data_dir)
     subset, _ = files_from(files, t_from)
     summary.files = {"raw": len(files), "opened": len(files) if subset is None else len(subset)}
-    return subset
+    return subset, files
 
 
 def _identify(st, planned, pending_dir, stored, summary, workers, scheduler, progress,
@@ -435,11 +435,9 @@ def _data_end(reader: Any, now: int) -> int | None:
     return max(ends) if ends else None
 
 
-def _late_files(st: JobSettings, mon: dict[str, Any], summary: AnalysisSummary) -> None:
+def _late_files(mon: dict[str, Any], summary: AnalysisSummary, files: list) -> None:
     """Count raw files that appeared with a start before the newest file of the last run."""
-    from bshm.analysis.job_files import listing
-
-    starts = [s for _, s in listing(st.data_dir) if s is not None]
+    starts = [s for _, s in files if s is not None]
     prev_max, prev_n = mon.get("files_max_start"), mon.get("files_n")
     if prev_max is not None and prev_n is not None:
         late = sum(1 for s in starts if s <= prev_max) - int(prev_n)
@@ -456,7 +454,12 @@ def _late_files(st: JobSettings, mon: dict[str, Any], summary: AnalysisSummary) 
 
 
 def _monitoring_data(
-    w: Any, st: JobSettings, data_end: int | None, now: int, summary: AnalysisSummary
+    w: Any,
+    st: JobSettings,
+    data_end: int | None,
+    now: int,
+    summary: AnalysisSummary,
+    files: list,
 ) -> None:
     """The ``monitoring:data`` state: no new raw data for ``interrupted_after_s``."""
     from bshm.analysis.alarm_state import SubjectState
@@ -466,7 +469,7 @@ def _monitoring_data(
 
     limit = int(st.interrupted_after_s * 1e9)
     mon = w.read_json("monitor", {}) or {}
-    _late_files(st, mon, summary)
+    _late_files(mon, summary, files)
     states = {k: SubjectState.from_dict(v) for k, v in mon.get("states", {}).items()}
     s = states.setdefault("monitoring:data", SubjectState("monitoring:data", "monitoring"))
     if limit <= 0 or data_end is None:

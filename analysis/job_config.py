@@ -203,7 +203,7 @@ def resolve_settings(
     if station is not None:
         # the sources and channels are in every file of a configured station: the
         # newest files are enough (opening a year of hourly files is not)
-        newest = [p for p, _ in listing(data_dir)[-2:]]
+        newest = [Path(p) for p, _ in listing(data_dir)[-2:]]
         if newest:
             with open_files(data_dir, newest) as r:
                 if all(src.name in r.sources for src in station.sources):

@@ -25,7 +25,7 @@ def test_name_start_times(tmp_path):
         "notes.txt",
     ):
         (tmp_path / name).write_bytes(b"")
-    got = [(p.name, t) for p, t in listing(tmp_path)]
+    got = [(Path(p).name, t) for p, t in listing(tmp_path)]
     assert [n for n, _ in got] == [
         "s_20260101T000000Z.h5",
         "s_20260101T010000Z-1.h5",
