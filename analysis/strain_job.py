@@ -201,7 +201,7 @@ def monitor_raw(
                 run.window(reader, src, info, rec, a, b)
                 if summary.windows % batch_windows == 0:
                     run.flush()
-            run.flush()  # the fatigue state must be saved before the next source
+        run.flush()  # one transaction for the rest: rows, fatigue state, watermarks, states
     if feed is not None:
         from bshm.analysis.job_feed import deliver_stored
 

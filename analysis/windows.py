@@ -454,18 +454,6 @@ def _env_mean(values: np.ndarray, valid: tuple[float, float] | None) -> float:
     return float(v[ok].mean())
 
 
-def _file_start_ns(path) -> int | None:
-    """Start time encoded in a raw file name ``<station>_<YYYYmmddTHHMMSSZ>.h5[.part]``."""
-    import datetime as dt
-
-    stem = path.name.split(".h5")[0]
-    try:
-        d = dt.datetime.strptime(stem.rsplit("_", 1)[-1], "%Y%m%dT%H%M%SZ")
-    except ValueError:
-        return None
-    return int(d.replace(tzinfo=dt.UTC).timestamp()) * 1_000_000_000
-
-
 def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
     """Raw files that may hold samples in [start_ns, end_ns), from their names.
 
@@ -473,19 +461,21 @@ def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
     """
     from pathlib import Path
 
-    files = sorted(
-        p for p in Path(folder).iterdir() if p.name.endswith((".h5", ".h5.part")) and p.is_file()
-    )
-    maybe = [_file_start_ns(p) for p in files]
-    if any(s is None for s in maybe):
+    from bshm.analysis.job_files import listing
+
+    files = listing(folder)  # sorted by name start time
+    if any(s is None for _, s in files):
         return None
-    starts = [int(s) for s in maybe if s is not None]
+    starts = [int(s) for _, s in files if s is not None]
     keep = []
-    for i, (p, s) in enumerate(zip(files, starts)):
-        nxt = next((t for t in starts[i + 1 :] if t > s), None)
+    nxt = None  # the next start strictly after each file's, scanning backwards
+    for i in range(len(files) - 1, -1, -1):
+        s = starts[i]
         if s < end_ns and (nxt is None or nxt > start_ns):
-            keep.append(p)
-    return keep
+            keep.append(Path(files[i][0]))
+        if i == 0 or starts[i - 1] < s:
+            nxt = s
+    return keep[::-1]
 
 
 def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list[WindowResult]:

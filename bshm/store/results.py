@@ -661,10 +661,19 @@ class ResultsWriter:
         from bshm.store.results_seg import sealed_range
 
         g = self._group("channel_health", rows=True)
+        rows = list(rows)
         have = set()
-        if "time_ns" in g:
-            c = _read_columns(g)
-            have = set(zip(c["time_ns"].tolist(), c["channel"].tolist(), c["check"].tolist()))
+        if "time_ns" in g and rows:
+            # only the stored rows at the times of the new ones can repeat them (reading
+            # and decoding every string of the head would cost in proportion to it)
+            t = g["time_ns"][()]
+            idx = np.flatnonzero(np.isin(t, [int(r["time_ns"]) for r in rows]))
+            if idx.size:
+                ch = g["channel"][idx] if idx.size < t.size else g["channel"][()]
+                ck = g["check"][idx] if idx.size < t.size else g["check"][()]
+                dec = [x.decode() if isinstance(x, bytes) else str(x) for x in ch]
+                dek = [x.decode() if isinstance(x, bytes) else str(x) for x in ck]
+                have = set(zip(t[idx].tolist(), dec, dek))
         sealed = sealed_range(self._manifest(), "channel_health")
         new = []
         for r in rows:
