@@ -200,7 +200,7 @@ class ResultsWriter:
     #: Windows in the head that trigger sealing (about 6 weeks of hourly windows).
     SEAL_WINDOWS = 1000
     #: Size of the head (bytes) that triggers sealing.
-    SEAL_BYTES = 24 * 1024 * 1024
+    SEAL_BYTES = 8 * 1024 * 1024
 
     def __init__(
         self,

@@ -163,9 +163,14 @@ def concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def should_seal(f, *, seal_windows: int, seal_bytes: int, size: int) -> bool:
-    """True when the head holds enough rows to move them into a segment."""
-    if "windows" in f and n_rows(f["windows"]) >= seal_windows:
-        return True
+    """True when the head holds enough rows to move them into a segment.
+
+    That is: ``seal_windows`` rows in a per-window table (windows, tracks,
+    indices ...), or a head of ``seal_bytes`` with rows in it.
+    """
+    for t in ("windows", "tracks", "features", "indices"):
+        if t in f and is_row_group(f[t]) and n_rows(f[t]) >= seal_windows:
+            return True
     if size >= seal_bytes:
         return any(n_rows(f[t]) for t in row_groups(f))
     return False
