@@ -196,13 +196,19 @@ def _progress_bar(progress: Any, total: int) -> tuple[Callable[[int], None], Cal
     return bar.update, bar.close
 
 
-def _stored_starts(path: Path) -> set[int]:
+def _stored_starts(path: Path, since: int | None = None) -> tuple[set[int], int | None]:
+    """Starts of the stored windows from ``since`` on (default: from the newest one on:
+    the only ones a run may plan again), and the newest start."""
     if not path.exists():
-        return set()
+        return set(), None
     from bshm.store.results import ResultsReader
 
     with ResultsReader(path) as r:
-        return set(r.window_starts().tolist())
+        last = r.last_window_start()
+        if last is None:
+            return set(), None
+        frm = last if since is None else min(since, last)
+        return set(r.window_starts(start_ns=frm).tolist()), last
 
 
 def _remove_results(rpath: Path, pending_dir: Path) -> None:
@@ -297,9 +303,10 @@ def run_analysis(
             _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
         staged, _ = load_pending(pending_dir)
-        stored = _stored_starts(rpath)
-        known = stored | {r.start_ns for r in staged}
-        last = max((t for t in known if t <= now + DAY_NS), default=None)
+        stored, last = _stored_starts(rpath)
+        last = max(
+            (t for t in [last, *(r.start_ns for r in staged)] if t is not None), default=None
+        )
         files, found = _files_needed(st, rpath, last, monitor_strain, summary)
         with open_files(st.data_dir, files) as reader:
             if st.window.source not in reader.sources:
@@ -320,8 +327,9 @@ def run_analysis(
                     f"{len(future)} window(s) dated after the wall clock (e.g. "
                     f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
                 )
-            _identify(st, planned, pending_dir, stored, summary, workers, scheduler, progress,
-                      batch_size)
+            _identify(
+                st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+            )
             with ResultsWriter(rpath, st.station) as w:
                 out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
                 if extend_baseline:
@@ -384,13 +392,16 @@ def _files_needed(
     return subset, files
 
 
-def _identify(st, planned, pending_dir, stored, summary, workers, scheduler, progress,
-              batch_size) -> None:
+def _identify(
+    st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+) -> None:
     """Identify the planned windows not stored yet, stage them, merge them (one transaction)."""
     from bshm.store.results import ResultsWriter
 
     rpath = summary.results_path
     staged, _ = load_pending(pending_dir)
+    if staged:  # staged by a killed run, maybe merged already: check them all
+        stored = stored | _stored_starts(rpath, min(r.start_ns for r in staged))[0]
     done = stored | {r.start_ns for r in staged}
     todo = [w for w in planned if w[0] not in done]
     log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
@@ -418,7 +429,7 @@ def _identify(st, planned, pending_dir, stored, summary, workers, scheduler, pro
     # the windows are kept even if the models cannot be trained afterwards
     with ResultsWriter(rpath, st.station) as w:
         w.append_windows(staged, channels=st.window.channels, env_names=st.window.env_names)
-        summary.total_windows = int(w.window_starts().size)
+        summary.total_windows = w.n_windows()
     for p in files:
         p.unlink(missing_ok=True)
 
@@ -490,8 +501,18 @@ def _monitoring_data(
         msg = f"Monitoring resumed: new raw data up to {to_iso(data_end, digits=0)}."
     if ch is not None:
         a = Alarm(
-            ch.time_ns, ch.new, "data", float("nan"), limit / 3.6e12, None, msg,
-            None, st.station, kind="monitoring", subject="monitoring:data", event=ch.event,
+            ch.time_ns,
+            ch.new,
+            "data",
+            float("nan"),
+            limit / 3.6e12,
+            None,
+            msg,
+            None,
+            st.station,
+            kind="monitoring",
+            subject="monitoring:data",
+            event=ch.event,
             fields={"latest_data_ns": int(data_end)},
         )
         s.last = {"alarm_id": a.id, "index": a.index, "message": a.message}

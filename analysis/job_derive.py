@@ -300,7 +300,7 @@ def derive(w, st, *, planned_end: int | None, now_ns: int | None = None) -> Deri
     new = _windows(w, start_ns=int(last) + 1 if last is not None else None)
     if new:
         _judge(w, st, job, mv, new, out)
-    total = int(w.window_starts().size)
+    total = w.n_windows()
     if n_prev is not None:
         out.late = max(0, total - int(n_prev) - (int(new["start_ns"].size) if new else 0))
     job["n_seen"] = total

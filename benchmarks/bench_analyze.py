@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-START_NS = 1_767_225_600_000_000_000  # 2026-01-01
+START_NS = 1_735_689_600_000_000_000  # 2025-01-01: a year that lies in the past of the clock
 HOUR_NS = 3_600_000_000_000
 FS, REC_S, STRAIN_FS = 50.0, 600.0, 20.0
 ACC_X = (14.0, 26.0, 35.0, 44.0)
@@ -297,6 +297,9 @@ def measure(folder: Path, first_new: int, repeat: int) -> dict[str, list[float]]
         out["cli_cpu"].append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
         if r.returncode not in (0, 3):
             raise SystemExit(f"bshm analyze failed: {r.stderr}")
+        judged = json.loads(r.stdout)["windows"]["judged"]
+        if judged != 1:  # e.g. windows dated after the wall clock are ignored
+            raise SystemExit(f"bshm analyze judged {judged} windows, not 1: {r.stdout[:500]}")
     return out
 
 

@@ -218,7 +218,6 @@ class ResultsWriter:
         self.f: Any = None
         self.seal_windows = int(seal_windows or self.SEAL_WINDOWS)
         self.seal_bytes = int(seal_bytes or self.SEAL_BYTES)
-        self._starts_cache: np.ndarray | None = None
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
@@ -375,22 +374,21 @@ class ResultsWriter:
         return _read_state(self.f, name, default)
 
     # windows and modes --------------------------------------------------------
-    def window_starts(self) -> np.ndarray:
-        """Start times (ns) of every window already stored (processed or skipped)."""
-        if self._starts_cache is None:
-            parts = []
-            from bshm.store import results_seg as seg
+    def window_starts(self, start_ns: int | None = None) -> np.ndarray:
+        """Start times (ns) of the windows already stored (processed or skipped), all of
+        them or those from ``start_ns`` on (only the segments that may hold them are read)."""
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
+            return np.zeros(0, np.int64)
+        cols = self.rows("windows", start_ns=start_ns, columns=("start_ns",))
+        return np.asarray(cols.get("start_ns", np.zeros(0)), np.int64)
 
-            for cols in seg.read_segment_columns(
-                self.path, self._manifest(), "windows", columns=("start_ns",)
-            ):
-                parts.append(cols["start_ns"])
-            if "windows" in self.f and "start_ns" in self.f["windows"]:
-                parts.append(self.f["windows/start_ns"][()])
-            self._starts_cache = (
-                np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-            )
-        return self._starts_cache
+    def n_windows(self) -> int:
+        """Number of stored windows (from the manifest and the head: no segment opened)."""
+        from bshm.store.results_seg import count_rows
+
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
+            return 0
+        return count_rows(self._manifest(), "windows") + int(self.f["windows/start_ns"].shape[0])
 
     def append_windows(
         self, results: Sequence[Any], *, channels: Sequence[str], env_names: Sequence[str]
@@ -407,7 +405,9 @@ class ResultsWriter:
         int
             Number of windows actually added.
         """
-        have = set(self.window_starts().tolist())
+        if not results:
+            return 0
+        have = set(self.window_starts(start_ns=min(r.start_ns for r in results)).tolist())
         new = []
         for r in sorted(results, key=lambda r: r.start_ns):
             if r.start_ns in have:
@@ -443,7 +443,6 @@ class ResultsWriter:
                 "detail": np.array([str(getattr(r, "detail", "") or "") for r in new], object),
             },
         )
-        self._starts_cache = None
         env = np.array([[r.env.get(n, np.nan) for n in names] for r in new], np.float64)
         _append_rows(
             self._group("environment", rows=True),

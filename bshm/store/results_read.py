@@ -200,11 +200,23 @@ class ResultsReader:
             return dict(self._rows(table))
         return _table_rows(self.f, self.path, table, start_ns, end_ns, columns)
 
-    def window_starts(self) -> np.ndarray:
-        """Start times (ns) of every stored window (sorted as stored)."""
-        if "windows" not in self.f:
+    def window_starts(self, start_ns: int | None = None) -> np.ndarray:
+        """Start times (ns) of the stored windows (all, or from ``start_ns`` on)."""
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
             return np.zeros(0, np.int64)
-        return np.asarray(self.rows("windows", columns=("start_ns",))["start_ns"], np.int64)
+        cols = self.rows("windows", start_ns=start_ns, columns=("start_ns",))
+        return np.asarray(cols.get("start_ns", np.zeros(0)), np.int64)
+
+    def last_window_start(self) -> int | None:
+        """Start (ns) of the newest stored window (from the manifest and the head)."""
+        from bshm.store.results_seg import manifest, sealed_range
+
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
+            return None
+        head = self.f["windows/start_ns"][()]
+        sealed = sealed_range(manifest(self.f), "windows")
+        cands = ([int(head.max())] if head.size else []) + ([sealed[1]] if sealed else [])
+        return max(cands) if cands else None
 
     def fatigue_state(self) -> dict[str, dict[str, Any]]:
         """Per gauge, the attributes only (the saved state, S-N curve ...), no rows."""

@@ -97,6 +97,11 @@ def sealed_range(entries: list[dict[str, Any]], table: str) -> tuple[int, int] |
     return (min(int(r[0]) for r in ranges), max(int(r[1]) for r in ranges))
 
 
+def count_rows(entries: list[dict[str, Any]], table: str) -> int:
+    """Rows of ``table`` in the listed segments (from the manifest: no file opened)."""
+    return sum(int(e.get("rows", {}).get(table, 0)) for e in entries)
+
+
 def read_segment_columns(
     head_path: Path,
     entries: list[dict[str, Any]],
