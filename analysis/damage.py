@@ -27,12 +27,15 @@ residuals):
     COMAC per channel over the tracked modes of recent windows against the
     reference: where the shapes changed (used in the messages).
 
-Persistence: an index rises to level L at a window only when at least
-``k`` of the last ``n`` processed windows exceed the level-L limit. Under
-independence the false-alarm rate per window of level L is then about
-``C(n, k) alpha^k``. An alarm is emitted whenever the persistent level of an
-index changes upward, and a level-0 "back to normal" alarm once it has been
-below every limit for ``n`` windows.
+Grading: :func:`grade_windows` gives each window its *raise* level (the
+highest level whose limit any index exceeds) and its *clear* level (the
+same against lower clear limits); the structural alarm state
+(:mod:`bshm.analysis.alarm_state`) turns them into state changes with
+hysteresis: raised on ``k`` of ``n`` windows, lowered on ``m`` of ``n``
+windows below the clear limits. Under independence the false-alarm rate
+per window of level L is about ``C(n, k) alpha^k`` for ``t2``; the moving
+mean ``t2_avg`` exceeds in runs, so its limits use smaller rates
+(:data:`AVG_ALPHA_FACTOR`).
 
 References
 ----------
@@ -63,7 +66,7 @@ __all__ = [
     "comac",
     "compute_indices",
     "fit_novelty",
-    "grade_alarms",
+    "grade_windows",
     "persistence_rate",
     "t2_limit",
 ]
@@ -210,6 +213,11 @@ def fit_novelty(
 def moving_mean(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Causal mean over the last ``m`` rows, ignoring NaN.
 
+    Each row's sum is accumulated in the same order (oldest row first)
+    whatever rows precede the window, so the mean of a row does not depend
+    on where the series starts: computing a long series in pieces (with the
+    previous ``m - 1`` rows in front of each piece) gives bit-identical values.
+
     Parameters
     ----------
     x : ndarray, shape (n, k)
@@ -221,14 +229,18 @@ def moving_mean(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         NaN where no value was available.
     count : ndarray of int, shape (n, k)
     """
+    x = np.asarray(x, float)
+    m = max(1, int(m))
+    n = x.shape[0]
     fin = np.isfinite(x)
     v = np.where(fin, x, 0.0)
-    cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(v, axis=0)])
-    cn = np.vstack([np.zeros((1, x.shape[1]), int), np.cumsum(fin, axis=0)])
-    i = np.arange(x.shape[0])
-    lo = np.maximum(0, i - m + 1)
-    s = cs[i + 1] - cs[lo]
-    c = cn[i + 1] - cn[lo]
+    s = np.zeros_like(v)
+    c = np.zeros(x.shape, int)
+    for lag in range(m - 1, -1, -1):  # oldest first
+        if lag >= n:
+            continue
+        s[lag:] += v[: n - lag]
+        c[lag:] += fin[: n - lag]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(c > 0, s / np.maximum(c, 1), np.nan), c
 
@@ -264,7 +276,7 @@ class DamageIndices:
     freq_shift_pct : ndarray, shape (n_w, k)
     t2 : ndarray, shape (n_w,)
     t2_limits : ndarray, shape (n_w, 3)
-        Limits for the modes present in each window (also those of ``t2_avg``).
+        Limits for the modes present in each window.
     t2_avg : ndarray, shape (n_w,)
         T^2 of the residual averaged over the last ``model.average`` windows,
         against the covariance of such an average (``Sigma / m`` inflated by
@@ -279,6 +291,12 @@ class DamageIndices:
     mac_drop : ndarray, shape (n_w, k)
     mac_limits : ndarray, shape (k, 3)
     comac : ndarray, shape (n_w, n_ch)
+    t2_avg_limits : ndarray, shape (n_w, 3)
+        Limits of ``t2_avg``: the same Phase II limits at the smaller rates
+        ``AVG_ALPHA_FACTOR * novelty_alpha``. A moving mean exceeds its limit in
+        runs of consecutive windows, so the k-of-n persistence does not lower
+        its false-alarm rate the way it does for independent windows; its own
+        per-window rate has to be small instead.
     """
 
     time_ns: np.ndarray
@@ -291,6 +309,14 @@ class DamageIndices:
     comac: np.ndarray
     t2_avg: np.ndarray | None = None
     shift_avg_pct: np.ndarray | None = None
+    t2_avg_limits: np.ndarray | None = None
+
+
+#: Rates of the limits of the averaged T^2 relative to ``novelty_alpha`` (see
+#: :class:`DamageIndices`): with 1e-2, 1e-3, 1e-4 they are 5e-4, 5e-5, 5e-6 per
+#: window, about 1e-4, 1e-5, 1e-6 raises per window once the runs of
+#: exceedances of a 12-window mean are counted (``benchmarks/bench_alarm_rules.py``).
+AVG_ALPHA_FACTOR = 0.05
 
 
 def compute_indices(
@@ -380,6 +406,8 @@ def compute_indices(
     m = max(1, int(model.average))
     ravg, cnt = moving_mean(residual, m)
     t2a = np.full(n_w, np.nan)
+    lim_a = np.full((n_w, 3), np.nan)
+    avg_cache: dict[int, np.ndarray] = {}
     kap = np.sqrt(np.asarray(model.kappa if model.kappa else np.ones(k)))
     fin = np.isfinite(residual)
     for i in range(n_w):
@@ -398,38 +426,43 @@ def compute_indices(
             t2a[i] = float(d @ np.linalg.solve(sub, d))
         except np.linalg.LinAlgError:
             continue
+        p = int(ok.sum())
+        if p not in avg_cache:
+            avg_cache[p] = np.array(
+                [t2_limit(a * AVG_ALPHA_FACTOR, p, model.n) for a in novelty_alpha]
+            )
+        lim_a[i] = avg_cache[p]
     drop = np.asarray(model.mac_median)[None, :] - mac
     mlim = np.asarray(mac_drop)[None, :] + np.asarray(model.mac_spread)[:, None]
     n_ch = ref_shape.shape[1]
     cm = np.ones((n_w, n_ch))
     for i in range(n_w):
         lo = max(0, i - comac_windows + 1)
-        s = shapes[lo : i + 1]
-        present = np.abs(s).sum(axis=2) > 0  # (m, k)
+        a = np.abs(shapes[lo : i + 1])  # (m, k, n_ch); NaN: channel excluded in that window
+        fin = np.isfinite(a)
+        present = np.nansum(a, axis=2) > 0  # (m, k)
         if not present.any():
             continue
-        avg = np.where(
-            present.any(axis=0)[:, None],
-            np.abs(s).sum(axis=0) / np.maximum(present.sum(axis=0), 1)[:, None],
-            0,
-        )
+        use = fin & present[:, :, None]
+        cnt = use.sum(axis=0)  # (k, n_ch)
+        avg = np.where(cnt > 0, np.where(use, a, 0.0).sum(axis=0) / np.maximum(cnt, 1), 0.0)
         keep = present.any(axis=0)
-        cm[i] = comac(avg[keep], ref_shape[keep])
+        seen = cnt[keep].all(axis=0)  # channels known for every kept mode
+        if seen.any():
+            cm[i, seen] = comac(avg[keep][:, seen], ref_shape[keep][:, seen])
     return DamageIndices(
-        np.asarray(time_ns, np.int64), residual.copy(), t2, lim, npres, drop, mlim, cm, t2a, ravg
+        np.asarray(time_ns, np.int64),
+        residual.copy(),
+        t2,
+        lim,
+        npres,
+        drop,
+        mlim,
+        cm,
+        t2a,
+        ravg,
+        lim_a,
     )
-
-
-def _persistent_levels(exceed_level: np.ndarray, k: int, n: int) -> np.ndarray:
-    """Level reached by at least k of the last n windows, per window."""
-    out = np.zeros(exceed_level.size, np.int8)
-    for i in range(exceed_level.size):
-        past = exceed_level[max(0, i - n + 1) : i + 1]
-        for lv in (3, 2, 1):
-            if np.sum(past >= lv) >= k:
-                out[i] = lv
-                break
-    return out
 
 
 def _grade(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
@@ -441,139 +474,218 @@ def _grade(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
     return lv
 
 
-def _events(levels: np.ndarray, n: int) -> list[tuple[int, int]]:
-    """(window index, new level) whenever the persistent level rises, or returns to 0."""
-    state, below = 0, 0
-    out = []
-    for i, lv in enumerate(levels):
-        if lv > state:
-            state = int(lv)
-            below = 0
-            out.append((i, state))
-        elif lv == 0 and state > 0:
-            below += 1
-            if below >= n:
-                state = 0
-                out.append((i, 0))
-        else:
-            below = 0
-    return out
+@dataclass
+class WindowGrades:
+    """Graded levels of each window, for the structural alarm state.
+
+    Attributes
+    ----------
+    w : ndarray of int8, shape (n_w,)
+        Highest level whose raise limit any index of the window exceeds.
+    c : ndarray of int8, shape (n_w,)
+        Highest level whose *clear* limit (``clear_ratio`` x the raise limit
+        for the frequency shift and the MAC drop, ``clear_ratio**2`` x for
+        the squared T^2 distances) any index exceeds; ``c >= w``.
+    assessable : ndarray of bool, shape (n_w,)
+        At least one index could be computed.
+    driver : list of (str, str or None, float, float)
+        Per window: the index with the highest level (ties: the largest
+        ratio to its level-1 limit), its mode, value and the limit of its
+        level (or of level 1 when below it).
+    """
+
+    w: np.ndarray
+    c: np.ndarray
+    assessable: np.ndarray
+    driver: list[tuple[str, str | None, float, float]]
 
 
-def grade_alarms(
+def grade_windows(
     ix: DamageIndices,
     ids: Sequence[str],
-    ref_frequency: np.ndarray,
-    channels: Sequence[str],
     *,
     freq_levels: Sequence[float],
-    novelty_alpha: Sequence[float],
-    k: int,
-    n: int,
-    station: str | None = None,
-    channel_x: Sequence[float] | None = None,
-    n_avg: int = 1,
-) -> tuple[list[Any], np.ndarray]:
-    """Graded, persistent alarms from the indices.
+    clear_ratio: float = 0.7,
+    outside: np.ndarray | None = None,
+) -> WindowGrades:
+    """Raise and clear levels of every window from its indices.
+
+    Indices graded: the frequency shift of each mode (the averaged one when
+    present) against ``freq_levels`` (%), the MAC drop of each mode against
+    ``ix.mac_limits``, ``t2`` against ``ix.t2_limits`` and ``t2_avg`` against
+    ``ix.t2_avg_limits``. NaN
+    indices carry no evidence. For windows ``outside`` the trained
+    conditions the frequency shift is not graded: it is a residual of a
+    compensation that extrapolates there, with fixed limits, while the T^2
+    indices carry the compensation's extrapolation error in their covariance.
+
+    Parameters
+    ----------
+    ix : DamageIndices
+    ids : sequence of str
+        Tracked mode ids (columns of the per-mode indices).
+    freq_levels : sequence of 3 float
+    clear_ratio : float
+        Clear limits as a fraction of the raise limits (0 < ratio <= 1).
+    outside : ndarray of bool, shape (n_w,), optional
+        Windows outside the trained conditions.
 
     Returns
     -------
-    alarms : list of bshm.alarms.Alarm
-    level : ndarray of int8, shape (n_w,)
-        Highest persistent level of any index per window.
+    WindowGrades
     """
-    from bshm.alarms import LEVEL_NAMES, Alarm
-
-    alarms = []
     n_w = ix.t2.size
-    overall = np.zeros(n_w, np.int8)
+    shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
+    if outside is not None and np.any(outside):
+        shift = np.where(np.asarray(outside, bool)[:, None], np.nan, shift)
     fl = np.tile(np.asarray(freq_levels, float), (n_w, 1))
-    far = [persistence_rate(a, k, n) for a in novelty_alpha]
-
-    def where(i: int) -> str:
-        c = int(np.argmin(ix.comac[i]))
-        if ix.comac[i, c] > 0.999:
-            return ""
-        pos = ""
-        if channel_x is not None and np.isfinite(channel_x[c]):
-            pos = f", x = {channel_x[c]:g} m"
-        return (
-            f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."
+    entries: list[tuple[str, str | None, np.ndarray, np.ndarray, float]] = []
+    for j, mid in enumerate(ids):
+        entries.append(("frequency_shift", mid, np.abs(shift[:, j]), fl, clear_ratio))
+        entries.append(
+            ("mac", mid, ix.mac_drop[:, j], np.tile(ix.mac_limits[j], (n_w, 1)), clear_ratio)
         )
+    entries.append(("t2", None, ix.t2, ix.t2_limits, clear_ratio**2))
+    if ix.t2_avg is not None:
+        lim_a = ix.t2_avg_limits if ix.t2_avg_limits is not None else ix.t2_limits
+        entries.append(("t2_avg", None, ix.t2_avg, lim_a, clear_ratio**2))
+    w = np.zeros(n_w, np.int8)
+    c = np.zeros(n_w, np.int8)
+    best = np.full(n_w, -np.inf)
+    pick = np.full(n_w, -1)
+    lvl_of = []
+    assessable = np.zeros(n_w, bool)
+    for e, (_, _, v, lim, cr) in enumerate(entries):
+        v = np.asarray(v, float)
+        lv = _grade(v, lim)
+        lvl_of.append(lv)
+        w = np.maximum(w, lv)
+        c = np.maximum(c, _grade(v, lim * cr))
+        fin = np.isfinite(v)
+        assessable |= fin
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(fin, lv * 1e6 + v / lim[:, 0], -np.inf)
+        better = score > best
+        best[better] = score[better]
+        pick[better] = e
+    driver: list[tuple[str, str | None, float, float]] = []
+    for i in range(n_w):
+        if pick[i] < 0:
+            driver.append(("", None, float("nan"), float("nan")))
+            continue
+        name, mid, vals, lims, _ = entries[pick[i]]
+        top = int(lvl_of[pick[i]][i])
+        driver.append((name, mid, float(vals[i]), float(lims[i, max(top, 1) - 1])))
+    return WindowGrades(w, c, assessable, driver)
+
+
+def window_fields(ix: DamageIndices, i: int, ids: Sequence[str], grades: WindowGrades) -> dict:
+    """The indices of window ``i`` that drove a state change (JSON-ready ``fields``)."""
+
+    def num(x: Any) -> float | None:
+        x = float(x)
+        return round(x, 6) if np.isfinite(x) else None
 
     shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
+    out: dict[str, Any] = {
+        "t2": num(ix.t2[i]),
+        "t2_avg": num(ix.t2_avg[i]) if ix.t2_avg is not None else None,
+        "t2_limits": [num(x) for x in ix.t2_limits[i]],
+        "t2_avg_limits": (
+            [num(x) for x in ix.t2_avg_limits[i]] if ix.t2_avg_limits is not None else None
+        ),
+        "freq_shift_pct": {m: num(shift[i, j]) for j, m in enumerate(ids)},
+        "mac_drop": {m: num(ix.mac_drop[i, j]) for j, m in enumerate(ids)},
+        "window_level": int(grades.w[i]),
+        "driver": grades.driver[i][0],
+    }
+    return out
+
+
+def structural_message(
+    lv: int,
+    event: str,
+    ix: DamageIndices,
+    i: int,
+    ids: Sequence[str],
+    ref_frequency: np.ndarray,
+    channels: Sequence[str],
+    grades: WindowGrades,
+    *,
+    k: int,
+    n: int,
+    m: int,
+    n_clear: int,
+    channel_x: Sequence[float] | None = None,
+    n_avg: int = 1,
+    outside: bool = False,
+) -> str:
+    """Plain-language message of a structural state change at window ``i``."""
+    from bshm.alarms import LEVEL_NAMES
+
+    name, mid, value, thr = grades.driver[i]
+    shift = ix.shift_avg_pct if ix.shift_avg_pct is not None else ix.freq_shift_pct
+    contrib = np.nan_to_num(shift[i])
+    top = np.argsort(-np.abs(contrib))[:3]
+    parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
     avg_txt = f" (mean of the last {n_avg} windows)" if n_avg > 1 else ""
-    for j, mid in enumerate(ids):
-        r = shift[:, j]
-        pl = _persistent_levels(_grade(np.abs(r), fl), k, n)
-        overall = np.maximum(overall, pl)
-        for i, lv in _events(pl, n):
-            f0 = float(ref_frequency[j])
-            if lv == 0:
-                msg = f"Mode {mid} ({f0:.3f} Hz): natural frequency back within its normal range."
-                thr = float(freq_levels[0])
-            else:
-                thr = float(freq_levels[lv - 1])
-                sense = "lower" if r[i] < 0 else "higher"
-                msg = (
-                    f"Mode {mid} ({f0:.3f} Hz): natural frequency {abs(r[i]):.2f} % {sense} than "
-                    f"expected for the measured temperature{avg_txt}, in at least {k} of the "
-                    f"last {n} windows (level {lv} '{LEVEL_NAMES[lv]}' limit {thr:g} %)."
-                    + (" A loss of stiffness is a possible cause." if r[i] < 0 else "")
-                    + where(i)
-                )
-            alarms.append(
-                Alarm(
-                    int(ix.time_ns[i]),
-                    lv,
-                    "frequency_shift",
-                    float(r[i]),
-                    thr,
-                    mid,
-                    msg,
-                    None,
-                    station,
-                )
-            )
-        dr = ix.mac_drop[:, j]
-        pl = _persistent_levels(_grade(dr, np.tile(ix.mac_limits[j], (n_w, 1))), k, n)
-        overall = np.maximum(overall, pl)
-        for i, lv in _events(pl, n):
-            thr = float(ix.mac_limits[j, max(lv, 1) - 1])
-            msg = (
-                f"Mode {mid}: mode shape back to normal."
-                if lv == 0
-                else f"Mode {mid}: mode shape differs from the reference (MAC lower by "
-                f"{dr[i]:.3f}, level {lv} limit {thr:.3f}) in at least {k} of the last {n} "
-                f"windows." + where(i)
-            )
-            alarms.append(
-                Alarm(int(ix.time_ns[i]), lv, "mac", float(dr[i]), thr, mid, msg, None, station)
-            )
-    novelty = [("t2", ix.t2, ix.freq_shift_pct, "")]
-    if ix.t2_avg is not None and n_avg > 1:
-        novelty.append(("t2_avg", ix.t2_avg, shift, avg_txt))
-    for name, t2, contrib_all, txt in novelty:
-        pl = _persistent_levels(_grade(t2, ix.t2_limits), k, n)
-        overall = np.maximum(overall, pl)
-        for i, lv in _events(pl, n):
-            thr = float(ix.t2_limits[i, max(lv, 1) - 1])
-            if lv == 0:
-                msg = f"Vibration behaviour back within the baseline range (novelty index {name})."
-            else:
-                contrib = np.nan_to_num(contrib_all[i])
-                top = np.argsort(-np.abs(contrib))[:3]
-                parts = ", ".join(f"{ids[t]} {contrib[t]:+.2f} %" for t in top if contrib[t] != 0)
-                msg = (
-                    f"The bridge's vibration behaviour departs from the baseline: novelty "
-                    f"index T^2{txt} = {t2[i]:.1f} above the level {lv} '{LEVEL_NAMES[lv]}' "
-                    f"limit {thr:.1f} (false-alarm rate {novelty_alpha[lv - 1]:g} per window, "
-                    f"about {far[lv - 1]:.1g} with the {k}-of-{n} rule for independent "
-                    f"windows) in at least {k} of the last {n} windows. Frequency residuals: "
-                    f"{parts}." + where(i)
-                )
-            alarms.append(
-                Alarm(int(ix.time_ns[i]), lv, name, float(t2[i]), thr, None, msg, None, station)
-            )
-    alarms.sort(key=lambda a: (a.time_ns, a.index, a.mode or ""))
-    return alarms, overall
+    t2a = ix.t2_avg[i] if ix.t2_avg is not None else np.nan
+    lim_a = ix.t2_avg_limits[i] if ix.t2_avg_limits is not None else ix.t2_limits[i]
+    idx_txt = (
+        f"T^2 = {ix.t2[i]:.1f} (limits {'/'.join(f'{x:.1f}' for x in ix.t2_limits[i])}), "
+        f"T^2{avg_txt} = {t2a:.1f} (limits {'/'.join(f'{x:.1f}' for x in lim_a)}); "
+        f"frequency residuals{avg_txt}: {parts or 'none'}"
+    )
+    if lv == 0:
+        return (
+            f"Structural state back to normal: every index below its clear limit in at "
+            f"least {m} of the last {n_clear} assessable windows ({idx_txt})."
+        )
+    j = list(ids).index(mid) if mid is not None and mid in ids else -1
+    soft = name == "frequency_shift" and j >= 0 and shift[i, j] < 0
+    if name == "frequency_shift" and j >= 0:
+        what = (
+            f"mode {mid} ({float(ref_frequency[j]):.3f} Hz) natural frequency {abs(value):.2f} % "
+            f"{'lower' if soft else 'higher'} than expected for the measured "
+            f"temperature{avg_txt}"
+        )
+    elif name == "mac":
+        what = f"mode {mid} shape differs from the reference (MAC lower by {value:.3f})"
+    elif name in ("t2", "t2_avg"):
+        what = f"novelty index T^2{avg_txt if name == 't2_avg' else ''} = {value:.1f}"
+    else:
+        what = name
+    verb = {
+        "raised": "departs from the baseline",
+        "escalated": "departs further from the baseline",
+        "de-escalated": "is closer to the baseline but not back to it",
+    }.get(event, "changed")
+    msg = (
+        f"The bridge's vibration behaviour {verb}: level {lv} '{LEVEL_NAMES[lv]}'. "
+        + (
+            f"Driven by {what} (limit {thr:.4g}), in at least {k} of the last {n} "
+            f"assessable windows. "
+            if event != "de-escalated"
+            else f"Below the level-{lv + 1} clear limit in {m} of the last {n_clear} "
+            "assessable windows. "
+        )
+        + f"Indices: {idx_txt}."
+        + (" A loss of stiffness is a possible cause." if soft else "")
+        + _where(ix, i, channels, channel_x)
+        + (
+            " This window lies outside the conditions the models were trained on."
+            if outside
+            else ""
+        )
+    )
+    return msg
+
+
+def _where(ix: DamageIndices, i: int, channels: Sequence[str], channel_x) -> str:
+    c = int(np.argmin(ix.comac[i]))
+    if ix.comac[i, c] > 0.999:
+        return ""
+    pos = ""
+    if channel_x is not None and len(channel_x) > c and np.isfinite(channel_x[c]):
+        pos = f", x = {channel_x[c]:g} m"
+    return f" The mode shapes changed most near {channels[c]}{pos} (COMAC {ix.comac[i, c]:.3f})."

@@ -14,7 +14,12 @@ spikes     samples that jump away from both neighbours and back, by more
            than ``spike_k`` times the local typical step (running median
            of ``|diff|``)
 clipping   runs of samples pinned at the window's extreme value (the
-           conditioner or the ADC saturates)
+           conditioner or the ADC saturates); failed when at least
+           ``clip_failed`` of the samples are pinned
+range      samples outside the channel's plausible range (``valid_range``
+           of the config, else :func:`default_valid_range` of its quantity:
+           temperature -60..+80 degC, strain +-5,000 um/m, acceleration
+           +-50 m/s2): an open-circuit probe reading 1e30, a gain error
 drift      a linear trend over the window much larger than the
            signal's own variability (robust std of the detrended signal);
            temperature channels are exempt (they drift by nature)
@@ -38,6 +43,43 @@ log = logging.getLogger(__name__)
 OK, SUSPECT, FAILED = "ok", "suspect", "failed"
 _RANK = {OK: 0, SUSPECT: 1, FAILED: 2}
 
+#: Plausible range per quantity, in a reference unit: (low, high, unit).
+DEFAULT_VALID_RANGES: dict[str, tuple[float, float, str]] = {
+    "temperature": (-60.0, 80.0, "degC"),
+    "strain": (-5000.0, 5000.0, "um/m"),
+    "acceleration": (-50.0, 50.0, "m/s2"),
+}
+_UNIT_FACTORS = {  # unit -> factor to the reference unit of its quantity
+    "degc": 1.0, "c": 1.0, "°c": 1.0,
+    "um/m": 1.0, "µm/m": 1.0, "ustrain": 1.0, "microstrain": 1.0, "ue": 1.0, "µε": 1.0,
+    "mm/m": 1e3, "m/m": 1e6, "strain": 1e6,
+    "m/s2": 1.0, "m/s^2": 1.0, "m/s²": 1.0, "g": 9.80665, "mg": 9.80665e-3,
+}
+
+
+def default_valid_range(quantity: str, unit: str) -> tuple[float, float] | None:
+    """Plausible range of a quantity in ``unit`` (None when no default applies).
+
+    Defaults: temperature -60..+80 degC, strain +-5,000 um/m, acceleration
+    +-50 m/s2, converted to the channel's unit when it is a known one
+    (e.g. +-5.1 g); other quantities and unknown units get none.
+    """
+    d = DEFAULT_VALID_RANGES.get(quantity)
+    if d is None:
+        return None
+    f = _UNIT_FACTORS.get(str(unit).strip().lower())
+    if f is None:
+        return None
+    return (d[0] / f, d[1] / f)
+
+
+def valid_range_of(channel: Any) -> tuple[float, float] | None:
+    """The plausible range of a channel: its config's ``valid_range``, else the default."""
+    vr = getattr(channel, "valid_range", None)
+    if vr is not None:
+        return (float(vr[0]), float(vr[1]))
+    return default_valid_range(getattr(channel, "quantity", ""), getattr(channel, "unit", ""))
+
 
 @dataclass(frozen=True)
 class HealthSettings:
@@ -60,7 +102,8 @@ class HealthSettings:
     spike_failed : int
         Spikes per window that make a channel failed (fewer: suspect).
     clip_run : int
-        Consecutive samples at the window's extreme that count as clipping.
+        Samples at the window's extreme value (in runs, or repeated) that
+        count as clipping.
     drift_ratio : float
         Trend over the window / robust std of the detrended signal that
         makes a channel suspect.
@@ -73,6 +116,15 @@ class HealthSettings:
         Quantities exempt from the flat-line and constant-value checks: a
         quantised temperature probe legitimately repeats its value for many
         minutes (a broken one reads NaN or an absurd value: use limits).
+    clip_failed : float
+        Share of the samples pinned at the extremes that makes a channel
+        failed (fewer: suspect).
+    no_clip_check : tuple of str
+        Quantities exempt from the clipping check (a quantised temperature
+        repeats its extreme value on a calm day).
+    range_failed : float
+        Share of the finite samples outside the plausible range that makes a
+        channel failed (fewer, but at least one: suspect).
     """
 
     nan_suspect: float = 0.02
@@ -88,6 +140,9 @@ class HealthSettings:
     min_std: Mapping[str, float] = field(default_factory=lambda: {"acceleration": 1e-5})
     no_drift_check: tuple[str, ...] = ("temperature",)
     no_flat_check: tuple[str, ...] = ("temperature",)
+    clip_failed: float = 0.01
+    range_failed: float = 0.01
+    no_clip_check: tuple[str, ...] = ("temperature",)
 
 
 @dataclass(frozen=True)
@@ -178,6 +233,7 @@ def check_channel(
     quantity: str = "other",
     gap_fraction: float = 0.0,
     settings: HealthSettings | None = None,
+    valid_range: tuple[float, float] | None = None,
 ) -> ChannelHealth:
     """Data-quality checks of one channel over one window.
 
@@ -192,6 +248,9 @@ def check_channel(
     gap_fraction : float
         Share of the window lost in recorded gaps (counted as dropouts).
     settings : HealthSettings, optional
+    valid_range : (float, float), optional
+        Plausible values; samples outside are implausible and left out of
+        the other checks. None: no range check.
 
     Returns
     -------
@@ -224,6 +283,22 @@ def check_channel(
     st = FAILED if lost >= s.nan_failed else SUSPECT if lost >= s.nan_suspect else OK
     flag("dropouts", lost, st, f"{100 * lost:.1f} % of the window missing (NaN or gaps)")
     v = x[finite]
+    if valid_range is not None and v.size:
+        lo, hi = valid_range
+        bad = (v < lo) | (v > hi)
+        share = float(bad.mean())
+        st = FAILED if share >= s.range_failed else SUSPECT if share > 0 else OK
+        worst = float(v[bad][np.argmax(np.abs(v[bad]))]) if bad.any() else 0.0
+        flag(
+            "range",
+            share,
+            st,
+            f"{100 * share:.1f} % of the samples outside the plausible range "
+            f"{lo:g}..{hi:g} (e.g. {worst:.6g}): a failed sensor, not the structure",
+        )
+        v = v[~bad]
+        finite = finite.copy()
+        finite[np.flatnonzero(finite)[bad]] = False
     if v.size < 3:
         flag("dead", 0.0, FAILED, "no valid samples in the window")
         return _result(name, quantity, checks, reasons)
@@ -294,15 +369,22 @@ def check_channel(
     )
 
     # clipping ------------------------------------------------------------
-    clipped = (
-        0
-        if constant
-        else (_runs_at(v, float(v.max()), s.clip_run) + _runs_at(v, float(v.min()), s.clip_run))
-    )
+    # samples pinned at the window's extremes: a live signal reaches its
+    # maximum once; a saturated one sits there (in runs, or again and again)
+    if constant or quantity in s.no_clip_check:
+        clipped = 0
+    else:
+        clipped = 0
+        for ext in (float(v.max()), float(v.min())):
+            at = int(np.count_nonzero(v == ext))
+            if at >= 2 and (at >= s.clip_run or _runs_at(v, ext, 2)):
+                clipped += at
+        if clipped < s.clip_run:
+            clipped = 0
     flag(
         "clipping",
         clipped,
-        SUSPECT if clipped else OK,
+        FAILED if clipped >= s.clip_failed * v.size else SUSPECT if clipped else OK,
         f"{clipped} samples pinned at the extreme value "
         f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range",
     )
@@ -337,6 +419,7 @@ def check_record(
     *,
     gap_fraction: float | Sequence[float] = 0.0,
     settings: HealthSettings | None = None,
+    valid_ranges: Mapping[str, tuple[float, float] | None] | None = None,
 ) -> list[ChannelHealth]:
     """Health of every channel of a window (e.g. a ``bshm.store.Record``).
 
@@ -348,6 +431,9 @@ def check_record(
     gap_fraction : float or sequence
         Share of the window lost in gaps (one value, or one per channel).
     settings : HealthSettings, optional
+    valid_ranges : mapping, optional
+        Channel name -> plausible range (None: no check); channels not in
+        it get :func:`valid_range_of` (the default of their quantity).
     """
     arr = np.asarray(data, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != len(channels):
@@ -361,6 +447,11 @@ def check_record(
             quantity=c.quantity,
             gap_fraction=float(gf[j]),
             settings=settings,
+            valid_range=(
+                valid_ranges[c.name]
+                if valid_ranges is not None and c.name in valid_ranges
+                else valid_range_of(c)
+            ),
         )
         for j, c in enumerate(channels)
     ]

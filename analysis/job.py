@@ -9,15 +9,20 @@ One run:
    results file nor staged by an earlier, interrupted run;
 3. reads, checks and identifies them on the executor (local or Dask),
    staging each finished batch atomically;
-4. merges the staged windows into the results file (copy, modify, atomic
-   rename) and recomputes the derived results from all stored windows:
-   tracking against the reference modal set, compensation, damage indices and
-   graded alarms. The models are trained once, when the baseline period is
-   complete, and stored; later runs reuse them, so results already reported
-   never change;
-5. appends to the alarm feed every stored alarm the feed does not hold yet.
+4. merges the staged windows into the results file, then *judges* the new
+   windows only (:mod:`bshm.analysis.job_derive`): tracking, compensation,
+   indices and the alarm states, continued from the stored state. The
+   models are trained once, when the baseline period is complete, and
+   stored; ``--extend-baseline`` adds model versions. Results already
+   reported never change;
+5. runs the strain part on the new raw windows only (fatigue, thresholds,
+   channel health and sensor alarms: :func:`bshm.analysis.thresholds.monitor_raw`);
+6. delivers to the alarm feed every stored alarm not delivered yet (the
+   results file's alarm table is the outbox, see :func:`bshm.alarms.deliver`)
+   and reports them (``--json``, exit code).
 
 Each step is idempotent, so a run killed anywhere is finished by the next.
+The cost of a run depends on the new data, not on the length of the history.
 """
 
 from __future__ import annotations
@@ -26,19 +31,21 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from bshm.analysis.job_config import DAY_NS, JobSettings, resolve_settings
 from bshm.analysis.job_derive import derive
 from bshm.analysis.job_exec import batched, load_pending, make_executor, write_pending
+from bshm.analysis.job_files import open_files, runs_from
 from bshm.analysis.windows import plan_windows
 
 from bshm.errors import ConfigError, LockError
+from bshm.store.results import _test_hook
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,9 @@ class AnalysisSummary:
     tracked_modes : list of dict
         ``{"id", "mean_frequency_hz", "availability"}`` per tracked mode.
     alarms : list of dict
-        Alarm objects raised in this run (DESIGN.md format).
+        Alarm objects delivered by this run (DESIGN.md format plus ``id``,
+        ``kind``, ``subject``, ``event``): the state changes of this run and
+        any stored by an earlier run that was killed before delivering them.
     baseline : (int, int)
         Baseline period used (ns).
     baseline_complete : bool
@@ -75,6 +84,16 @@ class AnalysisSummary:
         Raw files (or sources of files) not read, with the reason
         (:meth:`bshm.store.RawReader.problems`): damaged, duplicated or
         overlapping an earlier file.
+    state : dict
+        The current alarm state (:meth:`bshm.store.results.ResultsReader.alarm_state`).
+    judged : int
+        Windows judged (indices and alarm states) in this run.
+    ignored : dict
+        Windows not analysed, by reason (e.g. ``future``: dated after the
+        wall clock, a clock error), and ``late_files``: raw files that
+        appeared with a start before the analysed period.
+    files : dict
+        ``raw``: raw files in the folder; ``opened``: files this run opened.
     """
 
     station: str
@@ -91,6 +110,10 @@ class AnalysisSummary:
     executor: str = "local"
     strain: dict[str, Any] = field(default_factory=dict)
     files_skipped: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    judged: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
 
     @property
     def max_level(self) -> int:
@@ -117,13 +140,17 @@ class AnalysisSummary:
                 "processed": self.processed,
                 "skipped": dict(self.skipped),
                 "total": self.total_windows,
+                "judged": self.judged,
+                "ignored": dict(self.ignored),
             },
+            "files": dict(self.files),
             "tracked_modes": self.tracked_modes,
             "alarms": self.alarms,
             "baseline": bl,
             "models": self.models,
             "executor": self.executor,
             "strain": self.strain,
+            "state": self.state,
             "notes": self.notes,
             "files_skipped": self.files_skipped,
         }
@@ -175,13 +202,27 @@ def _progress_bar(progress: Any, total: int) -> tuple[Callable[[int], None], Cal
     return bar.update, bar.close
 
 
-def _stored_starts(path: Path) -> set[int]:
+def _stored_starts(path: Path, since: int | None = None) -> tuple[set[int], int | None]:
+    """Starts of the stored windows from ``since`` on (default: from the newest one on:
+    the only ones a run may plan again), and the newest start."""
     if not path.exists():
-        return set()
+        return set(), None
     from bshm.store.results import ResultsReader
 
     with ResultsReader(path) as r:
-        return set(np.asarray(r.windows().get("start_ns", []), np.int64).tolist())
+        last = r.last_window_start()
+        if last is None:
+            return set(), None
+        frm = last if since is None else min(since, last)
+        return set(r.window_starts(start_ns=frm).tolist()), last
+
+
+def _remove_results(rpath: Path, pending_dir: Path) -> None:
+    from bshm.store.results_seg import segment_dir
+
+    rpath.unlink(missing_ok=True)
+    shutil.rmtree(segment_dir(rpath), ignore_errors=True)
+    shutil.rmtree(pending_dir, ignore_errors=True)
 
 
 def run_analysis(
@@ -197,6 +238,8 @@ def run_analysis(
     batch_size: int | None = None,
     settings: JobSettings | None = None,
     monitor_strain: bool = True,
+    extend_baseline: str | None = None,
+    now_ns: int | None = None,
 ) -> AnalysisSummary:
     """Process every window of ``data_dir`` not processed yet (see the module docstring).
 
@@ -209,7 +252,7 @@ def run_analysis(
         settings inferred from the raw files.
     baseline : str ``"FROM..TO"`` or (start_ns, end_ns), optional
         Training period of the models (default: config, else the first
-        ``baseline_days`` days).
+        ``baseline_days`` days of the station's main recording period).
     workers : int, optional
         Run on a local Dask cluster of this many processes.
     scheduler : str, optional
@@ -227,8 +270,17 @@ def run_analysis(
         Ready-made settings (tests); overrides station/config/baseline.
     monitor_strain : bool
         Also run the strain part (:func:`bshm.analysis.thresholds.monitor_raw`:
-        fatigue, threshold alarms, channel health) on the same store, under
-        the same lock (default True).
+        fatigue, threshold alarms, channel health, sensor alarms) on the same
+        store, under the same lock (default True).
+    extend_baseline : str, optional
+        ``"FROM..TO"``: add that period to the training set (a new model
+        version), only if the structural state over it was normal;
+        ``"auto"``: do so with the period since the last training period
+        when it is long, normal and holds conditions the models do not know.
+    now_ns : int, optional
+        The wall-clock time of the run (default: now): windows dated more
+        than a day after it are ignored, and "no new raw data" is measured
+        up to it.
 
     Returns
     -------
@@ -239,14 +291,14 @@ def run_analysis(
     LockError
         Another run is active on the same station.
     ConfigError
-        Bad config, settings or baseline.
+        Bad config, settings or baseline; a refused baseline extension.
     bshm.errors.AnalysisError
         The models cannot be trained (e.g. too few windows in the baseline).
     """
-    from bshm.store import open_raw
     from bshm.store.results import ResultsWriter, results_path
 
     st = settings or resolve_settings(data_dir, station=station, config=config, baseline=baseline)
+    now = int(now_ns if now_ns is not None else time.time_ns())
     rpath = results_path(st.data_dir, st.station)
     pending_dir = rpath.parent / "pending"
     summary = AnalysisSummary(st.station, rpath, notes=list(st.notes))
@@ -254,72 +306,239 @@ def run_analysis(
         log.info("%s", n)
     with job_lock(rpath.parent / f"{st.station}.analyze.lock"):
         if reprocess:
-            rpath.unlink(missing_ok=True)
-            shutil.rmtree(pending_dir, ignore_errors=True)
+            _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
-        with open_raw(st.data_dir) as reader:
+        staged, _ = load_pending(pending_dir)
+        stored, last = _stored_starts(rpath)
+        last = max(
+            (t for t in [last, *(r.start_ns for r in staged)] if t is not None), default=None
+        )
+        files, found = _files_needed(st, rpath, last, monitor_strain, summary)
+        with open_files(st.data_dir, files) as reader:
             if st.window.source not in reader.sources:
                 raise ConfigError(
                     f"source {st.window.source!r} is not in the raw files of {st.data_dir}"
                 )
             fs = reader.sources[st.window.source].fs
-            runs = reader.records(st.window.source)
+            runs = runs_from(reader.records(st.window.source), last)
             summary.files_skipped = reader.problems()  # damaged, duplicated, overlapping
             summary.notes += [f"not read: {p['reason']}" for p in summary.files_skipped]
-        planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
-        staged, _ = load_pending(pending_dir)
-        done = _stored_starts(rpath) | {r.start_ns for r in staged}
-        todo = [w for w in planned if w[0] not in done]
-        log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
-        if todo:
-            executor = make_executor(workers, scheduler)
-            summary.executor = executor.name
-            n_par = max(1, int(workers or 1))
-            size = batch_size or max(1, min(16, -(-len(todo) // (4 * n_par))))
-            update, close = _progress_bar(progress, len(todo))
-            try:
-                for results in executor.map(st.window, batched(todo, size)):
-                    write_pending(pending_dir, results)
-                    update(len(results))
-            finally:
-                close()
-                executor.close()
-        staged, files = load_pending(pending_dir)
-        new = [r for r in staged if r.start_ns not in _stored_starts(rpath)] if staged else []
-        for r in new:
-            if r.status == "processed":
-                summary.processed += 1
-            else:
-                summary.skipped[r.reason] = summary.skipped.get(r.reason, 0) + 1
-        # two transactions: the windows are kept even if the models cannot be trained
-        with ResultsWriter(rpath, st.station) as w:
-            w.append_windows(staged, channels=st.window.channels, env_names=st.window.env_names)
-            summary.total_windows = int(w.window_starts().size)
-        for p in files:
-            p.unlink(missing_ok=True)
-        with ResultsWriter(rpath, st.station) as w:
-            out = derive(w, st, planned_end=planned[-1][1] if planned else None)
-            added = w.append_alarms(out.alarms)
-        if monitor_strain:
-            summary.strain = _monitor_strain(st)
-            strain_alarms = summary.strain.pop("alarm_objects", [])
-        else:
-            strain_alarms = []
-        _feed(st, rpath)
-    summary.alarms = [a.to_dict() for a in added] + [a.to_dict() for a in strain_alarms]
+            data_end = _data_end(reader, now)
+            planned = plan_windows(runs, st.window.window_s, st.overlap, fs)
+            future = [p for p in planned if p[0] > now + DAY_NS]
+            if future:
+                from bshm.timeutil import to_iso
+
+                planned = [p for p in planned if p[0] <= now + DAY_NS]
+                summary.ignored["future"] = len(future)
+                summary.notes.append(
+                    f"{len(future)} window(s) dated after the wall clock (e.g. "
+                    f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
+                )
+            _identify(
+                st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+            )
+            with ResultsWriter(rpath, st.station) as w:
+                out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
+                if extend_baseline:
+                    from bshm.analysis.job_extend import extend
+
+                    out.notes += extend(w, st, extend_baseline, now)
+                w.append_alarms(out.alarms)
+                _monitoring_data(w, st, data_end, now, summary, found)
+                _write_alarm_state(w, now)
+            if monitor_strain:
+                summary.strain = _monitor_strain(st, now, reader)
+        _test_hook("after-results")
+        summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
     summary.baseline = out.baseline
     summary.baseline_complete = out.baseline_complete
     summary.models = out.models
+    summary.judged = out.judged
     summary.notes += out.notes
     log.info(
-        "%s: %d windows processed, %d skipped, %d alarms raised",
+        "%s: %d windows processed, %d skipped, %d judged, %d alarms delivered",
         st.station,
         summary.processed,
         sum(summary.skipped.values()),
+        summary.judged,
         len(summary.alarms),
     )
     return summary
+
+
+def _files_needed(
+    st: JobSettings, rpath: Path, last: int | None, strain: bool, summary: AnalysisSummary
+) -> tuple[list[Path] | None, list[tuple[str, int | None]]]:
+    """The raw files this run must open (None: all of them), and the folder's listing."""
+    from bshm.analysis.job_files import files_from, listing
+
+    marks: list[int | None] = [last]
+    prev_max = None
+    if rpath.exists():
+        from bshm.store.results import ResultsReader
+
+        with ResultsReader(rpath) as r:
+            done = (r.state("strain", {}) or {}).get("done", {})
+            prev_max = (r.state("monitor", {}) or {}).get("files_max_start")
+        if strain:
+            marks += [int(v) - 1 for v in done.values()] if done else [None]
+    elif strain:
+        marks.append(None)
+    t_from = None
+    if all(m is not None for m in marks):
+        t_from = min(int(m) for m in marks if m is not None)
+        if prev_max is not None:
+            # every file that started before the newest one of the last run was seen
+            # then: a source that stopped long ago must not make every run open all
+            # the later files
+            t_from = max(t_from, int(prev_max) - DAY_NS)
+    files = listing(st.data_dir)
+    subset, _ = files_from(files, t_from)
+    summary.files = {"raw": len(files), "opened": len(files) if subset is None else len(subset)}
+    return subset, files
+
+
+def _identify(
+    st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+) -> None:
+    """Identify the planned windows not stored yet, stage them, merge them (one transaction)."""
+    from bshm.store.results import ResultsWriter
+
+    rpath = summary.results_path
+    staged, _ = load_pending(pending_dir)
+    if staged:  # staged by a killed run, maybe merged already: check them all
+        stored = stored | _stored_starts(rpath, min(r.start_ns for r in staged))[0]
+    done = stored | {r.start_ns for r in staged}
+    todo = [w for w in planned if w[0] not in done]
+    log.info("%s: %d windows planned, %d to process", st.station, len(planned), len(todo))
+    if todo:
+        executor = make_executor(workers, scheduler)
+        summary.executor = executor.name
+        n_par = max(1, int(workers or 1))
+        size = batch_size or max(1, min(16, -(-len(todo) // (4 * n_par))))
+        update, close = _progress_bar(progress, len(todo))
+        try:
+            for results in executor.map(st.window, batched(todo, size)):
+                write_pending(pending_dir, results)
+                update(len(results))
+        finally:
+            close()
+            executor.close()
+    staged, files = load_pending(pending_dir)
+    for r in staged:
+        if r.start_ns in stored:
+            continue
+        if r.status == "processed":
+            summary.processed += 1
+        else:
+            summary.skipped[r.reason] = summary.skipped.get(r.reason, 0) + 1
+    # the windows are kept even if the models cannot be trained afterwards
+    with ResultsWriter(rpath, st.station) as w:
+        w.append_windows(staged, channels=st.window.channels, env_names=st.window.env_names)
+        summary.total_windows = w.n_windows()
+    for p in files:
+        p.unlink(missing_ok=True)
+
+
+def _data_end(reader: Any, now: int) -> int | None:
+    """Time of the newest raw sample of any source (ignoring samples dated in the future)."""
+    ends = []
+    for src in reader.sources:
+        try:
+            runs = reader.records(src)
+        except (KeyError, ValueError):
+            continue
+        ends += [int(b) for _, b in runs if int(b) <= now + DAY_NS]
+    return max(ends) if ends else None
+
+
+def _late_files(mon: dict[str, Any], summary: AnalysisSummary, files: list) -> None:
+    """Count raw files that appeared with a start before the newest file of the last run."""
+    starts = [s for _, s in files if s is not None]
+    prev_max, prev_n = mon.get("files_max_start"), mon.get("files_n")
+    if prev_max is not None and prev_n is not None:
+        late = sum(1 for s in starts if s <= prev_max) - int(prev_n)
+        if late > 0:
+            summary.ignored["late_files"] = late
+            summary.notes.append(
+                f"{late} raw file(s) appeared with a start before the newest file analysed "
+                "last time (a late import?): their windows are not analysed; run with "
+                "--reprocess to analyse the whole store in order"
+            )
+    if starts:
+        mon["files_max_start"] = max(starts)
+        mon["files_n"] = len(starts)
+
+
+def _monitoring_data(
+    w: Any,
+    st: JobSettings,
+    data_end: int | None,
+    now: int,
+    summary: AnalysisSummary,
+    files: list,
+) -> None:
+    """The ``monitoring:data`` state: no new raw data for ``interrupted_after_s``."""
+    from bshm.analysis.alarm_state import SubjectState
+
+    from bshm.alarms import Alarm
+    from bshm.timeutil import to_iso
+
+    limit = int(st.interrupted_after_s * 1e9)
+    mon = w.read_json("monitor", {}) or {}
+    _late_files(mon, summary, files)
+    states = {k: SubjectState.from_dict(v) for k, v in mon.get("states", {}).items()}
+    s = states.setdefault("monitoring:data", SubjectState("monitoring:data", "monitoring"))
+    if limit <= 0 or data_end is None:
+        mon["states"] = {k: v.to_dict() for k, v in states.items()}
+        w.write_json("monitor", mon)
+        return
+    silent = now - data_end > limit
+    ch = None
+    if silent and s.level == 0:
+        ch = s.force(data_end + limit, 2)
+        msg = (
+            f"Monitoring interrupted: no new raw data since {to_iso(data_end, digits=0)} "
+            f"(more than {st.interrupted_after_s / 3600:g} h). Check the acquisition, the "
+            "logger and the disk."
+        )
+    elif not silent and s.level > 0:
+        ch = s.force(data_end, 0)
+        msg = f"Monitoring resumed: new raw data up to {to_iso(data_end, digits=0)}."
+    if ch is not None:
+        a = Alarm(
+            ch.time_ns,
+            ch.new,
+            "data",
+            float("nan"),
+            limit / 3.6e12,
+            None,
+            msg,
+            None,
+            st.station,
+            kind="monitoring",
+            subject="monitoring:data",
+            event=ch.event,
+            fields={"latest_data_ns": int(data_end)},
+        )
+        s.last = {"alarm_id": a.id, "index": a.index, "message": a.message}
+        w.append_alarms([a])
+    mon["states"] = {k: v.to_dict() for k, v in states.items()}
+    w.write_json("monitor", mon)
+
+
+def _write_alarm_state(w: Any, now: int) -> None:
+    from bshm.analysis.job_feed import write_alarm_state
+
+    write_alarm_state(w, now)
+
+
+def _deliver(st: JobSettings, rpath: Path, now: int) -> tuple[list[dict], dict]:
+    from bshm.analysis.job_feed import deliver_stored
+
+    return deliver_stored(rpath, st.station, st.feed, now)
 
 
 def _check_settings(rpath: Path, st: JobSettings) -> None:
@@ -330,6 +549,14 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
 
     with ResultsReader(rpath) as r:
         old = r.models().get("settings")
+        ver = r.schema_version
+    from bshm.store.results import RESULTS_SCHEMA_VERSION
+
+    if ver < RESULTS_SCHEMA_VERSION:
+        raise ConfigError(
+            f"{rpath}: results schema version {ver} was written by an older bshm; run with "
+            "--reprocess to recompute them (the raw data are not touched)"
+        )
     if old is not None and old != st.fingerprint():
         changed = sorted(
             k for k in set(old) | set(st.fingerprint()) if old.get(k) != st.fingerprint().get(k)
@@ -340,8 +567,8 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
         )
 
 
-def _monitor_strain(st: JobSettings) -> dict[str, Any]:
-    """Fatigue, thresholds and channel health of the same store (strain part)."""
+def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, Any]:
+    """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
 
     try:
@@ -349,7 +576,15 @@ def _monitor_strain(st: JobSettings) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - part not installed
         return {}
     try:
-        ms = monitor_raw(st.data_dir, st.station_cfg, window_s=st.window.window_s, feed=st.feed)
+        ms = monitor_raw(
+            st.data_dir,
+            st.station_cfg,
+            window_s=st.window.window_s,
+            rule=(st.persistence_k, st.persistence_n, st.clear_m, st.clear_n),
+            now_ns=now,
+            station_name=st.station,
+            reader=reader,
+        )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)
         return {"error": str(exc)}
@@ -357,45 +592,9 @@ def _monitor_strain(st: JobSettings) -> dict[str, Any]:
         "windows": ms.windows,
         "fatigue_windows": ms.fatigue_windows,
         "health_rows": ms.health_rows,
-        "alarm_objects": list(ms.alarms),
+        "sensor_alarms": len([a for a in ms.alarms if a.kind == "sensor"]),
+        "threshold_alarms": len([a for a in ms.alarms if a.kind == "threshold"]),
     }
-
-
-def _feed(st: JobSettings, rpath: Path) -> int:
-    """Append to the alarm feed every stored alarm it does not hold yet."""
-    from bshm.alarms import Alarm, AlarmFeed
-    from bshm.store.results import ResultsReader
-
-    feed = AlarmFeed(st.feed)
-    have = {
-        (
-            int(d["time_ns"]),
-            d["index"],
-            d.get("mode") or "",
-            d.get("channel") or "",
-            int(d["level"]),
-        )
-        for d in feed.read()
-        if d.get("station") in (None, st.station)
-    }
-    with ResultsReader(rpath) as r:
-        stored = r.alarms()
-    todo = [
-        Alarm(
-            a["time_ns"],
-            a["level"],
-            a["index"],
-            a["value"],
-            a["threshold"],
-            a["mode"],
-            a["message"],
-            a["channel"],
-            st.station,
-        )
-        for a in stored
-        if (a["time_ns"], a["index"], a["mode"] or "", a["channel"] or "", a["level"]) not in have
-    ]
-    return feed.append(todo)
 
 
 def default_baseline(first_ns: int, days: float) -> tuple[int, int]:

@@ -34,6 +34,14 @@ class JobSettings:
     baseline_days : float
     feed : Path
     persistence_k, persistence_n : int
+        Raise an alarm state when ``persistence_k`` of the last
+        ``persistence_n`` assessable windows reach a level.
+    clear_m, clear_n : int
+        Lower it when ``clear_m`` of the last ``clear_n`` assessable windows
+        are below the clear limit.
+    interrupted_after_s : float
+        No assessable window (or no new raw data) for this long raises a
+        "monitoring interrupted" alarm (0: never).
     frequency_shift_pct, novelty_alpha, mac_drop : tuple of 3 float
     lags_h : tuple of float
         Temperature lags offered to the regression (hours).
@@ -58,6 +66,9 @@ class JobSettings:
     feed: Path = Path("alarms.jsonl")
     persistence_k: int = 3
     persistence_n: int = 5
+    clear_m: int = 10
+    clear_n: int = 12
+    interrupted_after_s: float = 86400.0
     frequency_shift_pct: tuple[float, float, float] = (1.0, 2.0, 4.0)
     novelty_alpha: tuple[float, float, float] = (1e-2, 1e-3, 1e-4)
     mac_drop: tuple[float, float, float] = (0.05, 0.10, 0.20)
@@ -170,8 +181,6 @@ def resolve_settings(
     ConfigError
         Unreadable config, or raw files without acceleration channels.
     """
-    from bshm.store import open_raw
-
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise ConfigError(f"{data_dir}: no such folder (DATA_DIR must hold the raw HDF5 files)")
@@ -186,13 +195,26 @@ def resolve_settings(
         from bshm import load_station
 
         station = load_station(station)
+    from bshm.analysis.job_files import listing, open_files
+
     from bshm.errors import StoreError
 
-    try:
-        reader = open_raw(data_dir)
-    except StoreError as exc:
-        raise ConfigError(f"{data_dir}: cannot read raw files: {exc}") from exc
-    with reader:
+    files = None
+    if station is not None:
+        # the sources and channels are in every file of a configured station: the
+        # newest files are enough (opening a year of hourly files is not)
+        newest = [Path(p) for p, _ in listing(data_dir)[-2:]]
+        if newest:
+            with open_files(data_dir, newest) as r:
+                if all(src.name in r.sources for src in station.sources):
+                    files = newest
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        try:
+            reader = stack.enter_context(open_files(data_dir, files))
+        except StoreError as exc:
+            raise ConfigError(f"{data_dir}: cannot read raw files: {exc}") from exc
         if station is not None:
             d = _from_station(station, data_dir, reader, notes)
         else:
@@ -206,6 +228,7 @@ def resolve_settings(
             )
         meta = {c.name: c for c in info.channels}
         xs = tuple(float(meta[c].location[0]) for c in d["channels"])
+        ranges = tuple(_valid_range(station, meta[c]) for c in d["channels"])
         env = []
         for t in d["temperatures"]:
             for sname, sinfo in reader.sources.items():
@@ -224,6 +247,10 @@ def resolve_settings(
                 for c in sinfo.channels
                 if c.quantity == "temperature" and c.name not in used
             ]
+        env_meta = {
+            ch: _valid_range(station, {c.name: c for c in reader.sources[sname].channels}[ch])
+            for sname, ch in env
+        }
     a = d["a"]
     win = WindowConfig(
         str(data_dir),
@@ -238,6 +265,8 @@ def resolve_settings(
         a.max_order,
         a.time_lag,
         QualitySettings(),
+        ranges,
+        tuple(env_meta[n] for _, n in env),
     )
     bl: tuple[int | None, int | None] = (a.baseline_start_ns, a.baseline_end_ns)
     if baseline is not None:
@@ -251,6 +280,9 @@ def resolve_settings(
             "frequency_shift_pct": tuple(al.frequency_shift_pct),
             "novelty_alpha": tuple(al.novelty_alpha),
             "mac_drop": tuple(al.mac_drop),
+            "clear_m": al.clear_m,
+            "clear_n": al.clear_n,
+            "interrupted_after_s": al.interrupted_after_s,
         }
     return JobSettings(
         d["station"],
@@ -303,3 +335,17 @@ def _infer(data_dir: Path, reader, notes: list[str]) -> dict[str, Any]:
         "feed": data_dir / "alarms.jsonl",
         "alarms": None,
     }
+
+
+def _valid_range(station: Any, meta: Any) -> tuple[float, float] | None:
+    """Plausible range of a channel: the station config's, else the quantity's default."""
+    from bshm.analysis.health import valid_range_of
+
+    if station is not None:
+        try:
+            _, ch = station.channel(meta.name)
+        except KeyError:
+            ch = None
+        if ch is not None:
+            return valid_range_of(ch)
+    return valid_range_of(meta)

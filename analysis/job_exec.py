@@ -182,6 +182,7 @@ def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
             "rms": r.rms,
             "env": r.env,
             "detail": r.detail,
+            "excluded": list(r.excluded),
         }
         for r in rs
     ]
@@ -232,6 +233,7 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
                         m["rms"],
                         m["env"],
                         detail=m.get("detail", ""),
+                        excluded=tuple(m.get("excluded", ())),
                     )
                     for f in _FIELDS:
                         setattr(r, f, z[f"{i}_{f}"])

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -307,6 +307,8 @@ def to_alarm(r: CheckResult, *, unit: str = "", station: str | None = None) -> A
         message=msg,
         channel=r.channel,
         station=station,
+        kind="threshold",
+        subject=f"threshold:{r.channel}:{r.kind}",
     )
 
 
@@ -392,15 +394,11 @@ def thresholds_of(station: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------ raw-data job
-@dataclass
-class MonitorSummary:
-    """What :func:`monitor_raw` did."""
+def monitor_raw(*args: Any, **kwargs: Any) -> Any:
+    """The strain part of the job (see :func:`bshm.analysis.strain_job.monitor_raw`)."""
+    from bshm.analysis.strain_job import monitor_raw as run
 
-    windows: int = 0
-    fatigue_windows: int = 0
-    alarms: list[Any] = field(default_factory=list)
-    health_rows: int = 0
-    baseline: dict[str, dict[str, float]] | None = None
+    return run(*args, **kwargs)
 
 
 def _windows(runs: Sequence[tuple[int, int]], window_ns: int) -> list[tuple[int, int]]:
@@ -433,148 +431,6 @@ def _mean_temperature(reader: Any, tch: tuple[str, str] | None, a: int, b: int) 
     v = rec.data[:, 0].astype(np.float64)
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else float("nan")
-
-
-def monitor_raw(
-    data_dir: Any,
-    station: Any = None,
-    *,
-    window_s: float = 600.0,
-    baseline_days: float | None = None,
-    batch_windows: int = 200,
-    feed: Any = None,
-) -> MonitorSummary:
-    """Strain, fatigue, threshold and health monitoring of a raw store.
-
-    Processes every window of every source not processed yet and writes to
-    the results file (``<data_dir>/results/<station>_results.h5``): fatigue
-    rows and gauge state (:func:`bshm.analysis.fatigue.save_fatigue`),
-    threshold alarms and channel-health rows. Safe to rerun: fatigue skips
-    windows already counted (saved state), alarms and health rows are
-    de-duplicated by the results store.
-
-    Parameters
-    ----------
-    data_dir : path
-        Raw store folder.
-    station : bshm.config.Station, optional
-        Gives the thresholds (``Channel.thresholds``), fatigue settings and
-        the temperature channel; without it only fatigue (all strain
-        channels, EN 1993-1-9 detail 71) and health run.
-    window_s : float
-        Window length (s).
-    baseline_days : float, optional
-        Reference period of the strain baselines for ``change`` limits,
-        from the first sample (default: the station's ``baseline_days``).
-    batch_windows : int
-        Windows written to the results file per transaction.
-    feed : path, optional
-        JSON-lines alarm feed to append the new threshold alarms to (default:
-        the station's ``alarms.feed``; none without a station). Alarms the
-        results store already held are not appended again.
-
-    Returns
-    -------
-    MonitorSummary
-    """
-    from bshm.analysis.fatigue import load_fatigue_state, process_strain_window, save_fatigue
-    from bshm.analysis.health import check_record, gap_fraction
-
-    from bshm.store import open_raw
-    from bshm.store.results import ResultsReader, ResultsWriter, results_path
-
-    summary = MonitorSummary()
-    th = thresholds_of(station) if station is not None else {}
-    fset = getattr(station, "fatigue", None)
-    days = (
-        baseline_days
-        if baseline_days is not None
-        else float(getattr(getattr(station, "analysis", None), "baseline_days", 14.0))
-    )
-    wns = int(window_s * 1e9)
-    with open_raw(data_dir) as reader:
-        name = getattr(station, "name", None) or reader.station
-        rpath = results_path(data_dir, name)
-        state: dict = {}
-        models: dict = {}
-        if rpath.exists():
-            with ResultsReader(rpath) as rr:
-                state = load_fatigue_state(rr.fatigue())
-                models = rr.models()
-        tch = _temperature_channel(reader, station)
-        baselines = {
-            k: StrainBaseline(**v) for k, v in (models.get("strain_baseline") or {}).items()
-        }
-        change_ch = [c for c, t in th.items() if getattr(t, "change", None) is not None]
-        if change_ch and not baselines and tch is not None:
-            baselines = _fit_baselines(reader, change_ch, tch, wns, days)
-            if baselines:
-                with ResultsWriter(rpath, name) as w:
-                    w.write_model("strain_baseline", {k: b.to_dict() for k, b in baselines.items()})
-        summary.baseline = {k: b.to_dict() for k, b in baselines.items()}
-        batch: dict[str, list[Any]] = {"fatigue": [], "alarms": [], "health": []}
-
-        def flush() -> None:
-            if not any(batch.values()):
-                return
-            with ResultsWriter(rpath, name) as w:  # one copy-on-write transaction
-                if batch["fatigue"]:
-                    summary.fatigue_windows += save_fatigue(
-                        rpath, batch["fatigue"], state, writer=w
-                    )
-                summary.alarms += w.append_alarms(batch["alarms"])
-                summary.health_rows += w.append_channel_health(batch["health"])
-            for v in batch.values():
-                v.clear()
-
-        for src, info in reader.sources.items():
-            has_strain = any(c.quantity == "strain" for c in info.channels)
-            for a, b in _windows(reader.records(src), wns):
-                rec = reader.read(src, a, b)
-                if rec.data.shape[0] < 3:
-                    continue
-                summary.windows += 1
-                if has_strain:
-                    out, state = process_strain_window(
-                        rec.data, rec.channels, start_ns=a, end_ns=b, settings=fset, state=state
-                    )
-                    batch["fatigue"] += out
-                temp = _mean_temperature(reader, tch, a, b) if baselines else None
-                res = evaluate_window(
-                    rec.data,
-                    rec.times_ns,
-                    rec.channels,
-                    th,
-                    station=name,
-                    temperature=temp,
-                    baselines=baselines,
-                )
-                batch["alarms"] += res.alarms
-                gf = gap_fraction(rec.gaps, a, b)
-                batch["health"] += [
-                    r
-                    for h in check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf)
-                    for r in h.rows(a)
-                ]
-                if summary.windows % batch_windows == 0:
-                    flush()
-            flush()  # the fatigue state must be saved before the next source
-    feed_path = (
-        feed if feed is not None else getattr(getattr(station, "alarms", None), "feed", None)
-    )
-    if feed_path is not None and summary.alarms:
-        from bshm.alarms import AlarmFeed
-
-        AlarmFeed(feed_path).append(summary.alarms)
-    log.info(
-        "%s: %d windows, %d fatigue rows, %d threshold alarms, %d health rows",
-        name,
-        summary.windows,
-        summary.fatigue_windows,
-        len(summary.alarms),
-        summary.health_rows,
-    )
-    return summary
 
 
 def _fit_baselines(

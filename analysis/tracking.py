@@ -317,8 +317,8 @@ def build_reference(
     cl_w: list[set[int]] = []  # windows of each cluster
     for n, w in enumerate(windows):
         good = np.asarray(w.damping, float) <= st.max_damping
-        if not good.any():
-            continue
+        if not good.any() or not np.all(np.isfinite(np.asarray(w.shapes))):
+            continue  # (a window with an excluded channel does not shape the reference)
         sh = normalize_shapes(np.asarray(w.shapes).T[good])
         f = np.asarray(w.frequencies, float)[good]
         if cl_f:
@@ -389,7 +389,10 @@ def build_reference(
 
 
 def track(
-    windows: Sequence[WindowModes], reference: ReferenceSet, settings: TrackSettings | None = None
+    windows: Sequence[WindowModes],
+    reference: ReferenceSet,
+    settings: TrackSettings | None = None,
+    recent: Sequence[Sequence[float]] | None = None,
 ) -> Tracks:
     """Assign every window's modes to the reference modes.
 
@@ -397,14 +400,22 @@ def track(
     ----------
     windows : sequence of WindowModes
         In time order (the expected frequencies follow the past only, so the
-        result for a window never depends on later windows).
+        result for a window never depends on later windows). Shape rows that
+        are NaN (a channel excluded from that window's identification) are
+        left out of the MAC of that window.
     reference : ReferenceSet
     settings : TrackSettings, optional
+    recent : sequence of sequences of float, optional
+        The last assigned frequencies of each tracked mode before these
+        windows (``Tracks.extra["recent"]`` of the previous call): tracking
+        window by window, or in pieces, then gives the same result as in one
+        call.
 
     Returns
     -------
     Tracks
-        Frequency, damping, MAC (to the reference) and shape per tracked mode.
+        Frequency, damping, MAC (to the reference) and shape per tracked
+        mode; ``extra["recent"]`` carries the state for the next call.
     """
     st = settings or TrackSettings()
     k = len(reference.ids)
@@ -414,7 +425,11 @@ def track(
     damp = np.full((n_w, k), np.nan)
     macs = np.full((n_w, k), np.nan)
     shapes = np.zeros((n_w, k, n_ch), np.complex64)
-    recent: list[list[float]] = [[] for _ in range(k)]
+    recent_: list[list[float]] = (
+        [list(map(float, r))[-st.history :] for r in recent]
+        if recent is not None and len(recent) == k
+        else [[] for _ in range(k)]
+    )
     dlim = np.full(k, st.max_damping)
     if reference.damping is not None:
         dlim = np.minimum(
@@ -425,25 +440,40 @@ def track(
         if f.size == 0 or k == 0:
             continue
         dw = np.asarray(w.damping, float)
-        sh = normalize_shapes(np.asarray(w.shapes).T)
-        if sh.shape[1] != n_ch:
+        raw = np.asarray(w.shapes).T
+        if raw.shape[1] != n_ch:
             raise ValueError(
-                f"window {w.time_ns}: shapes have {sh.shape[1]} channels, the reference {n_ch}"
+                f"window {w.time_ns}: shapes have {raw.shape[1]} channels, the reference {n_ch}"
             )
+        have = np.all(np.isfinite(raw), axis=0)  # channels identified in this window
+        if not have.any():
+            continue
+        sh = normalize_shapes(raw[:, have])
+        ref_sh = reference.shape if have.all() else normalize_shapes(reference.shape[:, have])
         exp_f = np.array(
-            [np.median(r[-st.history :]) if r else f0 for r, f0 in zip(recent, reference.frequency)]
+            [
+                np.median(r[-st.history :]) if r else f0
+                for r, f0 in zip(recent_, reference.frequency)
+            ]
         )
-        cost, mac = _cost(
-            f, sh, exp_f, reference.frequency, reference.shape, st.freq_tol, st.min_mac
-        )
+        cost, mac = _cost(f, sh, exp_f, reference.frequency, ref_sh, st.freq_tol, st.min_mac)
         cost = np.where(dw[:, None] > dlim[None, :], _BIG, cost)  # unreliable estimates
         for i, j in _assign(cost):
             freq[n, j] = f[i]
             damp[n, j] = float(np.asarray(w.damping)[i])
             macs[n, j] = mac[i, j]
-            phase = np.vdot(reference.shape[j], sh[i])
-            shapes[n, j] = sh[i] * (np.conj(phase) / abs(phase) if abs(phase) > 0 else 1.0)
-            recent[j].append(f[i])
+            phase = np.vdot(ref_sh[j], sh[i])
+            full = np.full(n_ch, np.nan + 0j, np.complex128)
+            full[have] = sh[i] * (np.conj(phase) / abs(phase) if abs(phase) > 0 else 1.0)
+            shapes[n, j] = full
+            recent_[j].append(f[i])
+            del recent_[j][: -st.history]
     return Tracks(
-        np.array([w.time_ns for w in windows], np.int64), reference.ids, freq, damp, macs, shapes
+        np.array([w.time_ns for w in windows], np.int64),
+        reference.ids,
+        freq,
+        damp,
+        macs,
+        shapes,
+        extra={"recent": [list(r) for r in recent_]},
     )

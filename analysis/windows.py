@@ -22,7 +22,16 @@ reason             when
                    floor (no structural response), or the RMS is below
                    ``min_rms``
 ``identification`` the identification failed or found no mode
+``implausible``    values outside the channel's plausible range
 =================  ==========================================================
+
+The ``nan``, ``flat``, ``clipping`` and ``implausible`` checks are made per
+channel first: a faulty channel is *excluded* (named in
+``WindowResult.excluded``) and the modes are identified from the others,
+with the excluded channels' shape components left NaN. The window is skipped
+only when fewer than half of the channels (and fewer than two) remain; the
+sensor alarm that names the channel comes from the channel-health checks of
+the job (:mod:`bshm.analysis.health`).
 """
 
 from __future__ import annotations
@@ -46,7 +55,16 @@ __all__ = [
     "process_window",
 ]
 
-REASONS = ("gap", "nan", "flat", "clipping", "spikes", "low_excitation", "identification")
+REASONS = (
+    "gap",
+    "nan",
+    "flat",
+    "clipping",
+    "spikes",
+    "low_excitation",
+    "identification",
+    "implausible",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,12 @@ class WindowConfig:
     method : str
     max_order, time_lag : int
     quality : QualitySettings
+    valid_ranges : tuple of (float, float) or None
+        Plausible range of each identification channel (empty: no check).
+    env_ranges : tuple of (float, float) or None
+        Plausible range of each environmental variable (empty: no check):
+        implausible samples are left out of the window mean, which is NaN
+        when fewer than half of the samples remain.
     """
 
     data_dir: str
@@ -109,6 +133,8 @@ class WindowConfig:
     max_order: int = 80
     time_lag: int = 40
     quality: QualitySettings = field(default_factory=QualitySettings)
+    valid_ranges: tuple[tuple[float, float] | None, ...] = ()
+    env_ranges: tuple[tuple[float, float] | None, ...] = ()
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -136,7 +162,9 @@ class WindowResult:
     stability : ndarray of int, shape (m,)
         Number of model orders supporting each mode.
     detail : str
-        Human-readable detail of a skip.
+        Human-readable detail of a skip, or of the channels excluded.
+    excluded : tuple of str
+        Channels left out of the identification (their shape components are NaN).
     """
 
     start_ns: int
@@ -151,6 +179,7 @@ class WindowResult:
     mpc: np.ndarray = field(default_factory=lambda: np.zeros(0))
     stability: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     detail: str = ""
+    excluded: tuple[str, ...] = ()
 
 
 def plan_windows(
@@ -256,6 +285,53 @@ def check_quality(
     return "", ""
 
 
+def channel_faults(
+    data: np.ndarray,
+    fs: float,
+    q: QualitySettings,
+    ranges: Sequence[tuple[float, float] | None] = (),
+) -> list[tuple[int, str, str]]:
+    """Channels that cannot take part in the identification.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, n_channels)
+    fs : float
+    q : QualitySettings
+    ranges : sequence of (float, float) or None
+        Plausible range per channel (empty: no check).
+
+    Returns
+    -------
+    list of (channel index, reason, detail)
+        ``reason`` is ``nan``, ``implausible``, ``flat`` or ``clipping``.
+    """
+    x = np.asarray(data, np.float64)
+    n = x.shape[0]
+    max_run = max(2, int(q.flat_run_s * fs))
+    out = []
+    for c in range(x.shape[1]):
+        col = x[:, c]
+        bad = ~np.isfinite(col)
+        if bad.any():
+            out.append((c, "nan", f"{int(bad.sum())} NaN/infinite samples"))
+            continue
+        if c < len(ranges) and ranges[c] is not None:
+            lo, hi = ranges[c]  # type: ignore[misc]
+            off = (col < lo) | (col > hi)
+            if off.any():
+                out.append((c, "implausible", f"{int(off.sum())} samples outside {lo:g}..{hi:g}"))
+                continue
+        if np.ptp(col) == 0 or _longest_run(np.diff(col) == 0) + 1 >= max_run:
+            out.append((c, "flat", "flat or stuck"))
+            continue
+        m = np.max(np.abs(col))
+        at_max = np.abs(np.abs(col) - m) <= 1e-6 * m
+        if at_max.sum() >= max(4, q.clip_fraction * n):
+            out.append((c, "clipping", f"{int(at_max.sum())} samples at {m:g}"))
+    return out
+
+
 def _preprocess(
     data: np.ndarray, fs: float, decimate_to_hz: float | None
 ) -> tuple[np.ndarray, float]:
@@ -270,14 +346,20 @@ def _preprocess(
     return x, fs
 
 
-def _identify(x: np.ndarray, fs: float, cfg: WindowConfig, quantities=None):
+def _identify(
+    x: np.ndarray,
+    fs: float,
+    cfg: WindowConfig,
+    names: Sequence[str] | None = None,
+    quantities: Sequence[str] | None = None,
+):
     from bshm.analysis import identify
 
     fmax = cfg.freq_max_hz or 0.4 * fs
     opts: dict = {
         "freq_min_hz": cfg.freq_min_hz,
         "freq_max_hz": fmax,
-        "channel_names": list(cfg.channels),
+        "channel_names": list(cfg.channels if names is None else names),
         "quantities": quantities,  # the station's, so mixed sensor types give real shapes
     }
     if cfg.method == "ssi-cov":
@@ -309,12 +391,11 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
         Never raises for bad data: the reason is recorded instead.
     """
     out = WindowResult(int(start_ns), int(end_ns), "skipped")
-    for src, ch in cfg.env:
+    for i, (src, ch) in enumerate(cfg.env):
+        rng = cfg.env_ranges[i] if i < len(cfg.env_ranges) else None
         try:
             r = reader.read(src, start_ns, end_ns, channels=[ch])
-            v = r.data[:, 0].astype(np.float64)
-            v = v[np.isfinite(v)]
-            out.env[ch] = float(v.mean()) if v.size else float("nan")
+            out.env[ch] = _env_mean(r.data[:, 0], rng)
         except (ValueError, KeyError):
             out.env[ch] = float("nan")
     rec = reader.read(cfg.source, start_ns, end_ns, channels=list(cfg.channels))
@@ -325,15 +406,33 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
         out.detail = f"{rec.data.shape[0]} of {expected} samples, {len(rec.gaps)} gaps"
         return out
     fmax = cfg.freq_max_hz or 0.4 * (cfg.decimate_to_hz or fs)
-    reason, detail = check_quality(rec.data, fs, cfg.quality, band=(cfg.freq_min_hz, fmax))
     x = rec.data.astype(np.float64)
-    out.rms = float(np.median(np.std(x, axis=0))) if np.all(np.isfinite(x)) else float("nan")
-    if reason:
-        out.reason, out.detail = reason, detail
+    n_ch = x.shape[1]
+    faults = channel_faults(x, fs, cfg.quality, cfg.valid_ranges)
+    bad = {c for c, _, _ in faults}
+    keep_ch = [c for c in range(n_ch) if c not in bad]
+    if faults:
+        out.excluded = tuple(cfg.channels[c] for c in sorted(bad))
+        out.detail = "; ".join(f"{cfg.channels[c]}: {why} ({d})" for c, why, d in faults)
+    if len(keep_ch) < min(n_ch, max(2, -(-n_ch // 2))):
+        out.reason = faults[0][1] if faults else "nan"
         return out
-    x, fs2 = _preprocess(x, fs, cfg.decimate_to_hz)
+    xk = x[:, keep_ch]
+    reason, detail = check_quality(xk, fs, cfg.quality, band=(cfg.freq_min_hz, fmax))
+    out.rms = float(np.median(np.std(xk, axis=0)))
+    if reason:
+        out.reason = reason
+        out.detail = "; ".join(d for d in (detail, out.detail) if d)
+        return out
+    xk, fs2 = _preprocess(xk, fs, cfg.decimate_to_hz)
     try:
-        res = _identify(x, fs2, cfg, [c.quantity for c in rec.channels])
+        res = _identify(
+            xk,
+            fs2,
+            cfg,
+            [cfg.channels[c] for c in keep_ch],
+            [rec.channels[c].quantity for c in keep_ch],
+        )
     except Exception as exc:  # noqa: BLE001 - any numerical failure skips the window
         log.debug("window %s: identification failed: %s", start_ns, exc)
         out.reason, out.detail = "identification", f"{type(exc).__name__}: {exc}"
@@ -346,23 +445,25 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     out.status = "processed"
     out.frequencies = f[keep]
     out.damping = np.asarray(res.damping, float)[keep]
-    out.shapes = np.asarray(res.shapes, np.complex128)[:, keep]
+    shapes = np.full((n_ch, int(keep.sum())), np.nan + 0j, np.complex128)
+    shapes[keep_ch] = np.asarray(res.shapes, np.complex128)[:, keep]
+    out.shapes = shapes
     mpc = getattr(res, "mpc", None)
     out.mpc = np.asarray(mpc, float)[keep] if mpc is not None else np.full(keep.sum(), np.nan)
     out.stability = _stability_count(res, f.size)[keep]
     return out
 
 
-def _file_start_ns(path) -> int | None:
-    """Start time encoded in a raw file name ``<station>_<YYYYmmddTHHMMSSZ>.h5[.part]``."""
-    import datetime as dt
-
-    stem = path.name.split(".h5")[0]
-    try:
-        d = dt.datetime.strptime(stem.rsplit("_", 1)[-1], "%Y%m%dT%H%M%SZ")
-    except ValueError:
-        return None
-    return int(d.replace(tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+def _env_mean(values: np.ndarray, valid: tuple[float, float] | None) -> float:
+    """Mean of the finite, plausible samples; NaN when fewer than half are."""
+    v = np.asarray(values, np.float64)
+    ok = np.isfinite(v)
+    if valid is not None:
+        with np.errstate(invalid="ignore"):
+            ok &= (v >= valid[0]) & (v <= valid[1])
+    if v.size == 0 or ok.sum() < 0.5 * v.size:
+        return float("nan")
+    return float(v[ok].mean())
 
 
 def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
@@ -372,24 +473,26 @@ def _files_for(folder, start_ns: int, end_ns: int) -> list | None:
     """
     from pathlib import Path
 
-    files = sorted(
-        p for p in Path(folder).iterdir() if p.name.endswith((".h5", ".h5.part")) and p.is_file()
-    )
-    maybe = [_file_start_ns(p) for p in files]
-    if any(s is None for s in maybe):
+    from bshm.analysis.job_files import listing
+
+    files = listing(folder)  # sorted by name start time
+    if any(s is None for _, s in files):
         return None
-    starts = [int(s) for s in maybe if s is not None]
-    period = _rollover_ns(files)
+    starts = [int(s) for _, s in files if s is not None]
+    period = _rollover_ns([Path(f) for f, _ in files])
     keep = []
-    for i, (p, s) in enumerate(zip(files, starts)):
-        nxt = next((t for t in starts[i + 1 :] if t > s), None)
+    nxt = None  # the next start strictly after each file's, scanning backwards
+    for i in range(len(files) - 1, -1, -1):
+        s = starts[i]
         if s < end_ns and (nxt is None or nxt > start_ns):
-            keep.append(p)
+            keep.append(Path(files[i][0]))
         elif period and s < end_ns and (s // period + 1) * period > start_ns:
             # a file of a rollover period the batch touches: it may overlap one kept
-            # above (a clock set back), and the reader must see both to exclude it
-            keep.append(p)
-    return keep
+            # (a clock set back), and the reader must see both to exclude it
+            keep.append(Path(files[i][0]))
+        if i == 0 or starts[i - 1] < s:
+            nxt = s
+    return keep[::-1]
 
 
 def _rollover_ns(files) -> int | None:
@@ -440,5 +543,6 @@ def process_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list
             for p in files:
                 (Path(tmp) / p.name).symlink_to(p.resolve())
             src = tmp
-        with open_raw(src) as reader:
+        # no summary cache for the temporary folder: it would be keyed by its random name
+        with open_raw(src, use_cache=src == cfg.data_dir) as reader:
             return [process_window(reader, cfg, s, e) for s, e in windows]

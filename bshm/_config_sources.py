@@ -317,6 +317,10 @@ def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | No
     column = v.integer(t, "column", default=None, minimum=0, maximum=10_000) if allow_column \
         else None
     thresholds = _read_thresholds(v, v.table(t, "thresholds"))
+    valid = v.float_list(t, "valid_range", default=(), length=2)
+    if valid and not valid[0] < valid[1]:
+        v.problem(t.key("valid_range"), f"{list(valid)} is empty", "give [low, high], low < high")
+        valid = ()
     if allow_column:
         v.no_unknown(t)  # registers check their table after reading the point
     if None in (name, quantity, unit):
@@ -333,6 +337,7 @@ def _read_channel(v: Validator, t: Table, *, allow_column: bool) -> Channel | No
         direction=direction or "",
         column=column,
         thresholds=thresholds,
+        valid_range=(valid[0], valid[1]) if valid else None,
     )
 
 

@@ -1,13 +1,21 @@
-"""Graded alarms and the JSON-lines alarm feed.
+"""Graded alarms, alarm states and the JSON-lines alarm feed (an outbox).
 
-An alarm object (DESIGN.md) is::
+An alarm object (DESIGN.md, plus ``id``, ``kind``, ``subject``, ``event``
+and ``fields``) is::
 
-    {"time_ns": 1767225600000000000, "time": "2026-01-01T00:00:00.000000Z",
-     "level": 2, "index": "frequency_shift", "value": 2.4, "threshold": 2.0,
-     "mode": "M3", "message": "...", "channel": null, "station": "sim-bridge"}
+    {"id": "3f0c9b2d1e8a7c6b5a49", "kind": "structural",
+     "time_ns": 1767225600000000000, "time": "2026-01-01T00:00:00.000000Z",
+     "level": 2, "level_name": "warning", "index": "t2_avg", "value": 25.6,
+     "threshold": 23.6, "mode": null, "message": "...", "channel": null,
+     "station": "sim-bridge", "subject": "structural", "event": "raised",
+     "fields": {...}}
 
-``level`` is 0 (normal) to 3 (most severe). The feed file holds one such
-object per line, appended and fsync'd, so a city platform can tail it.
+``level`` is 0 (normal) to 3 (most severe). The job stores one alarm per
+*state change* of a subject (``raised``, ``escalated``, ``de-escalated``,
+``cleared``), first in the results file, then delivers it to the feed with
+:func:`deliver` (the only feed writer): the feed file holds one such object
+per line, appended and fsync'd, so a city platform can tail it and
+de-duplicate by ``id``.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +100,9 @@ class Alarm:
         None for alarms that record no state (older feeds).
     event : str or None
         The state change recorded, one of :data:`ALARM_EVENTS`, or None.
+    fields : dict or None
+        The values that drove a state change (indices, limits, windows
+        counted), JSON-ready; not part of the id.
     """
 
     time_ns: int
@@ -106,6 +117,7 @@ class Alarm:
     kind: str = "structural"
     subject: str | None = None
     event: str | None = None
+    fields: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.level not in LEVEL_NAMES:
@@ -157,6 +169,7 @@ class Alarm:
             "station": self.station,
             "subject": self.subject,
             "event": self.event,
+            **({"fields": self.fields} if self.fields else {}),
         }
 
     @classmethod
@@ -175,6 +188,7 @@ class Alarm:
             kind=str(d.get("kind") or "structural"),
             subject=d.get("subject"),
             event=d.get("event"),
+            fields=d.get("fields") or None,
         )
 
 
@@ -197,15 +211,47 @@ class AlarmFeed:
 
     def append(self, alarms: Iterable[Alarm]) -> int:
         """Append alarms (one JSON object per line) and fsync; return how many."""
-        lines = [json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in alarms]
+        return self.append_objects(a.to_dict() for a in alarms)
+
+    def append_objects(self, objects: Iterable[dict[str, Any]]) -> int:
+        """Append alarm objects (dicts, e.g. read back from a results file) and fsync.
+
+        A last line torn by a crash (no final newline) is cut off first: it
+        was never delivered, and the outbox writes its alarm again.
+        """
+        lines = [json.dumps(o, ensure_ascii=False) + "\n" for o in objects]
         if not lines:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write("".join(lines))
+        _cut_torn_line(self.path)
+        with open(self.path, "ab") as f:
+            f.write("".join(lines).encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         return len(lines)
+
+    def ids_from(self, offset: int = 0) -> set[str]:
+        """Ids of the alarm objects written at or after byte ``offset``.
+
+        Unreadable lines are ignored here (only the ids matter: a line that
+        is not a JSON object cannot hold one).
+        """
+        if not self.path.exists():
+            return set()
+        with open(self.path, "rb") as f:
+            f.seek(max(0, int(offset)))
+            data = f.read()
+        out = set()
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(obj, dict) and obj.get("id"):
+                out.add(str(obj["id"]))
+        return out
 
     def read(self) -> list[dict[str, Any]]:
         """Every alarm object in the feed (a torn last line is ignored).
@@ -231,6 +277,30 @@ class AlarmFeed:
                 raise StoreError(f"{self.path}:{i}: not a JSON alarm object") from None
             out.append(obj)
         return out
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Truncate a JSON-lines file after its last newline (a line torn by a crash)."""
+    try:
+        f = open(path, "r+b")
+    except FileNotFoundError:
+        return
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            step = min(4096, pos)
+            f.seek(pos - step)
+            chunk = f.read(step)
+            k = chunk.rfind(b"\n")
+            if k >= 0:
+                pos = pos - step + k + 1
+                break
+            pos -= step
+        if pos < end:
+            f.truncate(pos)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def current_states(alarms: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -325,3 +395,51 @@ class AckLog:
             if isinstance(obj, dict) and obj.get("id"):
                 out[str(obj["id"])] = obj
         return out
+
+
+def deliver(
+    feed_path: str | os.PathLike, pending: list[dict[str, Any]], outbox: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Deliver stored alarms to the feed: the feed is the outbox's destination.
+
+    ``pending`` are the alarm objects stored since the last committed
+    delivery (the rows of the results file's alarm table from
+    ``outbox["rows"]`` on). Those whose id the feed already holds past the
+    committed byte offset (written by a run killed before it could commit)
+    are not written again; the others are appended and fsync'd. Every
+    pending alarm counts as delivered by this call, so the caller reports
+    all of them (``--json``, exit code) and then commits the returned state.
+
+    Parameters
+    ----------
+    feed_path : path
+        The JSON-lines feed.
+    pending : list of dict
+        Alarm objects with an ``id``, in insertion order.
+    outbox : dict or None
+        The committed state: ``rows`` (alarm rows delivered), ``offset``
+        (feed size after the last delivery), ``ino`` (the feed's inode then).
+
+    Returns
+    -------
+    (delivered, state)
+        The pending alarms, and the state to commit (``rows`` not included:
+        the caller adds ``rows + len(pending)``).
+    """
+    feed = AlarmFeed(feed_path)
+    st = dict(outbox or {})
+    offset = int(st.get("offset", 0))
+    try:
+        info = os.stat(feed.path)
+    except FileNotFoundError:
+        info = None
+    if info is None or info.st_ino != st.get("ino") or info.st_size < offset:
+        offset = 0  # a new, rotated or truncated feed: look at all of it
+    present = feed.ids_from(offset) if pending else set()
+    feed.append_objects(a for a in pending if a["id"] not in present)
+    try:
+        info = os.stat(feed.path)
+        st.update(offset=int(info.st_size), ino=int(info.st_ino))
+    except FileNotFoundError:
+        st.update(offset=0, ino=None)
+    return list(pending), st

@@ -90,6 +90,9 @@ class Channel:
     direction: str = ""
     column: int | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    #: Plausible values [low, high] in the channel's unit; None = the default of
+    #: its quantity (``bshm.analysis.health.default_valid_range``).
+    valid_range: tuple[float, float] | None = None
 
     @property
     def calibration(self) -> str:
@@ -238,6 +241,9 @@ class AlarmSettings:
     frequency_shift_pct: Levels = (1.0, 2.0, 4.0)
     novelty_alpha: Levels = (1e-2, 1e-3, 1e-4)
     mac_drop: Levels = (0.05, 0.10, 0.20)
+    clear_m: int = 10
+    clear_n: int = 12
+    interrupted_after_s: float = 86400.0
     delivery: DeliverySettings | None = None  # MQTT / webhook (bshm._config_delivery)
 
 
@@ -492,10 +498,19 @@ def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSet
     fs_pct = v.levels(t, "frequency_shift_pct", default=(1.0, 2.0, 4.0))
     alpha = v.levels(t, "novelty_alpha", default=(1e-2, 1e-3, 1e-4), decreasing=True)
     mac = v.levels(t, "mac_drop", default=(0.05, 0.10, 0.20))
+    cm = v.integer(t, "clear_m", default=10, minimum=1)
+    cn = v.integer(t, "clear_n", default=12, minimum=1)
+    interrupted = v.duration(t, "interrupted_after", default=86400.0, minimum=0.0)
     from bshm._config_delivery import read_delivery
 
     delivery = read_delivery(v, t, base)
     v.no_unknown(t)
+    if cm is not None and cn is not None and cm > cn:
+        v.problem(
+            t.key("clear_m"),
+            f"{cm} windows out of {cn} can never happen",
+            "clear_m must be <= clear_n",
+        )
     if k is not None and n is not None and k > n:
         v.problem(
             t.key("persistence_k"),
@@ -516,6 +531,9 @@ def _read_alarms(v: Validator, t: Table, base: Path, data_dir: Path) -> AlarmSet
         frequency_shift_pct=fs_pct or (1.0, 2.0, 4.0),
         novelty_alpha=alpha or (1e-2, 1e-3, 1e-4),
         mac_drop=mac or (0.05, 0.10, 0.20),
+        clear_m=cm or 10,
+        clear_n=cn or 12,
+        interrupted_after_s=interrupted,
         delivery=delivery,
     )
 

@@ -10,21 +10,25 @@ HELP = "process every window not yet processed: modes, tracking, compensation, a
 DESCRIPTION = """\
 Process every analysis window of DATA_DIR that is not processed yet:
 data-quality checks, modal identification, mode tracking, temperature
-compensation, damage indices and graded alarms. Results go to
-DATA_DIR/results/<station>_results.h5, alarms also to the alarm feed
-(JSON lines). Safe under cron: a second run while one is active exits
-at once with code 75, a killed run is finished by the next.
+compensation, damage indices and the alarm states (structural, sensor,
+threshold, monitoring). Only the new data are processed: a run costs the
+same after a year as after a month. Results go to
+DATA_DIR/results/<station>_results.h5; alarm state changes also go to the
+alarm feed (JSON lines, one id per alarm). Safe under cron: a second run
+while one is active exits at once with code 75, a killed run is finished
+by the next (alarms it stored but did not deliver are delivered then).
 
 Config: --config, else DATA_DIR/station.toml, else settings inferred
 from the raw files (said on stderr).
 
-Exit codes: 0 success, 1 failure, 2 usage or config error, 75 another
-run holds the lock; with --fail-on-alarm LEVEL, 3 when this run raised
-an alarm of that level or above.
+Exit codes: 0 success, 1 failure, 2 usage or config error (also a refused
+--extend-baseline), 75 another run holds the lock; with --fail-on-alarm
+LEVEL, 3 when this run delivered an alarm of that level or above.
 
 examples:
   bshm analyze /data/bridge1
   bshm analyze /data/bridge1 --json --baseline 2026-01-01..2026-01-15
+  bshm analyze /data/bridge1 --extend-baseline 2026-04-01..2026-07-01
   bshm analyze /data/bridge1 --workers 2
   bshm analyze /data/bridge1 --scheduler tcp://10.0.0.5:8786
 """
@@ -53,7 +57,8 @@ def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI cont
     parser.add_argument(
         "--baseline",
         metavar="FROM..TO",
-        help="training period of the models, ISO 8601 (default: config, else the first 14 days)",
+        help="training period of the models, ISO 8601 (default: config, else the first 14 "
+        "days of the main recording period)",
     )
     exe = parser.add_mutually_exclusive_group()
     exe.add_argument(
@@ -68,8 +73,16 @@ def configure(parser: argparse.ArgumentParser) -> None:  # noqa: D103 - CLI cont
         "--fail-on-alarm",
         type=_level,
         metavar="LEVEL",
-        help=f"exit with code {EXIT_ALARM} when this run raises an alarm of "
-        "LEVEL (1-3 or advisory/warning/critical) or above",
+        help=f"exit with code {EXIT_ALARM} when this run delivers an alarm of "
+        "LEVEL (1-3 or advisory/warning/critical) or above (a state change; also "
+        "alarms a killed earlier run stored but did not deliver)",
+    )
+    parser.add_argument(
+        "--extend-baseline",
+        metavar="FROM..TO",
+        help="add a period to the training set of the models (a new model version), only "
+        "if the structural state over it was normal; 'auto': do it whenever a long, normal "
+        "period holds conditions the models do not know yet",
     )
     parser.add_argument(
         "--reprocess",
@@ -101,6 +114,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: D103 - CLI contract
             scheduler=args.scheduler,
             progress=False if args.no_progress else None,
             reprocess=args.reprocess,
+            extend_baseline=args.extend_baseline,
         )
     except LockError as exc:
         print(f"bshm: {exc}", file=sys.stderr)
@@ -143,9 +157,31 @@ def _print_text(s) -> None:
                 if f is not None
                 else f"  {m['id']:>4}  not found yet"
             )
+    kinds = s.state.get("kinds", {})
+    if kinds:
+        from bshm.alarms import LEVEL_NAMES
+
+        parts = []
+        for kind, k in kinds.items():
+            subj = s.state.get("subjects", {})
+            if k.get("active"):
+                since = min(
+                    (subj[x]["since"] for x in k["subjects"] if subj.get(x, {}).get("since")),
+                    default="?",
+                )
+                parts.append(
+                    f"{kind} {LEVEL_NAMES[k['level']]} ({', '.join(k['subjects'])}; since {since})"
+                )
+            else:
+                parts.append(f"{kind} normal")
+        print("state: " + "; ".join(parts))
     if s.alarms:
-        print(f"{len(s.alarms)} new alarm(s):")
+        print(f"{len(s.alarms)} alarm(s) delivered:")
         for a in s.alarms:
-            print(f"  {a['time']}  level {a['level']}  {a['index']}  {a['message']}")
+            ev = f" {a['event']}" if a.get("event") else ""
+            print(
+                f"  {a['time']}  {a.get('kind', 'structural')}{ev}  level {a['level']}  "
+                f"{a['index']}  {a['message']}"
+            )
     else:
         print("no new alarm")

@@ -3,17 +3,19 @@
 Layout (schema version :data:`RESULTS_SCHEMA_VERSION`, documented in
 ``docs/hdf5-schema-results.md``)::
 
-    /                     attrs: bshm_kind="results", schema_version, station
+    /                     attrs: bshm_kind="results", schema_version, station, segments
     /windows/             one row per analysis window ever seen (processed or skipped)
     /environment/         per-window environmental means, rows aligned with /windows
     /modes/               every identified mode of every processed window (flat rows)
-    /tracks/              tracked modes: one column per tracked mode (derived)
-    /features/            compensated features: residual per tracked mode (derived)
-    /indices/             damage indices and their thresholds (derived)
-    /alarms/              alarms raised (append-only, de-duplicated)
+    /tracks/              tracked modes: one row per judged window (append-only)
+    /features/            compensated features per judged window (append-only)
+    /indices/             damage indices, limits, conditions and state per judged window
+    /alarms/              alarm state changes (append-only, de-duplicated by id)
     /fatigue/<gauge>/     rainflow histograms and Miner damage per gauge window
     /channel_health/      per-channel health rows
-    /models/              JSON descriptions of the reference set and models
+    /models/              JSON descriptions of the current models
+    /state/               JSON documents: the job's incremental state, alarm states,
+                          model versions, the feed outbox
 
 Writes are crash-safe: :class:`ResultsWriter` loads the file into memory
 (HDF5 core driver, no backing store), modifies it there, writes the image to
@@ -24,6 +26,12 @@ untouched and no temporary file; HDF5 itself never writes to the disk (after
 a failed write it would crash the process at exit). Readers never see a half-written
 file. Appending a window (or alarm, or fatigue window) that is already stored
 is a no-op.
+
+The copy stays small however long the history: once the file holds more
+than a bound, the rows of its append-only tables move into immutable
+segment files beside it (:mod:`bshm.store.results_seg`), so the cost of a
+transaction does not grow with the history. :class:`ResultsReader` shows
+every table whole.
 """
 
 from __future__ import annotations
@@ -38,24 +46,26 @@ from typing import Any
 
 import numpy as np
 
-from bshm.errors import DamagedFileError, SchemaVersionError, StoreError
+from bshm.errors import DamagedFileError, StoreError
 from bshm.store.h5io import disk_full_error, is_checksum_error, short
+from bshm.store.results_h5 import (  # noqa: F401 - re-exported for the store's modules
+    MIN_READ_VERSION,
+    RESULTS_KIND,
+    RESULTS_SCHEMA_VERSION,
+    _append_rows,
+    _check_file,
+    _json_default,
+    _json_dumps,
+    _json_loads,
+    _open_in_memory,
+    _read_columns,
+    _replace_group,
+    _str_dtype,
+    _test_hook,
+    _write_atomic,
+)
 
 log = logging.getLogger(__name__)
-
-RESULTS_SCHEMA_VERSION = 1
-RESULTS_KIND = "results"
-
-_STR = None  # h5py string dtype, created lazily
-
-
-def _str_dtype():
-    global _STR
-    if _STR is None:
-        import h5py
-
-        _STR = h5py.string_dtype("utf-8")
-    return _STR
 
 
 def results_path(data_dir: str | os.PathLike, station: str) -> Path:
@@ -63,147 +73,7 @@ def results_path(data_dir: str | os.PathLike, station: str) -> Path:
     return Path(data_dir) / "results" / f"{station}_results.h5"
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
-    """Append rows to the parallel resizable datasets of ``group``."""
-    n_new = None
-    for name, values in columns.items():
-        arr = np.asarray(values)
-        if n_new is None:
-            n_new = arr.shape[0]
-        elif arr.shape[0] != n_new:
-            raise StoreError(f"{group.name}/{name}: {arr.shape[0]} rows, expected {n_new}")
-    if not n_new:
-        return
-    for name, values in columns.items():
-        arr = np.asarray(values)
-        if arr.dtype.kind in "UO":
-            arr = arr.astype(object)
-            dtype = _str_dtype()
-        else:
-            dtype = arr.dtype
-        if name not in group:
-            numeric = arr.dtype.kind not in "O"
-            group.create_dataset(
-                name,
-                data=arr,
-                dtype=dtype,
-                maxshape=(None,) + arr.shape[1:],
-                chunks=True,
-                compression="gzip" if numeric else None,
-                fletcher32=numeric,  # HDF5 cannot filter variable-length strings
-            )
-            continue
-        ds = group[name]
-        if ds.shape[1:] != arr.shape[1:]:
-            raise StoreError(
-                f"{ds.name}: rows of shape {arr.shape[1:]} do not fit the stored "
-                f"{ds.shape[1:]} (channel list changed? use a new results file)"
-            )
-        n0 = ds.shape[0]
-        ds.resize(n0 + n_new, axis=0)
-        ds[n0:] = arr
-
-
-def _read_columns(group) -> dict[str, np.ndarray]:
-    out = {}
-    for name, ds in group.items():
-        if not hasattr(ds, "dtype"):
-            continue
-        arr = ds[()]
-        if ds.dtype.kind == "O":
-            arr = np.array([v.decode() if isinstance(v, bytes) else v for v in arr], dtype=object)
-        out[name] = arr
-    return out
-
-
-def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
-    if name in f:
-        del f[name]
-    g = f.create_group(name)
-    for k, v in arrays.items():
-        arr = np.asarray(v)
-        if arr.dtype.kind in "UO":
-            g.create_dataset(k, data=arr.astype(object), dtype=_str_dtype())
-        elif arr.ndim == 0 or arr.size == 0:
-            g.create_dataset(k, data=arr)  # (scalars and empty arrays cannot be chunked)
-        else:
-            g.create_dataset(k, data=arr, compression="gzip" if arr.size > 64 else None,
-                             chunks=True, fletcher32=True)
-    for k, v in attrs.items():
-        g.attrs[k] = v
-
-
-def _check_file(f, path) -> None:
-    kind = f.attrs.get("bshm_kind")
-    if isinstance(kind, bytes):
-        kind = kind.decode()
-    if kind != RESULTS_KIND:
-        raise StoreError(f"{path}: not a bshm results file (bshm_kind={kind!r})")
-    ver = f.attrs.get("schema_version")
-    if ver is None or int(ver) > RESULTS_SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{path}: results schema version {ver!r} is not supported "
-            f"(this bshm reads up to {RESULTS_SCHEMA_VERSION}); upgrade bshm"
-        )
-
-
-# --------------------------------------------------------------------------- writer
-
-
-def _open_in_memory(path: Path, station: str):
-    """The results file as an HDF5 file in memory (a new one if ``path`` is missing).
-
-    HDF5 never writes to the disk here: a full or read-only disk can then
-    only fail the plain write of the finished image (:func:`_write_atomic`),
-    never inside HDF5 (which, after a failed write, crashes the process at
-    exit).
-    """
-    import h5py
-
-    if not path.exists():
-        # libver "latest": checksummed object headers and B-trees, so damaged
-        # metadata is detected as well as damaged chunks
-        f = h5py.File(f"<{path} in memory>", "w", driver="core", backing_store=False,
-                      libver="latest")
-        f.attrs["bshm_kind"] = RESULTS_KIND
-        f.attrs["schema_version"] = RESULTS_SCHEMA_VERSION
-        f.attrs["station"] = station
-        from bshm._version import __version__
-
-        f.attrs["bshm_version"] = __version__
-        return f
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fapl_core(1 << 20, False)
-    fapl.set_file_image(path.read_bytes())  # (HDF5 keeps its own copy)
-    fid = h5py.h5f.open(os.fsencode(f"<{path} in memory>"), h5py.h5f.ACC_RDWR, fapl=fapl)
-    f = h5py.File(fid)
-    try:
-        _check_file(f, path)
-    except BaseException:
-        f.close()
-        raise
-    return f
-
-
-def _write_atomic(path: Path, tmp: Path, image: bytes) -> None:
-    """Write ``image`` to ``tmp``, fsync, rename over ``path``; no ``tmp`` is
-    left on failure."""
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(image)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+# (the HDF5 helpers live in bshm.store.results_h5)
 
 
 class ResultsWriter:
@@ -218,14 +88,34 @@ class ResultsWriter:
         The results file (created with its folder if missing).
     station : str
         Station name, stored as an attribute of a new file.
+    seal_windows, seal_bytes : int, optional
+        Bounds of the head file: when it holds this many windows or bytes,
+        the rows of its append-only tables move to a sealed segment at the
+        end of the transaction (defaults :attr:`SEAL_WINDOWS`,
+        :attr:`SEAL_BYTES`).
     """
 
-    def __init__(self, path: str | os.PathLike, station: str = "") -> None:
+    #: Windows in the head that trigger sealing (about 6 weeks of hourly windows).
+    SEAL_WINDOWS = 1000
+    #: Size of the head (bytes) that triggers sealing.
+    SEAL_BYTES = 8 * 1024 * 1024
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        station: str = "",
+        *,
+        seal_windows: int | None = None,
+        seal_bytes: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.station = station
         self._lock_fd: int | None = None
         self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._tmp2 = self.path.with_name(self.path.name + ".tmp2")
         self.f: Any = None
+        self.seal_windows = int(seal_windows or self.SEAL_WINDOWS)
+        self.seal_bytes = int(seal_bytes or self.SEAL_BYTES)
 
     # context management -------------------------------------------------------
     def __enter__(self) -> ResultsWriter:
@@ -238,11 +128,14 @@ class ResultsWriter:
             raise self._os_error(exc, self.path.parent, "write to") from None
         import fcntl  # (Unix only: imported here so that readers work on Windows)
 
+        from bshm.store import results_seg as seg
+
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # short, blocking: writers queue up
         try:
-            if self._tmp.exists():
-                self._tmp.unlink()  # left by a killed writer
+            for t in (self._tmp, self._tmp2):
+                t.unlink(missing_ok=True)  # left by a killed writer
             self.f = _open_in_memory(self.path, self.station)
+            seg.remove_orphans(self.path, seg.manifest(self.f))
         except BaseException as exc:
             self._abort()
             if isinstance(exc, Exception) and not isinstance(exc, StoreError):
@@ -260,12 +153,21 @@ class ResultsWriter:
                 if converted is not None:
                     raise converted from None
             return
+        from bshm.store import results_seg as seg
+
         try:
             self.f.flush()
             image = self.f.id.get_file_image()
+            if seg.should_seal(
+                self.f,
+                seal_windows=self.seal_windows,
+                seal_bytes=self.seal_bytes,
+                size=len(image),
+            ):
+                _entry, image = seg.seal(self.f, self.path)
             self.f.close()
             self.f = None
-            _write_atomic(self.path, self._tmp, image)
+            _write_atomic(self.path, self._tmp, image, hook="results-before-rename")
         except Exception as err:
             self._abort()
             converted = self._convert(err)
@@ -283,7 +185,9 @@ class ResultsWriter:
         if is_checksum_error(exc):
             return DamagedFileError(
                 f"{self.path}: damaged results file ({short(exc)}); restore it from a backup, "
-                "or run 'bshm analyze --reprocess' to compute it again", path=str(self.path))
+                "or run 'bshm analyze --reprocess' to compute it again",
+                path=str(self.path),
+            )
         if isinstance(exc, OSError) and exc.errno is not None:
             return self._os_error(exc, self.path, "write")
         return None
@@ -304,7 +208,8 @@ class ResultsWriter:
             log.debug("closing the in-memory copy of %s: %s", self.path, short(exc))
         finally:
             self.f = None
-            self._tmp.unlink(missing_ok=True)
+            for t in (self._tmp, self._tmp2):
+                t.unlink(missing_ok=True)
             self._release()
 
     def _release(self) -> None:
@@ -315,15 +220,94 @@ class ResultsWriter:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _group(self, name: str):
-        return self.f.require_group(name)
+    def _group(self, name: str, *, rows: bool = False):
+        from bshm.store.results_seg import ROWS_ATTR
+
+        g = self.f.require_group(name)
+        if rows and not g.attrs.get(ROWS_ATTR, 0):
+            g.attrs[ROWS_ATTR] = 1
+        return g
+
+    def _manifest(self) -> list[dict[str, Any]]:
+        from bshm.store.results_seg import manifest
+
+        return manifest(self.f)
+
+    # generic row tables -----------------------------------------------------------
+    def rows(
+        self,
+        table: str,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        columns: tuple[str, ...] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Every row of a table (sealed segments, then this transaction's file).
+
+        With ``start_ns``/``end_ns`` only rows whose time column lies in
+        ``[start_ns, end_ns)`` are returned (and only the segments that may
+        hold such rows are opened); ``columns`` limits the columns read.
+        """
+        return _table_rows(self.f, self.path, table, start_ns, end_ns, columns)
+
+    def append_rows(
+        self, table: str, columns: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Append rows to an append-only table (e.g. ``tracks``, ``indices``).
+
+        All columns must have the same number of rows and, after the first
+        append, the same trailing shape. Attributes are set on the group.
+
+        Returns
+        -------
+        int
+            Rows appended.
+        """
+        if table in self.f and table in {"tracks", "features", "indices"}:
+            from bshm.store.results_seg import ROWS_ATTR
+
+            if not self.f[table].attrs.get(ROWS_ATTR, 0):  # written whole by write_group
+                del self.f[table]
+        g = self._group(table, rows=True)
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = v
+        cols = {k: np.asarray(v) for k, v in columns.items()}
+        _append_rows(g, cols)
+        return int(next(iter(cols.values())).shape[0]) if cols else 0
+
+    def delete_group(self, name: str) -> None:
+        """Remove a group of the head that is not sealed (e.g. provisional results)."""
+        if name in self.f:
+            del self.f[name]
+
+    # JSON documents -----------------------------------------------------------------
+    def write_json(self, name: str, obj: Any) -> None:
+        """Store a JSON document under ``/state/<name>`` (replacing it)."""
+        g = self.f.require_group("state")
+        if name in g:
+            del g[name]
+        g.create_dataset(name, data=_json_dumps(obj), dtype=_str_dtype())
+
+    def read_json(self, name: str, default: Any = None) -> Any:
+        """The JSON document ``/state/<name>`` (``default`` when absent)."""
+        return _read_state(self.f, name, default)
 
     # windows and modes --------------------------------------------------------
-    def window_starts(self) -> np.ndarray:
-        """Start times (ns) of every window already stored (processed or skipped)."""
-        if "windows" in self.f and "start_ns" in self.f["windows"]:
-            return self.f["windows/start_ns"][()]
-        return np.zeros(0, np.int64)
+    def window_starts(self, start_ns: int | None = None) -> np.ndarray:
+        """Start times (ns) of the windows already stored (processed or skipped), all of
+        them or those from ``start_ns`` on (only the segments that may hold them are read)."""
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
+            return np.zeros(0, np.int64)
+        cols = self.rows("windows", start_ns=start_ns, columns=("start_ns",))
+        return np.asarray(cols.get("start_ns", np.zeros(0)), np.int64)
+
+    def n_windows(self) -> int:
+        """Number of stored windows (from the manifest and the head: no segment opened)."""
+        from bshm.store.results_seg import count_rows
+
+        if "windows" not in self.f or "start_ns" not in self.f["windows"]:
+            return 0
+        return count_rows(self._manifest(), "windows") + int(self.f["windows/start_ns"].shape[0])
 
     def append_windows(
         self, results: Sequence[Any], *, channels: Sequence[str], env_names: Sequence[str]
@@ -331,15 +315,18 @@ class ResultsWriter:
         """Append window results (:class:`bshm.analysis.windows.WindowResult`-like).
 
         Each result needs ``start_ns, end_ns, status, reason, rms, env`` (dict)
-        and, when processed, ``frequencies, damping, shapes, mpc, stability``.
-        Windows already stored are skipped (idempotent).
+        and, when processed, ``frequencies, damping, shapes, mpc, stability``;
+        optionally ``excluded`` (channels left out of the identification) and
+        ``detail``. Windows already stored are skipped (idempotent).
 
         Returns
         -------
         int
             Number of windows actually added.
         """
-        have = set(self.window_starts().tolist())
+        if not results:
+            return 0
+        have = set(self.window_starts(start_ns=min(r.start_ns for r in results)).tolist())
         new = []
         for r in sorted(results, key=lambda r: r.start_ns):
             if r.start_ns in have:
@@ -348,10 +335,10 @@ class ResultsWriter:
             new.append(r)
         if not new:
             return 0
-        g = self._group("windows")
+        g = self._group("windows", rows=True)
         if "channels" not in g.attrs:
             g.attrs["channels"] = json.dumps(list(channels))
-            self._group("environment").attrs["names"] = json.dumps(list(env_names))
+            self._group("environment", rows=True).attrs["names"] = json.dumps(list(env_names))
         else:
             stored = json.loads(g.attrs["channels"])
             if stored != list(channels):
@@ -369,15 +356,25 @@ class ResultsWriter:
                 "reason": np.array([r.reason for r in new], object),
                 "rms": np.array([r.rms for r in new], np.float64),
                 "n_modes": np.array([len(r.frequencies) for r in new], np.int32),
+                "excluded": np.array(
+                    [",".join(getattr(r, "excluded", ()) or ()) for r in new], object
+                ),
+                "detail": np.array([str(getattr(r, "detail", "") or "") for r in new], object),
             },
         )
         env = np.array([[r.env.get(n, np.nan) for n in names] for r in new], np.float64)
-        _append_rows(self._group("environment"), {"values": env.reshape(len(new), len(names))})
+        _append_rows(
+            self._group("environment", rows=True),
+            {
+                "start_ns": np.array([r.start_ns for r in new], np.int64),
+                "values": env.reshape(len(new), len(names)),
+            },
+        )
         rows = [r for r in new if len(r.frequencies)]
         if rows:
             n_ch = len(channels)
             _append_rows(
-                self._group("modes"),
+                self._group("modes", rows=True),
                 {
                     "window_start_ns": np.concatenate(
                         [np.full(len(r.frequencies), r.start_ns, np.int64) for r in rows]
@@ -393,13 +390,25 @@ class ResultsWriter:
             )
         return len(new)
 
-    # derived groups (rewritten in full by each run; deterministic) -----------
+    # derived groups written whole (provisional results, compatibility) --------
     def write_group(
         self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
     ) -> None:
-        """Replace a derived group (``tracks``, ``features``, ``indices``) entirely."""
-        if name not in {"tracks", "features", "indices"}:
-            raise ValueError(f"{name!r} is not a derived group (tracks, features, indices)")
+        """Replace a derived group (``tracks``, ``features``, ``indices``,
+        ``tracks_provisional``) entirely.
+
+        Raises
+        ------
+        StoreError
+            If rows of that group are already sealed in a segment (an
+            append-only table cannot be rewritten).
+        """
+        if name not in {"tracks", "features", "indices", "tracks_provisional"}:
+            raise ValueError(
+                f"{name!r} is not a derived group (tracks, features, indices, tracks_provisional)"
+            )
+        if any(name in e.get("rows", {}) for e in self._manifest()):
+            raise StoreError(f"{self.path}: {name} is sealed in a segment and cannot be rewritten")
         _replace_group(self.f, name, arrays, attrs or {})
 
     def write_model(self, name: str, model: Mapping[str, Any]) -> None:
@@ -411,52 +420,63 @@ class ResultsWriter:
     def append_alarms(self, alarms: Iterable[Any]) -> list[Any]:
         """Append alarms (:class:`bshm.alarms.Alarm` or dicts); duplicates are skipped.
 
-        Two alarms are the same when time, index, mode, channel and level agree.
+        Two alarms are the same when their ids agree (:attr:`bshm.alarms.Alarm.id`:
+        station, kind, index, mode, channel, time, level, subject, event).
+        The table keeps the order of insertion, which is the order of
+        delivery to the alarm feed (the outbox, see :mod:`bshm.alarms`).
 
         Returns
         -------
         list
-            The alarms actually added (to forward to the alarm feed).
+            The alarms actually added.
         """
+        from bshm.alarms import Alarm
+
         g = self._group("alarms")
-        have = set()
-        if "time_ns" in g:
-            cols = _read_columns(g)
-            have = {
-                (int(t), i, m, c, int(lv))
-                for t, i, m, c, lv in zip(
-                    cols["time_ns"], cols["index"], cols["mode"], cols["channel"], cols["level"]
-                )
-            }
+        have = set(_read_columns(g)["id"].tolist()) if "id" in g else set()
         added = []
         for a in alarms:
-            d = a.to_dict() if hasattr(a, "to_dict") else dict(a)
-            key = (
-                int(d["time_ns"]),
-                str(d["index"]),
-                str(d.get("mode") or ""),
-                str(d.get("channel") or ""),
-                int(d["level"]),
-            )
-            if key in have:
+            obj = a if isinstance(a, Alarm) else Alarm.from_dict(dict(a))
+            if obj.station is None and self.station:
+                obj = _with_station(obj, self.station)
+            if obj.id in have:
                 continue
-            have.add(key)
-            added.append((a, d))
+            have.add(obj.id)
+            added.append((a, obj))
         if added:
+            objs = [o for _, o in added]
             _append_rows(
                 g,
                 {
-                    "time_ns": np.array([d["time_ns"] for _, d in added], np.int64),
-                    "level": np.array([d["level"] for _, d in added], np.int8),
-                    "index": np.array([str(d["index"]) for _, d in added], object),
-                    "value": np.array([d["value"] for _, d in added], np.float64),
-                    "threshold": np.array([d["threshold"] for _, d in added], np.float64),
-                    "mode": np.array([str(d.get("mode") or "") for _, d in added], object),
-                    "channel": np.array([str(d.get("channel") or "") for _, d in added], object),
-                    "message": np.array([str(d["message"]) for _, d in added], object),
+                    "id": np.array([o.id for o in objs], object),
+                    "time_ns": np.array([o.time_ns for o in objs], np.int64),
+                    "level": np.array([o.level for o in objs], np.int8),
+                    "kind": np.array([o.kind for o in objs], object),
+                    "subject": np.array([o.subject or "" for o in objs], object),
+                    "event": np.array([o.event or "" for o in objs], object),
+                    "index": np.array([str(o.index) for o in objs], object),
+                    "value": np.array([o.value for o in objs], np.float64),
+                    "threshold": np.array([o.threshold for o in objs], np.float64),
+                    "mode": np.array([str(o.mode or "") for o in objs], object),
+                    "channel": np.array([str(o.channel or "") for o in objs], object),
+                    "station": np.array([str(o.station or "") for o in objs], object),
+                    "message": np.array([str(o.message) for o in objs], object),
+                    "fields": np.array(
+                        [_json_dumps(o.fields) if o.fields else "" for o in objs], object
+                    ),
                 },
             )
         return [a for a, _ in added]
+
+    def n_alarms(self) -> int:
+        """Rows of the alarm table (the outbox's length)."""
+        if "alarms" in self.f and "id" in self.f["alarms"]:
+            return int(self.f["alarms/id"].shape[0])
+        return 0
+
+    def alarm_rows(self, first: int = 0) -> list[dict[str, Any]]:
+        """Alarm objects of the table from row ``first`` on, in insertion order."""
+        return _alarm_objects(self.f, first, sort=False)
 
     # fatigue and channel health (written by the strain/fatigue part) -----------
     def append_fatigue(
@@ -478,7 +498,9 @@ class ResultsWriter:
         gauge : str
             Strain channel name.
         window_start_ns, window_end_ns : sequence of int, shape (n,)
-            Window limits (ns). A window already stored for this gauge is skipped.
+            Window limits (ns). A window already stored for this gauge is
+            skipped (rows sealed in a segment count as stored up to the
+            latest sealed window).
         range_edges : ndarray, shape (n_bins + 1,)
             Stress-range bin edges (``unit``); must match earlier appends.
         counts : ndarray, shape (n, n_bins)
@@ -495,7 +517,10 @@ class ResultsWriter:
         int
             Windows added.
         """
-        g = self._group("fatigue").require_group(gauge)
+        from bshm.store.results_seg import sealed_range
+
+        self._group("fatigue")
+        g = self._group(f"fatigue/{gauge}", rows=True)
         edges = np.asarray(range_edges, np.float64)
         counts = np.asarray(counts, np.float64)
         starts = np.asarray(window_start_ns, np.int64)
@@ -515,7 +540,10 @@ class ResultsWriter:
         for k, v in (attrs or {}).items():
             g.attrs[k] = v
         have = set(g["window_start_ns"][()].tolist()) if "window_start_ns" in g else set()
-        keep = np.array([s not in have for s in starts.tolist()], bool)
+        sealed = sealed_range(self._manifest(), f"fatigue/{gauge}")
+        keep = np.array(
+            [s not in have and (sealed is None or s > sealed[1]) for s in starts.tolist()], bool
+        )
         # de-duplicate inside the batch as well
         _, first = np.unique(starts, return_index=True)
         mask = np.zeros(starts.size, bool)
@@ -539,23 +567,36 @@ class ResultsWriter:
 
         Each row is a dict with ``time_ns, channel, check, value, status, message``.
 
-        ``status`` is a short word ("ok", "warning", "fault"). Rows whose
-        (time_ns, channel, check) are already stored are skipped.
+        ``status`` is a short word ("ok", "suspect", "failed"). Rows whose
+        (time_ns, channel, check) are already stored are skipped (rows
+        sealed in a segment count as stored up to the latest sealed time).
 
         Returns
         -------
         int
             Rows added.
         """
-        g = self._group("channel_health")
+        from bshm.store.results_seg import sealed_range
+
+        g = self._group("channel_health", rows=True)
+        rows = list(rows)
         have = set()
-        if "time_ns" in g:
-            c = _read_columns(g)
-            have = set(zip(c["time_ns"].tolist(), c["channel"].tolist(), c["check"].tolist()))
+        if "time_ns" in g and rows:
+            # only the stored rows at the times of the new ones can repeat them (reading
+            # and decoding every string of the head would cost in proportion to it)
+            t = g["time_ns"][()]
+            idx = np.flatnonzero(np.isin(t, [int(r["time_ns"]) for r in rows]))
+            if idx.size:
+                ch = g["channel"][idx] if idx.size < t.size else g["channel"][()]
+                ck = g["check"][idx] if idx.size < t.size else g["check"][()]
+                dec = [x.decode() if isinstance(x, bytes) else str(x) for x in ch]
+                dek = [x.decode() if isinstance(x, bytes) else str(x) for x in ck]
+                have = set(zip(t[idx].tolist(), dec, dek))
+        sealed = sealed_range(self._manifest(), "channel_health")
         new = []
         for r in rows:
             key = (int(r["time_ns"]), str(r["channel"]), str(r["check"]))
-            if key in have:
+            if key in have or (sealed is not None and key[0] <= sealed[1]):
                 continue
             have.add(key)
             new.append(r)
@@ -574,16 +615,10 @@ class ResultsWriter:
         return len(new)
 
 
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"cannot store {type(o).__name__} in a model description")
+def _with_station(a: Any, station: str) -> Any:
+    from dataclasses import replace
+
+    return replace(a, station=station)
 
 
 @contextmanager
@@ -614,11 +649,13 @@ def append_channel_health(
         return w.append_channel_health(rows)
 
 
-# --------------------------------------------------------------------------- reader
-
-# (in their own module, which uses the helpers above)
-from bshm.store.results_reader import (  # noqa: E402
+# --------------------------------------------------------------------------- reading
+# (in bshm.store.results_read, re-exported here: the public names stay the same)
+from bshm.store.results_read import (  # noqa: E402
     ResultsReader,
+    _alarm_objects,
+    _read_state,
+    _table_rows,
     is_results_file,
     open_results,
     summarize,

@@ -18,7 +18,7 @@ last good flush left it (its samples since then go to a new file). With
 memory up to ``max_buffer_bytes`` and are written, bit for bit, when space
 returns; beyond that bound new samples are dropped and recorded as gaps
 ``"disk full: ..."`` plus the counters ``samples_lost`` and
-``samples_lost_disk_full``. See ``docs/reliability-acquisition.md``.
+``samples_lost_disk_full``. See ``docs/reliability.md (Acquisition)``.
 """
 
 from __future__ import annotations

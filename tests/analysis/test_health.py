@@ -87,11 +87,46 @@ def test_flat_line_and_clipping(sim) -> None:
     h = check_channel(x, FS, name="A05", quantity="acceleration")
     assert h.checks["flat"][1] == SUSPECT
     assert h.status == SUSPECT
+    # a few samples at the peaks: suspect; a sensor pinned at its range: failed
+    y = acc[:, 4].copy()
+    y[2000:2008] = 1.2 * np.abs(y).max()  # 8 samples pinned at the top once
+    h = check_channel(y, FS, name="A05", quantity="acceleration")
+    assert h.checks["clipping"][1] == SUSPECT
     lim = 0.5 * np.abs(acc[:, 4]).max()
     y = np.clip(acc[:, 4], -lim, lim)
     h = check_channel(y, FS, name="A05", quantity="acceleration")
-    assert h.checks["clipping"][1] == SUSPECT
-    assert h.checks["clipping"][0] > 5
+    assert h.checks["clipping"][1] == FAILED
+    assert h.checks["clipping"][0] >= 0.01 * y.size
+    assert h.status == FAILED
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit", "bad", "ok"),
+    [
+        ("temperature", "degC", 1e30, 12.0),
+        ("strain", "um/m", 250.0 * 1e30, 250.0),
+        ("acceleration", "m/s2", 0.01 * 1e30, 0.01),
+        ("acceleration", "g", 6.0, 1.0),
+    ],
+)
+def test_implausible_values_fail_the_channel(rng, quantity, unit, bad, ok) -> None:
+    from bshm.analysis.health import default_valid_range
+
+    vr = default_valid_range(quantity, unit)
+    assert vr is not None and vr[0] < ok < vr[1]
+    x = ok * (1 + 0.01 * rng.standard_normal(2000))
+    assert check_channel(x, 20.0, quantity=quantity, valid_range=vr).checks["range"][1] == OK
+    y = x.copy()
+    y[5] = bad  # one glitch: suspect
+    h = check_channel(y, 20.0, name="C1", quantity=quantity, valid_range=vr)
+    assert h.checks["range"][1] == SUSPECT
+    y = x * (bad / ok)  # the whole window implausible: failed, named
+    h = check_channel(y, 20.0, name="C1", quantity=quantity, valid_range=vr)
+    assert h.status == FAILED
+    assert h.checks["range"] == (1.0, FAILED)
+    assert any("plausible range" in r for r in h.reasons)
+    assert default_valid_range("tilt", "deg") is None
+    assert default_valid_range("strain", "mV/V") is None
 
 
 def test_nan_dropouts_and_gaps(sim) -> None:

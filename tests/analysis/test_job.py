@@ -19,17 +19,19 @@ from bshm.errors import LockError
 from bshm.store.results import open_results
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_job_support import (
+from test_job_support import (  # noqa: E402
     HOUR_NS,
     START_NS,
     copy_raw,
-    write_history,  # noqa: E402
+    end_ns,
+    write_history,
     write_station,
 )
 
 N_REC = 24  # every 2 h: two days; the first day is the baseline
 EVERY_H = 2.0
 DAMAGE_REC = 16  # a clear stiffness loss (~4 % on M1) from record 16 on
+NOW = end_ns(N_REC, EVERY_H)  # the wall clock of every run: just after the last record
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def history(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def one_shot(history, tmp_path_factory):
     d = copy_raw(history, tmp_path_factory.mktemp("oneshot"))
-    s = run_analysis(d, progress=False)
+    s = run_analysis(d, progress=False, now_ns=NOW)
     return d, s
 
 
@@ -99,7 +101,7 @@ def test_rerun_is_a_no_op(one_shot):
     d, s = one_shot
     before = _tracks(d)
     feed = (d / "alarms.jsonl").read_text()
-    s2 = run_analysis(d, progress=False)
+    s2 = run_analysis(d, progress=False, now_ns=NOW)
     assert s2.processed == 0
     assert s2.alarms == []
     assert s2.total_windows == N_REC
@@ -111,10 +113,10 @@ def test_rerun_is_a_no_op(one_shot):
 def test_incremental_equals_one_shot(history, one_shot, tmp_path):
     d0, s0 = one_shot
     d = copy_raw(history, tmp_path / "inc", n_files=14)
-    s1 = run_analysis(d, progress=False)
+    s1 = run_analysis(d, progress=False, now_ns=NOW)
     assert s1.processed == 14
     copy_raw(history, d)
-    s2 = run_analysis(d, progress=False)
+    s2 = run_analysis(d, progress=False, now_ns=NOW)
     assert s2.processed == N_REC - 14
     np.testing.assert_array_equal(_tracks(d)["frequency"], _tracks(d0)["frequency"])
     with open_results(s2.results_path) as r1, open_results(s0.results_path) as r0:
@@ -125,9 +127,9 @@ def test_lock_refuses_a_second_run(history, tmp_path):
     d = copy_raw(history, tmp_path / "lock", n_files=2)
     with job_lock(d / "results" / "sim-bridge.analyze.lock"):
         with pytest.raises(LockError, match="another bshm analyze"):
-            run_analysis(d, progress=False)
+            run_analysis(d, progress=False, now_ns=NOW)
     # released: a run goes through (the baseline is incomplete: no indices yet)
-    s = run_analysis(d, progress=False)
+    s = run_analysis(d, progress=False, now_ns=NOW)
     assert s.processed == 2
     assert not s.baseline_complete
 
@@ -155,7 +157,7 @@ def test_killed_run_is_finished_by_the_next(history, one_shot, tmp_path):
         proc.wait()
     staged = len(list(pending.glob("*.npz")))
     assert staged >= 2
-    s = run_analysis(d, progress=False)
+    s = run_analysis(d, progress=False, now_ns=NOW)
     assert s.total_windows == 6
     assert s.processed == 6  # staged windows count as processed by this run (first merge)
     m = _modes(d)
@@ -172,7 +174,7 @@ def test_killed_run_is_finished_by_the_next(history, one_shot, tmp_path):
 def test_dask_gives_identical_results(history, one_shot, tmp_path):
     pytest.importorskip("distributed")
     d = copy_raw(history, tmp_path / "dask", n_files=3)
-    s = run_analysis(d, progress=False, workers=2)
+    s = run_analysis(d, progress=False, workers=2, now_ns=NOW)
     assert s.executor.startswith("dask")
     assert s.processed == 3
     m = _modes(d)

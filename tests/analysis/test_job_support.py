@@ -16,6 +16,11 @@ START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 HOUR_NS = 3_600_000_000_000
 STATION = "sim-bridge"
 
+
+def end_ns(n: int, every_h: float) -> int:
+    """A wall-clock "now" just after record ``n - 1`` of a small history (for ``now_ns``)."""
+    return START_NS + int(n * every_h * HOUR_NS)
+
 _MODEL = None
 
 
@@ -45,10 +50,18 @@ def write_history(
     first: int = 0,
     seed: int = 7,
     station: str = STATION,
+    temp_fn=None,
+    strain: bool = False,
+    fault=None,
+    traffic: bool = False,
 ) -> Path:
     """Write records ``first .. n-1`` of a small history into ``out`` (raw HDF5).
 
     ``damage`` is a ``bshm.fixtures.bridge.Damage``: present from its time on.
+    ``temp_fn(k)`` gives the deck temperature of record ``k`` (default
+    :func:`temperature`). ``strain``: also a ``strain`` source (S1..S4, at
+    ``fs``). ``fault(k, data)`` may change the record's arrays in place before
+    they are written (``data`` maps ``acc``, ``env``, ``strain`` to arrays).
     """
     from bshm.store import ChannelMeta, RawWriter, SourceSpec
 
@@ -59,27 +72,37 @@ def write_history(
     )
     env = (ChannelMeta("T1", "temperature", "degC"), ChannelMeta("T2", "temperature", "degC"))
     specs = [SourceSpec("acc", "simulated", fs, acc), SourceSpec("env", "simulated", 1.0, env)]
+    if strain:
+        gauges = tuple(ChannelMeta(f"S{i + 1}", "strain", "um/m") for i in range(4))
+        specs.append(SourceSpec("strain", "simulated", fs, gauges))
     out.mkdir(parents=True, exist_ok=True)
     # one raw file per record: a later call adds files without touching earlier ones
     for k in range(first, n):
         t0 = START_NS + int(k * every_h * HOUR_NS)
-        temp = temperature(k, every_h)
+        temp = temp_fn(k) if temp_fn is not None else temperature(k, every_h)
         d = damage if damage is not None and t0 >= damage.time_ns else None
         rec = model.simulate(
             record_s,
             fs,
             temperature_c=temp,
             damage=d,
-            traffic=False,
+            traffic=traffic,
             rng=np.random.default_rng([seed, k]),
         )
+        n_env = int(record_s)
+        data = {
+            "acc": np.array(rec.acc, np.float64),
+            "env": np.column_stack([np.full(n_env, temp), np.full(n_env, temp - 1.0)]),
+            "strain": np.array(rec.strain, np.float64) + 50.0,
+        }
+        if fault is not None:
+            fault(k, data)
         w = RawWriter(out, station, specs, rollover_s=3600.0 * every_h, flush_interval_s=60.0)
         try:
-            w.write("acc", rec.acc, t0_ns=t0)
-            n_env = int(record_s)
-            w.write(
-                "env", np.column_stack([np.full(n_env, temp), np.full(n_env, temp - 1.0)]), t0_ns=t0
-            )
+            w.write("acc", data["acc"], t0_ns=t0)
+            w.write("env", data["env"], t0_ns=t0)
+            if strain:
+                w.write("strain", data["strain"], t0_ns=t0)
         finally:
             w.close()
     return out
@@ -114,6 +137,7 @@ quantity = "temperature"
 unit = "degC"
 column = 1
 
+{strain}
 [analysis]
 source = "acc"
 channels = ["A02", "A03", "A05", "A07"]
@@ -131,8 +155,27 @@ persistence_n = 5
 """
 
 
-def write_station(folder: Path, *, window: str = "2min", baseline_days: float = 1.0) -> Path:
-    """A station.toml for the small history in ``folder``."""
+STRAIN_TOML = """
+[[sources]]
+name = "strain"
+kind = "serial"
+port = "dev/strain"
+fs = 50.0
+""" + "".join(
+    f'[[sources.channels]]\nname = "S{i + 1}"\nquantity = "strain"\nunit = "um/m"\ncolumn = {i}\n'
+    for i in range(4)
+)
+
+
+def write_station(
+    folder: Path,
+    *,
+    window: str = "2min",
+    baseline_days: float = 1.0,
+    strain: bool = False,
+    extra: str = "",
+) -> Path:
+    """A station.toml for the small history in ``folder`` (``extra`` is appended)."""
     model = _model()
     acc = "\n".join(
         f'[[sources.channels]]\nname = "{nm}"\nquantity = "acceleration"\nunit = "m/s2"\n'
@@ -140,7 +183,13 @@ def write_station(folder: Path, *, window: str = "2min", baseline_days: float = 
         for i, (nm, x) in enumerate(zip(model.sensor_names, model.sensor_x))
     )
     p = folder / "station.toml"
-    p.write_text(STATION_TOML.format(acc=acc, window=window, baseline_days=baseline_days))
+    text = STATION_TOML.format(
+        acc=acc,
+        window=window,
+        baseline_days=baseline_days,
+        strain=STRAIN_TOML if strain else "",
+    )
+    p.write_text(text + extra)
     return p
 
 

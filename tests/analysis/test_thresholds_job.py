@@ -54,16 +54,26 @@ def test_monitor_raw_is_complete_and_rerun_safe(tmp_path, rng: np.random.Generat
     assert s1.fatigue_windows == 3 * n_rec - 1
     assert s1.baseline
     assert s1.baseline["S1"]["slope"] == pytest.approx(12.0, abs=2.0)
-    # one alarm per window of the last record (2 full windows), none before
-    assert [(a.index, a.level, a.channel) for a in s1.alarms] == [("change", 2, "S1")] * 2
-    assert min(a.time_ns for a in s1.alarms) >= T0 + (n_rec - 1) * DAY // 4
+    # the last record's 2 windows exceed the level-2 limit: one state change, raised
+    # at the first of them (not one alarm per window), nothing before
+    assert [(a.index, a.level, a.channel, a.event) for a in s1.alarms] == [
+        ("change", 2, "S1", "raised")
+    ]
+    assert s1.alarms[0].kind == "threshold"
+    assert s1.alarms[0].subject == "threshold:S1:change"
+    assert s1.alarms[0].time_ns >= T0 + (n_rec - 1) * DAY // 4
     assert s1.health_rows > 0
     from bshm.alarms import AlarmFeed
 
-    assert [a["index"] for a in AlarmFeed(feed).read()] == ["change", "change"]
+    lines = AlarmFeed(feed).read()
+    assert [(a["index"], a["id"]) for a in lines] == [("change", s1.alarms[0].id)]
     s2 = monitor_raw(tmp_path, st, window_s=600.0, feed=feed)
-    assert len(AlarmFeed(feed).read()) == 2  # nothing appended twice
-    assert (s2.fatigue_windows, len(s2.alarms), s2.health_rows) == (0, 0, 0)
+    assert len(AlarmFeed(feed).read()) == 1  # nothing appended twice
+    assert (s2.fatigue_windows, len(s2.alarms), s2.health_rows, s2.windows) == (0, 0, 0, 0)
+    with open_results(results_path(tmp_path, "jobbridge")) as r:
+        state = r.alarm_state()
+    assert state["subjects"]["threshold:S1:change"]["level"] == 2
+    assert state["kinds"]["threshold"]["active"]
     with open_results(results_path(tmp_path, "jobbridge")) as r:
         fat = r.fatigue()["S1"]
         assert fat["miner_damage"].size == 3 * n_rec - 1
