@@ -84,15 +84,10 @@ def _append_rows(group, columns: Mapping[str, np.ndarray]) -> None:
 
 
 def _read_columns(group) -> dict[str, np.ndarray]:
-    out = {}
-    for name, ds in group.items():
-        if not hasattr(ds, "dtype"):
-            continue
-        arr = ds[()]
-        if ds.dtype.kind == "O":
-            arr = np.array([v.decode() if isinstance(v, bytes) else v for v in arr], dtype=object)
-        out[name] = arr
-    return out
+    """Every dataset of ``group`` as an array (strings decoded)."""
+    from bshm.store.results_seg import _columns
+
+    return _columns(group)
 
 
 def _replace_group(f, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
