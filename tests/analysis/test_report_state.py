@@ -1,0 +1,180 @@
+"""The report shows the job's stored alarm state, the trained conditions and the campaign.
+
+A real ``bshm analyze --json`` on a short simulated history with a 10 %
+stiffness loss and a warm spell outside the baseline's temperature range;
+the report is compared with what the results file stores (and with what
+``--json`` printed), not with hard-coded values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_job_support import HOUR_NS, START_NS, write_history, write_station  # noqa: E402
+
+EVERY_H = 2.0
+N_RECORDS = 44
+
+
+def _temperature(k: int) -> float:
+    """Daily cycle inside the baseline's range, then a warm spell from hour 48."""
+    h = k * EVERY_H
+    return 4.0 + 4.0 * np.sin(2 * np.pi * (h - 9.0) / 24.0) + (0.25 * (h - 48) if h > 48 else 0.0)
+
+
+def build_monitored(root: Path) -> tuple[Path, dict]:
+    """Simulated history (damage from record 20, warm spell), ``bshm analyze --json``.
+
+    Returns the data folder and the ``state`` object ``--json`` printed.
+    """
+    from bshm.fixtures.bridge import Damage
+
+    from bshm.cli import main
+
+    dmg = Damage(
+        x_m=35.0, length_m=8.0, severity=0.10, time_ns=START_NS + int(20 * EVERY_H * HOUR_NS)
+    )
+    write_history(root, N_RECORDS, every_h=EVERY_H, damage=dmg, seed=31, temp_fn=_temperature)
+    write_station(root)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["analyze", str(root), "--json", "--no-progress"])
+    assert code in (0, 3), code
+    return root, json.loads(buf.getvalue())["state"]
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory):
+    return build_monitored(tmp_path_factory.mktemp("monitored") / "site")
+
+
+def _results(root: Path) -> Path:
+    return next((root / "results").glob("*_results.h5"))
+
+
+# ------------------------------------------------------------------ the rule alone
+def _a(t, level, event, aid, subject="structural"):
+    return {
+        "time_ns": t,
+        "level": level,
+        "event": event,
+        "id": aid,
+        "subject": subject,
+        "index": "t2_avg",
+    }
+
+
+def test_stored_state_decides_active_superseded_cleared():
+    from bshm.analysis.report_alarms import alarm_states
+
+    alarms = [
+        _a(1, 1, "raised", "a1"),
+        _a(2, 2, "escalated", "a2"),
+        _a(3, 1, "de-escalated", "a3"),  # the current state: level 1
+        _a(1, 2, "raised", "s1", "sensor:A03"),
+        _a(5, 0, "cleared", "s2", "sensor:A03"),
+        _a(4, 1, "raised", "x1", "threshold:A01:peak"),  # not in the state: older rule
+    ]
+    state = {
+        "subjects": {
+            "structural": {"level": 1, "active": True, "alarm_id": "a3"},
+            "sensor:A03": {"level": 0, "active": False, "alarm_id": "s2"},
+        }
+    }
+    assert alarm_states(alarms, state) == [
+        "superseded",
+        "superseded",
+        "active",
+        "cleared",
+        "cleared",
+        "active",
+    ]
+    # the older rule (no stored state) keeps the escalated alarm active: the defect
+    assert alarm_states(alarms)[:3] == ["active", "active", "active"]
+
+
+# ------------------------------------------------------------------ the real job
+def test_report_current_state_is_the_stored_state(monitored, tmp_path):
+    from bshm.analysis.report import load_report_data, render_report
+
+    from bshm.store.results import open_results
+
+    root, json_state = monitored
+    with open_results(_results(root)) as r:
+        stored = r.alarm_state()
+        alarms = r.alarms()
+    assert stored["subjects"], "the job stored no state"
+    assert stored["subjects"]["structural"]["level"] >= 2  # the damage is seen
+    html = render_report(load_report_data(_results(root)))
+    shown = dict(re.findall(r'<tr data-subject="([^"]+)" data-level="(\d)"', html))
+    want = {k: str(v["level"]) for k, v in stored["subjects"].items()}
+    assert shown == want
+    assert shown == {k: str(v["level"]) for k, v in json_state["subjects"].items()}
+    # the summary is at the top: before the first chart
+    assert html.index("Current state") < html.index("<svg")
+    # alarms: the subject's current alarm is active, its earlier ones superseded
+    data = load_report_data(_results(root))
+    cur = stored["subjects"]["structural"]["alarm_id"]
+    structural = [a for a in data.alarms if a.get("subject") == "structural"]
+    assert len(structural) >= 2, [a["event"] for a in alarms]
+    for a in structural:
+        assert a["state"] == ("active" if a["id"] == cur else "superseded"), a
+
+
+def test_report_shades_exactly_the_windows_outside_the_trained_conditions(monitored):
+    from bshm.analysis.report import load_report_data, render_report
+
+    from bshm.store.results import open_results
+
+    root, _ = monitored
+    with open_results(_results(root)) as r:
+        ix = r.indices()
+        versions = r.model_versions()
+    t = np.asarray(ix["time_ns"], np.int64)
+    inside = np.asarray(ix["inside"], bool)
+    assert (~inside).sum() >= 3 and inside.sum() >= 12  # the history has both
+    html = render_report(load_report_data(_results(root)))
+    charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    shaded_charts = [c for c in charts if 'data-label="outside trained conditions"' in c]
+    assert len(shaded_charts) >= 3  # frequencies, change (%), T2
+    for svg in shaded_charts:
+        spans = [
+            (int(a), int(b))
+            for a, b in re.findall(
+                r'<rect class="band"[^>]*data-x0="(\d+)" data-x1="(\d+)" '
+                r'data-label="outside trained conditions"',
+                svg,
+            )
+        ]
+        drawn = np.array([any(a <= x < b for a, b in spans) for x in t])
+        np.testing.assert_array_equal(drawn, ~inside)
+        assert "outside trained conditions</text>" in svg  # legend entry
+        train = re.findall(r'data-x0="(\d+)" data-x1="(\d+)" data-label="training period"', svg)
+        want = [(p[0], p[1]) for v in versions for p in v["periods"]]
+        assert [(int(a), int(b)) for a, b in train] == want
+    # in words: every run of outside windows, with its count and why
+    sentences = re.findall(r'<p class="outside">([^<]*)</p>', html)
+    runs = np.flatnonzero(np.diff(np.r_[0, (~inside).astype(int), 0]) == 1)
+    assert len(sentences) == len(runs)
+    n_said = sum(int(re.search(r"UTC, (\d+) window", s).group(1)) for s in sentences)
+    assert n_said == int((~inside).sum())
+    assert all("changes there are detected later" in s for s in sentences)
+    assert all("above" in s and "°C" in s for s in sentences)  # a warm spell
+
+
+def test_report_without_stored_state_says_so(tmp_path):
+    """An older results file (no state): the report says the older rule is used."""
+    from bshm.analysis.report import ReportData
+    from bshm.analysis.report_state import current_state_html
+
+    d = ReportData("old", "x.h5", 0, 1, 0)
+    assert "no stored alarm state" in current_state_html(d)
