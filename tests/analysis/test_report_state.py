@@ -178,3 +178,104 @@ def test_report_without_stored_state_says_so(tmp_path):
 
     d = ReportData("old", "x.h5", 0, 1, 0)
     assert "no stored alarm state" in current_state_html(d)
+
+
+# ------------------------------------------------------------------ campaign
+def build_campaign(root: Path) -> Path:
+    """The roving-sensor campaign of tests/cli/test_campaign.py on the simulated
+    bridge (3 setups, references P01 and P08), with ``[bridge] spans``;
+    ``bshm campaign`` writes ``root/data/campaign.json``. Returns the data folder."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
+    from bshm.fixtures.bridge import BridgeModel, BridgeParams
+    from test_campaign import POINTS, STATION, VISITS, campaign_toml
+    from test_campaign import START_NS as C0
+
+    from bshm.cli import main
+    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+
+    chans = tuple(ChannelMeta(n, "acceleration", "m/s2") for n in ("R1", "R2", "F1", "F2"))
+    spec = SourceSpec("acc", "simulated", 100.0, (chans))
+    root.mkdir(parents=True, exist_ok=True)
+    with RawWriter(root / "data", "roving", [spec], rollover_s=3600.0, flush_interval_s=60.0) as w:
+        for k, (a, b) in enumerate(VISITS):
+            xs = (POINTS[a], POINTS[b], POINTS["P01"], POINTS["P08"])
+            model = BridgeModel(BridgeParams(acc_x=xs), seed=0)
+            rec = model.simulate(
+                1200.0, 100.0, temperature_c=10.0, traffic=False, rng=np.random.default_rng(80 + k)
+            )
+            w.write("acc", rec.acc.astype(np.float32), t0_ns=C0 + k * 3_600_000_000_000)
+    spans = BridgeParams().spans
+    text = STATION.replace("[analysis]", f"[bridge]\nspans = {list(spans)}\n\n[analysis]")
+    cfg = root / "station.toml"
+    cfg.write_text(text + campaign_toml(), encoding="utf-8")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["campaign", str(cfg)]) == 0
+    assert (root / "data" / "campaign.json").is_file()
+    return root / "data"
+
+
+def stored_global_shapes(data_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x of the points, shape) per mode from campaign.json, computed here on its own:
+    the points with a value, sorted by x; the shape rotated so its largest entry is
+    real positive, real part, max |.| = 1."""
+    c = json.loads((data_dir / "campaign.json").read_text())
+    x = np.array([loc[0] for loc in c["locations"]], float)
+    out = []
+    for k in range(len(c["frequencies_hz"])):
+        phi = np.array(
+            [complex(*row[k]) if row[k] is not None else np.nan for row in c["shapes"]], complex
+        )
+        ok = np.isfinite(phi)
+        big = phi[ok][np.argmax(np.abs(phi[ok]))]
+        y = np.real(phi[ok] * np.conj(big) / abs(big))
+        y = y / np.max(np.abs(y))
+        order = np.argsort(x[ok])
+        out.append((x[ok][order], y[order]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    return build_campaign(tmp_path_factory.mktemp("campaign") / "roving")
+
+
+def test_report_draws_the_campaign_global_shapes(campaign, monitored, tmp_path):
+    """A results file beside a campaign.json: the report's campaign section draws the
+    stored global shapes at the points' positions, and a table of the modes."""
+    import shutil
+
+    from bshm.analysis.report import load_report_data, render_report
+
+    root, _ = monitored
+    site = tmp_path / "site"
+    shutil.copytree(root / "results", site / "results")
+    shutil.copy2(campaign / "campaign.json", site / "campaign.json")
+    html = render_report(load_report_data(site / "results"))
+    assert 'id="campaign"' in html and 'href="#campaign"' in html
+    sec = html.split('<section id="campaign">')[1].split("</section>")[0]
+    want = stored_global_shapes(campaign)
+    c = json.loads((campaign / "campaign.json").read_text())
+    drawn = re.findall(r'<polyline [^>]*data-x="([^"]*)" data-y="([^"]*)"', sec)
+    assert len(drawn) == len(want) == len(c["frequencies_hz"]) >= 5
+    for (dx, dy), (x, y) in zip(drawn, want):
+        np.testing.assert_allclose(np.array(dx.split(), float), x)
+        np.testing.assert_allclose(np.array(dy.split(), float), y, atol=1e-12)
+    for f in c["frequencies_hz"]:
+        assert f"{f:.4g}" in sec  # the table of modes
+    # no campaign.json: no section, no link
+    os_html = render_report(load_report_data(_results(root)))
+    assert 'id="campaign"' not in os_html and 'href="#campaign"' not in os_html
+
+
+def test_a_damaged_campaign_json_is_one_line_and_no_section(monitored, tmp_path, caplog):
+    import shutil
+
+    from bshm.analysis.report import load_report_data, render_report
+
+    root, _ = monitored
+    site = tmp_path / "site"
+    shutil.copytree(root / "results", site / "results")
+    (site / "campaign.json").write_text('{"frequencies_hz": [2.1], "shap')
+    html = render_report(load_report_data(site / "results"))
+    assert 'id="campaign"' not in html
+    assert any("campaign.json: not used" in r.getMessage() for r in caplog.records)

@@ -81,3 +81,61 @@ def test_trends_shade_the_windows_outside_the_trained_conditions(window, monitor
     names = [lab.text for _, lab in trends.p_change.legend.items]
     assert "outside trained conditions" in names
     assert "training period" in names
+
+
+# ------------------------------------------------------------------ campaign
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    from test_report_state import build_campaign
+
+    return build_campaign(tmp_path_factory.mktemp("campaign") / "roving")
+
+
+def test_modes_tab_draws_the_campaign_global_shapes(window, campaign):
+    from test_report_state import stored_global_shapes
+
+    assert window.open_path(campaign)
+    modal = window.modal
+    assert modal.campaign, "campaign.json not found"
+    view = modal.campaign_view
+    want = stored_global_shapes(campaign)
+    assert modal.campaign_table.rowCount() == len(want) >= 5
+    assert view.spans == (20.0, 30.0, 20.0)  # the deck from [bridge] spans
+    modal.campaign_view.stop()
+    view.phase = 0.0
+    view.amp.setValue(100)
+    modal.campaign_table.selectRow(0)
+    for k in range(len(want)):
+        modal.campaign_table.selectRow(k)
+        assert view.selected == [k]
+        ((x, y),) = view.frame_lines()
+        curve_x, curve_y = view.curves[0].getData()
+        np.testing.assert_allclose(curve_x, x)
+        np.testing.assert_allclose(curve_y, y)
+        # at every point with a value: the stored global shape (no supports pinned:
+        # the campaign says no direction), scaled to max |.| = 1 at amplitude 100 %
+        wx, wy = want[k]
+        at = np.array([np.flatnonzero(np.isclose(x, v))[0] for v in wx])
+        assert len(x) == len(wx)
+        np.testing.assert_allclose(y[at], wy, atol=1e-9)
+    assert "global modes" in modal.campaign_label.text()
+
+
+def test_modes_tab_without_campaign_says_how_to_make_one(window, sim_dir):
+    assert window.open_path(sim_dir)
+    assert not window.modal.campaign
+    assert "bshm campaign" in window.modal.campaign_label.text()
+    assert window.modal.campaign_table.rowCount() == 0
+
+
+def test_export_png_of_the_campaign_and_a_clear_line_without_one(campaign, sim_dir, tmp_path):
+    from bshm.gui.app import export_view
+    from pyqtgraph.Qt import QtGui
+
+    from bshm.errors import ConfigError
+
+    out = export_view(campaign, tmp_path / "campaign.png", tab="modal-campaign")
+    img = QtGui.QImage(str(out))
+    assert not img.isNull() and img.width() == 1366
+    with pytest.raises(ConfigError, match="no campaign.json"):
+        export_view(sim_dir, tmp_path / "none.png", tab="modal-campaign")
