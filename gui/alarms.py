@@ -109,13 +109,32 @@ def state_summary_html(state: dict | None) -> tuple[str, list[dict]]:
     if when is not None:
         head += f" (job run {to_iso(int(when), digits=0)[:16].replace('T', ' ')} UTC)"
     parts = []
-    for r in rows:
+    for r in rows:  # subjects above normal: each on its own, in its level colour
+        if not r["active"]:
+            continue
         col = LEVEL_COLOURS.get(r["level"], "#000")
-        txt = f"{r['label']}: {r['level_name']}"
+        since = (r.get("since") or "")[:16].replace("T", " ")
+        parts.append(
+            f'<span style="color:{col}"><b>{r["label"]}: {r["level_name"]}</b>'
+            + (f" since {since}" if since else "")
+            + "</span>"
+        )
+    quiet: dict[str, list[str]] = {}
+    for r in rows:  # the normal ones grouped, so the line stays short
         if r["active"]:
-            since = (r.get("since") or "")[:16].replace("T", " ")
-            txt = f"<b>{txt}</b>" + (f" since {since}" if since else "")
-        parts.append(f'<span style="color:{col}">{txt}</span>')
+            continue
+        _, _, rest = r["label"].partition(" ")
+        if r["kind"] == "sensor" and rest:
+            quiet.setdefault("sensors", []).append(rest)
+        else:
+            quiet.setdefault(r["label"], [])
+    if quiet:
+        words = [f"{k} {', '.join(v)}" if v else k for k, v in quiet.items()]
+        parts.append(
+            f'<span style="color:{LEVEL_COLOURS.get(0, "#2e7d32")}">normal: '
+            + "; ".join(words)
+            + "</span>"
+        )
     return head + ": " + " &middot; ".join(parts), rows
 
 

@@ -43,7 +43,10 @@ def test_alarm_panel_shows_the_stored_state(window, monitored):
     text = panel.current.text()
     assert "Current state" in text
     for r in panel.current_rows:
-        assert f"{r['label']}: {r['level_name']}" in text
+        if r["active"]:
+            assert f"{r['label']}: {r['level_name']}</b>" in text
+        else:  # the normal ones grouped after "normal:"
+            assert r["label"].split(" ", 1)[-1] in text.split("normal:")[1]
     assert panel.current_rows[0]["subject"] == "structural"  # the bridge first
     # the table: the subject's current alarm active, its earlier alarms superseded
     cur = state["subjects"]["structural"]["alarm_id"]
