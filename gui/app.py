@@ -261,6 +261,8 @@ def export_view(
                         f"--tab {tab}: no campaign.json beside {path} (run 'bshm campaign')"
                     )
                 win.modal.shape_tabs.setCurrentIndex(win.modal.shape_tabs.count() - 1)
+                win.modal.right_split.setSizes([110, 640])  # room for the campaign
+                win.modal.campaign_split.setSizes([170, 400])
                 _wait(app, lambda: False, 0.2)
                 win.modal.campaign_view.stop()
         elif tab_name == "Live":
