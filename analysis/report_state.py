@@ -304,18 +304,34 @@ def current_state_html(d: Any) -> str:
     head = (
         "<h3>Current state</h3><p>As the monitoring job left it"
         + (f" at {escape(to_iso(int(when))[:16].replace('T', ' '))} UTC" if when else "")
-        + " (the same as <code>bshm analyze --json</code> prints): one line per "
-        "subject, the bridge first.</p>"
+        + " (the same as <code>bshm analyze --json</code> prints): every subject above "
+        "normal on its own line, the bridge first; the normal ones grouped below.</p>"
     )
     body = []
-    for r in rows:
-        since = (r.get("since") or "")[:16].replace("T", " ") if r["active"] else ""
-        msg = str(r.get("message") or "") if r["active"] else ""
+    for r in rows:  # subjects above normal: one row each, with since when and why
+        if not r["active"]:
+            continue
+        since = (r.get("since") or "")[:16].replace("T", " ")
         body.append(
-            f'<tr data-subject="{escape(r["subject"])}" data-level="{r["level"]}">'
+            f'<tr data-subjects="{escape(r["subject"])}" data-level="{r["level"]}">'
             f"<td>{escape(r['label'])}</td><td>{escape(r['kind'])}</td>"
             f"<td>{level_badge(r['level'])}</td><td>{escape(since) or '-'}</td>"
-            f"<td>{escape(msg)}</td></tr>"
+            f"<td>{escape(str(r.get('message') or ''))}</td></tr>"
+        )
+    quiet: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:  # the normal ones: one row per kind, so the table stays short
+        if not r["active"]:
+            quiet.setdefault(r["kind"], []).append(r)
+    for kind, rs in quiet.items():
+        if kind == "sensor":
+            label = "sensors " + ", ".join(x["label"].partition(" ")[2] for x in rs)
+        else:
+            label = ", ".join(x["label"] for x in rs)
+        subjects = " ".join(x["subject"] for x in rs)
+        body.append(
+            f'<tr data-subjects="{escape(subjects)}" data-level="0">'
+            f"<td>{escape(label)}</td><td>{escape(kind)}</td>"
+            f"<td>{level_badge(0)}</td><td>-</td><td></td></tr>"
         )
     return (
         head + '<table class="state"><thead><tr><th>subject</th><th>kind</th><th>level</th>'
