@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "outside_spans",
     "training_periods",
+    "outside_runs",
     "outside_sentences",
     "load_campaign",
     "campaign_shapes",
@@ -134,19 +135,19 @@ def _why(a: int, b: int, env: tuple | None, conditions: dict[str, list[float]]) 
     return "; ".join(parts) if parts else "temperature or excitation outside the trained range"
 
 
-def outside_sentences(
+def outside_runs(
     indices: dict[str, Any] | None,
     windows: dict[str, Any] | None,
     versions: list[dict[str, Any]] | None,
     env: tuple | None = None,
-) -> list[str]:
-    """One sentence per span outside the trained conditions, in words.
+) -> list[dict[str, Any]]:
+    """Each stretch of windows outside the trained conditions: ``start_ns``,
+    ``end_ns``, ``n`` (judged windows in it) and ``why`` (which input left its
+    range, in words).
 
     ``env`` is ``(names, time_ns, values)`` of the environment (as
     ``ResultsReader.environment()``), to say which temperature left its range.
     """
-    from bshm.timeutil import to_iso
-
     ix = indices or {}
     periods = training_periods(versions)
     out = []
@@ -160,14 +161,40 @@ def outside_sentences(
         cond = next((p["conditions"] for p in reversed(periods) if p["version"] == ver), None)
         if cond is None and periods:
             cond = periods[-1]["conditions"]
-        why = _why(a, b, env, cond or {})
-        out.append(
-            f"From {to_iso(a)[:16].replace('T', ' ')} to {to_iso(b)[:16].replace('T', ' ')} "
-            f"UTC, {n} window{'s' if n != 1 else ''} "
-            f"{'were' if n != 1 else 'was'} outside the conditions the models know "
-            f"({why}); changes there are detected later."
-        )
+        out.append({"start_ns": a, "end_ns": b, "n": n, "why": _why(a, b, env, cond or {})})
     return out
+
+
+def _when(ns: int) -> str:
+    from bshm.timeutil import to_iso
+
+    return to_iso(int(ns))[:16].replace("T", " ")
+
+
+def _sentence(a: int, b: int, n: int, why: str, stretches: int = 1) -> str:
+    many = f" in {stretches} stretches" if stretches > 1 else ""
+    return (
+        f"From {_when(a)} to {_when(b)} UTC, {n} window{'s' if n != 1 else ''}{many} "
+        f"{'were' if n != 1 else 'was'} outside the conditions the models know "
+        f"({why}); changes there are detected later."
+    )
+
+
+def outside_sentences(
+    indices: dict[str, Any] | None,
+    windows: dict[str, Any] | None,
+    versions: list[dict[str, Any]] | None,
+    env: tuple | None = None,
+) -> list[str]:
+    """One sentence per stretch outside the trained conditions, in words."""
+    return [
+        _sentence(r["start_ns"], r["end_ns"], r["n"], r["why"])
+        for r in outside_runs(indices, windows, versions, env)
+    ]
+
+
+#: More stretches than this: one summary sentence and a table.
+MAX_SENTENCES = 4
 
 
 # --------------------------------------------------------------------- campaign
@@ -358,16 +385,47 @@ def conditions_html(d: Any) -> str:
             f"Model version {p['version']} was trained on "
             f"{to_iso(p['start_ns'])[:16].replace('T', ' ')} to "
             f"{to_iso(p['end_ns'])[:16].replace('T', ' ')} UTC"
-            + (f" ({escape(p['text'])})" if p["text"] else "")
+            + (
+                f" ({escape(p['text'])}; windows within {_MARGIN_C:g} °C of that range "
+                "count as inside)"
+                if p["text"]
+                else ""
+            )
             + "."
         )
-    sentences = outside_sentences(d.indices, d.windows, d.model_versions, env)
-    if not sentences and "inside" in (d.indices or {}):
+    runs = outside_runs(d.indices, d.windows, d.model_versions, env)
+    table = ""
+    if len(runs) > MAX_SENTENCES:  # one sentence for all, then a table of the stretches
+        whys = list(dict.fromkeys(w for r in runs for w in r["why"].split("; ")))
+        sentences = [
+            _sentence(
+                runs[0]["start_ns"],
+                runs[-1]["end_ns"],
+                sum(r["n"] for r in runs),
+                "; ".join(whys),
+                len(runs),
+            )
+        ]
+        table = (
+            '<table class="outside-runs"><thead><tr><th>from (UTC)</th><th>to (UTC)</th>'
+            "<th>windows</th><th>why</th></tr></thead><tbody>"
+            + "".join(
+                f'<tr data-n="{r["n"]}"><td>{_when(r["start_ns"])}</td>'
+                f'<td>{_when(r["end_ns"])}</td><td class="num">{r["n"]}</td>'
+                f"<td>{escape(r['why'])}</td></tr>"
+                for r in runs
+            )
+            + "</tbody></table>"
+        )
+    else:
+        sentences = [_sentence(r["start_ns"], r["end_ns"], r["n"], r["why"]) for r in runs]
+    if not runs and "inside" in (d.indices or {}):
         sentences = ["Every judged window of the period was inside the trained conditions."]
     return (
         '<div class="conditions"><h3>Trained conditions</h3>'
         + "".join(f"<p>{escape(x)}</p>" for x in parts)
         + "".join(f'<p class="outside">{escape(x)}</p>' for x in sentences)
+        + table
         + '<p class="note">Shaded on the charts: green, the training periods; orange, '
         "windows outside the trained conditions (judged, but less sensitive; they never "
         "lower an alarm).</p></div>"

@@ -164,6 +164,13 @@ class TrendsView(QtWidgets.QWidget):
             f"{results['station']}: {self.path.name}, {n_w} windows tracked, "
             f"{len(results['alarms'])} alarms. Mode colours are the same as in the report."
         )
+        outside, train = self.spans()
+        if outside or train:
+            self.label.setText(
+                self.label.text()
+                + f" Shaded: green = training period of the models, orange = {len(outside)} "
+                "stretch(es) of windows outside the trained conditions."
+            )
         self._draw_change()
         self._draw_frequencies()
         self._draw_ft()
@@ -354,7 +361,7 @@ class TrendsView(QtWidgets.QWidget):
                 connect="finite",
             )
         for p in [*self.mode_panels, self.p_temp]:
-            self._shade(p, self.p_temp.legend if p is self.p_temp else None)
+            self._shade(p)  # the legend entries are on Change (%); the header says it
             self._crosshair(p)
             self._alarm_line(p)
         # give the mode panels room, the temperature a bit less

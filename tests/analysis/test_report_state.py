@@ -283,3 +283,35 @@ def test_a_damaged_campaign_json_is_one_line_and_no_section(monitored, tmp_path,
     html = render_report(load_report_data(site / "results"))
     assert 'id="campaign"' not in html
     assert any("campaign.json: not used" in r.getMessage() for r in caplog.records)
+
+
+def test_many_stretches_outside_give_one_sentence_and_a_table():
+    """Six warm afternoons outside a cold baseline: one sentence, one row per stretch."""
+    from bshm.analysis.report import ReportData
+    from bshm.analysis.report_state import MAX_SENTENCES, conditions_html, outside_spans
+
+    h = 3_600_000_000_000
+    t = START_NS + np.arange(168, dtype=np.int64) * h
+    temp = 2.0 + 6.0 * np.sin(2 * np.pi * (np.arange(168) - 9) / 24.0)
+    inside = temp <= 4.2 + 1.0  # trained 0..4.2 °C, 1 °C margin
+    inside[:24] = True  # the training day
+    d = ReportData("s", "x.h5", int(t[0]), int(t[-1]) + h, 0)
+    d.indices = {"time_ns": t, "inside": inside, "model_version": np.ones(t.size, int)}
+    d.windows = {"start_ns": t, "end_ns": t + 600_000_000_000}
+    d.model_versions = [
+        {
+            "version": 1,
+            "periods": [[int(t[0]), int(t[24])]],
+            "chain": [{"conditions": {"vars": {"T1": [0.0, 4.2]}}}],
+        }
+    ]
+    d.environment = {"names": ["T1"], "time_ns": t, "values": temp[:, None]}
+    runs = outside_spans(d.indices, d.windows)
+    assert len(runs) > MAX_SENTENCES
+    html = conditions_html(d)
+    said = re.findall(r'<p class="outside">([^<]*)</p>', html)
+    assert len(said) == 1
+    assert f"{int((~inside).sum())} windows in {len(runs)} stretches" in said[0]
+    assert "temperature T1 above 5.2 °C" in said[0]
+    rows = [int(n) for n in re.findall(r'<tr data-n="(\d+)">', html)]
+    assert len(rows) == len(runs) and sum(rows) == int((~inside).sum())
