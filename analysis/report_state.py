@@ -26,7 +26,6 @@ __all__ = [
     "outside_spans",
     "training_periods",
     "outside_runs",
-    "outside_sentences",
     "load_campaign",
     "campaign_shapes",
 ]
@@ -178,19 +177,6 @@ def _sentence(a: int, b: int, n: int, why: str, stretches: int = 1) -> str:
         f"{'were' if n != 1 else 'was'} outside the conditions the models know "
         f"({why}); changes there are detected later."
     )
-
-
-def outside_sentences(
-    indices: dict[str, Any] | None,
-    windows: dict[str, Any] | None,
-    versions: list[dict[str, Any]] | None,
-    env: tuple | None = None,
-) -> list[str]:
-    """One sentence per stretch outside the trained conditions, in words."""
-    return [
-        _sentence(r["start_ns"], r["end_ns"], r["n"], r["why"])
-        for r in outside_runs(indices, windows, versions, env)
-    ]
 
 
 #: More stretches than this: one summary sentence and a table.

@@ -142,3 +142,13 @@ def test_export_png_of_the_campaign_and_a_clear_line_without_one(campaign, sim_d
     assert not img.isNull() and img.width() == 1366
     with pytest.raises(ConfigError, match="no campaign.json"):
         export_view(sim_dir, tmp_path / "none.png", tab="modal-campaign")
+
+
+def test_status_bar_says_the_bridge_state(window, monitored):
+    root, _ = monitored
+    state, _, _ = _stored(root)
+    assert window.open_path(root)
+    text = window.alarm_state_label.text()
+    assert f"bridge: {state['subjects']['structural']['level_name']}" in text
+    n_other = sum(1 for k, v in state["subjects"].items() if v["active"] and k != "structural")
+    assert f"{n_other} other(s) above normal" in text
