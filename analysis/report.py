@@ -66,6 +66,14 @@ class ReportData:
     """Sensor positions from the station config (the raw files' win when both exist)."""
     feed: str | None = None
     """The alarm feed beside which acknowledgements are kept."""
+    alarm_state: dict[str, Any] = field(default_factory=dict)
+    """The job's current alarm state (``ResultsReader.alarm_state()``; ``{}`` if none)."""
+    model_versions: list[dict[str, Any]] = field(default_factory=list)
+    """Model versions: training periods, conditions (``ResultsReader.model_versions()``)."""
+    all_indices: dict[str, Any] = field(default_factory=dict)
+    """Damage indices of the whole file (for the training periods)."""
+    campaign: dict[str, Any] = field(default_factory=dict)
+    """``campaign.json`` of the data folder (global mode shapes), if there is one."""
 
 
 def _in(t: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -177,7 +185,10 @@ def load_report_data(
             data.environment = {"names": list(names), "time_ns": t_env[keep], "values": vals[keep]}
         data.all_tracks = r.tracks()
         data.tracks = _slice_derived(data.all_tracks, a, b)
-        data.indices = _slice_derived(r.indices(), a, b)
+        data.all_indices = r.indices()
+        data.indices = _slice_derived(data.all_indices, a, b)
+        data.alarm_state = r.alarm_state()
+        data.model_versions = r.model_versions()
         models = r.models()
         data.limits = models.get("limits", {}) or {}
         bl = models.get("baseline")
@@ -191,6 +202,9 @@ def load_report_data(
     raw = Path(raw_dir) if raw_dir is not None else path.parent.parent
     _station_config(data, raw)
     _alarms(data, stored_alarms, raw)
+    from bshm.analysis.report_state import load_campaign
+
+    data.campaign = load_campaign(raw)
     _load_raw(data, raw, stored_health, explicit=raw_dir is not None)
     return data
 
@@ -226,7 +240,7 @@ def _alarms(data: ReportData, stored: list[dict[str, Any]], raw: Path) -> None:
 
     feed = Path(data.feed) if data.feed else raw / "alarms.jsonl"
     data.feed = str(feed)
-    everything = merge_alarms(stored, feed, data.station)
+    everything = merge_alarms(stored, feed, data.station, data.alarm_state)
     attach_acks(everything, ack_path(feed))
     data.alarms = [x for x in everything if data.start_ns <= x["time_ns"] < data.end_ns]
 

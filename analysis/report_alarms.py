@@ -2,7 +2,9 @@
 
 One implementation for both, so they agree: an alarm's ``kind`` (from the
 alarm, else guessed from its index for older files), its subject, whether
-it is still **active** or **cleared**, and who **acknowledged** it
+it is still **active**, **superseded** (the same subject moved to another
+level since) or **cleared** -- from the job's stored alarm state when the
+results hold one --, and who **acknowledged** it
 (``alarms.acks.jsonl`` beside the feed, see :class:`bshm.alarms.AckLog`).
 """
 
@@ -56,17 +58,11 @@ def _key(a: dict[str, Any]) -> tuple:
     )
 
 
-def alarm_states(alarms: list[dict[str, Any]]) -> list[str]:
-    """``"active"`` or ``"cleared"`` for each alarm (same order).
-
-    An alarm above level 0 is active until a later level-0 alarm of the
-    same subject clears it (the subject is the alarm's ``subject``, or its
-    index/mode/channel for alarms that carry none); level-0 alarms are the
-    clearing events themselves.
-    """
-    order = sorted(range(len(alarms)), key=lambda i: (int(alarms[i]["time_ns"]), i))
+def _old_rule(alarms: list[dict[str, Any]], idx: list[int]) -> dict[int, str]:
+    """Active until a later level-0 alarm of the same subject (files without a stored state)."""
+    order = sorted(idx, key=lambda i: (int(alarms[i]["time_ns"]), i))
     cleared_after: dict[str, int] = {}
-    state = ["cleared"] * len(alarms)
+    state = {i: "cleared" for i in idx}
     for i in reversed(order):  # latest first: remember whether a clear follows
         a = alarms[i]
         subj = subject_of(a)
@@ -75,6 +71,117 @@ def alarm_states(alarms: list[dict[str, Any]]) -> list[str]:
             continue
         state[i] = "cleared" if cleared_after.get(subj) else "active"
     return state
+
+
+def alarm_states(alarms: list[dict[str, Any]], state: dict[str, Any] | None = None) -> list[str]:
+    """``"active"``, ``"superseded"`` or ``"cleared"`` for each alarm (same order).
+
+    With the job's stored alarm state (``state``, as
+    :meth:`bshm.store.results_read.ResultsReader.alarm_state` returns it), a
+    subject's current alarm is the one whose id is the subject's
+    ``alarm_id``: it is ``active`` while the subject's level is above 0
+    (``cleared`` when that alarm is the clearing event itself). Earlier
+    alarms of the subject are ``cleared`` when a clearing event (level 0)
+    followed them, else ``superseded`` (the situation went on at another
+    level: escalated or de-escalated).
+
+    Without a stored state (older files), or for subjects the state does not
+    know: an alarm above level 0 is active until a later level-0 alarm of the
+    same subject clears it.
+    """
+    subjects = (state or {}).get("subjects") or {}
+    out = ["cleared"] * len(alarms)
+    by_subject: dict[str, list[int]] = {}
+    for i, a in enumerate(alarms):
+        by_subject.setdefault(subject_of(a), []).append(i)
+    fallback: list[int] = []
+    for subj, idx in by_subject.items():
+        cur = subjects.get(subj)
+        if not cur:
+            fallback += idx
+            continue
+        cur_id = cur.get("alarm_id")
+        order = sorted(idx, key=lambda i: (int(alarms[i]["time_ns"]), i))
+        cleared_later = False
+        for i in reversed(order):
+            a = alarms[i]
+            lv = int(a.get("level", 0))
+            if cur_id and a.get("id") == cur_id:
+                out[i] = "active" if cur.get("active") and lv > 0 else "cleared"
+            elif lv == 0:
+                out[i] = "cleared"
+            else:
+                out[i] = "cleared" if cleared_later else "superseded"
+            if lv == 0:
+                cleared_later = True
+        if not cur.get("active"):  # nothing of a subject at level 0 is still active
+            for i in idx:
+                if out[i] == "superseded" and not cleared_later:
+                    out[i] = "cleared"
+    for i, st in _old_rule(alarms, fallback).items():
+        out[i] = st
+    return out
+
+
+#: Order of the subject groups in the "current state" summaries.
+_GROUP_ORDER = ("structural", "sensor", "threshold", "monitoring")
+
+_MONITORING_WORDS = {
+    "conditions": "trained conditions",
+    "assessment": "assessment",
+    "data": "data arriving",
+}
+
+
+def subject_label(subject: str) -> str:
+    """A subject in words: ``bridge (structural)``, ``sensor A03``, ``limit peak on A05``."""
+    parts = str(subject).split(":")
+    if parts[0] == "structural":
+        return "bridge (structural)" if len(parts) == 1 else f"bridge: {':'.join(parts[1:])}"
+    if parts[0] == "sensor" and len(parts) > 1:
+        return f"sensor {':'.join(parts[1:])}"
+    if parts[0] == "threshold" and len(parts) > 2:
+        return f"limit {':'.join(parts[2:])} on {parts[1]}"
+    if parts[0] == "threshold" and len(parts) == 2:
+        return f"limit on {parts[1]}"
+    if parts[0] == "monitoring" and len(parts) > 1:
+        return f"monitoring: {_MONITORING_WORDS.get(parts[1], ':'.join(parts[1:]))}"
+    return str(subject)
+
+
+def current_state_rows(state: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per subject of the stored alarm state, for the summaries.
+
+    Bridge first, then sensors, limits and monitoring; within a group by
+    name. Each row: ``subject``, ``label``, ``kind``, ``level``,
+    ``level_name``, ``active``, ``since_ns``, ``since``, ``alarm_id``,
+    ``index``, ``message`` (the values the job stored, unchanged).
+    """
+    from bshm.alarms import LEVEL_NAMES
+
+    subjects = (state or {}).get("subjects") or {}
+    rows = []
+    for subj, s in subjects.items():
+        kind = str(s.get("kind") or subj.split(":")[0])
+        lv = int(s.get("level", 0))
+        rows.append(
+            {
+                "subject": subj,
+                "label": subject_label(subj),
+                "kind": kind,
+                "level": lv,
+                "level_name": str(s.get("level_name") or LEVEL_NAMES.get(lv, "")),
+                "active": bool(s.get("active", lv > 0)),
+                "since_ns": s.get("since_ns"),
+                "since": s.get("since"),
+                "alarm_id": s.get("alarm_id"),
+                "index": s.get("index"),
+                "message": s.get("message", ""),
+            }
+        )
+    rank = {k: i for i, k in enumerate(_GROUP_ORDER)}
+    rows.sort(key=lambda r: (rank.get(r["kind"], len(rank)), r["subject"]))
+    return rows
 
 
 def read_feed(feed: Path | None) -> list[dict[str, Any]]:
@@ -91,11 +198,15 @@ def read_feed(feed: Path | None) -> list[dict[str, Any]]:
 
 
 def merge_alarms(
-    stored: list[dict[str, Any]], feed: Path | None, station: str
+    stored: list[dict[str, Any]],
+    feed: Path | None,
+    station: str,
+    state: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Results alarms with the feed's ``id``/``kind``/``subject``/``event``, plus
     alarms only the feed holds (same station); each gets ``id``, ``kind`` and
-    ``state`` (``active``/``cleared``), time order."""
+    ``state`` (``active``/``superseded``/``cleared``, see :func:`alarm_states`;
+    ``state`` is the job's stored alarm state), time order."""
     from bshm.alarms import alarm_id
 
     fed = [d for d in read_feed(feed) if d.get("station") in (None, "", station)]
@@ -131,7 +242,7 @@ def merge_alarms(
                 a.get("event"),
             )
     out.sort(key=lambda a: int(a["time_ns"]))
-    for a, st in zip(out, alarm_states(out)):
+    for a, st in zip(out, alarm_states(out, state)):
         a["state"] = st
     return out
 

@@ -22,6 +22,7 @@ SECTIONS = (
     "sensors",
     "availability",
     "frequencies",
+    "campaign",
     "damage",
     "alarms",
     "strain",
@@ -120,7 +121,13 @@ def render(d: Any) -> str:
     from bshm.analysis.report_sections import SECTION_FUNCTIONS
 
     parts = [fn(d) for _, fn in SECTION_FUNCTIONS]
-    nav = "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS)
+    shown = {sid for sid, _ in SECTION_FUNCTIONS}
+    parts = [p for p in parts if p]
+    nav = "".join(
+        f'<a href="#{s}">{s}</a>'
+        for s in SECTIONS
+        if s in shown and (s != "campaign" or getattr(d, "campaign", None))
+    )
     title = f"Monitoring report - {d.station}"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

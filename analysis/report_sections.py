@@ -29,6 +29,12 @@ from bshm.analysis.report_overview import (
     _mode_shapes,
     _sensor_sketch,
 )
+from bshm.analysis.report_state import (
+    campaign_html,
+    conditions_html,
+    current_state_html,
+    trend_bands,
+)
 from bshm.analysis.report_svg import (
     LEVEL_COLORS,
     PALETTE,
@@ -87,7 +93,7 @@ def _summary(d: Any) -> str:
         f"{verdict[max_level]} The table answers what changed, since when, whether it is "
         "still active and where; the cards give the headline numbers, and each section "
         "below explains one of them.",
-        f'{head}<div class="cards">{html}</div>{notes}',
+        f'{current_state_html(d)}{head}<div class="cards">{html}</div>{notes}',
     )
 
 
@@ -256,6 +262,7 @@ def _frequencies(d: Any) -> str:
             [Series(t, f[:, j], ids[j], color=mode_colour(j)) for j in range(f.shape[1])],
             time_axis=True,
             xlim=(d.start_ns, d.end_ns),
+            bands=trend_bands(d),
             title="Tracked natural frequencies",
             ylabel="frequency (Hz)",
         )
@@ -330,7 +337,7 @@ def _damage(d: Any) -> str:
             "be complete yet).</p>",
         )
     t = np.asarray(ix["time_ns"], np.int64)
-    body = []
+    body = [conditions_html(d)]
     if "t2" in ix:
         lims = np.asarray(ix.get("t2_limits", []), np.float64)
         lims = lims[-1] if lims.ndim == 2 and lims.size else lims
@@ -346,6 +353,7 @@ def _damage(d: Any) -> str:
                 xlim=(d.start_ns, d.end_ns),
                 hlines=hl,
                 logy=True,
+                bands=trend_bands(d),
                 title="Novelty index (all modes together) against its limits",
                 ylabel="T2 (log scale)",
             )
@@ -371,6 +379,7 @@ def _damage(d: Any) -> str:
                 time_axis=True,
                 xlim=(d.start_ns, d.end_ns),
                 hlines=hl,
+                bands=trend_bands(d),
                 title="Temperature-compensated frequency change per mode",
                 ylabel="change (%)",
             )
@@ -685,11 +694,27 @@ def _glossary() -> str:
     )
 
 
+def _campaign(d: Any) -> str:
+    if not d.campaign:
+        return ""  # no campaign.json: no section
+    return _section(
+        "campaign",
+        "Campaign: global mode shapes",
+        "A roving-sensor campaign measured the bridge at more points than the "
+        "permanent sensors, in several setups that share reference points; the "
+        "setups' mode shapes are glued into one shape per mode over every point "
+        "(bshm campaign). Each shape is drawn on the deck: the line is how the deck "
+        "moves in that mode (largest movement = 1).",
+        campaign_html(d),
+    )
+
+
 SECTION_FUNCTIONS = (
     ("summary", _summary),
     ("sensors", _sensors),
     ("availability", _availability),
     ("frequencies", _frequencies),
+    ("campaign", _campaign),
     ("damage", _damage),
     ("alarms", _alarms),
     ("strain", _strain),

@@ -155,6 +155,7 @@ def chart(
     ylim: tuple[float, float] | None = None,
     logy: bool = False,
     xlim: tuple[float, float] | None = None,
+    bands: Sequence[tuple[float, float, str, str]] = (),
 ) -> str:
     """A line/marker chart with axes and legend.
 
@@ -169,6 +170,11 @@ def chart(
         Fixed x range (e.g. the report period).
     logy : bool
         Logarithmic y axis (non-positive values dropped).
+    bands : sequence of (x0, x1, label, color)
+        Shaded x spans behind the data (e.g. windows outside the trained
+        conditions); each ``<rect class="band">`` carries its exact span as
+        ``data-x0``/``data-x1`` and its label as ``data-label``; one legend
+        entry per label.
     """
     xs, ys = [], []
     for s in series:
@@ -243,6 +249,18 @@ def chart(
         f'<clipPath id="{cid}"><rect x="{_ML - 3}" y="{_MT - 3}" width="{pw + 6}" '
         f'height="{ph + 6}"/></clipPath><g clip-path="url(#{cid})">'
     )
+    band_legend: dict[str, str] = {}
+    for b0, b1, lab, col in bands:
+        if b1 <= x0 or b0 >= x1:
+            continue
+        xa = float(sx(max(float(b0), x0)))
+        xb = float(sx(min(float(b1), x1)))
+        out.append(
+            f'<rect class="band" x="{xa:.1f}" y="{_MT}" width="{max(1.0, xb - xa):.1f}" '
+            f'height="{ph}" fill="{col}" fill-opacity="0.22" data-x0="{int(b0)}" '
+            f'data-x1="{int(b1)}" data-label="{escape(lab)}"/>'
+        )
+        band_legend.setdefault(lab, col)
     for k, (yv, lab, col) in enumerate(hlines):
         yy = math.log10(yv) if logy and yv > 0 else yv
         if logy and yv <= 0:
@@ -277,6 +295,7 @@ def chart(
             )
         if s.label:
             legend.append((s.label, col))
+    legend = legend[: 12 - len(band_legend)] + list(band_legend.items())
     out.append("</g>")
     for j, (lab, col) in enumerate(legend[:12]):
         lx = _ML + 8 + (j % 4) * ((pw - 16) // 4)
@@ -576,8 +595,13 @@ def deck_sketch(
             f"{sx(a):.1f},{y_deck - b * amp:.1f}" for a, b in zip(x[ok][order], y[ok][order])
         )
         dash = f' stroke-dasharray="{sh["dash"]}"' if sh.get("dash") else ""
+        data = (  # the drawn values, exactly, for readers and tests
+            f' data-x="{" ".join(repr(float(v)) for v in x[ok][order])}"'
+            f' data-y="{" ".join(repr(float(v)) for v in y[ok][order])}"'
+        )
         out.append(
-            f'<polyline points="{pts}" fill="none" stroke="{sh["color"]}" stroke-width="2"{dash}/>'
+            f'<polyline points="{pts}" fill="none" stroke="{sh["color"]}" stroke-width="2"'
+            f"{dash}{data}/>"
         )
         dots = "".join(
             f'<circle cx="{sx(a):.1f}" cy="{y_deck - b * amp:.1f}" r="2.5"/>'

@@ -2,10 +2,15 @@
 
 Alarms come from the results file and the alarm feed
 (:func:`bshm.gui.results.load_results`), each with its state: **active**
-(not cleared by a later level-0 alarm of the same subject), **cleared**, and
-whether someone **acknowledged** it. Acknowledging asks for a name and a
-comment and appends them to ``alarms.acks.jsonl`` beside the feed (never to
-the feed itself), so the viewer, the report and later runs agree.
+(the current alarm of its subject in the job's stored alarm state),
+**superseded** (its subject moved to another level since), **cleared**, and
+whether someone **acknowledged** it (older files without a stored state: an
+alarm is active until a later level-0 alarm of its subject). Above the table
+the *current state* of every subject (bridge, each sensor, each limit,
+monitoring) as the job stored it, the same as ``bshm analyze --json`` prints.
+Acknowledging asks for a name and a comment and appends them to
+``alarms.acks.jsonl`` beside the feed (never to the feed itself), so the
+viewer, the report and later runs agree.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ STATE_FILTERS = (
     ("active", "active"),
     ("active, not acknowledged", "unacknowledged"),
     ("acknowledged", "acknowledged"),
+    ("superseded", "superseded"),
     ("cleared", "cleared"),
 )
 LEVEL_FILTERS = (
@@ -39,7 +45,7 @@ LEVEL_FILTERS = (
 
 
 def state_text(a: dict) -> str:
-    """``active``, ``cleared`` or ``normal``, plus ``, acknowledged`` when it was."""
+    """``active``, ``superseded``, ``cleared`` or ``normal``, plus ``, acknowledged``."""
     st = a.get("state", "active")
     if int(a.get("level", 0)) == 0:
         st = "normal"
@@ -77,9 +83,59 @@ def passes(a: dict, min_level: int, kind: str | None, state: str | None) -> bool
         return a.get("state") == "active" and int(a.get("level", 0)) > 0 and not a.get("ack")
     if state == "acknowledged":
         return bool(a.get("ack"))
+    if state == "superseded":
+        return a.get("state") == "superseded" and int(a.get("level", 0)) > 0
     if state == "cleared":
         return a.get("state") == "cleared" or int(a.get("level", 0)) == 0
     return True
+
+
+def state_summary_html(state: dict | None) -> tuple[str, list[dict]]:
+    """The "current state" line above the alarm table, and its rows.
+
+    Every subject of the stored alarm state (bridge, sensors, limits,
+    monitoring) with its level; subjects above normal first in bold with
+    their level colour and since when. Without a stored state: a note.
+    """
+    rows = R.current_state_rows(state)
+    if not rows:
+        return (
+            "<i>Current state: not stored in this results file (run bshm analyze); "
+            "the states below follow the older rule.</i>",
+            rows,
+        )
+    when = (state or {}).get("updated_ns")
+    head = "<b>Current state</b>"
+    if when is not None:
+        head += f" (job run {to_iso(int(when), digits=0)[:16].replace('T', ' ')} UTC)"
+    parts = []
+    for r in rows:  # subjects above normal: each on its own, in its level colour
+        if not r["active"]:
+            continue
+        col = LEVEL_COLOURS.get(r["level"], "#000")
+        since = (r.get("since") or "")[:16].replace("T", " ")
+        parts.append(
+            f'<span style="color:{col}"><b>{r["label"]}: {r["level_name"]}</b>'
+            + (f" since {since}" if since else "")
+            + "</span>"
+        )
+    quiet: dict[str, list[str]] = {}
+    for r in rows:  # the normal ones grouped, so the line stays short
+        if r["active"]:
+            continue
+        _, _, rest = r["label"].partition(" ")
+        if r["kind"] == "sensor" and rest:
+            quiet.setdefault("sensors", []).append(rest)
+        else:
+            quiet.setdefault(r["label"], [])
+    if quiet:
+        words = [f"{k} {', '.join(v)}" if v else k for k, v in quiet.items()]
+        parts.append(
+            f'<span style="color:{LEVEL_COLOURS.get(0, "#2e7d32")}">normal: '
+            + "; ".join(words)
+            + "</span>"
+        )
+    return head + ": " + " &middot; ".join(parts), rows
 
 
 class AckDialog(QtWidgets.QDialog):
@@ -197,8 +253,17 @@ class AlarmPanel(QtWidgets.QWidget):
         self.details.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setMinimumHeight(60)
         self.details.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+        self.current = QtWidgets.QLabel("")
+        self.current.setWordWrap(True)
+        self.current.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.current.setToolTip(
+            "the monitoring job's current alarm state per subject "
+            "(the same as 'bshm analyze --json' prints as state)"
+        )
+        self.current_rows: list[dict] = []
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.current)
         lay.addLayout(top)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.details)
@@ -225,6 +290,12 @@ class AlarmPanel(QtWidgets.QWidget):
     def refill(self, *_args) -> None:
         """Fill the table with the alarms that pass the filters, newest first."""
         alarms = self.results["alarms"] if self.results else []
+        if self.results is None:
+            self.current.setText("")
+            self.current_rows = []
+        else:
+            html, self.current_rows = state_summary_html(self.results.get("alarm_state"))
+            self.current.setText(html)
         lv, kind, st = self.filters()
         self.shown = [a for a in reversed(alarms) if passes(a, lv, kind, st)]
         self.table.setRowCount(len(self.shown))
@@ -249,6 +320,8 @@ class AlarmPanel(QtWidgets.QWidget):
                 if a.get("ack")
                 else STATE_COLOURS["active"]
                 if a.get("state") == "active" and level
+                else STATE_COLOURS["stopped"]
+                if a.get("state") == "superseded"
                 else STATE_COLOURS["cleared"]
             )
             self.table.item(i, 0).setForeground(QtGui.QBrush(QtGui.QColor(colour)))

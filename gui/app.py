@@ -109,6 +109,7 @@ EXPORT_TABS = {
     "spectra": ("Spectra", None),
     "live": ("Live", None),
     "modal": ("Modal", None),
+    "modal-campaign": ("Modal", "campaign"),
     "trends": ("Trends", 0),
     "trends-frequencies": ("Trends", 1),
     "trends-temperature": ("Trends", 2),
@@ -238,7 +239,7 @@ def export_view(
                     )
                 win.signals.set_range(a, b)
         win.tabs.setCurrentIndex(TABS.index(tab_name))
-        if inner is not None:
+        if isinstance(inner, int):
             win.trends.inner.setCurrentIndex(inner)
         sv = win.signals
         if tab_name in ("Signals", "Spectra", "Modal"):
@@ -254,6 +255,16 @@ def export_view(
             if not _wait(app, lambda: not win.modal.busy, timeout_s):
                 raise BshmError("the modal analysis did not finish in time")
             win.modal.bridge.stop()
+            if inner == "campaign":
+                if not win.modal.campaign:
+                    raise ConfigError(
+                        f"--tab {tab}: no campaign.json beside {path} (run 'bshm campaign')"
+                    )
+                win.modal.shape_tabs.setCurrentIndex(win.modal.shape_tabs.count() - 1)
+                win.modal.right_split.setSizes([110, 640])  # room for the campaign
+                win.modal.campaign_split.setSizes([170, 400])
+                _wait(app, lambda: False, 0.2)
+                win.modal.campaign_view.stop()
         elif tab_name == "Live":
             if not win.live.running:
                 win.start_live()

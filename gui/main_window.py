@@ -127,8 +127,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cursor_label = QtWidgets.QLabel("")
         self.state_label = QtWidgets.QLabel("")
         self.state_label.setToolTip("live state of every source (recording / stale / lost)")
+        self.alarm_state_label = QtWidgets.QLabel("")
+        self.alarm_state_label.setToolTip(
+            "the monitoring job's current alarm state (details: Alarms tab)"
+        )
         for w in (self.file_label, self.span_label, self.mode_label, self.rate_label):
             bar.addPermanentWidget(w)
+        bar.addWidget(self.alarm_state_label)
         bar.addWidget(self.state_label)
         bar.addWidget(self.cursor_label, 1)
 
@@ -248,6 +253,29 @@ class MainWindow(QtWidgets.QMainWindow):
             1 for a in alarms if a["state"] == "active" and a["level"] and not a.get("ack")
         )
         self.tabs.setTabText(TABS.index("Alarms"), f"Alarms ({n_open})" if n_open else "Alarms")
+        self.alarm_state_label.setText(self.alarm_state_text())
+
+    def alarm_state_text(self) -> str:
+        """Status-bar summary of the stored alarm state: the bridge's level and how
+        many other subjects are above normal ("" without a stored state)."""
+        from bshm.gui.results import current_state_rows
+
+        from bshm.palette import LEVEL_COLOURS
+
+        rows = current_state_rows((self.results or {}).get("alarm_state"))
+        if not rows:
+            return ""
+        bridge = next((r for r in rows if r["subject"] == "structural"), None)
+        others = [r for r in rows if r["active"] and r["subject"] != "structural"]
+        parts = []
+        if bridge is not None:
+            col = LEVEL_COLOURS.get(bridge["level"], "#000")
+            parts.append(f'<b style="color:{col}">bridge: {bridge["level_name"]}</b>')
+        if others:
+            top = max(r["level"] for r in others)
+            col = LEVEL_COLOURS.get(top, "#000")
+            parts.append(f'<span style="color:{col}">{len(others)} other(s) above normal</span>')
+        return " &middot; ".join(parts)
 
     def _close_session(self) -> None:
         self.live.stop()

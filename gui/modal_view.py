@@ -3,6 +3,10 @@
 The identification (:func:`bshm.analysis.identify`, SSI-COV with automated
 picking) runs on a pool thread; the UI stays responsive and shows the
 result when the worker reports back.
+
+The **Campaign** tab shows the global mode shapes of a roving-sensor
+campaign (``campaign.json`` that ``bshm campaign`` writes into the data
+folder) on the same deck sketch, at the measured points' positions.
 """
 
 from __future__ import annotations
@@ -179,7 +183,38 @@ class ModalView(QtWidgets.QWidget):
         self.shape_tabs = QtWidgets.QTabWidget()
         self.shape_tabs.addTab(self.bridge, "Shapes on the bridge")
         self.shape_tabs.addTab(mac_box, "MAC")
+        # the global shapes of a roving-sensor campaign (campaign.json)
+        self.campaign: dict = {}
+        self.campaign_label = QtWidgets.QLabel("")
+        self.campaign_label.setWordWrap(True)
+        self.campaign_table = QtWidgets.QTableWidget(0, 5)
+        self.campaign_table.setHorizontalHeaderLabels(
+            ["mode", "f [Hz]", "damping [%]", "MPC", "points"]
+        )
+        self.campaign_table.verticalHeader().hide()
+        self.campaign_table.setSelectionBehavior(
+            QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows
+        )
+        self.campaign_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        head = self.campaign_table.horizontalHeader()
+        head.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        head.setStretchLastSection(True)
+        self.campaign_table.verticalHeader().setDefaultSectionSize(20)
+        self.campaign_table.itemSelectionChanged.connect(self._select_campaign)
+        self.campaign_view = BridgeView()
+        camp_box = QtWidgets.QWidget()
+        cl = QtWidgets.QVBoxLayout(camp_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.campaign_label)
+        self.campaign_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.campaign_split.addWidget(self.campaign_table)
+        self.campaign_split.addWidget(self.campaign_view)
+        self.campaign_split.setSizes([120, 300])
+        cl.addWidget(self.campaign_split, 1)
+        self.shape_tabs.addTab(camp_box, "Campaign")
+        self._show_campaign()
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.right_split = right
         right.addWidget(self.table)
         right.addWidget(self.shape_tabs)
         right.setSizes([200, 400])
@@ -231,11 +266,83 @@ class ModalView(QtWidgets.QWidget):
         if self.result is None:
             self._show_reference()
         self._draw_mac()
+        if results is not None and not self.campaign:
+            self.load_campaign(Path(results["path"]).parent)
 
     def set_station(self, session) -> None:
         """Bridge spans and sensor positions for the sketch (from station.toml and the files)."""
         self.station = R.station_info(session.path, session.sources)
         self._update_geometry()
+        self.load_campaign(session.path)
+
+    # -- campaign ------------------------------------------------------------------
+    def load_campaign(self, folder) -> bool:
+        """Show ``campaign.json`` of a data folder (or its parent); False when there is none."""
+        from bshm.analysis.report_state import load_campaign
+
+        self.campaign = load_campaign(folder)
+        if self.campaign and not self.station.spans_m:
+            self.station = R.station_info(Path(folder))
+        self._show_campaign()
+        return bool(self.campaign)
+
+    def campaign_matrix(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(points, x (m), shapes (n_points x n_modes, complex, NaN where no value),
+        frequencies) of the campaign, as stored."""
+        c = self.campaign or {}
+        names = [str(n) for n in c.get("channels") or []]
+        x = np.full(len(names), np.nan)
+        for i, loc in enumerate((c.get("locations") or [])[: len(names)]):
+            if loc and loc[0] is not None:
+                x[i] = float(loc[0])
+        freqs = np.array(
+            [np.nan if f is None else float(f) for f in c.get("frequencies_hz") or []], float
+        )
+        shapes = np.full((len(names), freqs.size), np.nan + 0j)
+        for i, row in enumerate((c.get("shapes") or [])[: len(names)]):
+            for k, v in enumerate((row or [])[: freqs.size]):
+                if v is not None and None not in v:
+                    shapes[i, k] = complex(float(v[0]), float(v[1]))
+        return names, x, shapes, freqs
+
+    def _show_campaign(self) -> None:
+        names, x, shapes, freqs = self.campaign_matrix()
+        self.campaign_table.setRowCount(freqs.size)
+        if not self.campaign:
+            self.campaign_label.setText(
+                "No campaign in this data folder. 'bshm campaign station.toml' identifies "
+                "the setups of a roving-sensor campaign and writes campaign.json here; "
+                "its global mode shapes are then shown on the bridge."
+            )
+            self.campaign_view.set_modes(np.empty((0, 0)), np.empty(0))
+            return
+        damping = self.campaign.get("damping") or []
+        mpc = self.campaign.get("mpc") or []
+        for k in range(freqs.size):
+            d = damping[k] if k < len(damping) and damping[k] is not None else np.nan
+            m = mpc[k] if k < len(mpc) and mpc[k] is not None else np.nan
+            n_pts = int(np.sum(np.isfinite(shapes[:, k]) & np.isfinite(x)))
+            cells = [str(k + 1), f"{freqs[k]:.4f}", f"{100 * d:.2f}", f"{m:.3f}", str(n_pts)]
+            for j, text in enumerate(cells):
+                self.campaign_table.setItem(k, j, QtWidgets.QTableWidgetItem(text))
+        setups = self.campaign.get("setups") or []
+        refs = ", ".join(str(r) for r in self.campaign.get("references") or [])
+        self.campaign_label.setText(
+            f"{freqs.size} global modes over {len(names)} points from {len(setups)} setups "
+            f"(references {refs}), {Path(self.campaign.get('path', 'campaign.json')).name}. "
+            "Select modes in the table to draw them."
+        )
+        dirs = [self.station.channel_dir.get(n, "") for n in names]
+        self.campaign_view.set_geometry(self.station.spans_m, names, x, dirs)
+        self.campaign_view.set_modes(
+            shapes, freqs, [f"mode {k + 1}" for k in range(freqs.size)], list(range(freqs.size))
+        )
+        self.campaign_view.select(list(range(min(3, freqs.size))))
+
+    def _select_campaign(self) -> None:
+        rows = sorted({i.row() for i in self.campaign_table.selectedItems()})
+        if rows:
+            self.campaign_view.select(rows)
 
     def reference(self) -> tuple[np.ndarray, list[str], list[str], np.ndarray] | None:
         """Baseline reference shapes (n_ch x n_modes), their channel names, mode ids and

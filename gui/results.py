@@ -18,6 +18,7 @@ import numpy as np
 from bshm.analysis.report_alarms import (
     alarm_states,
     attach_acks,
+    current_state_rows,
     guess_kind,
     merge_alarms,
     read_feed,
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "alarm_states",
+    "current_state_rows",
     "guess_kind",
     "merge_alarms",
     "read_feed",
@@ -127,7 +129,9 @@ def load_results(path, data_dir: Path | None = None, sources: dict | None = None
         ``station``, ``path``, ``tracks``, ``env`` (names, start_ns, values),
         ``indices``, ``features``, ``limits``, ``windows``, ``channels`` (of
         the mode shapes), ``alarms`` (alarm objects with ``id``, ``kind``,
-        ``state``, ``ack`` added), ``fatigue``, ``info`` (:class:`StationInfo`),
+        ``state``, ``ack`` added), ``alarm_state`` (the job's current state,
+        ``{}`` for older files), ``model_versions`` (training periods and
+        their conditions), ``fatigue``, ``info`` (:class:`StationInfo`),
         ``ack_path``.
 
     Raises
@@ -154,6 +158,8 @@ def load_results(path, data_dir: Path | None = None, sources: dict | None = None
                 "channels": list(r.channels),
                 "limits": (r.models().get("limits") or {}),
                 "stored_alarms": r.alarms(),
+                "alarm_state": r.alarm_state(),
+                "model_versions": r.model_versions(),
                 "fatigue": r.fatigue(),
             }
     except (OSError, KeyError, ValueError) as exc:
@@ -161,7 +167,9 @@ def load_results(path, data_dir: Path | None = None, sources: dict | None = None
     info = station_info(data_dir, sources)
     out["info"] = info
     out["ack_path"] = _ack_file(info)
-    out["alarms"] = merge_alarms(out["stored_alarms"], info.feed, out["station"])
+    out["alarms"] = merge_alarms(
+        out["stored_alarms"], info.feed, out["station"], out["alarm_state"]
+    )
     refresh_acks(out)
     return out
 

@@ -11,6 +11,11 @@
   as a separate cloud.
 * **Fatigue**: Miner damage per gauge and its accumulation.
 
+On every time plot the windows judged **outside the trained conditions**
+(the job's ``inside`` flag) are shaded orange and the **training periods**
+of the model versions green (legend entries on the change plot), the same
+spans as the report's charts (:mod:`bshm.analysis.report_state`).
+
 Mode colours come from :mod:`bshm.palette`, as in the report.
 """
 
@@ -21,6 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from bshm.analysis.report_state import (
+    OUTSIDE_COLOUR,
+    OUTSIDE_LABEL,
+    TRAINING_COLOUR,
+    outside_spans,
+    training_periods,
+)
 from bshm.gui import results as R
 from bshm.gui.plotting import UtcAxis, fmt, iso, mode_pen, nearest
 from bshm.gui.signal_view import pen_for
@@ -113,6 +125,8 @@ class TrendsView(QtWidgets.QWidget):
         self.miner_totals: dict[str, float] = {}
         self._alarm_lines: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._cross: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        #: (plot, region, "outside" or "training") of every shaded span drawn
+        self.shaded: list[tuple[pg.PlotItem, pg.LinearRegionItem, str]] = []
         self._proxies = [
             pg.SignalProxy(w.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
             for w in (self.change_plots, self.freq_plots)
@@ -132,6 +146,7 @@ class TrendsView(QtWidgets.QWidget):
         self.results = results
         self._alarm_lines = []
         self._cross = []
+        self.shaded = []
         if results is None:
             self.path = None
             self.label.setText(
@@ -149,6 +164,13 @@ class TrendsView(QtWidgets.QWidget):
             f"{results['station']}: {self.path.name}, {n_w} windows tracked, "
             f"{len(results['alarms'])} alarms. Mode colours are the same as in the report."
         )
+        outside, train = self.spans()
+        if outside or train:
+            self.label.setText(
+                self.label.text()
+                + f" Shaded: green = training period of the models, orange = {len(outside)} "
+                "stretch(es) of windows outside the trained conditions."
+            )
         self._draw_change()
         self._draw_frequencies()
         self._draw_ft()
@@ -159,6 +181,36 @@ class TrendsView(QtWidgets.QWidget):
         """Tracked mode ids, in the results' order (mode j has colour j)."""
         tr = self.results["tracks"] if self.results else {}
         return [str(m) for m in tr.get("mode_ids", [])]
+
+    def spans(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(outside-trained-conditions spans, training periods) as (start_ns, end_ns)."""
+        r = self.results or {}
+        out = outside_spans(r.get("indices"), r.get("windows"))
+        train = [(p["start_ns"], p["end_ns"]) for p in training_periods(r.get("model_versions"))]
+        return out, train
+
+    def _shade(self, p: pg.PlotItem, legend=None) -> None:
+        """Shade the training periods and the windows outside the trained conditions."""
+        outside, train = self.spans()
+        for kind, spans, colour in (
+            ("training", train, TRAINING_COLOUR),
+            ("outside", outside, OUTSIDE_COLOUR),
+        ):
+            c = QtGui.QColor(colour)
+            c.setAlpha(60)
+            for a, b in spans:
+                reg = pg.LinearRegionItem(
+                    (a / NS, b / NS), movable=False, brush=pg.mkBrush(c), pen=pg.mkPen(None)
+                )
+                reg.setZValue(-20)
+                reg.setToolTip(
+                    OUTSIDE_LABEL if kind == "outside" else "training period of the models"
+                )
+                p.addItem(reg, ignoreBounds=True)
+                self.shaded.append((p, reg, kind))
+            if legend is not None and spans:
+                sample = pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(c))
+                legend.addItem(sample, OUTSIDE_LABEL if kind == "outside" else "training period")
 
     def _crosshair(self, p: pg.PlotItem) -> None:
         line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
@@ -246,6 +298,8 @@ class TrendsView(QtWidgets.QWidget):
                             labelOpts={"position": 0.06 + 0.14 * k},
                         )
                     )
+        self._shade(self.p_change, self.p_change.legend)
+        self._shade(self.p_index)
         for p in (self.p_change, self.p_index):
             self._crosshair(p)
             self._alarm_line(p)
@@ -307,6 +361,7 @@ class TrendsView(QtWidgets.QWidget):
                 connect="finite",
             )
         for p in [*self.mode_panels, self.p_temp]:
+            self._shade(p)  # the legend entries are on Change (%); the header says it
             self._crosshair(p)
             self._alarm_line(p)
         # give the mode panels room, the temperature a bit less

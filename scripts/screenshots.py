@@ -4,13 +4,19 @@ technician sees, rendered offscreen.
 
 Usage::
 
-    python scripts/screenshots.py --demo DEMO_OUT [--out docs/screenshots]
+    python scripts/screenshots.py --demo DEMO_OUT [--out docs/screenshots] [--campaign DIR]
 
 ``DEMO_OUT`` is the folder ``bshm demo --out DEMO_OUT`` wrote (its
 ``history/`` holds 60 days of raw files and ``history/results/`` the
 analysis). The live view follows a simulated recorder that this script runs
 for a few seconds: one picture while it records, one after its device went
 silent (greyed traces, the red/orange state), as a technician would see it.
+
+``--campaign DIR`` (a data folder holding the ``campaign.json`` of ``bshm
+campaign``) adds ``modal_campaign.png``: the Modes tab's Campaign view with
+the global mode shapes on the deck. The demo has no campaign; e.g.
+``tests/analysis/test_report_state.py::build_campaign`` makes one on the
+simulated bridge (3 roving setups).
 """
 
 from __future__ import annotations
@@ -104,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--demo", type=Path, required=True, help="output folder of 'bshm demo'")
     p.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    p.add_argument(
+        "--campaign",
+        type=Path,
+        help="data folder with a campaign.json (adds modal_campaign.png)",
+    )
+    p.add_argument(
+        "--no-live", action="store_true", help="skip the two live pictures (they take ~30 s)"
+    )
     args = p.parse_args(argv)
     hist = args.demo / "history"
     if not (hist / "results").is_dir():
@@ -115,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out / f"{name}.png"
         export(hist, out, tab, extra)
         print(f"{out}: {what}")
+    if args.campaign is not None:
+        out = args.out / "modal_campaign.png"
+        export(args.campaign, out, "modal-campaign", [])
+        print(f"{out}: global mode shapes of a roving-sensor campaign")
+    if args.no_live:
+        return 0
     # live: a recorder writes 8 s, then its device goes silent
     tmp = Path(tempfile.mkdtemp(prefix="bshm-shots-"))
     live = tmp / "live"

@@ -22,6 +22,12 @@ channels with --channels, e.g.
   bshm view data --export-png acc.png --tab signals \\
        --time 2026-02-10T06:00..2026-02-10T06:20 --channels A03,A04,A05
   bshm view data/results/site_results.h5 --export-png trends.png --tab trends
+  bshm view data --export-png campaign.png --tab modal-campaign
+
+The Modes tab also shows the global mode shapes of a roving-sensor campaign
+(campaign.json in the data folder, written by 'bshm campaign'); the Trends
+tab shades the windows outside the trained conditions; the Alarms tab starts
+with the monitoring job's current alarm state per subject.
 
 Keys: Ctrl+1..6 switch views, +/- zoom, Left/Right pan, Home/End whole
 span/latest, Ctrl+L follow live, Ctrl+K cursors, Ctrl+D dark theme,
@@ -32,6 +38,7 @@ TAB_NAMES = (
     "spectra",
     "live",
     "modal",
+    "modal-campaign",
     "trends",
     "trends-frequencies",
     "trends-temperature",

@@ -131,7 +131,9 @@ def test_filters(window, site):
     p.kind.setCurrentIndex(0)
     p.state.setCurrentIndex(1)  # active
     assert sorted(a["index"] for a in p.shown) == ["flat", "peak", "t2"]
-    p.state.setCurrentIndex(4)  # cleared
+    p.state.setCurrentText("superseded")  # nothing superseded: no stored state, older rule
+    assert p.shown == []
+    p.state.setCurrentText("cleared")
     assert sorted(a["level"] for a in p.shown) == [0, 2]
     assert p.count.text().startswith("2 of 5 shown; 3 active, 3 not acknowledged")
 
