@@ -114,6 +114,7 @@ class SerialDriver:
         self._last_error = ""
         self._outage: int | None = None  # start of an unrecorded never-connected spell
         self._connected_at: int | None = None
+        self._outage_silent = False  # the outage: the port was open but nothing came
 
     # -- Driver protocol -----------------------------------------------------------
     def spec(self):
@@ -192,16 +193,36 @@ class SerialDriver:
                     log.debug("%s: error closing the port", self.name, exc_info=True)
                 self._decoder.reset()  # an unfinished frame is lost with the connection
                 self._push_counters(sink)
+            if self._next_t is None and not stop.is_set():
+                self._silent_since(started)  # open, but not one sample since the start
+                self._record_outage(sink, final=False)
             if not stop.is_set():
                 lost_at = now_ns()
                 stop.wait(BACKOFF_MIN_S)
         self._flush_block(sink)
+        if self._next_t is None:
+            self._silent_since(started)
         end = now_ns()
         if lost_at is not None and self._next_t is not None and end > self._next_t:
             self._gap(sink, self._next_t, end, "device lost until the recording stopped",
                       lost=int((end - self._next_t) // self._period_ns))
         self._record_outage(sink, final=True, end=end)
         self._push_counters(sink)
+
+    def _silent_since(self, started: int) -> None:
+        """No sample has come since the recording started although the port may
+        open: an outage from the start (recorded like a device never connected)."""
+        if self._outage is None:
+            self._outage = started
+            self._outage_silent = self._connected_at is None
+
+    def _outage_reason(self, *, until_open: bool = False) -> str:
+        """Why the outage since the start (``until_open``: the gap ends where the port opened)."""
+        if self._outage_silent:
+            return "no data since the recording started (the port is open, the device silent)"
+        if self._connected_at is not None and not until_open:  # opened, but no data came
+            return "no data since the recording started (port opened late, then silent)"
+        return f"device not connected since the recording started: {self._last_error}"
 
     def _record_outage(self, sink, *, final: bool, end: int | None = None) -> None:
         """Record the time the device has not been reachable since the recording
@@ -213,11 +234,8 @@ class SerialDriver:
         end = now_ns() if end is None else end
         if not final and end - start < OUTAGE_RECORD_S * NS_PER_S:
             return
-        if self._connected_at is not None:  # the port opened, but no data came
-            why = "no data since the recording started (port opened late, then silent)"
-        else:
-            why = f"device not connected since the recording started: {self._last_error}"
-        self._gap(sink, start, end, why, lost=int(round((end - start) / self._period_ns)))
+        lost = int(round((end - start) / self._period_ns))
+        self._gap(sink, start, end, self._outage_reason(), lost=lost)
         self._outage = None if final else end
         self._push_counters(sink)
 
@@ -446,13 +464,13 @@ class SerialDriver:
         data = np.concatenate(self._block) if len(self._block) > 1 else self._block[0]
         t0 = self._block_t0()
         if self._outage is not None:  # first data after a spell without the device
-            end = min(t0, self._connected_at if self._connected_at is not None else t0)
+            opened = self._connected_at if not self._outage_silent else None
+            end = min(t0, opened if opened is not None else t0)
             if end > self._outage:
-                self._gap(sink, self._outage, end,
-                          f"device not connected since the recording started: "
-                          f"{self._last_error}",
+                self._gap(sink, self._outage, end, self._outage_reason(until_open=True),
                           lost=int(round((end - self._outage) / self._period_ns)))
             self._outage = None
+            self._outage_silent = False
         dev = self._block_dev_t0 if self._block_has_dev else None
         sink.write(self.name, data, t0_ns=t0, device_t0_ns=dev)
         n = data.shape[0]

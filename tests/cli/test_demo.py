@@ -33,3 +33,30 @@ def test_demo_small_end_to_end(tmp_path, capsys):
     assert "<svg" in html and "sim-bridge" in html
     truth = json.loads((out / "history" / "truth.json").read_text())
     assert truth["damage"] is not None
+
+
+@pytest.mark.slow
+def test_demo_goes_on_when_a_live_device_is_silent_and_says_so(tmp_path, capsys, monkeypatch):
+    """A silent accelerometer in the live step (a slow laptop, a stuck device): the demo
+    still runs the history, the analysis and the report, names the problem and exits 1."""
+    import functools
+
+    import bshm.fixtures.devices as devices
+    from bshm.fixtures.virtual_serial import FaultConfig
+
+    silent = FaultConfig(pause=1.0, pause_s=600.0)  # every frame starts a 10-min silence
+    monkeypatch.setattr(
+        devices, "start_devices", functools.partial(devices.start_devices, faults=silent)
+    )
+    out = tmp_path / "demo"
+    rc = main(["demo", "--out", str(out), "--days", "1", "--every", "12h",
+               "--record-length", "10min", "--damage-day", "0.5", "--live-seconds", "3",
+               "--workers", "1"])
+    text = capsys.readouterr().out
+    assert rc == 1, text
+    assert "PROBLEM: the live acquisition ended with code 1" in text
+    assert "the live acquisition step had a problem (code 1)" in text
+    assert (out / "report.html").exists()  # the rest of the chain ran
+    with open_raw(out / "live" / "data") as r:
+        gaps = r.gaps("acc") if "acc" in r.sources else []
+    assert "acc" not in r.sources or len(gaps) > 0  # the silence is recorded, never hidden
