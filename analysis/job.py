@@ -304,7 +304,12 @@ def run_analysis(
     summary = AnalysisSummary(st.station, rpath, notes=list(st.notes))
     for n in st.notes:
         log.info("%s", n)
-    with job_lock(rpath.parent / f"{st.station}.analyze.lock"):
+    from bshm.analysis._threads import blas_limited
+
+    # one BLAS thread in this process too: the steps after the windows (health
+    # checks of every raw file, tracking, models) are small matrix-vector work
+    # that OpenBLAS's threads slow down 2-3x on a busy 2-core machine
+    with job_lock(rpath.parent / f"{st.station}.analyze.lock"), blas_limited():
         if reprocess:
             _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
