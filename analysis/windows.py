@@ -239,26 +239,11 @@ def _band_ratio(xc: np.ndarray, fs: float, band: tuple[float, float]) -> float:
     one-sided density) averaged over the channels, without its per-segment
     Python overhead; the density's constant factor cancels in the ratio.
     """
+    from bshm.analysis.quality_kernels import welch_mean
+
     n = xc.shape[0]
     nper = int(min(n, max(256, 2 ** int(np.log2(fs * 10)))))
-    step = nper - nper // 2
-    nseg = (n - nper) // step + 1
-    xt = np.ascontiguousarray(xc.T)
-    seg = np.lib.stride_tricks.as_strided(
-        xt,
-        shape=(xt.shape[0], nseg, nper),
-        strides=(xt.strides[0], step * xt.strides[1], xt.strides[1]),
-        writeable=False,
-    )
-    win = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nper) / nper)
-    s = (seg - seg.mean(axis=-1, keepdims=True)) * win
-    spec = np.fft.rfft(s, axis=-1)
-    p = (spec.real**2 + spec.imag**2).mean(axis=1).mean(axis=0)
-    if nper % 2:
-        p[1:] *= 2.0
-    else:
-        p[1:-1] *= 2.0
-    f = np.fft.rfftfreq(nper, 1.0 / fs)
+    f, p = welch_mean(xc, fs, nper)
     inb = (f >= band[0]) & (f <= band[1])
     return float(p[inb].max() / np.median(p[1:])) if inb.any() else 0.0
 

@@ -162,3 +162,27 @@ def test_detrend_equals_scipy_and_modes_do_not_move(cases):
     np.testing.assert_allclose(fa.frequencies, fb.frequencies, rtol=1e-9)
     np.testing.assert_allclose(fa.damping, fb.damping, rtol=1e-6)
     assert np.min(np.abs(fa.frequencies - 2.1)) < 0.05
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 10, 101, 2048, 4097, 59_998, 60_000])
+def test_median_is_numpys(rng, n):
+    arrays = [
+        rng.standard_normal(n),
+        rng.integers(0, 3, n).astype(float),  # many ties
+        np.full(n, 2.5),
+        np.sort(rng.standard_normal(n)),  # sorted: the strided sample is biased
+        np.sin(np.arange(n) * 2 * np.pi / 29.0),  # periodic with the sample's stride
+        np.abs(rng.standard_cauchy(n)),  # heavy tail
+        np.r_[np.zeros(n - n // 3), 1e300 * np.ones(n // 3)],
+    ]
+    for a in arrays:
+        assert qk.median(a) == np.median(a)
+
+
+def test_welch_mean_is_scipys_up_to_a_factor(cases):
+    x = cases["clean"] - cases["clean"].mean(axis=0)
+    f, p = qk.welch_mean(x, FS, 1024)
+    fw, pw = welch(x, fs=FS, nperseg=1024, axis=0)
+    assert np.array_equal(f, fw)
+    ratio = pw.mean(axis=1) / p
+    np.testing.assert_allclose(ratio, ratio[1], rtol=1e-12)
