@@ -353,7 +353,7 @@ def run_analysis(
                 _monitoring_data(w, st, data_end, now, summary, found)
                 _write_alarm_state(w, now)
             if monitor_strain:
-                summary.strain = _monitor_strain(st, now, reader)
+                summary.strain = _monitor_strain(st, now, reader, workers)
         _test_hook("after-results")
         summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
@@ -572,7 +572,9 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
         )
 
 
-def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, Any]:
+def _monitor_strain(
+    st: JobSettings, now: int, reader: Any = None, workers: int | None = None
+) -> dict[str, Any]:
     """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
 
@@ -589,6 +591,7 @@ def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, 
             now_ns=now,
             station_name=st.station,
             reader=reader,
+            workers=workers,
         )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)
