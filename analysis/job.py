@@ -352,6 +352,7 @@ def run_analysis(
                 w.append_alarms(out.alarms)
                 _monitoring_data(w, st, data_end, now, summary, found)
                 _write_alarm_state(w, now)
+            log.info("%s: tracking, models, indices and alarms written", st.station)
             if monitor_strain:
                 summary.strain = _monitor_strain(st, now, reader, workers)
         _test_hook("after-results")
@@ -445,6 +446,7 @@ def _identify(
         summary.total_windows = w.n_windows()
     for p in files:
         p.unlink(missing_ok=True)
+    log.info("%s: %d staged windows merged into the results", st.station, len(staged))
 
 
 def _data_end(reader: Any, now: int) -> int | None:

@@ -210,6 +210,7 @@ def run_analyze(data: Path, workers: int | None, timeout_s: float | None = None)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     cmd = [
         str(Path(sys.executable).parent / "bshm"),
+        "-v",
         "analyze",
         str(data),
         "--json",
@@ -219,19 +220,28 @@ def run_analyze(data: Path, workers: int | None, timeout_s: float | None = None)
         cmd += ["--workers", str(workers)]
     t = time.perf_counter()
     watch = StageWatch(data)
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)  # the CLI and its Dask workers
-        proc.communicate()
+    log = data.parent / f"{data.name}.analyze.log"  # the INFO lines, with their times
+    with open(log, "w", encoding="utf-8") as errf:
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errf,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # the CLI and its Dask workers
+            proc.communicate()
+            out = None
+    err = log.read_text(encoding="utf-8")
+    print(f"# log of the run ({log}):")
+    for line in err.splitlines():
+        if " INFO " in line and "distributed" not in line:
+            print("#   " + line[:160])
+    if out is None:
         watch.stop()
         wall = time.perf_counter() - t
         return {
