@@ -304,7 +304,12 @@ def run_analysis(
     summary = AnalysisSummary(st.station, rpath, notes=list(st.notes))
     for n in st.notes:
         log.info("%s", n)
-    with job_lock(rpath.parent / f"{st.station}.analyze.lock"):
+    from bshm.analysis._threads import blas_limited
+
+    # one BLAS thread in this process too: the steps after the windows (health
+    # checks of every raw file, tracking, models) are small matrix-vector work
+    # that OpenBLAS's threads slow down 2-3x on a busy 2-core machine
+    with job_lock(rpath.parent / f"{st.station}.analyze.lock"), blas_limited():
         if reprocess:
             _remove_results(rpath, pending_dir)
         _check_settings(rpath, st)
@@ -347,8 +352,9 @@ def run_analysis(
                 w.append_alarms(out.alarms)
                 _monitoring_data(w, st, data_end, now, summary, found)
                 _write_alarm_state(w, now)
+            log.info("%s: tracking, models, indices and alarms written", st.station)
             if monitor_strain:
-                summary.strain = _monitor_strain(st, now, reader)
+                summary.strain = _monitor_strain(st, now, reader, workers)
         _test_hook("after-results")
         summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
@@ -440,6 +446,7 @@ def _identify(
         summary.total_windows = w.n_windows()
     for p in files:
         p.unlink(missing_ok=True)
+    log.info("%s: %d staged windows merged into the results", st.station, len(staged))
 
 
 def _data_end(reader: Any, now: int) -> int | None:
@@ -567,7 +574,9 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
         )
 
 
-def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, Any]:
+def _monitor_strain(
+    st: JobSettings, now: int, reader: Any = None, workers: int | None = None
+) -> dict[str, Any]:
     """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
 
@@ -584,6 +593,7 @@ def _monitor_strain(st: JobSettings, now: int, reader: Any = None) -> dict[str, 
             now_ns=now,
             station_name=st.station,
             reader=reader,
+            workers=workers,
         )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)

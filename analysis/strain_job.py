@@ -95,6 +95,7 @@ def monitor_raw(
     now_ns: int | None = None,
     station_name: str | None = None,
     reader: Any = None,
+    workers: int | None = None,
 ) -> MonitorSummary:
     """Strain, fatigue, threshold, health and sensor monitoring of the new raw windows.
 
@@ -134,6 +135,11 @@ def monitor_raw(
     reader : bshm.store.RawReader, optional
         An open reader over (at least) the files holding the new windows;
         default: one over the whole folder.
+    workers : int, optional
+        With 2 or more and at least ``PARALLEL_MIN`` new windows of a source
+        (a catch-up), the reading and the health checks of those windows
+        run in that many processes, ahead of the states, fatigue and
+        thresholds here (same results, in the same order).
 
     Returns
     -------
@@ -192,15 +198,23 @@ def monitor_raw(
         for src, info in reader.sources.items():
             done = run.done.get(src)
             new = _windows(runs_from(reader.records(src), done), wns)
-            for a, b in new:
-                rec = reader.read(src, a, b)
-                if rec.data.shape[0] < 3:
-                    run.done[src] = max(run.done.get(src, b), b)
-                    continue
-                summary.windows += 1
-                run.window(reader, src, info, rec, a, b)
-                if summary.windows % batch_windows == 0:
-                    run.flush()
+            ahead = _HealthAhead(data_dir, src, new, ranges, workers)
+            try:
+                for i, (a, b) in enumerate(new):
+                    pre = ahead.get(i)
+                    rec = None
+                    if pre is None or run.needs_data(info):
+                        rec = reader.read(src, a, b)
+                    n_rows = rec.data.shape[0] if rec is not None else pre[0]
+                    if n_rows < 3:
+                        run.done[src] = max(run.done.get(src, b), b)
+                        continue
+                    summary.windows += 1
+                    run.window(reader, src, info, rec, a, b, health=pre and pre[1])
+                    if summary.windows % batch_windows == 0:
+                        run.flush()
+            finally:
+                ahead.close()
         run.flush()  # one transaction for the rest: rows, fatigue state, watermarks, states
     if feed is not None:
         from bshm.analysis.job_feed import deliver_stored
@@ -215,6 +229,84 @@ def monitor_raw(
         summary.health_rows,
     )
     return summary
+
+
+#: Fewest new windows of a source for which :func:`monitor_raw` checks the
+#: channels' health in worker processes (below it, starting them costs more).
+PARALLEL_MIN = 64
+_CHUNK = 24  # windows per task
+
+
+def _health_of(rec, a: int, b: int, ranges: dict) -> list:
+    from bshm.analysis.health import check_record, gap_fraction
+
+    gf = gap_fraction(rec.gaps, a, b)
+    return check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf, valid_ranges=ranges)
+
+
+def _health_task(data_dir: str, src: str, windows: list, ranges: dict) -> list:
+    """Read and check windows of one source (a worker's task): [(rows, health or None)]."""
+    from bshm.analysis._threads import blas_limited
+    from bshm.analysis.job_files import open_files
+    from bshm.analysis.windows import _files_for
+
+    files = _files_for(data_dir, windows[0][0], windows[-1][1])
+    out = []
+    with blas_limited(), open_files(data_dir, files) as reader:
+        for a, b in windows:
+            rec = reader.read(src, a, b)
+            n = rec.data.shape[0]
+            out.append((n, _health_of(rec, a, b, ranges) if n >= 3 else None))
+    return out
+
+
+class _HealthAhead:
+    """Health of a source's new windows computed ahead in worker processes.
+
+    ``get(i)`` gives ``(rows, health)`` of the i-th window, or None when the
+    windows are checked here (few windows, no workers, or a worker failed:
+    then this process reads and checks them itself, with the same result).
+    """
+
+    def __init__(self, data_dir, src: str, windows: list, ranges: dict, workers) -> None:
+        self.pool = None
+        self.futs: list = []
+        self.cache: dict[int, list] = {}
+        if not workers or int(workers) < 2 or len(windows) < PARALLEL_MIN:
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            self.pool = ProcessPoolExecutor(int(workers), mp_context=mp.get_context("spawn"))
+            self.futs = [
+                self.pool.submit(_health_task, str(data_dir), src, windows[i : i + _CHUNK], ranges)
+                for i in range(0, len(windows), _CHUNK)
+            ]
+        except (OSError, RuntimeError) as exc:  # no processes here: check them in this one
+            log.info("health checks in this process: %s", exc)
+            self.close()
+
+    def get(self, i: int):
+        if self.pool is None:
+            return None
+        k = i // _CHUNK
+        if k not in self.cache:
+            try:
+                self.cache = {k: self.futs[k].result()}
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed: do it here
+                log.warning("health checks of a batch failed in a worker (%s): redone here", exc)
+                self.cache = {k: []}
+        got = self.cache[k]
+        j = i - k * _CHUNK
+        return got[j] if j < len(got) else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for f in self.futs:
+                f.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 class _Run:
@@ -255,18 +347,23 @@ class _Run:
         self.batch: dict[str, list[Any]] = {"fatigue": [], "alarms": [], "health": []}
         self.fset = getattr(station, "fatigue", None)
 
-    def window(self, reader, src: str, info, rec, a: int, b: int) -> None:
-        from bshm.analysis.fatigue import process_strain_window
-        from bshm.analysis.health import FAILED, check_record, gap_fraction
+    def needs_data(self, info) -> bool:
+        """Whether a window of this source needs its samples beyond the health checks."""
+        return bool(self.th) or any(c.quantity == "strain" for c in info.channels)
 
-        gf = gap_fraction(rec.gaps, a, b)
-        health = check_record(
-            rec.data, rec.fs, rec.channels, gap_fraction=gf, valid_ranges=self.ranges
-        )
+    def window(self, reader, src: str, info, rec, a: int, b: int, health=None) -> None:
+        from bshm.analysis.fatigue import process_strain_window
+        from bshm.analysis.health import FAILED
+
+        if health is None:
+            health = _health_of(rec, a, b, self.ranges)
         self.batch["health"] += [r for h in health for r in h.rows(a)]
         failed = {h.channel for h in health if h.status == FAILED}
         for h in health:
             self._sensor(h, a, info)
+        if not self.needs_data(info):
+            self.done[src] = max(self.done.get(src, b), b)
+            return
         x = _masked(rec.data, rec.channels, self.ranges)
         if any(c.quantity == "strain" for c in rec.channels):
             keep = [j for j, c in enumerate(rec.channels) if c.name not in failed]

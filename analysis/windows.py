@@ -219,17 +219,42 @@ def plan_windows(
     return out
 
 
-def _longest_run(eq: np.ndarray) -> int:
-    """Longest run of True in a 1-D bool array."""
-    if not eq.any():
-        return 0
-    d = np.diff(np.concatenate([[0], eq.view(np.int8), [0]]))
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    return int((ends - starts).max())
+def _stats(x: np.ndarray, ranges: Sequence[tuple[float, float] | None] = ()) -> dict:
+    """Per-channel counts of the checks (one Numba pass, :mod:`.quality_kernels`)."""
+    from bshm.analysis.quality_kernels import channel_stats
+
+    return channel_stats(x, tuple(ranges))
+
+
+def _subset(stats: dict, cols: Sequence[int]) -> dict:
+    idx = np.asarray(cols, np.intp)
+    return {k: v[idx] for k, v in stats.items()}
+
+
+def _band_ratio(xc: np.ndarray, fs: float, band: tuple[float, float]) -> float:
+    """Peak of the channel-mean Welch spectrum in ``band`` over its median level.
+
+    The same numbers as ``scipy.signal.welch(xc, fs, nperseg=nper, axis=0)``
+    (periodic Hann window, half overlap, constant detrend per segment,
+    one-sided density) averaged over the channels, without its per-segment
+    Python overhead; the density's constant factor cancels in the ratio.
+    """
+    from bshm.analysis.quality_kernels import welch_mean
+
+    n = xc.shape[0]
+    nper = int(min(n, max(256, 2 ** int(np.log2(fs * 10)))))
+    f, p = welch_mean(xc, fs, nper)
+    inb = (f >= band[0]) & (f <= band[1])
+    return float(p[inb].max() / np.median(p[1:])) if inb.any() else 0.0
 
 
 def check_quality(
-    data: np.ndarray, fs: float, q: QualitySettings, *, band: tuple[float, float] | None = None
+    data: np.ndarray,
+    fs: float,
+    q: QualitySettings,
+    *,
+    band: tuple[float, float] | None = None,
+    _stats_of: dict | None = None,
 ) -> tuple[str, str]:
     """Data-quality checks of one window.
 
@@ -248,38 +273,30 @@ def check_quality(
         ``("", "")`` when the window is fit for identification.
     """
     x = np.asarray(data, np.float64)
-    if not np.all(np.isfinite(x)):
-        bad = int(np.sum(~np.isfinite(x)))
+    st = _stats_of if _stats_of is not None else _stats(x)
+    bad = int(st["n_bad"].sum())
+    if bad:
         return "nan", f"{bad} NaN/infinite samples"
     n = x.shape[0]
     max_run = max(2, int(q.flat_run_s * fs))
     for c in range(x.shape[1]):
-        col = x[:, c]
-        if np.ptp(col) == 0 or _longest_run(np.diff(col) == 0) + 1 >= max_run:
+        if st["flat"][c] or int(st["longest"][c]) + 1 >= max_run:
             return "flat", f"channel {c} is flat"
-        m = np.max(np.abs(col))
-        at_max = np.abs(np.abs(col) - m) <= 1e-6 * m
-        if at_max.sum() >= max(4, q.clip_fraction * n):
-            return "clipping", f"channel {c}: {int(at_max.sum())} samples at {m:g}"
-    d2 = x[1:-1] - 0.5 * (x[:-2] + x[2:])
-    med = np.median(d2, axis=0)
-    mad = 1.4826 * np.median(np.abs(d2 - med), axis=0)
-    z = np.abs(d2 - med) / np.where(mad > 0, mad, np.inf)
-    if np.any(z > q.spike_z):
-        c = int(np.argmax(np.max(z, axis=0)))
-        return "spikes", f"channel {c}: second difference {np.max(z):.0f} sigma"
+        k = int(st["n_at_max"][c])
+        if k >= max(4, q.clip_fraction * n):
+            return "clipping", f"channel {c}: {k} samples at {float(st['amax'][c]):g}"
+    from bshm.analysis.quality_kernels import spike_zmax
+
+    zc = spike_zmax(x)
+    if np.any(zc > q.spike_z):
+        c = int(np.argmax(zc))
+        return "spikes", f"channel {c}: second difference {np.max(zc):.0f} sigma"
     xc = x - x.mean(axis=0)
     rms = float(np.median(np.sqrt(np.mean(xc**2, axis=0))))
     if q.min_rms and rms < q.min_rms:
         return "low_excitation", f"median RMS {rms:g} < {q.min_rms:g}"
     if band is not None and q.min_band_ratio > 0:
-        from scipy.signal import welch
-
-        nper = int(min(n, max(256, 2 ** int(np.log2(fs * 10)))))
-        f, p = welch(xc, fs=fs, nperseg=nper, axis=0)
-        p = p.mean(axis=1)
-        inb = (f >= band[0]) & (f <= band[1])
-        ratio = float(p[inb].max() / np.median(p[1:])) if inb.any() else 0.0
+        ratio = _band_ratio(xc, fs, band)
         if ratio < q.min_band_ratio:
             return "low_excitation", f"spectral peak only {ratio:.1f} x the noise floor"
     return "", ""
@@ -290,6 +307,8 @@ def channel_faults(
     fs: float,
     q: QualitySettings,
     ranges: Sequence[tuple[float, float] | None] = (),
+    *,
+    _stats_of: dict | None = None,
 ) -> list[tuple[int, str, str]]:
     """Channels that cannot take part in the identification.
 
@@ -307,37 +326,51 @@ def channel_faults(
         ``reason`` is ``nan``, ``implausible``, ``flat`` or ``clipping``.
     """
     x = np.asarray(data, np.float64)
+    st = _stats_of if _stats_of is not None else _stats(x, ranges)
     n = x.shape[0]
     max_run = max(2, int(q.flat_run_s * fs))
     out = []
     for c in range(x.shape[1]):
-        col = x[:, c]
-        bad = ~np.isfinite(col)
-        if bad.any():
-            out.append((c, "nan", f"{int(bad.sum())} NaN/infinite samples"))
+        if st["n_bad"][c]:
+            out.append((c, "nan", f"{int(st['n_bad'][c])} NaN/infinite samples"))
             continue
         if c < len(ranges) and ranges[c] is not None:
             lo, hi = ranges[c]  # type: ignore[misc]
-            off = (col < lo) | (col > hi)
-            if off.any():
-                out.append((c, "implausible", f"{int(off.sum())} samples outside {lo:g}..{hi:g}"))
+            if st["n_off"][c]:
+                out.append(
+                    (c, "implausible", f"{int(st['n_off'][c])} samples outside {lo:g}..{hi:g}")
+                )
                 continue
-        if np.ptp(col) == 0 or _longest_run(np.diff(col) == 0) + 1 >= max_run:
+        if st["flat"][c] or int(st["longest"][c]) + 1 >= max_run:
             out.append((c, "flat", "flat or stuck"))
             continue
-        m = np.max(np.abs(col))
-        at_max = np.abs(np.abs(col) - m) <= 1e-6 * m
-        if at_max.sum() >= max(4, q.clip_fraction * n):
-            out.append((c, "clipping", f"{int(at_max.sum())} samples at {m:g}"))
+        k = int(st["n_at_max"][c])
+        if k >= max(4, q.clip_fraction * n):
+            out.append((c, "clipping", f"{k} samples at {float(st['amax'][c]):g}"))
     return out
+
+
+def _detrend_linear(x: np.ndarray) -> np.ndarray:
+    """Remove each column's least-squares line (closed form, one matrix-vector product).
+
+    The same line as ``scipy.signal.detrend(x, axis=0, type="linear")``
+    (which solves a least-squares problem per call) up to rounding.
+    """
+    n = x.shape[0]
+    t = np.arange(n, dtype=np.float64) - 0.5 * (n - 1)
+    y = x - x.mean(axis=0)
+    tt = float(t @ t)
+    if tt > 0:
+        y -= t[:, None] * ((t @ y) / tt)[None, :]
+    return y
 
 
 def _preprocess(
     data: np.ndarray, fs: float, decimate_to_hz: float | None
 ) -> tuple[np.ndarray, float]:
-    from scipy.signal import decimate, detrend
+    from scipy.signal import decimate
 
-    x = detrend(np.asarray(data, np.float64), axis=0, type="linear")
+    x = _detrend_linear(np.asarray(data, np.float64))
     if decimate_to_hz and decimate_to_hz < fs:
         q = int(round(fs / decimate_to_hz))
         if q > 1:
@@ -408,7 +441,8 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     fmax = cfg.freq_max_hz or 0.4 * (cfg.decimate_to_hz or fs)
     x = rec.data.astype(np.float64)
     n_ch = x.shape[1]
-    faults = channel_faults(x, fs, cfg.quality, cfg.valid_ranges)
+    stats = _stats(x, cfg.valid_ranges)
+    faults = channel_faults(x, fs, cfg.quality, cfg.valid_ranges, _stats_of=stats)
     bad = {c for c, _, _ in faults}
     keep_ch = [c for c in range(n_ch) if c not in bad]
     if faults:
@@ -418,7 +452,9 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
         out.reason = faults[0][1] if faults else "nan"
         return out
     xk = x[:, keep_ch]
-    reason, detail = check_quality(xk, fs, cfg.quality, band=(cfg.freq_min_hz, fmax))
+    reason, detail = check_quality(
+        xk, fs, cfg.quality, band=(cfg.freq_min_hz, fmax), _stats_of=_subset(stats, keep_ch)
+    )
     out.rms = float(np.median(np.std(xk, axis=0)))
     if reason:
         out.reason = reason

@@ -19,7 +19,7 @@ default environment (no thread variable set), ``--workers 2`` (and, with
 Usage::
 
     .venv/bin/python benchmarks/bench_analyze_year.py --out /data/year [--hours 8760]
-        [--workers 2] [--local] [--keep]
+        [--workers 2] [--local] [--keep] [--generate-only] [--timeout S]
 
 The year takes about 25 GB (float32, lzf); ``--keep`` keeps it after the
 run, otherwise only the results folder is removed before each timing.
@@ -38,7 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+# 2025-01-01T00:00:00Z: the whole year lies in the past of the clock (bshm analyze
+# ignores windows dated more than a day after it as "future")
+START_NS = 1_735_689_600_000_000_000
 HOUR_NS = 3_600_000_000_000
 FS = 100.0
 RECORD_S = 600.0
@@ -146,14 +148,69 @@ def generate(out: Path, hours: int, seed: int = 2026) -> float:
     return time.perf_counter() - t_start
 
 
-def run_analyze(data: Path, workers: int | None) -> dict:
-    """``bshm analyze DATA --json`` in a subprocess, default environment."""
+class StageWatch:
+    """Polls ``results/pending/`` during a run: windows staged over time.
+
+    The staged batch files are named ``<first start>_<last start>.npz``;
+    for hourly records each holds ``(last - first) / 1 h + 1`` windows.
+    Gives the end of the windows phase (the last growth) and the
+    throughput even of a run that is stopped before it ends.
+    """
+
+    def __init__(self, data: Path, every_s: float = 2.0) -> None:
+        import threading
+
+        self.dir = data / "results" / "pending"
+        self.every_s = every_s
+        self.t0 = time.perf_counter()
+        self.staged = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _count(self) -> int:
+        n = 0
+        try:
+            names = [p.name for p in self.dir.iterdir() if p.suffix == ".npz"]
+        except OSError:
+            return 0
+        for name in names:
+            try:
+                a, b = (int(v) for v in name[: -len(".npz")].split("_"))
+            except ValueError:
+                continue
+            n += (b - a) // HOUR_NS + 1
+        return n
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            n = self._count()
+            now = time.perf_counter() - self.t0
+            if n > self.staged:
+                self.staged = n
+                self.t_first = now if self.t_first is None else self.t_first
+                self.t_last = now
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_analyze(data: Path, workers: int | None, timeout_s: float | None = None) -> dict:
+    """``bshm analyze DATA --json`` in a subprocess, default environment.
+
+    With ``timeout_s`` the run is stopped after that many seconds and the
+    throughput reached is reported (``finished`` False), never extrapolated.
+    """
     shutil.rmtree(data / "results", ignore_errors=True)
     for f in data.glob("alarms*.jsonl"):
         f.unlink()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     cmd = [
         str(Path(sys.executable).parent / "bshm"),
+        "-v",
         "analyze",
         str(data),
         "--json",
@@ -162,12 +219,52 @@ def run_analyze(data: Path, workers: int | None) -> dict:
     if workers:
         cmd += ["--workers", str(workers)]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    watch = StageWatch(data)
+    log = data.parent / f"{data.name}.analyze.log"  # the INFO lines, with their times
+    with open(log, "w", encoding="utf-8") as errf:
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errf,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # the CLI and its Dask workers
+            proc.communicate()
+            out = None
+    err = log.read_text(encoding="utf-8")
+    print(f"# log of the run ({log}):")
+    for line in err.splitlines():
+        if " INFO " in line and "distributed" not in line:
+            print("#   " + line[:160])
+    if out is None:
+        watch.stop()
+        wall = time.perf_counter() - t
+        return {
+            "finished": False,
+            "wall_s": wall,
+            "staged": watch.staged,
+            "t_first": watch.t_first,
+            "t_last": watch.t_last,
+        }
     wall = time.perf_counter() - t
+    watch.stop()
     if proc.returncode not in (0, 3):
-        raise SystemExit(f"bshm analyze failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    summary = json.loads(proc.stdout)
-    return {"wall_s": wall, "windows": summary["windows"], "modes": len(summary["tracked_modes"])}
+        raise SystemExit(f"bshm analyze failed ({proc.returncode}): {err[-2000:]}")
+    summary = json.loads(out)
+    return {
+        "finished": True,
+        "wall_s": wall,
+        "windows": summary["windows"],
+        "modes": len(summary["tracked_modes"]),
+        "staged": watch.staged,
+        "t_first": watch.t_first,
+        "t_last": watch.t_last,
+    }
 
 
 def main() -> None:
@@ -178,6 +275,12 @@ def main() -> None:
     ap.add_argument("--local", action="store_true", help="also time the one-process executor")
     ap.add_argument("--keep", action="store_true", help="keep the generated data afterwards")
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="stop a run after this many seconds and report the throughput reached",
+    )
     args = ap.parse_args()
     mark = args.out / "GENERATED"
     if mark.exists() and int(mark.read_text().strip()) == args.hours:
@@ -196,12 +299,23 @@ def main() -> None:
     if args.local:
         runs.append(("local", None))
     for label, workers in runs:
-        r = run_analyze(args.out, workers)
+        r = run_analyze(args.out, workers, args.timeout)
+        if r["t_last"] is not None and r["t_first"] is not None:
+            ww = r["staged"] / max(r["t_last"], 1e-9)
+            print(
+                f"{label}: {r['staged']} windows staged by {r['t_last']:.0f} s "
+                f"(first batch at {r['t_first']:.0f} s): {ww:.2f} windows/s"
+            )
+        if not r["finished"]:
+            print(f"{label}: NOT FINISHED, stopped after {r['wall_s']:.0f} s")
+            continue
         w = r["windows"]
+        after = r["wall_s"] - (r["t_last"] or 0.0)
         print(
             f"{label}: {r['wall_s']:.0f} s for {w['processed']} processed + "
             f"{sum(w['skipped'].values())} skipped windows ({w['skipped']}); "
             f"{60 * args.hours / r['wall_s']:.0f} windows/min; {r['modes']} tracked modes; "
+            f"after the last staged batch {after:.0f} s; "
             f"load average {os.getloadavg()[0]:.1f} after"
         )
     if not args.keep:
