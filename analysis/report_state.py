@@ -46,10 +46,10 @@ def _window_ns(time_ns: np.ndarray, windows: dict[str, Any] | None) -> int:
             return int(np.median(d))
     t = np.asarray(time_ns, np.int64)
     if t.size > 1:
-        d = np.diff(np.sort(t))
-        d = d[d > 0]
-        if d.size:
-            return int(np.median(d))
+        dt = np.diff(np.sort(t))
+        dt = dt[dt > 0]
+        if dt.size:
+            return int(np.median(dt))
     return 600 * 10**9
 
 
