@@ -202,25 +202,6 @@ class ChannelHealth:
         return out
 
 
-def _longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True."""
-    if not mask.any():
-        return 0
-    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    d = np.diff(m)
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    return int((ends - starts).max())
-
-
-def _runs_at(x: np.ndarray, value: float, min_len: int) -> int:
-    """Samples in runs of at least ``min_len`` consecutive ``x == value``."""
-    m = np.concatenate([[False], x == value, [False]]).astype(np.int8)
-    d = np.diff(m)
-    lens = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-    return int(lens[lens >= min_len].sum())
-
-
 def _mad_std(r: np.ndarray) -> float:
     # the exact median of the quality kernels: np.median's value, about 4x faster
     from bshm.analysis.quality_kernels import median
@@ -265,10 +246,12 @@ def check_channel(
     ValueError
         ``x`` not 1-D or ``fs`` not positive.
     """
-    from scipy.ndimage import median_filter
+    from bshm.analysis import health_kernels as hk
 
     s = settings or HealthSettings()
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype not in (np.float64, np.float32):
+        x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"{name}: expected 1-D samples, got shape {x.shape}")
     if not fs > 0:
@@ -282,17 +265,14 @@ def check_channel(
             reasons.append(f"{check}: {why}")
 
     n = x.size
-    finite = np.isfinite(x)
-    lost = (1.0 - (finite.mean() if n else 0.0)) * (1.0 - gap_fraction) + gap_fraction
+    n_fin, m, worst, v, pos = hk.channel_pass(x, fs, valid_range)
+    lost = (1.0 - (n_fin / n if n else 0.0)) * (1.0 - gap_fraction) + gap_fraction
     st = FAILED if lost >= s.nan_failed else SUSPECT if lost >= s.nan_suspect else OK
     flag("dropouts", lost, st, f"{100 * lost:.1f} % of the window missing (NaN or gaps)")
-    v = x[finite]
-    if valid_range is not None and v.size:
+    if valid_range is not None and n_fin:
         lo, hi = valid_range
-        bad = (v < lo) | (v > hi)
-        share = float(bad.mean())
+        share = (n_fin - m) / n_fin
         st = FAILED if share >= s.range_failed else SUSPECT if share > 0 else OK
-        worst = float(v[bad][np.argmax(np.abs(v[bad]))]) if bad.any() else 0.0
         flag(
             "range",
             share,
@@ -300,20 +280,20 @@ def check_channel(
             f"{100 * share:.1f} % of the samples outside the plausible range "
             f"{lo:g}..{hi:g} (e.g. {worst:.6g}): a failed sensor, not the structure",
         )
-        v = v[~bad]
-        finite = finite.copy()
-        finite[np.flatnonzero(finite)[bad]] = False
-    if v.size < 3:
+    if m < 3:
         flag("dead", 0.0, FAILED, "no valid samples in the window")
         return _result(name, quantity, checks, reasons)
+    drift = quantity not in s.no_drift_check
+    fo, io, r = hk.kept_stats(v, pos, fs, s.spike_window, s.spike_k, drift)
+    vmin, vmax = float(fo[hk.F_VMIN]), float(fo[hk.F_VMAX])
 
     # dead / flat ---------------------------------------------------------
-    constant = bool(v.max() == v.min())
-    std = 0.0 if constant else float(v.std())
+    constant = vmax == vmin
+    std = 0.0 if constant else float(fo[hk.F_STD])
     floor = s.min_std.get(quantity)
-    same = np.diff(v) == 0
-    run_s = (_longest_run(same) + 1) / fs if same.any() else 1.0 / fs
-    flat_share = float(same.mean())
+    n_same = int(io[hk.I_SAME])
+    run_s = (int(io[hk.I_LONGEST]) + 1) / fs if n_same else 1.0 / fs
+    flat_share = n_same / (m - 1)
     if quantity in s.no_flat_check:
         flag("dead", std, OK)
         flag("flat", run_s, OK)
@@ -351,18 +331,9 @@ def check_channel(
     # spikes --------------------------------------------------------------
     # a spike jumps away from both neighbours in the same direction; the jump
     # (the smaller of the two) is compared with the local typical step, the
-    # running median of |diff|. Vehicle arrivals bend the signal (a kink), they
-    # do not jump out and back, so they stay low on this scale.
-    d = np.diff(v)
-    out_jump = d[:-1]
-    back_jump = -d[1:]
-    jump = np.minimum(np.abs(out_jump), np.abs(back_jump))
-    jump[np.sign(out_jump) != np.sign(back_jump)] = 0.0
-    step = median_filter(np.abs(d), size=s.spike_window, mode="nearest")
-    step = np.maximum(
-        0.5 * (step[:-1] + step[1:]), max(np.finfo(float).eps * float(np.abs(v).max()), 1e-300)
-    )
-    n_spikes = int(np.count_nonzero(jump > s.spike_k * step))
+    # running median of |diff| (in the kernel). Vehicle arrivals bend the
+    # signal (a kink), they do not jump out and back, so they stay low on this scale.
+    n_spikes = int(io[hk.I_SPIKES])
     st = FAILED if n_spikes >= s.spike_failed else SUSPECT if n_spikes else OK
     flag(
         "spikes",
@@ -375,34 +346,29 @@ def check_channel(
     # clipping ------------------------------------------------------------
     # samples pinned at the window's extremes: a live signal reaches its
     # maximum once; a saturated one sits there (in runs, or again and again)
-    if constant or quantity in s.no_clip_check:
-        clipped = 0
-    else:
-        clipped = 0
-        for ext in (float(v.max()), float(v.min())):
-            at = int(np.count_nonzero(v == ext))
-            if at >= 2 and (at >= s.clip_run or _runs_at(v, ext, 2)):
-                clipped += at
+    clipped = 0
+    if not (constant or quantity in s.no_clip_check):
+        for at, pair in (
+            (io[hk.I_AT_MAX], io[hk.I_PAIR_MAX]),
+            (io[hk.I_AT_MIN], io[hk.I_PAIR_MIN]),
+        ):
+            if at >= 2 and (at >= s.clip_run or pair):
+                clipped += int(at)
         if clipped < s.clip_run:
             clipped = 0
     flag(
         "clipping",
         clipped,
-        FAILED if clipped >= s.clip_failed * v.size else SUSPECT if clipped else OK,
+        FAILED if clipped >= s.clip_failed * m else SUSPECT if clipped else OK,
         f"{clipped} samples pinned at the extreme value "
-        f"(max {v.max():.6g} / min {v.min():.6g}): saturated sensor or input range",
+        f"(max {vmax:.6g} / min {vmin:.6g}): saturated sensor or input range",
     )
 
     # drift ---------------------------------------------------------------
-    if quantity not in s.no_drift_check:
-        t = np.flatnonzero(finite) / fs
-        tc = t - t.mean()
-        # the least-squares line of np.polyfit(tc, v, 1) in closed form (tc has
-        # zero mean): a third of this check's time went to polyfit's lstsq
-        a = float(tc @ v) / float(tc @ tc)
-        b = float(v.mean())
-        trend = abs(a) * (t[-1] - t[0])
-        noise = _mad_std(v - (a * tc + b))
+    if drift:
+        # the least-squares line in closed form (time centred), in the kernel
+        trend = float(fo[hk.F_TREND])
+        noise = _mad_std(r)
         ratio = trend / noise if noise > 0 else (np.inf if trend > 0 else 0.0)
         flag(
             "drift",
@@ -443,7 +409,9 @@ def check_record(
         Channel name -> plausible range (None: no check); channels not in
         it get :func:`valid_range_of` (the default of their quantity).
     """
-    arr = np.asarray(data, dtype=np.float64)
+    arr = np.asarray(data)
+    if arr.dtype not in (np.float64, np.float32):  # the kernel reads float32 as it is
+        arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != len(channels):
         raise ValueError(f"expected (n, {len(channels)}) samples, got {np.shape(arr)}")
     gf = np.broadcast_to(np.asarray(gap_fraction, np.float64), (len(channels),))
