@@ -44,16 +44,33 @@ __all__ = [
 ]
 
 
-def run_batch(cfg: WindowConfig, windows: Sequence[tuple[int, int]]) -> list[WindowResult]:
+def run_batch(
+    cfg: WindowConfig,
+    windows: Sequence[tuple[int, int]],
+    files: Any = False,
+) -> list[WindowResult]:
     """:func:`~bshm.analysis.windows.process_batch` with one BLAS thread (the task function).
 
     Picklable by reference, so Dask workers import it from bshm; the limit is
-    set in the worker process itself, whatever its environment.
+    set in the worker process itself, whatever its environment. ``files``:
+    the batch's raw files planned by the job
+    (:func:`~bshm.analysis.windows.plan_batch_files`; None: the whole folder),
+    or False to list the folder in the task.
     """
     from bshm.analysis._threads import blas_limited
 
     with blas_limited():
-        return process_batch(cfg, windows)
+        if files is False:
+            return process_batch(cfg, windows)
+        return process_batch(cfg, windows, files, planned=True)
+
+
+def _plans(batches: Sequence[Any], files: Sequence[Any] | None) -> list[Any]:
+    if files is None:
+        return [False] * len(batches)
+    if len(files) != len(batches):
+        raise ValueError(f"{len(files)} file plans for {len(batches)} batches")
+    return list(files)
 
 
 def call_limited(fn: Callable[..., Any], *args: Any) -> Any:
@@ -73,10 +90,11 @@ class LocalExecutor:
         self,
         cfg: WindowConfig,
         batches: Sequence[Sequence[tuple[int, int]]],
+        files: Sequence[Any] | None = None,
     ) -> Iterator[list[WindowResult]]:
-        """Yield the results of each batch as it completes."""
-        for b in batches:
-            yield run_batch(cfg, b)
+        """Yield the results of each batch as it completes (``files``: see run_batch)."""
+        for b, f in zip(batches, _plans(batches, files), strict=True):
+            yield run_batch(cfg, b, f)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -137,11 +155,16 @@ class DaskExecutor:
         self,
         cfg: WindowConfig,
         batches: Sequence[Sequence[tuple[int, int]]],
+        files: Sequence[Any] | None = None,
     ) -> Iterator[list[WindowResult]]:
-        """Yield the results of each batch as it completes (any order)."""
+        """Yield the results of each batch as it completes (any order; ``files``: see
+        run_batch)."""
         from distributed import as_completed
 
-        futs = [self.client.submit(run_batch, cfg, list(b), pure=False) for b in batches]
+        futs = [
+            self.client.submit(run_batch, cfg, list(b), f, pure=False)
+            for b, f in zip(batches, _plans(batches, files), strict=True)
+        ]
         try:
             for fut in as_completed(futs):
                 yield fut.result()

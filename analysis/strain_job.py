@@ -244,13 +244,18 @@ def _health_of(rec, a: int, b: int, ranges: dict) -> list:
     return check_record(rec.data, rec.fs, rec.channels, gap_fraction=gf, valid_ranges=ranges)
 
 
-def _health_task(data_dir: str, src: str, windows: list, ranges: dict) -> list:
-    """Read and check windows of one source (a worker's task): [(rows, health or None)]."""
+def _health_task(data_dir: str, src: str, windows: list, ranges: dict, files=False) -> list:
+    """Read and check windows of one source (a worker's task): [(rows, health or None)].
+
+    ``files``: the raw files of the windows planned by the caller
+    (:func:`bshm.analysis.windows.plan_batch_files`), or False to list them here.
+    """
     from bshm.analysis._threads import blas_limited
     from bshm.analysis.job_files import open_files
     from bshm.analysis.windows import _files_for
 
-    files = _files_for(data_dir, windows[0][0], windows[-1][1])
+    if files is False:
+        files = _files_for(data_dir, windows[0][0], windows[-1][1])
     out = []
     with blas_limited(), open_files(data_dir, files) as reader:
         for a, b in windows:
@@ -277,11 +282,16 @@ class _HealthAhead:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        from bshm.analysis.windows import plan_batch_files
+
+        chunks = [windows[i : i + _CHUNK] for i in range(0, len(windows), _CHUNK)]
+        # one listing of the folder for every chunk (a year of files: ~0.25 s a listing)
+        plans = plan_batch_files(data_dir, chunks)
         try:
             self.pool = ProcessPoolExecutor(int(workers), mp_context=mp.get_context("spawn"))
             self.futs = [
-                self.pool.submit(_health_task, str(data_dir), src, windows[i : i + _CHUNK], ranges)
-                for i in range(0, len(windows), _CHUNK)
+                self.pool.submit(_health_task, str(data_dir), src, c, ranges, f)
+                for c, f in zip(chunks, plans, strict=True)
             ]
         except (OSError, RuntimeError) as exc:  # no processes here: check them in this one
             log.info("health checks in this process: %s", exc)
