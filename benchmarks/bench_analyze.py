@@ -186,14 +186,11 @@ def specs():
 
 
 def write_record(folder: Path, gen: FastBridge, k: int) -> dict[str, np.ndarray]:
-    from bshm.store import RawWriter
+    from bshm.fixtures.rawfiles import write_record_file
 
     rec = gen.record(k)
     t0 = START_NS + k * HOUR_NS
-    with RawWriter(folder, STATION, specs(), rollover_s=3600.0, flush_interval_s=60.0) as w:
-        w.write("acc", rec["acc"].astype(np.float32), t0_ns=t0)
-        w.write("strain", rec["strain"].astype(np.float32), t0_ns=t0)
-        w.write("env", rec["env"].astype(np.float32), t0_ns=t0)
+    write_record_file(folder, STATION, specs(), t0, rec, rollover_s=3600.0, dtype=np.float32)
     return rec
 
 

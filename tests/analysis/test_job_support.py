@@ -63,7 +63,9 @@ def write_history(
     ``fs``). ``fault(k, data)`` may change the record's arrays in place before
     they are written (``data`` maps ``acc``, ``env``, ``strain`` to arrays).
     """
-    from bshm.store import ChannelMeta, RawWriter, SourceSpec
+    from bshm.fixtures.rawfiles import write_record_file
+
+    from bshm.store import ChannelMeta, SourceSpec
 
     model = _model()
     acc = tuple(
@@ -97,14 +99,7 @@ def write_history(
         }
         if fault is not None:
             fault(k, data)
-        w = RawWriter(out, station, specs, rollover_s=3600.0 * every_h, flush_interval_s=60.0)
-        try:
-            w.write("acc", data["acc"], t0_ns=t0)
-            w.write("env", data["env"], t0_ns=t0)
-            if strain:
-                w.write("strain", data["strain"], t0_ns=t0)
-        finally:
-            w.close()
+        write_record_file(out, station, specs, t0, data, rollover_s=3600.0 * every_h)
     return out
 
 
