@@ -244,7 +244,8 @@ def check_channel(
     Raises
     ------
     ValueError
-        ``x`` not 1-D or ``fs`` not positive.
+        ``x`` not 1-D, ``fs`` not positive, or ``spike_k`` / ``spike_window``
+        of the settings not positive.
     """
     from bshm.analysis import health_kernels as hk
 
@@ -256,6 +257,11 @@ def check_channel(
         raise ValueError(f"{name}: expected 1-D samples, got shape {x.shape}")
     if not fs > 0:
         raise ValueError(f"{name}: fs must be > 0, got {fs!r}")
+    if not (s.spike_k > 0 and s.spike_window >= 1):
+        raise ValueError(
+            f"{name}: health settings spike_k must be > 0 and spike_window >= 1, got "
+            f"{s.spike_k!r} and {s.spike_window!r}"
+        )
     checks: dict[str, tuple[float, str]] = {}
     reasons: list[str] = []
 

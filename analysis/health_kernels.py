@@ -177,11 +177,13 @@ def _n_spikes(v, ad, w, k, amax, buf):  # pragma: no cover - compiled
         # (margin 1e-9, far above the rounding error): at least rank + 1 values
         # of each window <= t, i.e. fewer than w - rank above it. The two
         # windows share all but their end values.
-        t = (2.0 * jump / k) * (1.0 + 1e-9)
         j0 = i - w // 2
-        if j0 >= 0 and j0 + w < nd:
+        if not k > 0:
+            pass  # no bound without a positive limit: the exact medians below
+        elif j0 >= 0 and j0 + w < nd:
             # shared values above t, counted 8 at a time until enough to reject
             # both windows (usual in noise: a few blocks)
+            t = (2.0 * jump / k) * (1.0 + 1e-9)
             gt = 0
             q = j0 + 1
             stop = j0 + w
@@ -196,14 +198,17 @@ def _n_spikes(v, ad, w, k, amax, buf):  # pragma: no cover - compiled
                 q += 1
             first = ad[j0] > t
             last = ad[j0 + w] > t
+            if gt + first >= need or gt + last >= need:
+                continue  # a window with fewer than rank + 1 values <= t
         else:
+            t = (2.0 * jump / k) * (1.0 + 1e-9)
             gt = 0
             for q in range(j0 + 1, j0 + w):
                 gt += ad[min(max(q, 0), nd - 1)] > t
             first = ad[min(max(j0, 0), nd - 1)] > t
             last = ad[min(max(j0 + w, 0), nd - 1)] > t
-        if gt + first >= need or gt + last >= need:
-            continue  # a window with fewer than rank + 1 values <= t
+            if gt + first >= need or gt + last >= need:
+                continue
         s0 = _window_median(ad, i, w, rank, buf)
         s1 = _window_median(ad, i + 1, w, rank, buf)
         step = max(0.5 * (s0 + s1), floor)

@@ -189,3 +189,25 @@ def test_pairwise_sum_is_numpys() -> None:
     for n in [*range(0, 260), 1000, 4097, 60000]:
         a = rng.standard_normal(n) * rng.exponential(size=n)
         assert hk._pairwise_sum(a, 0, n) == np.add.reduce(a)
+
+
+@pytest.mark.parametrize(("k", "window"), [(0.0, 51), (-1.0, 51), (np.nan, 51), (30.0, 0)])
+def test_spike_settings_out_of_range_are_refused(cases, k, window) -> None:
+    with pytest.raises(ValueError, match="spike_k must be > 0 and spike_window >= 1"):
+        check_channel(
+            cases["clean"], FS, name="A1", settings=HealthSettings(spike_k=k, spike_window=window)
+        )
+
+
+def test_spike_kernel_without_a_positive_limit_takes_the_exact_medians(cases) -> None:
+    """The kernel itself never divides by a zero limit (exact medians instead)."""
+    x = cases["spikes"]
+    v = np.ascontiguousarray(x, np.float64)
+    ad = np.abs(np.diff(v))
+    amax = float(np.abs(v).max())
+    n0 = hk._n_spikes(v, ad, 51, 0.0, amax, np.empty(51))
+    d = np.diff(v)
+    extrema = int(
+        np.count_nonzero(np.sign(d[:-1]) == -np.sign(d[1:])) - np.count_nonzero(d[:-1] == 0)
+    )
+    assert n0 == extrema  # every out-and-back jump exceeds 0 x the step
