@@ -459,8 +459,7 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     if len(keep_ch) < min(n_ch, max(2, -(-n_ch // 2))):
         out.reason = faults[0][1] if faults else "nan"
         return out
-    # no copy when every channel is kept (5.8 MB a window; the checks only read it)
-    xk = x if len(keep_ch) == n_ch else x[:, keep_ch]
+    xk = x[:, keep_ch]
     reason, detail = check_quality(
         xk, fs, cfg.quality, band=(cfg.freq_min_hz, fmax), _stats_of=_subset(stats, keep_ch)
     )
