@@ -174,8 +174,9 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     sees unit-free data whatever the channels' units or gains (one sensor in
     mm/s2 among others in m/s2, a sensor near a support), and the results do
     not depend on them; the shapes are multiplied back by ``scales``.
-    Overflow-safe: the sums run block by block on each channel divided by its
-    largest deviation from the median.
+    Overflow-safe: the sums run on each channel divided by its largest
+    deviation from the median (one Numba pass over the rows,
+    :func:`bshm.analysis.ssi_stats.scaled_moments`).
 
     Parameters
     ----------
@@ -197,15 +198,17 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
         deviations from its median (naming the channel and the sample), or is
         constant.
     """
+    from bshm.analysis.ssi_stats import scaled_moments
+
     n, nl = data.shape
     sub = np.asarray(data[:: max(1, n // 8192)], dtype=np.float64)
     med = np.median(sub, axis=0)
     dev = np.abs(sub - med)
     robust = 1.4826 * np.median(dev, axis=0)
     robust = np.where(robust > 0, robust, dev.mean(axis=0))
-    hi = np.asarray(data.max(axis=0), dtype=np.float64) - med
-    lo = med - np.asarray(data.min(axis=0), dtype=np.float64)
-    peak = np.maximum(hi, lo)
+    # one Numba pass for min/max, one for the sums (no copy, no temporaries)
+    lo, hi, total, sq = scaled_moments(data, med)
+    peak = np.maximum(hi - med, med - lo)
     for c in map(int, np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust))):
         i = int(np.argmax(np.abs(np.asarray(data[:, c], dtype=np.float64) - med[c])))
         raise ValueError(
@@ -216,16 +219,7 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     flat = [names[int(c)] for c in np.flatnonzero(~(peak > 0))]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
-    inv = 1.0 / peak
-    step = max(1, 2**18 // max(1, nl))
-    total = np.zeros(nl)
-    sq = np.zeros(nl)
-    for s0 in range(0, n, step):  # one pass: |z| <= 1 around the median, no cancellation
-        part = np.asarray(data[s0 : s0 + step], dtype=np.float64) - med
-        part *= inv
-        total += part.sum(axis=0)
-        sq += np.einsum("tc,tc->c", part, part)
-    mu = total / n  # mean of (x - med) / peak
+    mu = total / n  # mean of (x - med) / peak: |z| <= 1, no overflow, no cancellation
     var = np.maximum(sq / n - mu * mu, 0.0)
     return med + mu * peak, peak * np.sqrt(var)
 

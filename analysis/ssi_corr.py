@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 __all__ = ["causal_weights", "output_correlations"]
 
@@ -57,21 +56,14 @@ def causal_weights(
     -------
     ndarray, shape (n_samples,), float64
     """
-    n = y.shape[0]
-    e = np.empty(n)
-    inv = 1.0 if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
-    step = max(1, 2**20 // max(1, y.shape[1]))
-    for s0 in range(0, n, step):
-        part = (np.asarray(y[s0 : s0 + step], dtype=np.float64) - mean) * inv
-        e[s0 : s0 + part.shape[0]] = np.einsum("tc,tc->t", part, part)
-    a = 1.0 / max(1.0, float(span))
-    ema = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], e)
-    if a < 1.0:  # bias correction 1 - (1 - a)^(t + 1): below 1e-16 after ~37 spans
-        head = min(n, int(40.0 / a) + 1)
-        ema[:head] /= -np.expm1(np.arange(1, head + 1) * np.log1p(-a))
-    floor = 1e-6 * float(e.mean())
-    np.maximum(ema, floor if floor > 0 else np.finfo(float).tiny, out=ema)
-    return np.reciprocal(ema, out=ema)
+    from bshm.analysis.ssi_stats import causal_power
+
+    nl = y.shape[1]
+    m = np.broadcast_to(np.asarray(mean, dtype=np.float64), (nl,))
+    inv = np.ones(nl) if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
+    # one Numba pass (power, EMA, bias correction for ~40 spans, floor, inverse);
+    # the NumPy version is tests/reference/ssi_stats.causal_weights_ref
+    return causal_power(y, m, np.broadcast_to(inv, (nl,)), float(span))
 
 
 def output_correlations(
