@@ -28,7 +28,7 @@ import scipy.linalg
 from bshm.analysis._numba import kernel
 from bshm.analysis.mac import _mpc_rows, _mpd_rows
 from bshm.analysis.ssi_corr import output_correlations
-from bshm.analysis.ssi_eig import order_eigen
+from bshm.analysis.ssi_eig import multi_order_eigen
 
 __all__ = [
     "StabilizationDiagram",
@@ -471,8 +471,18 @@ def poles_of_orders(
     else:
         c = obs[:n_channels, :n_max]
     failed = []
-    want = None if shapes_for is None else _mask_of(fs, *map(float, shapes_for))
-    for k, n in enumerate(orders):
+    if shapes_for is not None:
+        want = _mask_of(fs, *map(float, shapes_for))
+
+        def system(k: int, n: int) -> np.ndarray:
+            if multi_order and m_all is not None:
+                return m_all[:n, :n]
+            if multi_order:
+                return scipy.linalg.solve_triangular(r[:n, :n], s[:n, :n], check_finite=False)
+            return np.linalg.lstsq(obs[:-n_channels, :n], obs[n_channels:, :n], rcond=None)[0]
+
+        lam, phi, counts, failed = multi_order_eigen(system, c, orders, want)
+    for k, n in enumerate(orders if shapes_for is None else ()):
         try:
             if multi_order and m_all is not None:
                 a = m_all[:n, :n]
@@ -480,22 +490,13 @@ def poles_of_orders(
                 a = scipy.linalg.solve_triangular(r[:n, :n], s[:n, :n], check_finite=False)
             else:
                 a = np.linalg.lstsq(obs[:-n_channels, :n], obs[n_channels:, :n], rcond=None)[0]
-            if want is None:
-                w, v = np.linalg.eig(a)
-            else:
-                if not np.all(np.isfinite(a)):
-                    raise ValueError("non-finite system matrix")
-                w, sel, v = order_eigen(a, want)
+            w, v = np.linalg.eig(a)
         except (np.linalg.LinAlgError, ValueError):
             counts[k] = 0
             failed.append(int(n))
             continue
         lam[k, :n] = w
-        if want is None:
-            phi[k, :n] = (c[:, :n] @ v).T
-        else:
-            phi[k, :n] = np.nan
-            phi[k, sel] = (c[:, :n] @ v).T
+        phi[k, :n] = (c[:, :n] @ v).T
     if failed and notes is not None:
         notes.append(
             f"ssi-cov: the system matrix of {len(failed)} model order(s) "

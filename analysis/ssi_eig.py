@@ -28,8 +28,8 @@ __all__ = ["hessenberg_q", "hessenberg_vectors", "order_eigen"]
 
 
 @kernel
-def _hessenberg_vectors(h, lam, iters):  # type: ignore[no-untyped-def]
-    """Eigenvectors of the upper Hessenberg matrix ``h`` for the eigenvalues ``lam``.
+def _inverse_iteration(h, n, mu, tiny, a, mult, piv, x, iters):  # type: ignore[no-untyped-def]
+    """Eigenvector ``x`` (largest component 1) of ``h[:n, :n]`` (upper Hessenberg) for ``mu``.
 
     Inverse iteration: ``(H - mu I) = P L U`` by Gaussian elimination with
     partial pivoting between neighbouring rows (``O(n^2)``, the
@@ -39,10 +39,76 @@ def _hessenberg_vectors(h, lam, iters):  # type: ignore[no-untyped-def]
     solves starting from ``U x = 1`` (as LAPACK ``hsein``), each normalised
     to a largest component of 1; converged (as ``hsein``'s test) once a
     solve amplifies by ``0.1 / (sqrt(n) eps ||H||)``, i.e. ``mu`` is an
-    eigenvalue to rounding.  Non-finite ``mu`` gives a NaN column.
-
-    h (n, n) float64, lam (m,) complex128 -> (n, m) complex128.
+    eigenvalue to rounding.  Non-finite ``mu`` gives NaN.  ``tiny``: see
+    :func:`_pivot_floor`.  ``a`` (n, n) complex, ``mult`` and ``x`` (n,)
+    complex, ``piv`` (n,) bool: work space.
     """
+    if not (np.isfinite(mu.real) and np.isfinite(mu.imag)):
+        for i in range(n):
+            x[i] = np.nan
+        return
+    grow = 0.1 / np.sqrt(max(n, 1))
+    for i in range(n):  # only the Hessenberg part is ever read
+        for j in range(max(0, i - 1), n):
+            a[i, j] = h[i, j]
+        a[i, i] -= mu
+    for j in range(n - 1):
+        piv[j] = abs(a[j + 1, j]) > abs(a[j, j])
+        if piv[j]:
+            for c in range(j, n):
+                t = a[j, c]
+                a[j, c] = a[j + 1, c]
+                a[j + 1, c] = t
+        if a[j, j] == 0.0:
+            a[j, j] = tiny
+        lj = a[j + 1, j] / a[j, j]
+        mult[j] = lj
+        for c in range(j + 1, n):
+            a[j + 1, c] -= lj * a[j, c]
+    if a[n - 1, n - 1] == 0.0:
+        a[n - 1, n - 1] = tiny
+    for i in range(n):
+        x[i] = 1.0
+    for it in range(iters):
+        if it > 0:  # apply P and L^-1 (the first solve is U x = 1)
+            for j in range(n - 1):
+                if piv[j]:
+                    t = x[j]
+                    x[j] = x[j + 1]
+                    x[j + 1] = t
+                x[j + 1] -= mult[j] * x[j]
+        for i in range(n - 1, -1, -1):
+            s = x[i]
+            for c in range(i + 1, n):
+                s -= a[i, c] * x[c]
+            x[i] = s / a[i, i]
+            if abs(x[i]) > 1e150:  # keep the growth finite (the direction is what counts)
+                for c in range(i, n):
+                    x[c] *= 1e-150
+        big = 0.0
+        for i in range(n):
+            big = max(big, abs(x[i]))
+        if big > 0.0 and np.isfinite(big):
+            for i in range(n):
+                x[i] /= big
+        if big * tiny >= grow:  # amplified to rounding level: converged (as hsein)
+            break
+
+
+@kernel
+def _pivot_floor(h, n):  # type: ignore[no-untyped-def]
+    """``eps * max|H|`` of ``h[:n, :n]`` (a zero pivot's replacement); 1 when ``H = 0``."""
+    hnorm = 0.0
+    for i in range(n):
+        for j in range(max(0, i - 1), n):
+            hnorm = max(hnorm, abs(h[i, j]))
+    # H = 0: every vector is an eigenvector, the unit pivot returns U x = 1
+    return hnorm * 2.220446049250313e-16 if hnorm > 0.0 else 1.0
+
+
+@kernel
+def _hessenberg_vectors(h, lam, iters):  # type: ignore[no-untyped-def]
+    """Eigenvectors of upper Hessenberg ``h`` (n, n) for ``lam`` (m,): (n, m) complex."""
     n = h.shape[0]
     m = lam.shape[0]
     out = np.empty((n, m), dtype=np.complex128)
@@ -50,67 +116,41 @@ def _hessenberg_vectors(h, lam, iters):  # type: ignore[no-untyped-def]
     mult = np.empty(n, dtype=np.complex128)
     piv = np.zeros(n, dtype=np.bool_)
     x = np.empty(n, dtype=np.complex128)
-    hnorm = 0.0
-    for i in range(n):
-        for j in range(max(0, i - 1), n):
-            hnorm = max(hnorm, abs(h[i, j]))
-    # H = 0: every vector is an eigenvector, the unit pivot returns U x = 1
-    tiny = hnorm * 2.220446049250313e-16 if hnorm > 0.0 else 1.0
-    grow = 0.1 / np.sqrt(max(n, 1))
+    tiny = _pivot_floor(h, n)
     for k in range(m):
-        mu = lam[k]
-        if not (np.isfinite(mu.real) and np.isfinite(mu.imag)):
-            for i in range(n):
-                out[i, k] = np.nan
-            continue
-        for i in range(n):  # only the Hessenberg part is ever read
-            for j in range(max(0, i - 1), n):
-                a[i, j] = h[i, j]
-            a[i, i] -= mu
-        for j in range(n - 1):
-            piv[j] = abs(a[j + 1, j]) > abs(a[j, j])
-            if piv[j]:
-                for c in range(j, n):
-                    t = a[j, c]
-                    a[j, c] = a[j + 1, c]
-                    a[j + 1, c] = t
-            if a[j, j] == 0.0:
-                a[j, j] = tiny
-            lj = a[j + 1, j] / a[j, j]
-            mult[j] = lj
-            for c in range(j + 1, n):
-                a[j + 1, c] -= lj * a[j, c]
-        if a[n - 1, n - 1] == 0.0:
-            a[n - 1, n - 1] = tiny
-        for i in range(n):
-            x[i] = 1.0
-        for it in range(iters):
-            if it > 0:  # apply P and L^-1 (the first solve is U x = 1)
-                for j in range(n - 1):
-                    if piv[j]:
-                        t = x[j]
-                        x[j] = x[j + 1]
-                        x[j + 1] = t
-                    x[j + 1] -= mult[j] * x[j]
-            for i in range(n - 1, -1, -1):
-                s = x[i]
-                for c in range(i + 1, n):
-                    s -= a[i, c] * x[c]
-                x[i] = s / a[i, i]
-                if abs(x[i]) > 1e150:  # keep the growth finite (the direction is what counts)
-                    for c in range(i, n):
-                        x[c] *= 1e-150
-            big = 0.0
-            for i in range(n):
-                big = max(big, abs(x[i]))
-            if big > 0.0 and np.isfinite(big):
-                for i in range(n):
-                    x[i] /= big
-            if big * tiny >= grow:  # amplified to rounding level: converged (as hsein)
-                break
+        _inverse_iteration(h, n, lam[k], tiny, a, mult, piv, x, iters)
         for i in range(n):
             out[i, k] = x[i]
     return out
+
+
+@kernel
+def _selected_shapes(hs, cq, lam, mask, counts, iters):  # type: ignore[no-untyped-def]
+    """Shapes ``C_n Q_n x`` of the masked eigenvalues of every order, NaN elsewhere.
+
+    hs (K, N, N) Hessenberg forms, cq (K, l, N) = ``C_n Q_n``, lam and mask
+    (K, N), counts (K,) -> (K, N, l) complex.
+    """
+    k_tot, nmax, _ = hs.shape
+    nl = cq.shape[1]
+    phi = np.full((k_tot, nmax, nl), complex(np.nan, np.nan))
+    a = np.empty((nmax, nmax), dtype=np.complex128)
+    mult = np.empty(nmax, dtype=np.complex128)
+    piv = np.zeros(nmax, dtype=np.bool_)
+    x = np.empty(nmax, dtype=np.complex128)
+    for k in range(k_tot):
+        n = counts[k]
+        tiny = _pivot_floor(hs[k], n)
+        for i in range(n):
+            if not mask[k, i]:
+                continue
+            _inverse_iteration(hs[k], n, lam[k, i], tiny, a, mult, piv, x, iters)
+            for c in range(nl):
+                acc = 0.0j
+                for j in range(n):
+                    acc += cq[k, c, j] * x[j]
+                phi[k, i, c] = acc
+    return phi
 
 
 def hessenberg_vectors(h: np.ndarray, lam: np.ndarray, iters: int = 3) -> np.ndarray:
@@ -197,3 +237,70 @@ def order_eigen(a: np.ndarray, want: object) -> tuple[np.ndarray, np.ndarray, np
     if sel.size == 0:
         return w, sel, np.empty((a.shape[0], 0), dtype=np.complex128)
     return w, sel, q @ hessenberg_vectors(h, w[sel])
+
+
+def _eigvals_hessenberg(h: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a Hessenberg matrix (LAPACK ``dgeev`` without vectors)."""
+    wr, wi, _, _, info = lapack.dgeev(h, compute_vl=0, compute_vr=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dgeev failed to converge (info {info})")
+    return wr + 1j * wi
+
+
+def multi_order_eigen(
+    system: object,
+    c: np.ndarray,
+    orders: np.ndarray,
+    want: object,
+    iters: int = 3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Eigenvalues of every order's system matrix, shapes of the selected poles.
+
+    Parameters
+    ----------
+    system : callable
+        ``system(k, n)`` -> the ``n x n`` system matrix of ``orders[k] == n``.
+    c : ndarray, shape (n_channels, >= orders[-1])
+        Output matrix in the same basis (``C_n = c[:, :n]``).
+    orders : ndarray of int
+    want : callable
+        ``want(lam) -> bool mask`` over an array of eigenvalues (any shape).
+    iters : int
+        Largest number of inverse iterations per vector.
+
+    Returns
+    -------
+    lam : ndarray, shape (K, n_max), complex
+        Eigenvalues (order ``k`` in ``lam[k, :counts[k]]``).
+    phi : ndarray, shape (K, n_max, n_channels), complex
+        ``C_n v`` of the selected eigenvalues, NaN for the others.
+    counts : ndarray, shape (K,), int64
+        Eigenvalues per order (0 where the eigenproblem failed).
+    failed : list of int
+        The orders whose eigenproblem failed.
+    """
+    k_tot = orders.size
+    nmax = int(orders[-1])
+    nl = c.shape[0]
+    hs = np.zeros((k_tot, nmax, nmax))
+    cq = np.zeros((k_tot, nl, nmax))
+    lam = np.zeros((k_tot, nmax), dtype=np.complex128)
+    counts = orders.astype(np.int64)
+    failed = []
+    for k, n in enumerate(map(int, orders)):
+        try:
+            a = np.asarray(system(k, n), dtype=np.float64)  # type: ignore[operator]
+            if not np.all(np.isfinite(a)):
+                raise ValueError("non-finite system matrix")
+            h, q = hessenberg_q(a)
+            hs[k, :n, :n] = h
+            lam[k, :n] = _eigvals_hessenberg(np.asfortranarray(h))
+        except (np.linalg.LinAlgError, ValueError):
+            counts[k] = 0
+            failed.append(n)
+            continue
+        cq[k, :, :n] = c[:, :n] @ q
+    live = np.arange(nmax)[None, :] < counts[:, None]
+    mask = np.asarray(want(lam), dtype=bool) & live  # type: ignore[operator]
+    phi = _selected_shapes(hs, cq, lam, mask, counts, int(iters))
+    return lam, phi, counts, failed
