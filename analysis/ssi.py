@@ -440,7 +440,9 @@ def poles_of_orders(
         order is skipped instead of failing the whole identification).
     shapes_for : (freq_min, freq_max, max_damping, tol_f, tol_d), optional
         Compute eigenvectors only for the poles that can become modes or be
-        the previous-order match of one (see :func:`shape_mask`); the other
+        the previous-order match of one (see :func:`shape_mask`), and of
+        those only the poles stable in frequency and damping and their
+        matches (the others are unstable whatever their shape); the other
         poles get NaN shapes.  Eigenvalues come from a Hessenberg reduction
         per order and the vectors from inverse iteration
         (:mod:`bshm.analysis.ssi_eig`), about 40 % faster than ``eig``.
@@ -481,7 +483,8 @@ def poles_of_orders(
                 return scipy.linalg.solve_triangular(r[:n, :n], s[:n, :n], check_finite=False)
             return np.linalg.lstsq(obs[:-n_channels, :n], obs[n_channels:, :n], rcond=None)[0]
 
-        lam, phi, counts, failed = multi_order_eigen(system, c, orders, want)
+        tols = (float(fs), float(shapes_for[3]), float(shapes_for[4]))
+        lam, phi, counts, failed = multi_order_eigen(system, c, orders, want, stability=tols)
     for k, n in enumerate(orders if shapes_for is None else ()):
         try:
             if multi_order and m_all is not None:

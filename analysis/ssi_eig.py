@@ -239,6 +239,60 @@ def order_eigen(a: np.ndarray, want: object) -> tuple[np.ndarray, np.ndarray, np
     return w, sel, q @ hessenberg_vectors(h, w[sel])
 
 
+@kernel
+def _matched_fz(lam, counts, mask, fs, tol_f, tol_d):  # type: ignore[no-untyped-def]
+    """Masked poles that are stable in frequency and damping, and their matches.
+
+    The poles and their matching are those of ``ssi._extract_poles`` and
+    ``ssi._stability`` (positive imaginary part, finite; nearest frequency
+    among the previous non-empty order's poles).  A masked pole within
+    ``tol_f`` and ``tol_d`` of its match is marked, and so is the match when
+    it is masked: those are the only poles whose shape can change a
+    stability flag or the picking (a pole unstable in frequency or damping
+    is unstable whatever its shape).
+    """
+    k_tot, nmax = lam.shape
+    f = np.zeros((k_tot, nmax))
+    z = np.zeros((k_tot, nmax))
+    ok = np.zeros((k_tot, nmax), dtype=np.bool_)
+    for k in range(k_tot):
+        for i in range(counts[k]):
+            mu = lam[k, i]
+            if mu.imag > 0.0 and abs(mu) > 0.0 and np.isfinite(abs(mu)):
+                lc = np.log(mu) * fs
+                wn = abs(lc)
+                f[k, i] = wn / (2.0 * np.pi)
+                z[k, i] = -lc.real / wn
+                ok[k, i] = True
+    need = np.zeros((k_tot, nmax), dtype=np.bool_)
+    prev = -1
+    for k in range(k_tot):
+        any_pole = False
+        for i in range(counts[k]):
+            if not ok[k, i]:
+                continue
+            any_pole = True
+            if prev < 0 or not mask[k, i]:
+                continue
+            best = -1
+            bdf = np.inf
+            for j in range(counts[prev]):
+                if ok[prev, j]:
+                    df = abs(f[k, i] - f[prev, j]) / f[k, i]
+                    if df < bdf:
+                        bdf = df
+                        best = j
+            if best < 0:
+                continue
+            if bdf <= tol_f and abs(z[k, i] - z[prev, best]) <= tol_d * abs(z[prev, best]):
+                need[k, i] = True
+                if mask[prev, best]:
+                    need[prev, best] = True
+        if any_pole:
+            prev = k
+    return need
+
+
 def _eigvals_hessenberg(h: np.ndarray) -> np.ndarray:
     """Eigenvalues of a Hessenberg matrix (LAPACK ``dgeev`` without vectors)."""
     wr, wi, _, _, info = lapack.dgeev(h, compute_vl=0, compute_vr=0, overwrite_a=1)
@@ -253,6 +307,7 @@ def multi_order_eigen(
     orders: np.ndarray,
     want: object,
     iters: int = 3,
+    stability: tuple[float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """Eigenvalues of every order's system matrix, shapes of the selected poles.
 
@@ -267,6 +322,11 @@ def multi_order_eigen(
         ``want(lam) -> bool mask`` over an array of eigenvalues (any shape).
     iters : int
         Largest number of inverse iterations per vector.
+    stability : (fs, tol_f, tol_d), optional
+        Further restrict the shapes to the selected poles that are stable in
+        frequency and damping against the previous order, and their matches
+        (:func:`_matched_fz`, tolerances widened by 1e-9 against rounding):
+        no other pole's shape can change a stability flag or the picking.
 
     Returns
     -------
@@ -302,5 +362,8 @@ def multi_order_eigen(
         cq[k, :, :n] = c[:, :n] @ q
     live = np.arange(nmax)[None, :] < counts[:, None]
     mask = np.asarray(want(lam), dtype=bool) & live  # type: ignore[operator]
+    if stability is not None:
+        fs, tol_f, tol_d = map(float, stability)
+        mask &= _matched_fz(lam, counts, mask, fs, tol_f * (1 + 1e-9), tol_d * (1 + 1e-9))
     phi = _selected_shapes(hs, cq, lam, mask, counts, int(iters))
     return lam, phi, counts, failed

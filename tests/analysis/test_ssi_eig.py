@@ -118,7 +118,13 @@ def _random_obs(rng, nl, p, n):
 @pytest.mark.parametrize("multi_order", [True, False])
 def test_selected_shapes_equal_full_eig(rng, multi_order):
     nl, p, fs = 5, 16, 100.0
-    obs = _random_obs(rng, nl, p, 30)
+    x = np.linspace(0.1, 0.9, nl)
+    modes = np.column_stack([np.sin(k * np.pi * x) for k in (1, 2, 3, 4)])
+    y = ref.modal_response(
+        rng, fs, 300.0, [3.0, 7.5, 12.0, 30.0], [0.01, 0.02, 0.015, 0.01], modes, noise=0.05
+    )
+    corr = ssi.output_correlations(y, 2 * p - 1)
+    obs, _, _ = ssi.hankel_subspace(ssi.block_hankel(corr, p), 30)
     orders = np.arange(2, 31, 2)
     sel = (2.0, 25.0, 0.1, 0.01, 0.2)
     full = ssi.poles_of_orders(obs, nl, orders, fs, multi_order=multi_order)
@@ -143,9 +149,16 @@ def test_selected_shapes_equal_full_eig(rng, multi_order):
         *sel,
     )
     assert has.sum() > 10 and (~has).sum() > 10
-    assert np.array_equal(has, want) or (has ^ want).sum() <= 1  # rounding at a limit
+    assert not (has & ~want).any()  # shapes only inside the selection
     assert np.all(np.isnan(part[3][~has]))
     np.testing.assert_allclose(part[3][has], full[3][has], atol=1e-8)
+    # inside the selection, every stability flag is the one of the full computation
+    st_full = ssi._stability(*full, 0.01, 0.2, 0.02)
+    st_part = ssi._stability(*part, 0.01, 0.2, 0.02)
+    np.testing.assert_array_equal(st_part[0], st_full[0])
+    np.testing.assert_array_equal(st_part[1][want], st_full[1][want])
+    assert st_full[1][want].sum() > 5
+    assert np.all(has[want & st_full[1]])  # every stable selected pole has its shape
 
 
 def test_identify_shapes_for_band_gives_the_same_modes_as_every_shape(rng):
@@ -175,7 +188,8 @@ def test_identify_shapes_for_band_gives_the_same_modes_as_every_shape(rng):
     res = identify(y, 100.0, time_lag=30, max_order=50, freq_min_hz=0.5, freq_max_hz=12.0)
     d = res.stabilization
     inside = (d.frequencies > 0.6) & (d.frequencies < 11.5) & (d.damping > 0) & (d.damping < 0.09)
-    assert np.all(np.isfinite(d.shapes[:, inside]))
+    assert np.all(np.isfinite(d.shapes[:, inside & d.stable]))  # every possible mode pole
+    assert np.any(np.isnan(d.shapes[:, inside & ~d.stable_frequency]))  # unstable: none needed
     assert np.all(np.isnan(d.shapes[:, d.frequencies > 13.0]))
     # (identify chooses its own weighting span: the same modes, not the same rounding)
     np.testing.assert_allclose(res.frequencies, a.frequencies, rtol=1e-8)
