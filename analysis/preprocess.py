@@ -438,8 +438,10 @@ def prepare(
         arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
         notes += fixed
         log.info("repaired gaps: %s", "; ".join(fixed))
-    # max == min: no temporary copy of the window (std would make one)
-    const = arr.max(axis=0) == arr.min(axis=0)
+    # every sample equal to the first: stops at the first differing row (Numba)
+    from bshm.analysis.ssi_stats import constant_channels
+
+    const = constant_channels(arr)
     flat = [names[i] for i in np.flatnonzero(const)]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")

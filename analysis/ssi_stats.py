@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from bshm.analysis._numba import kernel
 
-__all__ = ["causal_power", "crossing_counts", "scaled_moments"]
+__all__ = ["causal_power", "constant_channels", "crossing_counts", "scaled_moments"]
 
 
 @kernel
@@ -150,6 +150,36 @@ def causal_power(y: np.ndarray, mean: np.ndarray, inv: np.ndarray, span: float) 
         a,
         head,
     )
+
+
+@kernel
+def _constant_channels(data):  # type: ignore[no-untyped-def]
+    n, nl = data.shape
+    const = np.ones(nl, dtype=np.bool_)
+    left = nl
+    for t in range(1, n):
+        for c in range(nl):
+            if const[c] and data[t, c] != data[0, c]:  # NaN differs from everything
+                const[c] = False
+                left -= 1
+        if left == 0:
+            break
+    if n > 0:
+        for c in range(nl):
+            if data[0, c] != data[0, c]:
+                const[c] = False
+    return const
+
+
+def constant_channels(data: np.ndarray) -> np.ndarray:
+    """Channels whose samples all equal the first (bool, shape (n_channels,)).
+
+    The same answer as ``data.max(axis=0) == data.min(axis=0)`` (a channel
+    holding NaN is not constant), but it stops at the first row where every
+    channel has varied: on real data, after a few samples instead of two
+    passes over the window.
+    """
+    return _constant_channels(_rows(data))
 
 
 def _rows(x: np.ndarray) -> np.ndarray:

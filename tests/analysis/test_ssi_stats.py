@@ -88,9 +88,29 @@ def test_causal_weights_nan_and_float32(rng):
     assert np.all(np.isfinite(w[:100])) and np.isnan(w[100])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_constant_channels_match_reference(rng, dtype):
+    x = rng.standard_normal((300, 6)).astype(dtype)
+    x[:, 1] = 4.0  # constant
+    x[:, 2] = 0.0
+    x[-1, 2] = 1e-30  # varies only at the last sample
+    x[:, 3] = np.nan  # all NaN: not constant (max == min is False)
+    x[:, 4] = 2.0
+    x[0, 4] = np.nan  # NaN first, then constant
+    got = ssi_stats.constant_channels(x)
+    np.testing.assert_array_equal(got, sref.constant_channels_ref(x))
+    assert got.tolist() == [False, True, False, False, False, False]
+    assert ssi_stats.constant_channels(x[:1]).tolist() == [True, True, True, False, False, True]
+
+
 def test_kernels_go_through_the_project_decorator():
     from bshm.analysis._numba import FASTMATH
 
-    for k in (ssi_stats._scaled_moments, ssi_stats._crossing_counts, ssi_stats._causal_power):
+    for k in (
+        ssi_stats._scaled_moments,
+        ssi_stats._crossing_counts,
+        ssi_stats._causal_power,
+        ssi_stats._constant_channels,
+    ):
         assert type(k._cache).__name__ != "NullCache", k
         assert set(k.targetoptions["fastmath"]) == set(FASTMATH), k

@@ -36,3 +36,8 @@ def causal_weights_ref(y, mean, span, scale=None):
     floor = 1e-6 * float(e.mean())
     ema = np.maximum(ema, floor if floor > 0 else np.finfo(float).tiny)
     return 1.0 / ema
+
+
+def constant_channels_ref(data):
+    x = np.asarray(data)
+    return x.max(axis=0) == x.min(axis=0)
