@@ -131,9 +131,9 @@ def output_correlations(
         b1 = min(n_blocks, b0 + per_chunk)
         start = b0 * seg
         stop = min(n, b1 * seg + max_lag)
-        buf = np.zeros(((b1 - b0 - 1) * seg + nfft, nl))
-        buf[: stop - start] = y[start:stop]
-        buf[: stop - start] -= mean
+        buf = np.empty(((b1 - b0 - 1) * seg + nfft, nl))
+        buf[stop - start :] = 0.0
+        np.subtract(y[start:stop], mean, out=buf[: stop - start])
         if inv is not None:
             buf[: stop - start] *= inv
         frames = np.lib.stride_tricks.as_strided(
@@ -145,17 +145,22 @@ def output_correlations(
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
         rows = buf[: (b1 - b0) * seg]
         rb = (rows if refs is None else rows[:, ref_idx]).reshape(b1 - b0, seg, nr)
-        pad = np.zeros((b1 - b0, nfft, nr))  # each reference block, zero-padded to nfft
+        # each reference block, zero-padded to nfft and reversed in circular
+        # time (b[-t mod nfft]): its FFT is conj(FFT(b)) exactly, for free
+        pad = np.zeros((b1 - b0, nfft, nr))
         if weights is not None:
             w = np.zeros((b1 - b0) * seg)
             own = min(n, b1 * seg) - start
             w[:own] = weights[start : start + own]
-            np.multiply(rb, w.reshape(b1 - b0, seg)[:, :, None], out=pad[:, :seg])
+            wb = w.reshape(b1 - b0, seg)[:, :, None]
+            np.multiply(rb[:, :1], wb[:, :1], out=pad[:, :1])
+            np.multiply(rb[:, :0:-1], wb[:, :0:-1], out=pad[:, nfft - seg + 1 :])
         else:
-            pad[:, :seg] = rb
-        fb = scipy.fft.rfft(pad, axis=1)
+            pad[:, :1] = rb[:, :1]
+            pad[:, nfft - seg + 1 :] = rb[:, :0:-1]
+        fbc = scipy.fft.rfft(pad, axis=1)  # conj(B_j)
         # sum_j conj(B_j) x A_j per frequency: (f, l, nb) @ (f, nb, r)
-        acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))
+        acc += np.matmul(fa.transpose(1, 2, 0), fbc.transpose(1, 0, 2))
     corr = scipy.fft.irfft(acc, n=nfft, axis=0)[: max_lag + 1]
     if weights is None:
         norm = (n - np.arange(max_lag + 1)).astype(float)
