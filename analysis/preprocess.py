@@ -6,6 +6,7 @@ one line per thing that was done to the data (never silently).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -321,17 +322,32 @@ def bandpass(
         raise ValueError(f"low corner {low_hz} Hz must be in (0, {nyq}) Hz")
     if high_hz is not None and not 0 < high_hz < nyq:
         raise ValueError(f"high corner {high_hz} Hz must be in (0, {nyq}) Hz")
+    if low_hz and high_hz and low_hz >= high_hz:
+        raise ValueError(f"band {low_hz}..{high_hz} Hz is empty")
+    if not (low_hz or high_hz):
+        return np.asarray(data, dtype=np.float64)
+    sos = _butter_sos(int(order), float(low_hz or 0.0), float(high_hz or 0.0), float(fs))
+    return scipy.signal.sosfiltfilt(sos.copy(), data, axis=0)  # (sosfiltfilt needs it writable)
+
+
+@functools.lru_cache(maxsize=32)
+def _butter_sos(order: int, low_hz: float, high_hz: float, fs: float) -> np.ndarray:
+    """Butterworth second-order sections (0 = open side), designed once per setting.
+
+    Every window of a station uses the same band: ``scipy.signal.butter``
+    (about 1.4 ms) runs once.  The array is read-only (shared by the cache;
+    :func:`bandpass` passes a copy of a few dozen numbers to the filter).
+    """
+    import scipy.signal
+
     if low_hz and high_hz:
-        if low_hz >= high_hz:
-            raise ValueError(f"band {low_hz}..{high_hz} Hz is empty")
         sos = scipy.signal.butter(order, [low_hz, high_hz], "bandpass", fs=fs, output="sos")
     elif low_hz:
         sos = scipy.signal.butter(order, low_hz, "highpass", fs=fs, output="sos")
-    elif high_hz:
-        sos = scipy.signal.butter(order, high_hz, "lowpass", fs=fs, output="sos")
     else:
-        return np.asarray(data, dtype=np.float64)
-    return scipy.signal.sosfiltfilt(sos, data, axis=0)
+        sos = scipy.signal.butter(order, high_hz, "lowpass", fs=fs, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def decimate(data: np.ndarray, fs: float, target_hz: float) -> tuple[np.ndarray, float]:

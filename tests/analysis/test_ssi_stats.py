@@ -114,3 +114,26 @@ def test_kernels_go_through_the_project_decorator():
     ):
         assert type(k._cache).__name__ != "NullCache", k
         assert set(k.targetoptions["fastmath"]) == set(FASTMATH), k
+
+
+def test_bandpass_filter_design_is_cached_and_unchanged(rng):
+    import scipy.signal
+    from bshm.analysis import preprocess
+
+    x = rng.standard_normal((4000, 3))
+    preprocess._butter_sos.cache_clear()
+    for low, high, kind, wn in [
+        (0.5, 15.0, "bandpass", [0.5, 15.0]),
+        (0.5, None, "highpass", 0.5),
+        (None, 15.0, "lowpass", 15.0),
+    ]:
+        got = preprocess.bandpass(x, 100.0, low, high)
+        sos = scipy.signal.butter(4, wn, kind, fs=100.0, output="sos")
+        np.testing.assert_array_equal(got, scipy.signal.sosfiltfilt(sos, x, axis=0))
+        preprocess.bandpass(x, 100.0, low, high)
+    info = preprocess._butter_sos.cache_info()
+    assert info.misses == 3 and info.hits == 3
+    with pytest.raises(ValueError, match="read-only"):
+        preprocess._butter_sos(4, 0.5, 15.0, 100.0)[0, 0] = 1.0
+    with pytest.raises(ValueError, match="empty"):
+        preprocess.bandpass(x, 100.0, 15.0, 0.5)
