@@ -603,7 +603,8 @@ def ssi_cov(
         orders = keep
     sel = None
     if shapes_for is not None:
-        sel = (*map(float, shapes_for), float(stability[0]), float(stability[1]))
+        f_lo, f_hi, z_max = map(float, shapes_for)
+        sel = (f_lo, f_hi, z_max, float(stability[0]), float(stability[1]))
     order, freq, damp, shapes = poles_of_orders(
         u, nl, orders, fs, multi_order=multi_order, expo=expo, notes=notes, shapes_for=sel
     )

@@ -361,7 +361,7 @@ def multi_order_eigen(
             continue
         cq[k, :, :n] = c[:, :n] @ q
     live = np.arange(nmax)[None, :] < counts[:, None]
-    mask = np.asarray(want(lam), dtype=bool) & live  # type: ignore[operator]
+    mask = np.asarray(want(lam), dtype=np.bool_) & live  # type: ignore[operator]
     if stability is not None:
         fs, tol_f, tol_d = map(float, stability)
         mask &= _matched_fz(lam, counts, mask, fs, tol_f * (1 + 1e-9), tol_d * (1 + 1e-9))
