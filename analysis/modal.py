@@ -344,6 +344,7 @@ def _identify_ssi(
         expo=plan.expo,
         center=ctx["center"],
         scale=ctx["scales"],
+        shapes_for=(ctx["fmin"], ctx["fmax"], float(opt["max_damping"])),
     )
     notes += diag.notes
     picked = pick_modes(

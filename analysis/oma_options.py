@@ -149,12 +149,10 @@ def weighting_span(y: np.ndarray, center: np.ndarray, fs: float) -> float:
     float
         Seconds.
     """
+    from bshm.analysis.ssi_stats import crossing_counts
+
     n, nl = y.shape
-    crossings = np.zeros(nl, dtype=np.int64)
-    step = max(2, 2**18 // max(1, nl))
-    for s0 in range(0, n - 1, step):  # blocks overlap by one sample
-        sign = np.signbit(np.asarray(y[s0 : s0 + step + 1], dtype=np.float64) - center)
-        crossings += np.count_nonzero(sign[1:] != sign[:-1], axis=0)
+    crossings = crossing_counts(y, center)
     f_zc = float(np.median(crossings)) / (2.0 * max(1, n - 1) / fs)
     half_period = 0.5 / f_zc if f_zc > 0 else MIN_WEIGHTING_SPAN_S
     return float(max(MIN_WEIGHTING_SPAN_S, half_period))

@@ -84,7 +84,9 @@ def _candidates(
 ) -> tuple[np.ndarray, list[tuple[str, int]]]:
     """Poles passing the hard criteria, and the count left after each one."""
     f, z = diag.frequencies, diag.damping
-    finite = np.all(np.isfinite(diag.shapes), axis=0) & np.isfinite(f) & np.isfinite(z)
+    # poles without a computed shape (NaN, outside the band or damping range:
+    # see ssi_cov's shapes_for) count as stable here and fail MPC below
+    finite = np.isfinite(f) & np.isfinite(z)
     steps = [
         ("stable", diag.stable & finite),
         (f"in {freq_min:g}..{freq_max:g} Hz", (f >= freq_min) & (f <= freq_max)),

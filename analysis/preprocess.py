@@ -6,6 +6,7 @@ one line per thing that was done to the data (never silently).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,8 +175,9 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     sees unit-free data whatever the channels' units or gains (one sensor in
     mm/s2 among others in m/s2, a sensor near a support), and the results do
     not depend on them; the shapes are multiplied back by ``scales``.
-    Overflow-safe: the sums run block by block on each channel divided by its
-    largest deviation from the median.
+    Overflow-safe: the sums run on each channel divided by its largest
+    deviation from the median (one Numba pass over the rows,
+    :func:`bshm.analysis.ssi_stats.scaled_moments`).
 
     Parameters
     ----------
@@ -197,15 +199,17 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
         deviations from its median (naming the channel and the sample), or is
         constant.
     """
+    from bshm.analysis.ssi_stats import scaled_moments
+
     n, nl = data.shape
     sub = np.asarray(data[:: max(1, n // 8192)], dtype=np.float64)
     med = np.median(sub, axis=0)
     dev = np.abs(sub - med)
     robust = 1.4826 * np.median(dev, axis=0)
     robust = np.where(robust > 0, robust, dev.mean(axis=0))
-    hi = np.asarray(data.max(axis=0), dtype=np.float64) - med
-    lo = med - np.asarray(data.min(axis=0), dtype=np.float64)
-    peak = np.maximum(hi, lo)
+    # one Numba pass for min/max, one for the sums (no copy, no temporaries)
+    lo, hi, total, sq = scaled_moments(data, med)
+    peak = np.maximum(hi - med, med - lo)
     for c in map(int, np.flatnonzero((robust > 0) & (peak > MAX_PEAK_RATIO * robust))):
         i = int(np.argmax(np.abs(np.asarray(data[:, c], dtype=np.float64) - med[c])))
         raise ValueError(
@@ -216,16 +220,7 @@ def channel_scales(data: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     flat = [names[int(c)] for c in np.flatnonzero(~(peak > 0))]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")
-    inv = 1.0 / peak
-    step = max(1, 2**18 // max(1, nl))
-    total = np.zeros(nl)
-    sq = np.zeros(nl)
-    for s0 in range(0, n, step):  # one pass: |z| <= 1 around the median, no cancellation
-        part = np.asarray(data[s0 : s0 + step], dtype=np.float64) - med
-        part *= inv
-        total += part.sum(axis=0)
-        sq += np.einsum("tc,tc->c", part, part)
-    mu = total / n  # mean of (x - med) / peak
+    mu = total / n  # mean of (x - med) / peak: |z| <= 1, no overflow, no cancellation
     var = np.maximum(sq / n - mu * mu, 0.0)
     return med + mu * peak, peak * np.sqrt(var)
 
@@ -327,17 +322,32 @@ def bandpass(
         raise ValueError(f"low corner {low_hz} Hz must be in (0, {nyq}) Hz")
     if high_hz is not None and not 0 < high_hz < nyq:
         raise ValueError(f"high corner {high_hz} Hz must be in (0, {nyq}) Hz")
+    if low_hz and high_hz and low_hz >= high_hz:
+        raise ValueError(f"band {low_hz}..{high_hz} Hz is empty")
+    if not (low_hz or high_hz):
+        return np.asarray(data, dtype=np.float64)
+    sos = _butter_sos(int(order), float(low_hz or 0.0), float(high_hz or 0.0), float(fs))
+    return scipy.signal.sosfiltfilt(sos.copy(), data, axis=0)  # (sosfiltfilt needs it writable)
+
+
+@functools.lru_cache(maxsize=32)
+def _butter_sos(order: int, low_hz: float, high_hz: float, fs: float) -> np.ndarray:
+    """Butterworth second-order sections (0 = open side), designed once per setting.
+
+    Every window of a station uses the same band: ``scipy.signal.butter``
+    (about 1.4 ms) runs once.  The array is read-only (shared by the cache;
+    :func:`bandpass` passes a copy of a few dozen numbers to the filter).
+    """
+    import scipy.signal
+
     if low_hz and high_hz:
-        if low_hz >= high_hz:
-            raise ValueError(f"band {low_hz}..{high_hz} Hz is empty")
         sos = scipy.signal.butter(order, [low_hz, high_hz], "bandpass", fs=fs, output="sos")
     elif low_hz:
         sos = scipy.signal.butter(order, low_hz, "highpass", fs=fs, output="sos")
-    elif high_hz:
-        sos = scipy.signal.butter(order, high_hz, "lowpass", fs=fs, output="sos")
     else:
-        return np.asarray(data, dtype=np.float64)
-    return scipy.signal.sosfiltfilt(sos, data, axis=0)
+        sos = scipy.signal.butter(order, high_hz, "lowpass", fs=fs, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def decimate(data: np.ndarray, fs: float, target_hz: float) -> tuple[np.ndarray, float]:
@@ -444,8 +454,10 @@ def prepare(
         arr, fixed = repair_gaps(arr, fs, names, max_gap_s=max_gap_s)
         notes += fixed
         log.info("repaired gaps: %s", "; ".join(fixed))
-    # max == min: no temporary copy of the window (std would make one)
-    const = arr.max(axis=0) == arr.min(axis=0)
+    # every sample equal to the first: stops at the first differing row (Numba)
+    from bshm.analysis.ssi_stats import constant_channels
+
+    const = constant_channels(arr)
     flat = [names[i] for i in np.flatnonzero(const)]
     if flat:
         raise ValueError(f"constant channel(s) {', '.join(flat)}: drop them with channels=")

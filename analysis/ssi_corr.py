@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 __all__ = ["causal_weights", "output_correlations"]
 
@@ -57,21 +56,14 @@ def causal_weights(
     -------
     ndarray, shape (n_samples,), float64
     """
-    n = y.shape[0]
-    e = np.empty(n)
-    inv = 1.0 if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
-    step = max(1, 2**20 // max(1, y.shape[1]))
-    for s0 in range(0, n, step):
-        part = (np.asarray(y[s0 : s0 + step], dtype=np.float64) - mean) * inv
-        e[s0 : s0 + part.shape[0]] = np.einsum("tc,tc->t", part, part)
-    a = 1.0 / max(1.0, float(span))
-    ema = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], e)
-    if a < 1.0:  # bias correction 1 - (1 - a)^(t + 1): below 1e-16 after ~37 spans
-        head = min(n, int(40.0 / a) + 1)
-        ema[:head] /= -np.expm1(np.arange(1, head + 1) * np.log1p(-a))
-    floor = 1e-6 * float(e.mean())
-    np.maximum(ema, floor if floor > 0 else np.finfo(float).tiny, out=ema)
-    return np.reciprocal(ema, out=ema)
+    from bshm.analysis.ssi_stats import causal_power
+
+    nl = y.shape[1]
+    m = np.broadcast_to(np.asarray(mean, dtype=np.float64), (nl,))
+    inv = np.ones(nl) if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
+    # one Numba pass (power, EMA, bias correction for ~40 spans, floor, inverse);
+    # the NumPy version is tests/reference/ssi_stats.causal_weights_ref
+    return causal_power(y, m, np.broadcast_to(inv, (nl,)), float(span))
 
 
 def output_correlations(
@@ -139,9 +131,9 @@ def output_correlations(
         b1 = min(n_blocks, b0 + per_chunk)
         start = b0 * seg
         stop = min(n, b1 * seg + max_lag)
-        buf = np.zeros(((b1 - b0 - 1) * seg + nfft, nl))
-        buf[: stop - start] = y[start:stop]
-        buf[: stop - start] -= mean
+        buf = np.empty(((b1 - b0 - 1) * seg + nfft, nl))
+        buf[stop - start :] = 0.0
+        np.subtract(y[start:stop], mean, out=buf[: stop - start])
         if inv is not None:
             buf[: stop - start] *= inv
         frames = np.lib.stride_tricks.as_strided(
@@ -153,17 +145,22 @@ def output_correlations(
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
         rows = buf[: (b1 - b0) * seg]
         rb = (rows if refs is None else rows[:, ref_idx]).reshape(b1 - b0, seg, nr)
-        pad = np.zeros((b1 - b0, nfft, nr))  # each reference block, zero-padded to nfft
+        # each reference block, zero-padded to nfft and reversed in circular
+        # time (b[-t mod nfft]): its FFT is conj(FFT(b)) exactly, for free
+        pad = np.zeros((b1 - b0, nfft, nr))
         if weights is not None:
             w = np.zeros((b1 - b0) * seg)
             own = min(n, b1 * seg) - start
             w[:own] = weights[start : start + own]
-            np.multiply(rb, w.reshape(b1 - b0, seg)[:, :, None], out=pad[:, :seg])
+            wb = w.reshape(b1 - b0, seg)[:, :, None]
+            np.multiply(rb[:, :1], wb[:, :1], out=pad[:, :1])
+            np.multiply(rb[:, :0:-1], wb[:, :0:-1], out=pad[:, nfft - seg + 1 :])
         else:
-            pad[:, :seg] = rb
-        fb = scipy.fft.rfft(pad, axis=1)
+            pad[:, :1] = rb[:, :1]
+            pad[:, nfft - seg + 1 :] = rb[:, :0:-1]
+        fbc = scipy.fft.rfft(pad, axis=1)  # conj(B_j)
         # sum_j conj(B_j) x A_j per frequency: (f, l, nb) @ (f, nb, r)
-        acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))
+        acc += np.matmul(fa.transpose(1, 2, 0), fbc.transpose(1, 0, 2))
     corr = scipy.fft.irfft(acc, n=nfft, axis=0)[: max_lag + 1]
     if weights is None:
         norm = (n - np.arange(max_lag + 1)).astype(float)

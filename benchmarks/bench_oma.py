@@ -212,6 +212,7 @@ def main() -> None:
     print(
         f"# bench_oma  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  nproc={os.cpu_count()}"
         f"  cpu={cpu}  python={platform.python_version()}  numpy={np.__version__}"
+        f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     from bshm.analysis._threads import blas_limited, blas_threads
 
@@ -265,6 +266,7 @@ def main() -> None:
                     f"| {name} | {med[name]:.3f} | {med[name] / med['bshm identify']:.1f}x | "
                     f"{mem / 1e6:.1f} ({mem / y.nbytes:.1f}x) | {acc} |"
                 )
+    print(f"\n# load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
