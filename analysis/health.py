@@ -210,6 +210,43 @@ def _mad_std(r: np.ndarray) -> float:
     return float(1.4826 * median(dev))
 
 
+@dataclass(frozen=True)
+class KeptStats:
+    """Statistics of a channel's kept samples (finite and plausible, at least 3).
+
+    Computed by the fused kernel (:func:`check_channel`) or by a plain NumPy
+    reference; :func:`judge_channel` turns them into statuses and reasons.
+    """
+
+    first: float  # the first kept sample
+    vmin: float
+    vmax: float
+    std: float  # population std (not used when vmin == vmax)
+    n_same: int  # consecutive kept samples equal to the previous one
+    longest_same: int  # longest run of those
+    n_spikes: int
+    at_max: tuple[int, bool]  # samples at the maximum, and whether two are adjacent
+    at_min: tuple[int, bool]
+    trend: float = 0.0  # |slope| x time span of the least-squares line (drift check)
+    noise: float = 0.0  # robust std of the detrended samples (drift check)
+
+
+def _validated(x: Any, fs: float, name: str, s: HealthSettings) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype not in (np.float64, np.float32):
+        x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected 1-D samples, got shape {x.shape}")
+    if not fs > 0:
+        raise ValueError(f"{name}: fs must be > 0, got {fs!r}")
+    if not (s.spike_k > 0 and s.spike_window >= 1):
+        raise ValueError(
+            f"{name}: health settings spike_k must be > 0 and spike_window >= 1, got "
+            f"{s.spike_k!r} and {s.spike_window!r}"
+        )
+    return x
+
+
 def check_channel(
     x: Any,
     fs: float,
@@ -250,18 +287,62 @@ def check_channel(
     from bshm.analysis import health_kernels as hk
 
     s = settings or HealthSettings()
-    x = np.asarray(x)
-    if x.dtype not in (np.float64, np.float32):
-        x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"{name}: expected 1-D samples, got shape {x.shape}")
-    if not fs > 0:
-        raise ValueError(f"{name}: fs must be > 0, got {fs!r}")
-    if not (s.spike_k > 0 and s.spike_window >= 1):
-        raise ValueError(
-            f"{name}: health settings spike_k must be > 0 and spike_window >= 1, got "
-            f"{s.spike_k!r} and {s.spike_window!r}"
+    x = _validated(x, fs, name, s)
+    n_fin, m, worst, v, pos = hk.channel_pass(x, fs, valid_range)
+    kept = None
+    if m >= 3:
+        drift = quantity not in s.no_drift_check
+        fo, io, r = hk.kept_stats(v, pos, fs, s.spike_window, s.spike_k, drift)
+        kept = KeptStats(
+            first=float(v[0]),
+            vmin=float(fo[hk.F_VMIN]),
+            vmax=float(fo[hk.F_VMAX]),
+            std=float(fo[hk.F_STD]),
+            n_same=int(io[hk.I_SAME]),
+            longest_same=int(io[hk.I_LONGEST]),
+            n_spikes=int(io[hk.I_SPIKES]),
+            at_max=(int(io[hk.I_AT_MAX]), bool(io[hk.I_PAIR_MAX])),
+            at_min=(int(io[hk.I_AT_MIN]), bool(io[hk.I_PAIR_MIN])),
+            # the least-squares line in closed form (time centred), in the kernel
+            trend=float(fo[hk.F_TREND]) if drift else 0.0,
+            noise=_mad_std(r) if drift else 0.0,
         )
+    return judge_channel(
+        fs,
+        n=x.size,
+        n_finite=n_fin,
+        n_kept=m,
+        worst=worst,
+        kept=kept,
+        name=name,
+        quantity=quantity,
+        gap_fraction=gap_fraction,
+        settings=s,
+        valid_range=valid_range,
+    )
+
+
+def judge_channel(
+    fs: float,
+    *,
+    n: int,
+    n_finite: int,
+    n_kept: int,
+    worst: float,
+    kept: KeptStats | None,
+    name: str,
+    quantity: str,
+    gap_fraction: float,
+    settings: HealthSettings,
+    valid_range: tuple[float, float] | None,
+) -> ChannelHealth:
+    """Statuses and reasons of one channel from its statistics.
+
+    ``n`` samples, ``n_finite`` of them finite, ``n_kept`` of those
+    plausible; ``kept`` the statistics of the kept samples (None when fewer
+    than 3); ``worst`` the implausible sample furthest from zero.
+    """
+    s = settings
     checks: dict[str, tuple[float, str]] = {}
     reasons: list[str] = []
 
@@ -270,14 +351,12 @@ def check_channel(
         if status != OK:
             reasons.append(f"{check}: {why}")
 
-    n = x.size
-    n_fin, m, worst, v, pos = hk.channel_pass(x, fs, valid_range)
-    lost = (1.0 - (n_fin / n if n else 0.0)) * (1.0 - gap_fraction) + gap_fraction
+    lost = (1.0 - (n_finite / n if n else 0.0)) * (1.0 - gap_fraction) + gap_fraction
     st = FAILED if lost >= s.nan_failed else SUSPECT if lost >= s.nan_suspect else OK
     flag("dropouts", lost, st, f"{100 * lost:.1f} % of the window missing (NaN or gaps)")
-    if valid_range is not None and n_fin:
+    if valid_range is not None and n_finite:
         lo, hi = valid_range
-        share = (n_fin - m) / n_fin
+        share = (n_finite - n_kept) / n_finite
         st = FAILED if share >= s.range_failed else SUSPECT if share > 0 else OK
         flag(
             "range",
@@ -286,25 +365,23 @@ def check_channel(
             f"{100 * share:.1f} % of the samples outside the plausible range "
             f"{lo:g}..{hi:g} (e.g. {worst:.6g}): a failed sensor, not the structure",
         )
-    if m < 3:
+    if kept is None:
         flag("dead", 0.0, FAILED, "no valid samples in the window")
         return _result(name, quantity, checks, reasons)
-    drift = quantity not in s.no_drift_check
-    fo, io, r = hk.kept_stats(v, pos, fs, s.spike_window, s.spike_k, drift)
-    vmin, vmax = float(fo[hk.F_VMIN]), float(fo[hk.F_VMAX])
 
     # dead / flat ---------------------------------------------------------
+    m, vmin, vmax = n_kept, kept.vmin, kept.vmax
     constant = vmax == vmin
-    std = 0.0 if constant else float(fo[hk.F_STD])
+    std = 0.0 if constant else kept.std
     floor = s.min_std.get(quantity)
-    n_same = int(io[hk.I_SAME])
-    run_s = (int(io[hk.I_LONGEST]) + 1) / fs if n_same else 1.0 / fs
+    n_same = kept.n_same
+    run_s = (kept.longest_same + 1) / fs if n_same else 1.0 / fs
     flat_share = n_same / (m - 1)
     if quantity in s.no_flat_check:
         flag("dead", std, OK)
         flag("flat", run_s, OK)
     elif std == 0.0:
-        flag("dead", std, FAILED, f"constant value {v[0]:.6g} over the whole window")
+        flag("dead", std, FAILED, f"constant value {kept.first:.6g} over the whole window")
     elif floor is not None and std < floor:
         flag(
             "dead",
@@ -339,7 +416,7 @@ def check_channel(
     # (the smaller of the two) is compared with the local typical step, the
     # running median of |diff| (in the kernel). Vehicle arrivals bend the
     # signal (a kink), they do not jump out and back, so they stay low on this scale.
-    n_spikes = int(io[hk.I_SPIKES])
+    n_spikes = kept.n_spikes
     st = FAILED if n_spikes >= s.spike_failed else SUSPECT if n_spikes else OK
     flag(
         "spikes",
@@ -354,12 +431,9 @@ def check_channel(
     # maximum once; a saturated one sits there (in runs, or again and again)
     clipped = 0
     if not (constant or quantity in s.no_clip_check):
-        for at, pair in (
-            (io[hk.I_AT_MAX], io[hk.I_PAIR_MAX]),
-            (io[hk.I_AT_MIN], io[hk.I_PAIR_MIN]),
-        ):
+        for at, pair in (kept.at_max, kept.at_min):
             if at >= 2 and (at >= s.clip_run or pair):
-                clipped += int(at)
+                clipped += at
         if clipped < s.clip_run:
             clipped = 0
     flag(
@@ -371,10 +445,8 @@ def check_channel(
     )
 
     # drift ---------------------------------------------------------------
-    if drift:
-        # the least-squares line in closed form (time centred), in the kernel
-        trend = float(fo[hk.F_TREND])
-        noise = _mad_std(r)
+    if quantity not in s.no_drift_check:
+        trend, noise = kept.trend, kept.noise
         ratio = trend / noise if noise > 0 else (np.inf if trend > 0 else 0.0)
         flag(
             "drift",
