@@ -84,7 +84,11 @@ def poles_ref(obs: np.ndarray, n_channels: int, orders, fs: float, expo=None):
 
 
 def stability_ref(order, freq, damp, shapes, tol_f, tol_d, tol_mac):
-    """Nearest-frequency match in the previous order, with a Python loop."""
+    """Nearest-frequency match in the previous order, with a Python loop.
+
+    A pole without a shape (NaN: not computed, see ``ssi_cov(shapes_for=)``)
+    is judged on frequency and damping only, its distance is the frequency's.
+    """
     m = len(order)
     st_f = np.zeros(m, bool)
     st = np.zeros(m, bool)
@@ -99,10 +103,15 @@ def stability_ref(order, freq, damp, shapes, tol_f, tol_d, tol_mac):
             continue
         b = prev[np.argmin(np.abs(freq[a] - freq[prev]) / freq[a])]
         df = abs(freq[a] - freq[b]) / freq[a]
+        st_f[a] = df <= tol_f
+        ok_d = abs(damp[a] - damp[b]) <= tol_d * abs(damp[b])
+        if np.isnan(shapes[a]).any():
+            dist[a] = df
+            st[a] = st_f[a] and ok_d
+            continue
         mac = mac_matrix_ref(shapes[a][:, None], shapes[b][:, None])[0, 0]
         dist[a] = df + 1 - mac
-        st_f[a] = df <= tol_f
-        st[a] = st_f[a] and abs(damp[a] - damp[b]) <= tol_d * abs(damp[b]) and (mac >= 1 - tol_mac)
+        st[a] = bool(st_f[a] and ok_d and mac >= 1 - tol_mac)
     return st_f, st, dist
 
 

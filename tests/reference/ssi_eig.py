@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.oma import mac_matrix_ref
-
 
 def eigvec_ref(a: np.ndarray, lam: complex) -> np.ndarray:
     """Unit eigenvector of ``a`` for the eigenvalue ``lam`` (SVD null space)."""
@@ -31,29 +29,3 @@ def shape_mask_ref(lam, fs, freq_min, freq_max, max_damping, tol_f, tol_d) -> np
         zmax = max_damping / (1 - 2 * tol_d) if 2 * tol_d < 1 else np.inf
         out[i] = freq_min * (1 - 2 * tol_f) <= f <= freq_max * (1 + 2 * tol_f) and 0 < z < zmax
     return out
-
-
-def stability_partial_ref(order, freq, damp, shapes, tol_f, tol_d, tol_mac):
-    """Stability when some poles have no shape (NaN): those use frequency and damping only."""
-    m = len(order)
-    st_f = np.zeros(m, bool)
-    st = np.zeros(m, bool)
-    dist = np.full(m, np.inf)
-    levels = sorted(set(order.tolist()))
-    for a in range(m):
-        li = levels.index(order[a])
-        prev = np.flatnonzero(order == levels[li - 1]) if li > 0 else np.empty(0, int)
-        if prev.size == 0:
-            continue
-        b = prev[np.argmin(np.abs(freq[a] - freq[prev]) / freq[a])]
-        df = abs(freq[a] - freq[b]) / freq[a]
-        st_f[a] = df <= tol_f
-        ok_d = abs(damp[a] - damp[b]) <= tol_d * abs(damp[b])
-        if np.isnan(shapes[a]).any():
-            dist[a] = df
-            st[a] = st_f[a] and ok_d
-        else:
-            mac = mac_matrix_ref(shapes[a][:, None], shapes[b][:, None])[0, 0]
-            dist[a] = df + 1 - mac
-            st[a] = bool(st_f[a] and ok_d and mac >= 1 - tol_mac)
-    return st_f, st, dist
