@@ -77,7 +77,8 @@ class ScriptedDriver:
             self.n += BLOCK
 
 
-def wait_until(cond, what: str, timeout: float = 30.0) -> None:
+def wait_until(cond, what: str, timeout: float = 120.0) -> None:
+    # generous: under a load average of 8 a 30 s wait for a log line once ran out
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
