@@ -105,4 +105,3 @@ def test_both_routes_fall_back_to_the_svd_when_the_gram_is_ill_conditioned(rng, 
         assert route2 == "gram"
         np.testing.assert_allclose(sv2, s0[:10], rtol=1e-8)
         assert np.abs(np.abs(np.sum(u2 * u0[:, :10], axis=0)) - 1).max() < 1e-8
-
