@@ -100,6 +100,10 @@ class LocalExecutor:
         """Nothing to release."""
 
 
+#: Dask settings of the local cluster's workers (``--workers N``).
+WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+
+
 class DaskExecutor:
     """Process batches on Dask: a local cluster of ``workers`` processes or a scheduler.
 
@@ -139,15 +143,24 @@ class DaskExecutor:
                     "is the address right? (or run without --scheduler)"
                 ) from None
         else:
-            self._cluster = LocalCluster(
-                n_workers=int(workers or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                # Dask logs every worker start/stop at INFO; keep them for -vv
-                silence_logs=(logging.DEBUG if logging.getLogger("bshm").isEnabledFor(logging.DEBUG)
-                              else logging.WARNING),
-            )
+            import dask
+
+            # no statistical profiler in the local workers: it samples the task's
+            # stack every 10 ms (for the dashboard's profile page) and cost 4-5 % of
+            # the workers' CPU per window (108.6 -> 103.7 ms, docs/bench/analyze.md)
+            with dask.config.set(WORKER_CONFIG):
+                self._cluster = LocalCluster(
+                    n_workers=int(workers or 1),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    # Dask logs every worker start/stop at INFO; keep them for -vv
+                    silence_logs=(
+                        logging.DEBUG
+                        if logging.getLogger("bshm").isEnabledFor(logging.DEBUG)
+                        else logging.WARNING
+                    ),
+                )
             self.client = Client(self._cluster)
         self.name = f"dask({scheduler or f'{workers} local workers'})"
 

@@ -137,6 +137,13 @@ def block_hankel(corr: np.ndarray, time_lag: int) -> np.ndarray:
 #: eigenvalues approach its rounding level (about 1e-16 x size x largest: it
 #: squares the condition number): use the SVD of H.
 GRAM_RATIO_MIN = 1e-12
+#: Gram matrices with at least this many rows solve for the ``n_max`` largest
+#: eigenpairs only (LAPACK ``syevr``, index range: 1.4-1.5x faster than all of
+#: them for 720 and 960 rows, one thread); smaller ones for all by divide and
+#: conquer (``syevd``: 2x faster at 240 rows, even at 480, where the
+#: tridiagonal reduction both share is ~80 % of the time).  Measured in
+#: docs/bench/oma.md ("Gram step").
+GRAM_SUBSET_MIN_ROWS = 600
 #: Singular values below this fraction of the largest are numerically zero.
 RANK_TOL = 1e-12
 
@@ -146,9 +153,11 @@ def hankel_subspace(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndar
 
     The fast route solves the symmetric eigenproblem of the smaller Gram
     matrix (``H H^T``, or ``H^T H`` when ``H`` is tall, as with few reference
-    channels) and keeps its ``n_max`` largest eigenvalues (LAPACK ``syevd``:
-    measured 2-3x faster than a subset by ``syevr`` and than a full SVD of
-    ``H`` for 240 and 480 rows, one thread).  A Gram
+    channels) and keeps its ``n_max`` largest eigenpairs: all of them by
+    LAPACK ``syevd`` below ``GRAM_SUBSET_MIN_ROWS`` rows (240 and 480 rows:
+    as fast as or faster than a subset by ``syevr``, and 2-3x faster than a
+    full SVD of ``H``, one thread), only the ``n_max`` largest by ``syevr``
+    from there on (720 and 960 rows: 1.4-1.5x faster).  A Gram
     matrix squares the condition number, so when the retained eigenvalues
     span more than ``1 / GRAM_RATIO_MIN`` (singular values more than 1e6),
     or the eigensolver fails, the SVD of ``H`` itself is used (``gesdd``,
@@ -172,9 +181,8 @@ def hankel_subspace(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndar
     m, k = hankel.shape
     tall = m > k
     gram = hankel.T @ hankel if tall else hankel @ hankel.T
-    try:  # all eigenpairs by divide and conquer: faster here than a subset by MRRR
-        w, v = scipy.linalg.eigh(gram, driver="evd", check_finite=False, overwrite_a=True)
-        w, v = w[::-1][:n_max], v[:, ::-1][:, :n_max]
+    try:
+        w, v = _gram_top(gram, n_max)
         ok = bool(np.all(np.isfinite(w))) and w[-1] > GRAM_RATIO_MIN * w[0] > 0.0
     except (np.linalg.LinAlgError, ValueError):
         ok = False
@@ -191,6 +199,23 @@ def hankel_subspace(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndar
             hankel, full_matrices=False, check_finite=False, lapack_driver="gesvd"
         )
     return u[:, :n_max], sv[:n_max], "svd"
+
+
+def _gram_top(gram: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_max`` largest eigenpairs of a symmetric matrix, descending (overwrites it)."""
+    size = gram.shape[0]
+    if size >= GRAM_SUBSET_MIN_ROWS and n_max < size:
+        # tridiagonal form, the top eigenvalues by MRRR, only their vectors back-transformed
+        w, v = scipy.linalg.eigh(
+            gram,
+            subset_by_index=[size - n_max, size - 1],
+            driver="evr",
+            check_finite=False,
+            overwrite_a=True,
+        )
+        return w[::-1], v[:, ::-1]
+    w, v = scipy.linalg.eigh(gram, driver="evd", check_finite=False, overwrite_a=True)
+    return w[::-1][:n_max], v[:, ::-1][:, :n_max]
 
 
 def observability(hankel: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:

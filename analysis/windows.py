@@ -256,6 +256,7 @@ def check_quality(
     *,
     band: tuple[float, float] | None = None,
     _stats_of: dict | None = None,
+    _centred: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[str, str]:
     """Data-quality checks of one window.
 
@@ -292,8 +293,9 @@ def check_quality(
     if np.any(zc > q.spike_z):
         c = int(np.argmax(zc))
         return "spikes", f"channel {c}: second difference {np.max(zc):.0f} sigma"
-    xc = x - x.mean(axis=0)
-    rms = float(np.median(np.sqrt(np.mean(xc**2, axis=0))))
+    # the centred data and channel RMS of process_window (the same numbers) or computed here
+    xc, ch_rms = _centred if _centred is not None else _centre(x)
+    rms = float(np.median(ch_rms))
     if q.min_rms and rms < q.min_rms:
         return "low_excitation", f"median RMS {rms:g} < {q.min_rms:g}"
     if band is not None and q.min_band_ratio > 0:
@@ -301,6 +303,16 @@ def check_quality(
         if ratio < q.min_band_ratio:
             return "low_excitation", f"spectral peak only {ratio:.1f} x the noise floor"
     return "", ""
+
+
+def _centre(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` minus its column means, and each column's RMS about its mean.
+
+    The RMS has the bits of ``np.std(x, axis=0)`` (the same mean, difference,
+    product and sum passes; tested), so the window keeps its stored ``rms``.
+    """
+    xc = x - x.mean(axis=0)
+    return xc, np.sqrt(np.mean(xc**2, axis=0))
 
 
 def channel_faults(
@@ -460,10 +472,16 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
         out.reason = faults[0][1] if faults else "nan"
         return out
     xk = x[:, keep_ch]
+    centred = _centre(xk)  # once for the checks and the stored rms (was np.std: a second pass)
     reason, detail = check_quality(
-        xk, fs, cfg.quality, band=(cfg.freq_min_hz, fmax), _stats_of=_subset(stats, keep_ch)
+        xk,
+        fs,
+        cfg.quality,
+        band=(cfg.freq_min_hz, fmax),
+        _stats_of=_subset(stats, keep_ch),
+        _centred=centred,
     )
-    out.rms = float(np.median(np.std(xk, axis=0)))
+    out.rms = float(np.median(centred[1]))
     if reason:
         out.reason = reason
         out.detail = "; ".join(d for d in (detail, out.detail) if d)

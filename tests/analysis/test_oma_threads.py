@@ -165,3 +165,22 @@ def test_the_controller_is_built_once_per_process():
         with blas_limited():
             pass
     assert _threads._STATE["controller"] is ctl  # scanning the libraries costs milliseconds
+
+
+@pytest.mark.slow
+def test_local_dask_workers_run_without_the_statistical_profiler():
+    # the profiler samples every task's stack every 10 ms: 4-5 % of a window's CPU
+    pytest.importorskip("distributed")
+    import dask
+    from bshm.analysis import job_exec
+
+    ex = job_exec.DaskExecutor(workers=1)
+    try:
+        got = ex.client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert list(got.values()) == [False]
+        # ... and the batches still run there (no window: an empty batch)
+        cfg = job_exec.WindowConfig(data_dir=".", source="acc", channels=("A",))
+        assert list(ex.map(cfg, [[]])) == [[]]
+    finally:
+        ex.close()
+    assert dask.config.get("distributed.worker.profile.enabled")  # this process unchanged
