@@ -363,21 +363,6 @@ def channel_faults(
     return out
 
 
-def _detrend_linear(x: np.ndarray) -> np.ndarray:
-    """Remove each column's least-squares line (closed form, one matrix-vector product).
-
-    The same line as ``scipy.signal.detrend(x, axis=0, type="linear")``
-    (which solves a least-squares problem per call) up to rounding.
-    """
-    n = x.shape[0]
-    t = np.arange(n, dtype=np.float64) - 0.5 * (n - 1)
-    y = x - x.mean(axis=0)
-    tt = float(t @ t)
-    if tt > 0:
-        y -= t[:, None] * ((t @ y) / tt)[None, :]
-    return y
-
-
 def _preprocess(
     data: np.ndarray,
     fs: float,
@@ -386,8 +371,9 @@ def _preprocess(
 ) -> tuple[np.ndarray, float]:
     """Detrended (and decimated) columns ``cols`` of ``data``, and their rate.
 
-    The numbers of ``_detrend_linear`` and ``scipy.signal.decimate(x, q,
-    ftype="fir", axis=0, zero_phase=True)`` up to rounding, in one compiled
+    The numbers of each column's least-squares line removed and
+    ``scipy.signal.decimate(x, q, ftype="fir", axis=0, zero_phase=True)`` up
+    to rounding, in one compiled
     pass over the recorded (float32) samples (:mod:`.decimate_kernels`).
     """
     from bshm.analysis.decimate_kernels import detrend_decimate

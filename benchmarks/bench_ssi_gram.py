@@ -21,6 +21,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -103,30 +104,24 @@ def main() -> None:
         for n, y in cases:
             tt: dict[int, list[float]] = {10**9: [], 0: []}
             res = {}
+            run = functools.partial(
+                identify,
+                y,
+                FS,
+                time_lag=40,
+                max_order=N_MAX,
+                freq_min_hz=0.5,
+                freq_max_hz=15.0,
+                quantities=["acceleration"] * n,
+            )
             for lim in tt:
                 ssi.GRAM_SUBSET_MIN_ROWS = lim
-                res[lim] = identify(
-                    y,
-                    FS,
-                    time_lag=40,
-                    max_order=N_MAX,
-                    freq_min_hz=0.5,
-                    freq_max_hz=15.0,
-                    quantities=["acceleration"] * n,
-                )
+                res[lim] = run()
             for _ in range(a.reps):
                 for lim in tt:
                     ssi.GRAM_SUBSET_MIN_ROWS = lim
                     t0 = time.perf_counter()
-                    identify(
-                        y,
-                        FS,
-                        time_lag=40,
-                        max_order=N_MAX,
-                        freq_min_hz=0.5,
-                        freq_max_hz=15.0,
-                        quantities=["acceleration"] * n,
-                    )
+                    run()
                     tt[lim].append(time.perf_counter() - t0)
             old, new = (statistics.median(tt[k]) * 1e3 for k in (10**9, 0))
             df = np.max(np.abs(res[0].frequencies / res[10**9].frequencies - 1))

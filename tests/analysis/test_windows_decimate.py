@@ -1,7 +1,7 @@
 """The compiled detrend + FIR decimation of a window against SciPy's.
 
 ``bshm.analysis.decimate_kernels.detrend_decimate`` must give the numbers of
-``_detrend_linear`` followed by ``scipy.signal.decimate(..., ftype="fir",
+``reference.decimate.detrend_linear_ref`` followed by ``scipy.signal.decimate(..., ftype="fir",
 zero_phase=True)`` up to rounding, and the modes identified on the simulated
 bridge must not move.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bshm.analysis.decimate_kernels import detrend_decimate, fir_taps
-from bshm.analysis.windows import WindowConfig, _detrend_linear, _identify, _preprocess
+from bshm.analysis.windows import WindowConfig, _identify, _preprocess
+from reference.decimate import detrend_linear_ref
 from scipy.signal import decimate
 
 
 def _scipy(x: np.ndarray, q: int) -> np.ndarray:
-    y = _detrend_linear(np.asarray(x, np.float64))
+    y = detrend_linear_ref(np.asarray(x, np.float64))
     return decimate(y, q, ftype="fir", axis=0, zero_phase=True) if q > 1 else y
 
 
