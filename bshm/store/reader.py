@@ -605,7 +605,8 @@ class RawReader:
                 a, b, t = self._rows_timestamped(of, name, s, e)
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
-            raw, bad = read_rows(of.require(name, S.DATA), a, b)
+            raw, bad = read_rows(of.require(name, S.DATA), a, b,
+                                 fast=not (fsum.live or of.swmr))
         except (OSError, KeyError, RuntimeError, ValueError, StoreError) as exc:
             self._drop(path)  # reopened next time (a live file may just be racing its writer)
             if fsum.live and not isinstance(exc, DamagedFileError):
