@@ -670,9 +670,21 @@ class RawReader:
         i_hi = S.grid_index(int(t0[bl]), int(k0[bl]), fs, e) if e <= last[bl] else int(n[bl])
         a = int(fsamp[b_lo]) + i_lo
         b = int(fsamp[bl]) + i_hi
-        rows = np.arange(a, b, dtype=np.int64)
-        bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
-        t = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
+        if b_hi - b_lo > 8:
+            rows = np.arange(a, b, dtype=np.int64)
+            bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
+            t = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
+            return a, b, t
+        # a few blocks (contiguous blocks are stored merged): the same times block
+        # by block, without mapping every row to its block
+        t = np.empty(max(b - a, 0), np.int64)
+        for j in range(b_lo, b_hi):
+            lo = max(a, int(fsamp[j]))
+            hi = min(b, int(fsamp[j + 1])) if j + 1 < b_hi else b
+            if hi > lo:
+                k = np.arange(lo - int(fsamp[j]), hi - int(fsamp[j]), dtype=np.int64)
+                k += k0[j]
+                t[lo - a:hi - a] = S.grid_times(t0[j], k, fs)
         return a, b, t
 
     @staticmethod

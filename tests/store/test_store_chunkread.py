@@ -237,3 +237,48 @@ def test_live_file_is_read_through_h5py(tmp_path, rng, monkeypatch):
         assert r.read("acc").data.tobytes() == x.tobytes()
     assert calls == [1]  # finished: tried (the spy gives None: h5py read it)
 
+
+def _rows_regular_ref(of, name, fs, s, e):
+    """The times of rows [s, e) as the reader computed them before: every row
+    mapped to its block with searchsorted (plain NumPy)."""
+    from bshm.store import schema as S
+    from bshm.store.fileindex import block_table
+
+    fsamp, n, t0, k0, first, last, _ = block_table(of, name, fs)
+    b_lo = int(np.searchsorted(last, s, side="left"))
+    b_hi = int(np.searchsorted(first, e, side="left"))
+    if b_lo >= b_hi:
+        return 0, 0, np.zeros(0, np.int64)
+    i_lo = S.grid_index(int(t0[b_lo]), int(k0[b_lo]), fs, s) if s > first[b_lo] else 0
+    bl = b_hi - 1
+    i_hi = S.grid_index(int(t0[bl]), int(k0[bl]), fs, e) if e <= last[bl] else int(n[bl])
+    a = int(fsamp[b_lo]) + i_lo
+    b = int(fsamp[bl]) + i_hi
+    rows = np.arange(a, b, dtype=np.int64)
+    bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
+    return a, b, S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
+
+
+@pytest.mark.parametrize("fs,blocks", [(100.0, 3), (100.0, 20), (3.7, 5), (1000.0, 12)])
+def test_row_times_block_by_block_equal_the_row_mapping(tmp_path, rng, fs, blocks):
+    from bshm.store.reader import RawReader
+
+    w = RawWriter(tmp_path, "st", [acc_spec(fs=fs)], compression="lzf")
+    t = T0
+    for _ in range(blocks):  # blocks with gaps and off-grid starts: stored as separate blocks
+        nrows = int(rng.integers(1, 400))
+        w.write("acc", rng.standard_normal((nrows, 3)).astype(np.float32), t0_ns=t)
+        t += int(nrows * 1e9 / fs) + int(rng.integers(1, 5)) * 10**9 + int(rng.integers(0, 10**6))
+    w.close()
+    with open_raw(tmp_path) as r:
+        of = r._handle(r.files[0])
+        span = r.span("acc")
+        assert len(r.blocks("acc")) == blocks  # (more than 8 take the row-mapping branch)
+        for _ in range(60):
+            s, e = sorted(int(v) for v in rng.integers(span[0] - 10**9, span[1] + 10**9, 2))
+            a, b, tt = RawReader._rows_regular(of, "acc", fs, s, e)
+            ra, rb, rt = _rows_regular_ref(of, "acc", fs, s, e)
+            assert (a, b) == (ra, rb) and tt.dtype == rt.dtype and np.array_equal(tt, rt)
+        a, b, tt = RawReader._rows_regular(of, "acc", fs, span[0], span[1] + 1)
+        assert np.array_equal(tt, _rows_regular_ref(of, "acc", fs, span[0], span[1] + 1)[2])
+        assert b - a == r.n_samples("acc")
