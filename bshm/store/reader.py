@@ -9,7 +9,10 @@ directory (``~/.cache/bshm/index``, see :func:`bshm.store.fileindex.cache_path`;
 the data folder is never written). Open files are cached (least recently
 used, bounded), and slices are found by binary search on the block table
 (regular sources) or on the time dataset (timestamped sources), so only
-the requested rows are read.
+the requested rows are read; large reads of finished files undo the
+chunks' filters with Numba kernels (:mod:`bshm.store.chunkread`, the same
+bytes as HDF5, h5py whenever anything is unexpected). ``open_raw(folder,
+files=[...])`` reads only some files of a folder (e.g. a batch's hours).
 
 Folders: a file that cannot be read (not HDF5, truncated, damaged, wrong
 schema version, another station) is skipped with a logged warning and
