@@ -1,4 +1,4 @@
-"""Raw store speed: RawWriter/RawReader side by side with plain h5py.
+r"""Raw store speed: RawWriter/RawReader side by side with plain h5py.
 
 Run::
 
@@ -19,6 +19,28 @@ each) and times opening the folder (cold, then with the summary cache) and
 reading 10-minute windows.
 
 Prints medians of ``--repeats`` runs and the ratios.
+
+``--batch DIR`` instead measures an analysis worker's pattern on a folder
+of hourly files (e.g. ``benchmarks/bench_analyze_year.py --out DIR --hours
+48 --keep --generate-only``): batches of 16 hourly windows, each batch
+opening its 16 files, each window read once for its 12 channels and once
+per temperature channel (``analysis.windows.process_batch``). Variants,
+alternated batch by batch in one process, CPU per window (medians):
+
+* ``links``: a temporary folder of symbolic links to the batch's files,
+  ``open_raw(tmp, use_cache=False)`` (what ``process_batch`` does);
+* ``files=``: ``open_raw(folder, files=batch_files, use_cache=False)``;
+* ``... h5py reads``: the same with the chunk reader off (every read
+  through h5py's filter pipeline);
+* ``old: links`` with ``--old-store PKGDIR``: another version of
+  ``bshm/store`` as the package ``bshm_oldstore`` in PKGDIR, made with::
+
+      mkdir -p /tmp/old/bshm_oldstore && for f in bshm/store/*.py; do
+        git show main:$f | sed 's/bshm\.store/bshm_oldstore/g' \
+          > /tmp/old/bshm_oldstore/$(basename $f); done
+
+Every variant's records (data bytes, times, gaps, channels) are checked
+identical to the first variant's before timing.
 """
 
 from __future__ import annotations
@@ -231,18 +253,118 @@ def bench_big_folder(root: Path, n_files: int, repeats: int) -> list[str]:
     return lines
 
 
+def bench_batch(folder: Path, repeats: int, old_store: str | None) -> list[str]:
+    """The worker's pattern (see the module docstring); lines to print."""
+    import importlib
+    import sys
+    from datetime import UTC, datetime
+
+    import bshm.store.chunkread as chunkread
+    from bshm.store import reader as new_reader
+
+    names = sorted(p.name for p in folder.glob("*.h5"))
+    if not names:
+        raise SystemExit(f"{folder}: no *.h5 files")
+    stamp = names[0].rsplit("_", 1)[1][:15]
+    t0 = int(datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()) * S
+    hour, win = 3600 * S, 600 * S
+    wins = [(t0 + i * hour, t0 + i * hour + win) for i in range(len(names))]
+    batches = [(wins[i:i + 16], [folder / n for n in names[i:i + 16]])
+               for i in range(0, len(names), 16)]
+    with new_reader.open_raw(folder, files=[folder / names[0]], use_cache=False) as r:
+        acc = max(r.sources.values(), key=lambda i: len(i.channel_names))
+        env = [(i.name, c) for i in r.sources.values() if i is not acc
+               for c in i.channel_names]
+    chans = list(acc.channel_names)
+
+    def reads(r, wins, out):
+        for s, e in wins:
+            for src, c in env:
+                out.append(r.read(src, s, e, channels=[c]))
+            out.append(r.read(acc.name, s, e, channels=chans))
+
+    def links(mod):
+        def run(wins, files, out):
+            with tempfile.TemporaryDirectory(prefix="bshm-batch-") as tmp:
+                for p in files:
+                    (Path(tmp) / p.name).symlink_to(p.resolve())
+                with mod.open_raw(tmp, use_cache=False) as r:
+                    reads(r, wins, out)
+        return run
+
+    def subset(wins, files, out):
+        with new_reader.open_raw(folder, files=files, use_cache=False) as r:
+            reads(r, wins, out)
+
+    def subset_h5py(wins, files, out):
+        keep = chunkread.MIN_BYTES
+        chunkread.MIN_BYTES = 1 << 62
+        try:
+            subset(wins, files, out)
+        finally:
+            chunkread.MIN_BYTES = keep
+
+    variants = {}
+    if old_store:
+        sys.path.insert(0, old_store)
+        variants["old: links"] = links(importlib.import_module("bshm_oldstore.reader"))
+    variants["new: links"] = links(new_reader)
+    variants["new: files="] = subset
+    variants["new: files=, h5py reads"] = subset_h5py
+
+    def key(rec):
+        return (rec.data.dtype.str, rec.data.shape, rec.data.tobytes(), rec.times_ns.tobytes(),
+                rec.fs, [(g.start_ns, g.end_ns, g.reason) for g in rec.gaps],
+                repr([vars(c) for c in rec.channels]))
+
+    first = None
+    for name, fn in variants.items():  # warm-up (imports, Numba cache) and the check
+        out: list = []
+        for w, f in batches:
+            fn(w, f, out)
+        got = [key(r) for r in out]
+        if first is None:
+            first = got
+        elif got != first:
+            raise SystemExit(f"{name}: records differ from {next(iter(variants))}")
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for w, f in batches:
+            for name, fn in variants.items():
+                c = time.process_time()
+                fn(w, f, [])
+                cpu[name].append((time.process_time() - c) / len(w) * 1e3)
+    base = statistics.median(next(iter(cpu.values())))
+    lines = [f"{len(wins)} windows in {len(batches)} batches; {len(env)} + 1 reads per window "
+             f"({len(chans)} ch x {acc.fs:g} Hz); CPU per window, medians of "
+             f"{repeats * len(batches)} batches; records identical in every variant"]
+    for name, v in cpu.items():
+        m = statistics.median(v)
+        lines.append(f"  {name:<28} {m:6.2f} ms   ratio {m / base:5.3f}")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--big-folder", type=int, default=0, metavar="N",
                     help="also build N hourly files and time open/read (0: skip)")
     ap.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    ap.add_argument("--batch", type=Path, default=None, metavar="DIR",
+                    help="only the analysis worker's pattern on a folder of hourly files")
+    ap.add_argument("--old-store", default=None, metavar="PKGDIR",
+                    help="with --batch: also time the package bshm_oldstore found in PKGDIR")
     args = ap.parse_args()
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
                 if ln.startswith("model name")), platform.processor())
     print(f"# bench_store  {time.strftime('%Y-%m-%d %H:%M')}  nproc={os.cpu_count()}  {cpu}")
     print(f"# h5py {h5py.version.version}, HDF5 {h5py.version.hdf5_version}, "
           f"numpy {np.__version__}, repeats={args.repeats}")
+    if args.batch is not None:
+        print(f"# load average {os.getloadavg()[0]:.2f}, UTC {time.strftime('%H:%M', time.gmtime())}")
+        for line in bench_batch(args.batch, args.repeats, args.old_store):
+            print(line)
+        return
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         root = Path(tmp)
         os.environ["BSHM_CACHE_DIR"] = str(root / "cache")  # keep ~/.cache clean

@@ -93,7 +93,7 @@ class FileSummary:
 
 
 class OpenFile:
-    """An open file with its datasets and derived block tables cached."""
+    """An open file with its groups, datasets and derived block tables cached."""
 
     def __init__(self, path: Path, f: h5py.File | None = None) -> None:
         self.path = path
@@ -103,17 +103,29 @@ class OpenFile:
             self.f, self.swmr = _open_h5(path)
             if not path.name.endswith(".part"):
                 _check_size(self.f, path)
-        self.ds: dict[tuple[str, str], h5py.Dataset] = {}
+        self.ds: dict[tuple[str, str], h5py.Dataset | None] = {}
         self.tables: dict[str, tuple[np.ndarray, ...]] = {}
+        # per source: its group and the names of its members (groups and
+        # datasets cannot be added to a file in SWMR mode, so both stay valid)
+        self.groups: dict[str, tuple[h5py.Group, frozenset[str]]] = {}
+
+    def group(self, source: str) -> tuple[h5py.Group, frozenset[str]]:
+        """The source's group and its member names (``KeyError`` when missing)."""
+        got = self.groups.get(source)
+        if got is None:
+            g = self.f[S.SOURCES_GROUP][source]
+            got = self.groups[source] = (g, frozenset(g))
+        return got
 
     def dataset(self, source: str, name: str) -> h5py.Dataset | None:
         key = (source, name)
-        if key not in self.ds:
-            g = self.f[S.SOURCES_GROUP][source]
-            if name not in g:
-                return None
-            self.ds[key] = g[name]
-        return self.ds[key]
+        try:
+            return self.ds[key]
+        except KeyError:
+            pass
+        g, members = self.group(source)
+        d = self.ds[key] = g[name] if name in members else None
+        return d
 
     def require(self, source: str, name: str) -> h5py.Dataset:
         """Like :meth:`dataset`, but a missing dataset raises ``KeyError``."""
@@ -125,12 +137,14 @@ class OpenFile:
     def refresh(self) -> None:
         if self.swmr:
             for d in self.ds.values():
-                d.refresh()
+                if d is not None:
+                    d.refresh()
         self.tables.clear()
 
     def close(self) -> None:
         self.ds.clear()
         self.tables.clear()
+        self.groups.clear()
         try:
             self.f.close()
         except Exception as exc:  # pragma: no cover - already closed / broken file
@@ -223,7 +237,9 @@ def _attr_str(a: Any, key: str, default: str = "") -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
+def _source_info(name: str, g: h5py.Group, of: OpenFile | None = None) -> S.SourceInfo:
+    """The source's metadata from its group's attributes (with ``of``, the
+    group's datasets are taken from the open file's cache)."""
     a = g.attrs
     names = _str_list(a["channel_names"])
     n = len(names)
@@ -236,14 +252,18 @@ def _source_info(name: str, g: h5py.Group) -> S.SourceInfo:
         S.ChannelMeta(names[i], q[i], u[i], _loc3(loc[i].tolist()), d[i], c[i])
         for i in range(n)
     )
-    cnames = tuple(_str_list(g[S.COUNTERS].attrs["names"])) if S.COUNTERS in g else ()
+    if of is None:
+        cds = g[S.COUNTERS] if S.COUNTERS in g else None
+    else:
+        cds = of.dataset(name, S.COUNTERS)
+    cnames = tuple(_str_list(cds.attrs["names"])) if cds is not None else ()
     fs = _fs_attr(a, name)
     timing = _attr_str(a, "timing", "regular")
     if timing not in S.TIMINGS:
         raise ValueError(f"sources/{name}: timing {timing!r} is not one of {', '.join(S.TIMINGS)}")
-    d = g.get(S.DATA)
-    if d is not None and (len(d.shape) != 2 or d.shape[1] != n):
-        raise ValueError(f"sources/{name}/data has shape {d.shape}, not (n, {n}) for the "
+    data = g.get(S.DATA) if of is None else of.dataset(name, S.DATA)
+    if data is not None and (len(data.shape) != 2 or data.shape[1] != n):
+        raise ValueError(f"sources/{name}/data has shape {data.shape}, not (n, {n}) for the "
                          f"{n} channel names")
     return S.SourceInfo(name, _attr_str(a, "kind"), fs, chans, timing, cnames)
 
@@ -354,7 +374,10 @@ def summarize_file(of: OpenFile, previous: FileSummary | None = None) -> FileSum
         sources = {}
         grp = f.get(S.SOURCES_GROUP)
         for name in (grp.keys() if grp is not None else ()):
-            sources[name] = _summarize_source(of, name, grp[name])
+            g = grp[name]
+            if isinstance(g, h5py.Group) and name not in of.groups:
+                of.groups[name] = (g, frozenset(g))
+            sources[name] = _summarize_source(of, name, g)
         start = int(a.get("start_ns", 0))
         created = int(a.get("created_ns", start))
         checks = bool(sources) and all(_has_checksum(of, n) for n in sources)
@@ -376,7 +399,7 @@ def _summarize_source(of: OpenFile, name: str, g: h5py.Group | None,
                       info: S.SourceInfo | None = None) -> SrcSummary:
     if info is None:
         assert g is not None
-        info = _source_info(name, g)
+        info = _source_info(name, g, of if isinstance(g, h5py.Group) else None)
     p = 1e9 / info.fs
     if info.timing == "regular":
         _, n, _, _, first, last, _ = block_table(of, name, info.fs)

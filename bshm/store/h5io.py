@@ -257,8 +257,14 @@ def let_go(f: h5py.File, path: Path) -> None:
 # --------------------------------------------------------------------- reading
 
 
-def read_rows(ds: h5py.Dataset, a: int, b: int) -> tuple[Any, list[tuple[int, int, str]]]:
+def read_rows(ds: h5py.Dataset, a: int, b: int,
+              fast: bool = False) -> tuple[Any, list[tuple[int, int, str]]]:
     """Rows ``a:b`` of a chunked dataset, chunk by chunk when one is damaged.
+
+    With ``fast`` (a finished file's sample dataset) large reads first try
+    :func:`bshm.store.chunkread.read_rows_fast` (the filters undone by
+    Numba kernels: the same bytes for less CPU); whenever it cannot give
+    exactly ``ds[a:b]`` the rows are read through h5py as here.
 
     Returns
     -------
@@ -274,6 +280,12 @@ def read_rows(ds: h5py.Dataset, a: int, b: int) -> tuple[Any, list[tuple[int, in
     OSError, RuntimeError
         Failures other than a damaged chunk.
     """
+    if fast:
+        from bshm.store.chunkread import read_rows_fast
+
+        got = read_rows_fast(ds, a, b)
+        if got is not None:
+            return got, []
     try:
         return ds[a:b], []
     except (OSError, RuntimeError) as exc:

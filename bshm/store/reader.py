@@ -9,7 +9,10 @@ directory (``~/.cache/bshm/index``, see :func:`bshm.store.fileindex.cache_path`;
 the data folder is never written). Open files are cached (least recently
 used, bounded), and slices are found by binary search on the block table
 (regular sources) or on the time dataset (timestamped sources), so only
-the requested rows are read.
+the requested rows are read; large reads of finished files undo the
+chunks' filters with Numba kernels (:mod:`bshm.store.chunkread`, the same
+bytes as HDF5, h5py whenever anything is unexpected). ``open_raw(folder,
+files=[...])`` reads only some files of a folder (e.g. a batch's hours).
 
 Folders: a file that cannot be read (not HDF5, truncated, damaged, wrong
 schema version, another station) is skipped with a logged warning and
@@ -105,7 +108,7 @@ class RawReader:
     """
 
     def __init__(self, path: Any, *, max_open_files: int = 16, allow_empty: bool = False,
-                 use_cache: bool = True) -> None:
+                 use_cache: bool = True, files: Sequence[Any] | None = None) -> None:
         self._lock = threading.RLock()
         self.path = Path(path)
         self.max_open_files = max(1, int(max_open_files))
@@ -135,6 +138,7 @@ class RawReader:
                 self.path = final
         if not self._is_dir and not self.path.exists():
             raise StoreError(f"{self.path}: no such file or folder")
+        self._subset = None if files is None else self._subset_of(files)
         self._cache = IndexCache(self.path) if (self._is_dir and use_cache) else None
         self._scan(first=True)
 
@@ -155,7 +159,36 @@ class RawReader:
 
     # ------------------------------------------------------------ scanning
 
+    def _subset_of(self, files: Sequence[Any]) -> list[Path]:
+        """The folder's files named by ``files`` (``open_raw(folder, files=...)``)."""
+        if not self._is_dir:
+            raise ValueError(f"files= needs a folder, not the file {self.path}")
+        if isinstance(files, (str, Path)):
+            raise TypeError("files= takes a sequence of file names or paths, not one")
+        out = []
+        for f in files:
+            p = Path(f)
+            if p.parent != Path() and p.parent != self.path and not _same_dir(p.parent,
+                                                                               self.path):
+                raise ValueError(f"{p}: not a file of the folder {self.path}")
+            out.append(self.path / p.name)
+        return out
+
     def _listing(self) -> list[Path]:
+        if self._subset is not None:  # the given files, as a listing of the folder would
+            found = []
+            for p in self._subset:
+                if not S.is_raw_name(p):
+                    continue
+                if p.is_file():
+                    found.append(p)
+                elif p.name.endswith(".part"):  # its writer may have finished it meanwhile
+                    final = p.with_name(p.name[: -len(".part")])
+                    if final.is_file():
+                        found.append(final)
+            found = sorted(set(found))
+            names = {p.name for p in found}
+            return [p for p in found if not _finished_twin(p, names)]
         if self._is_dir:
             found = sorted(p for p in self.path.iterdir() if S.is_raw_name(p) and p.is_file())
             names = {p.name for p in found}
@@ -198,7 +231,8 @@ class RawReader:
         for p in listing:
             self._scan_one(p)
         if self._cache is not None:
-            self._cache.prune({p.name for p in listing})
+            if self._subset is None:  # (a subset leaves the other files' entries alone)
+                self._cache.prune({p.name for p in listing})
             self._cache.save()
         self._rebuild(first)
 
@@ -574,7 +608,8 @@ class RawReader:
                 a, b, t = self._rows_timestamped(of, name, s, e)
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
-            raw, bad = read_rows(of.require(name, S.DATA), a, b)
+            raw, bad = read_rows(of.require(name, S.DATA), a, b,
+                                 fast=not (fsum.live or of.swmr))
         except (OSError, KeyError, RuntimeError, ValueError, StoreError) as exc:
             self._drop(path)  # reopened next time (a live file may just be racing its writer)
             if fsum.live and not isinstance(exc, DamagedFileError):
@@ -638,9 +673,21 @@ class RawReader:
         i_hi = S.grid_index(int(t0[bl]), int(k0[bl]), fs, e) if e <= last[bl] else int(n[bl])
         a = int(fsamp[b_lo]) + i_lo
         b = int(fsamp[bl]) + i_hi
-        rows = np.arange(a, b, dtype=np.int64)
-        bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
-        t = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
+        if b_hi - b_lo > 8:
+            rows = np.arange(a, b, dtype=np.int64)
+            bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
+            t = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
+            return a, b, t
+        # a few blocks (contiguous blocks are stored merged): the same times block
+        # by block, without mapping every row to its block
+        t = np.empty(max(b - a, 0), np.int64)
+        for j in range(b_lo, b_hi):
+            lo = max(a, int(fsamp[j]))
+            hi = min(b, int(fsamp[j + 1])) if j + 1 < b_hi else b
+            if hi > lo:
+                k = np.arange(lo - int(fsamp[j]), hi - int(fsamp[j]), dtype=np.int64)
+                k += k0[j]
+                t[lo - a:hi - a] = S.grid_times(t0[j], k, fs)
         return a, b, t
 
     @staticmethod
@@ -742,6 +789,13 @@ def _error_kind(exc: BaseException) -> str:
     return "other"
 
 
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 def _finished_twin(p: Path, names: set[str]) -> bool:
     """True for ``x.h5.part`` when ``x.h5`` is the same file (a writer
     stopped between the hard link and the unlink of its rename)."""
@@ -754,7 +808,7 @@ def _finished_twin(p: Path, names: set[str]) -> bool:
 
 
 def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = False,
-             use_cache: bool = True) -> RawReader:
+             use_cache: bool = True, files: Sequence[Any] | None = None) -> RawReader:
     """Open a raw file (``.h5`` or live ``.h5.part``) or a folder of them.
 
     Parameters
@@ -769,6 +823,16 @@ def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = 
     use_cache : bool, optional
         Read and update the folder's summary cache (in ``$BSHM_CACHE_DIR``,
         default ``~/.cache/bshm/index``).
+    files : sequence of str or os.PathLike, optional
+        Only these files of the folder (names, or paths in the folder), as
+        if the folder held nothing else: e.g. the few hourly files of a
+        batch of windows, without listing or summarising the rest (and
+        without a temporary folder of links). Files that do not exist are
+        left out like a listing would (a live ``.part`` that was finished
+        meanwhile is followed to its final name); :meth:`RawReader.refresh`
+        looks at these files only. With ``use_cache`` the folder's summary
+        cache is read and updated for these files only. None (default):
+        the whole folder.
 
     Returns
     -------
@@ -780,7 +844,9 @@ def open_raw(path_or_dir: Any, *, max_open_files: int = 16, allow_empty: bool = 
         A single file with a missing or unsupported schema version.
     bshm.errors.StoreError
         A single file that is not a readable raw file, or a folder without
-        any readable raw file.
+        any readable raw file (among ``files`` when given).
+    ValueError
+        ``files`` given with a single file, or naming a file of another folder.
     """
     return RawReader(path_or_dir, max_open_files=max_open_files, allow_empty=allow_empty,
-                     use_cache=use_cache)
+                     use_cache=use_cache, files=files)
