@@ -50,7 +50,7 @@ def _python_route(m, c, orders):
 def test_blocks_equal_the_python_route_bit_for_bit_with_dhseqr(seed):
     m, c = _system(np.random.default_rng(seed))
     orders = np.arange(2, 81, 2)
-    hs, cq, lam, counts = ssi_eig.leading_blocks_eigen(m, c, orders, small_max=0)
+    hs, cq, lam, counts = ssi_eig.leading_blocks_eigen(m, c, orders, small_max=0, compiled_qr=False)
     np.testing.assert_array_equal(counts, orders)
     for k, (h, cqk, w) in enumerate(_python_route(m, c, orders)):
         n = orders[k]
@@ -60,11 +60,12 @@ def test_blocks_equal_the_python_route_bit_for_bit_with_dhseqr(seed):
         assert np.all(hs[k, n:] == 0) and np.all(lam[k, n:] == 0)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_blocks_eigenvalues_with_dlahqr_match_eigvals(seed):
+def test_blocks_eigenvalues_with_dlahqr_match_eigvals(seed, compiled):
     m, c = _system(np.random.default_rng(seed))
     orders = np.arange(1, 81)  # every size, 75..80 through dlahqr
-    _, _, lam, counts = ssi_eig.leading_blocks_eigen(m, c, orders)
+    _, _, lam, counts = ssi_eig.leading_blocks_eigen(m, c, orders, compiled_qr=compiled)
     np.testing.assert_array_equal(counts, orders)
     changed = 0
     for k, n in enumerate(orders):
@@ -72,7 +73,7 @@ def test_blocks_eigenvalues_with_dlahqr_match_eigvals(seed):
         got = np.sort_complex(lam[k, :n])
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-11 * np.abs(want).max())
         old = _python_route(m, c, [n])[0][2]
-        if n >= ssi_eig.HSEQR_NMIN:
+        if n >= ssi_eig.HSEQR_NMIN or compiled:
             changed += not np.array_equal(lam[k, :n], old)
         else:  # below 75 rows: the same LAPACK calls as dgeev
             np.testing.assert_array_equal(lam[k, :n], old)
@@ -222,3 +223,60 @@ def test_idle_core_reads_the_runnable_count(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     f.write_text("0.52 0.40 0.31 1/123 4567\n")
     assert _threads.idle_core(str(f)) is False  # one core: never
+
+
+def _hard_hessenbergs(rng):
+    """Matrices the QR must handle: random, reducible, repeated, tiny, zero, companion."""
+    # (matrix, tolerance): defective eigenvalues of multiplicity k are only
+    # determined to about eps^(1/k), by any method
+    out = [(np.triu(rng.standard_normal((n, n)), -1), 1e-10) for n in (1, 2, 3, 7, 30, 80)]
+    h = np.triu(rng.standard_normal((12, 12)), -1)
+    h[5, 4] = 0.0  # reducible: a zero subdiagonal entry
+    out.append((h, 1e-10))
+    out.append((np.zeros((6, 6)), 0.0))
+    out.append((np.triu(np.ones((9, 9)), -1), 0.05))  # rank-deficient, defective 0
+    out.append((np.diag(np.ones(7), -1) + np.eye(8) * 0.5, 0.05))  # a Jordan block of 8
+    comp = np.zeros((10, 10))  # companion of z^10 - 1: eigenvalues on the unit circle
+    comp[0, -1] = 1.0
+    comp[1:, :-1] += np.eye(9)
+    out.append((comp, 1e-10))
+    d = np.array([[0.9, 0.3], [-0.3, 0.9]])  # close complex pairs
+    t, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    blocks = np.kron(np.eye(4), d) + np.diag(np.repeat([0, 1e-4, 2e-4, 3e-4], 2))
+    h, _ = ssi_eig.hessenberg_q(t @ blocks @ t.T)
+    out.append((h, 1e-10))
+    big = np.triu(rng.standard_normal((20, 20)), -1) * np.logspace(-6, 6, 20)[None, :]
+    out.append((big, 1e-10))  # badly scaled columns
+    return out
+
+
+def test_compiled_qr_eigenvalues_match_numpy(rng):
+    from bshm.analysis.ssi_hqr import hqr_eigvals
+
+    for h, tol in _hard_hessenbergs(rng):
+        n = h.shape[0]
+        want = np.linalg.eigvals(h)
+        wr, wi = np.zeros(n), np.zeros(n)
+        info = hqr_eigvals(np.ascontiguousarray(h, dtype=np.float64), 0, n - 1, wr, wi)
+        assert info == 0
+        got = wr + 1j * wi
+        # conjugate pairs: positive imaginary part first, as LAPACK
+        pos = np.flatnonzero(wi > 0)
+        np.testing.assert_array_equal(wi[pos + 1], -wi[pos])
+        scale = max(1.0, np.abs(h).max())
+        # each eigenvalue of numpy's is found, to rounding (a defective one to its sensitivity)
+        np.testing.assert_allclose(got.sum(), np.trace(h), atol=1e-10 * scale * n)
+        for mu in want:
+            assert np.abs(got - mu).min() <= tol * scale, (n, mu)
+        for mu in got:
+            assert np.abs(want - mu).min() <= tol * scale, (n, mu)
+
+
+def test_compiled_qr_kernel_goes_through_the_project_decorator():
+    from bshm.analysis import ssi_hqr
+    from bshm.analysis._numba import FASTMATH
+
+    for f in (ssi_hqr.hqr_eigvals, ssi_hqr._lanv2, ssi_hqr._lapy2, ssi_hqr._sign):
+        assert type(f._cache).__name__ != "NullCache"
+        assert set(f.targetoptions["fastmath"]) == set(FASTMATH)
+    assert ssi_eig._blocks_eigen.targetoptions["nogil"] is True  # runs beside the helper
