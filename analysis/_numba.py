@@ -26,7 +26,7 @@ FASTMATH: frozenset[str] = frozenset({"nsz", "arcp", "contract", "afn", "reassoc
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def kernel(func: F | None = None, *, fastmath: bool = True) -> Any:
+def kernel(func: F | None = None, *, fastmath: bool = True, nogil: bool = False) -> Any:
     """Compile ``func`` with ``numba.njit(cache=True)`` and bshm's fastmath flags.
 
     Parameters
@@ -36,6 +36,9 @@ def kernel(func: F | None = None, *, fastmath: bool = True) -> Any:
     fastmath : bool, default True
         ``False`` compiles with strict IEEE semantics (for kernels whose
         result depends on the order of operations, e.g. compensated sums).
+    nogil : bool, default False
+        Release the GIL while the kernel runs (for kernels that run in a
+        helper thread, or beside one).
 
     Returns
     -------
@@ -45,7 +48,7 @@ def kernel(func: F | None = None, *, fastmath: bool = True) -> Any:
     flags: Any = set(FASTMATH) if fastmath else False
 
     def wrap(f: F) -> Any:
-        return numba.njit(cache=True, fastmath=flags)(f)
+        return numba.njit(cache=True, fastmath=flags, nogil=nogil)(f)
 
     if func is None:
         return wrap

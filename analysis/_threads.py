@@ -31,16 +31,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["blas_limited", "blas_threads"]
+__all__ = ["blas_limited", "blas_threads", "helper_pool", "idle_core"]
 
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"depth": 0, "limiter": None, "owner": None, "controller": None}
 _LOCAL = threading.local()
+_POOL: dict[str, Any] = {}
 
 
 def _reset_after_fork() -> None:  # pragma: no cover - exercised only in forked children
     global _LOCK
     _LOCK = threading.Lock()
+    _POOL.clear()  # the parent's helper thread does not exist in the child
 
 
 if hasattr(os, "register_at_fork"):
@@ -114,3 +116,55 @@ def blas_threads() -> int:
     """
     libs = _controller().lib_controllers
     return max((int(lib.get_num_threads()) for lib in libs), default=0)
+
+
+def idle_core(loadavg: str = "/proc/loadavg") -> bool:
+    """Is a core idle right now?  Fewer runnable threads than usable cores.
+
+    Reads the number of currently runnable scheduling entities of the
+    whole machine (the fourth field of ``/proc/loadavg``, which counts the
+    calling thread itself) at this moment, not an average: on a 2-core
+    machine, 1 means the other core is idle.  False where that file does
+    not exist (not Linux), on one core, or when it cannot be read.
+    About 10 microseconds.
+
+    Parameters
+    ----------
+    loadavg : str
+        The file to read (for tests).
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        with open(loadavg, "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return running < cores
+
+
+def helper_pool() -> Any:
+    """The process's one helper thread (a ``ThreadPoolExecutor`` of 1 worker).
+
+    For kernels that share their work with it without ever waiting for it
+    (see ``ssi_eig.leading_blocks_eigen``): a task that finds nothing left
+    returns at once.  Built on first use, rebuilt in a forked child.
+    """
+    pool = _POOL.get("pool")
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with _LOCK:
+            pool = _POOL.get("pool")
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bshm-helper")
+                _POOL["pool"] = pool
+    return pool

@@ -510,7 +510,8 @@ def poles_of_orders(
             return np.linalg.lstsq(obs[:-n_channels, :n], obs[n_channels:, :n], rcond=None)[0]
 
         tols = (float(fs), float(shapes_for[3]), float(shapes_for[4]))
-        lam, phi, counts, failed = multi_order_eigen(system, c, orders, want, stability=tols)
+        blocks = m_all if multi_order and m_all is not None else system
+        lam, phi, counts, failed = multi_order_eigen(blocks, c, orders, want, stability=tols)
     for k, n in enumerate(orders if shapes_for is None else ()):
         try:
             if multi_order and m_all is not None:

@@ -126,16 +126,30 @@ def output_correlations(
     nfreq = nfft // 2 + 1
     acc = np.zeros((nfreq, nl, nr), dtype=np.complex128)
     weights = causal_weights(y, mean, span, scale) if weighting else None
+    from bshm.analysis.ssi_stats import _chunk_buffers, _rows
+
+    y = _rows(y)
+    mean = np.ascontiguousarray(np.broadcast_to(mean, (nl,)), dtype=np.float64)
+    # no scale: a NaN marks "do not multiply" (x * 1.0 would be the same bits anyway)
+    inv_c = (
+        np.full(nl, np.nan) if inv is None else np.ascontiguousarray(np.broadcast_to(inv, (nl,)))
+    )
+    w_all = np.empty(0) if weights is None else weights
+    ref_idx = np.ascontiguousarray(ref_idx, dtype=np.int64)
     per_chunk = max(1, 2**18 // (nfft * nl))  # ~ 2 MB of float64 per chunk
     for b0 in range(0, n_blocks, per_chunk):
         b1 = min(n_blocks, b0 + per_chunk)
         start = b0 * seg
         stop = min(n, b1 * seg + max_lag)
         buf = np.empty(((b1 - b0 - 1) * seg + nfft, nl))
-        buf[stop - start :] = 0.0
-        np.subtract(y[start:stop], mean, out=buf[: stop - start])
-        if inv is not None:
-            buf[: stop - start] *= inv
+        # each reference block, weighted, zero-padded to nfft and reversed in
+        # circular time (b[-t mod nfft]): its FFT is conj(FFT(b)) exactly, for free
+        pad = np.empty((b1 - b0, nfft, nr))
+        # one compiled pass for both (the NumPy steps it replaces:
+        # tests/reference/ssi_stats.chunk_buffers_ref, the same bits)
+        _chunk_buffers(
+            y, start, stop, mean, inv_c, w_all, min(n, b1 * seg) - start, seg, ref_idx, buf, pad
+        )
         frames = np.lib.stride_tricks.as_strided(
             buf,
             shape=(b1 - b0, nfft, nl),
@@ -143,21 +157,6 @@ def output_correlations(
             writeable=False,
         )
         fa = scipy.fft.rfft(frames, axis=1)  # (nb, nfreq, l)
-        rows = buf[: (b1 - b0) * seg]
-        rb = (rows if refs is None else rows[:, ref_idx]).reshape(b1 - b0, seg, nr)
-        # each reference block, zero-padded to nfft and reversed in circular
-        # time (b[-t mod nfft]): its FFT is conj(FFT(b)) exactly, for free
-        pad = np.zeros((b1 - b0, nfft, nr))
-        if weights is not None:
-            w = np.zeros((b1 - b0) * seg)
-            own = min(n, b1 * seg) - start
-            w[:own] = weights[start : start + own]
-            wb = w.reshape(b1 - b0, seg)[:, :, None]
-            np.multiply(rb[:, :1], wb[:, :1], out=pad[:, :1])
-            np.multiply(rb[:, :0:-1], wb[:, :0:-1], out=pad[:, nfft - seg + 1 :])
-        else:
-            pad[:, :1] = rb[:, :1]
-            pad[:, nfft - seg + 1 :] = rb[:, :0:-1]
         fbc = scipy.fft.rfft(pad, axis=1)  # conj(B_j)
         # sum_j conj(B_j) x A_j per frequency: (f, l, nb) @ (f, nb, r)
         acc += np.matmul(fa.transpose(1, 2, 0), fbc.transpose(1, 0, 2))

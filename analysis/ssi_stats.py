@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 from bshm.analysis._numba import kernel
 
-__all__ = ["causal_power", "constant_channels", "crossing_counts", "scaled_moments"]
+__all__ = [
+    "causal_power",
+    "chunk_buffers",
+    "constant_channels",
+    "crossing_counts",
+    "scaled_moments",
+]
 
 
 @kernel
@@ -150,6 +156,87 @@ def causal_power(y: np.ndarray, mean: np.ndarray, inv: np.ndarray, span: float) 
         a,
         head,
     )
+
+
+@kernel
+def _chunk_buffers(y, start, stop, mean, inv, w, own, seg, refs, buf, pad):  # type: ignore[no-untyped-def]
+    """The two FFT inputs of one chunk of ``ssi_corr.output_correlations``, one pass.
+
+    ``buf[i] = (y[start + i] - mean) * inv`` for ``i < stop - start``, 0
+    after (``inv[0]`` NaN: no scaling); ``pad[b]`` (length ``nfft``) is the
+    reference block ``b`` (rows ``b seg .. b seg + seg - 1`` of ``buf``,
+    columns ``refs``), each row ``i`` times ``w[start + i]`` (``w`` empty:
+    1) for ``i < own`` and 0 from ``own`` on, reversed in circular time
+    (``pad[b, 0] = row 0``, ``pad[b, nfft - j] = row j``), zero elsewhere.
+    """
+    rows, nl = buf.shape
+    nb, nfft, nr = pad.shape
+    m = stop - start
+    scaled = not np.isnan(inv[0])
+    for i in range(rows):
+        if i < m:
+            for c in range(nl):
+                v = np.float64(y[start + i, c]) - mean[c]
+                buf[i, c] = v * inv[c] if scaled else v
+        else:
+            for c in range(nl):
+                buf[i, c] = 0.0
+    weighted = w.size > 0
+    for b in range(nb):
+        for j in range(1, nfft - seg + 1):
+            for r in range(nr):
+                pad[b, j, r] = 0.0
+        for j in range(seg):
+            i = b * seg + j
+            dst = 0 if j == 0 else nfft - j
+            if i < own:
+                wi = w[start + i] if weighted else 1.0
+                for r in range(nr):
+                    pad[b, dst, r] = buf[i, refs[r]] * wi if weighted else buf[i, refs[r]]
+            else:
+                for r in range(nr):
+                    pad[b, dst, r] = 0.0 if weighted else buf[i, refs[r]]
+
+
+def chunk_buffers(
+    y: np.ndarray,
+    start: int,
+    stop: int,
+    mean: np.ndarray,
+    inv: np.ndarray | None,
+    w: np.ndarray | None,
+    own: int,
+    seg: int,
+    refs: np.ndarray,
+    rows: int,
+    nfft: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(buf, pad)`` of one chunk of the block-FFT correlations (see :func:`_chunk_buffers`).
+
+    Returns
+    -------
+    buf : ndarray, shape (rows, n_channels)
+    pad : ndarray, shape (rows_of_blocks, nfft, n_refs)
+    """
+    nl = y.shape[1]
+    refs = np.ascontiguousarray(refs, dtype=np.int64)
+    buf = np.empty((rows, nl))
+    pad = np.empty(((rows - nfft) // seg + 1, nfft, refs.size))
+    inv_c = np.full(nl, np.nan) if inv is None else np.ascontiguousarray(inv, dtype=np.float64)
+    _chunk_buffers(
+        _rows(y),
+        int(start),
+        int(stop),
+        np.ascontiguousarray(mean, dtype=np.float64),
+        inv_c,
+        np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64),
+        int(own),
+        int(seg),
+        refs,
+        buf,
+        pad,
+    )
+    return buf, pad
 
 
 @kernel

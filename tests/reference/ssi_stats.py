@@ -41,3 +41,26 @@ def causal_weights_ref(y, mean, span, scale=None):
 def constant_channels_ref(data):
     x = np.asarray(data)
     return x.max(axis=0) == x.min(axis=0)
+
+
+def chunk_buffers_ref(y, start, stop, mean, inv, w, own, seg, refs, rows, nfft):
+    """The NumPy steps ``ssi_corr.output_correlations`` took for one chunk's FFT inputs."""
+    nl = y.shape[1]
+    nb = (rows - nfft) // seg + 1
+    buf = np.empty((rows, nl))
+    buf[stop - start :] = 0.0
+    np.subtract(y[start:stop], mean, out=buf[: stop - start])
+    if inv is not None:
+        buf[: stop - start] *= inv
+    rb = buf[: nb * seg][:, refs].reshape(nb, seg, len(refs))
+    pad = np.zeros((nb, nfft, len(refs)))
+    if w is not None:
+        ww = np.zeros(nb * seg)
+        ww[:own] = w[start : start + own]
+        wb = ww.reshape(nb, seg)[:, :, None]
+        np.multiply(rb[:, :1], wb[:, :1], out=pad[:, :1])
+        np.multiply(rb[:, :0:-1], wb[:, :0:-1], out=pad[:, nfft - seg + 1 :])
+    else:
+        pad[:, :1] = rb[:, :1]
+        pad[:, nfft - seg + 1 :] = rb[:, :0:-1]
+    return buf, pad
