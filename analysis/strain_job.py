@@ -96,6 +96,7 @@ def monitor_raw(
     station_name: str | None = None,
     reader: Any = None,
     workers: int | None = None,
+    health: Any = None,
 ) -> MonitorSummary:
     """Strain, fatigue, threshold, health and sensor monitoring of the new raw windows.
 
@@ -140,6 +141,11 @@ def monitor_raw(
         (a catch-up), the reading and the health checks of those windows
         run in that many processes, ahead of the states, fatigue and
         thresholds here (same results, in the same order).
+    health : bshm.analysis.job.HealthHandOver, optional
+        The health of windows of one source already checked by the job's
+        window workers (same records, same plausible ranges): used for
+        exactly those windows instead of reading and checking them again.
+        Ignored when its ranges are not the ones here.
 
     Returns
     -------
@@ -195,13 +201,24 @@ def monitor_raw(
             summary,
             now_ns,
         )
+        if health is not None and health.ranges != ranges:
+            log.info("channel health of the windows checked again: other plausible ranges")
+            health = None
         for src, info in reader.sources.items():
             done = run.done.get(src)
             new = _windows(runs_from(reader.records(src), done), wns)
-            ahead = _HealthAhead(data_dir, src, new, ranges, workers)
+            given: list[Any] = [None] * len(new)
+            if health is not None and src == health.source:
+                given = [health.take(src, a, b) for a, b in new]
+            # the windows whose health is not handed over are checked as before
+            rest = [i for i, g in enumerate(given) if g is None]
+            ahead = _HealthAhead(data_dir, src, [new[i] for i in rest], ranges, workers)
+            k_of = {i: k for k, i in enumerate(rest)}
             try:
                 for i, (a, b) in enumerate(new):
-                    pre = ahead.get(i)
+                    g = given[i]
+                    given[i] = None  # the compact form is unpacked once, then dropped
+                    pre = (g.n_rows, g.unpack()) if g is not None else ahead.get(k_of[i])
                     rec = None
                     if pre is None or run.needs_data(info):
                         rec = reader.read(src, a, b)
