@@ -340,8 +340,20 @@ def run_analysis(
                     f"{len(future)} window(s) dated after the wall clock (e.g. "
                     f"{to_iso(future[0][0], digits=0)}) ignored: check the clock of the logger"
                 )
+            # the strain part's health of the source's records, checked by the window
+            # workers that hold them (not read and checked a second time)
+            hand = HealthHandOver.start(st, reader, runs, planned) if monitor_strain else None
             _identify(
-                st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+                st,
+                planned,
+                pending_dir,
+                stored,
+                summary,
+                workers,
+                scheduler,
+                progress,
+                batch_size,
+                hand,
             )
             with ResultsWriter(rpath, st.station) as w:
                 out = derive(w, st, planned_end=planned[-1][1] if planned else None, now_ns=now)
@@ -354,7 +366,7 @@ def run_analysis(
                 _write_alarm_state(w, now)
             log.info("%s: tracking, models, indices and alarms written", st.station)
             if monitor_strain:
-                summary.strain = _monitor_strain(st, now, reader, workers)
+                summary.strain = _monitor_strain(st, now, reader, workers, hand)
         _test_hook("after-results")
         summary.alarms, summary.state = _deliver(st, rpath, now)
     summary.tracked_modes = out.tracked_modes
@@ -407,9 +419,13 @@ def _files_needed(
 
 
 def _identify(
-    st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size
+    st, planned, pending_dir, stored, summary, workers, scheduler, progress, batch_size, hand=None
 ) -> None:
-    """Identify the planned windows not stored yet, stage them, merge them (one transaction)."""
+    """Identify the planned windows not stored yet, stage them, merge them (one transaction).
+
+    ``hand`` (a :class:`HealthHandOver`): the workers also check the health of
+    the source's records, collected in it for the strain part.
+    """
     from bshm.store.results import ResultsWriter
 
     rpath = summary.results_path
@@ -432,14 +448,18 @@ def _identify(
         # costs ~0.25 s)
         plans = plan_batch_files(st.data_dir, batches)
         try:
-            for results in executor.map(st.window, batches, plans):
+            ranges = hand.ranges if hand is not None else None
+            for results in executor.map(st.window, batches, plans, ranges):
                 write_pending(pending_dir, results)
                 update(len(results))
         finally:
             close()
             executor.close()
     staged, files = load_pending(pending_dir)
+    if hand is not None:
+        hand.collect(staged, {w[0] for w in todo})
     for r in staged:
+        r.health = None  # kept in the hand-over only
         if r.start_ns in stored:
             continue
         if r.status == "processed":
@@ -453,6 +473,70 @@ def _identify(
     for p in files:
         p.unlink(missing_ok=True)
     log.info("%s: %d staged windows merged into the results", st.station, len(staged))
+
+
+class HealthHandOver:
+    """The channel health of the window source's records, from the window workers.
+
+    The strain part (:func:`bshm.analysis.strain_job.monitor_raw`) checks
+    the health of every record window of every source; for the windows of
+    the modal source the window workers hold the same record already, so
+    they check it too (:func:`bshm.analysis.windows.process_window`
+    ``health_ranges``) and the strain part uses their health for exactly
+    those ``(source, start, end)`` (with the same plausible ``ranges``),
+    reading and checking every other window itself as before.
+
+    A health is handed over only when the record cannot have changed since
+    the worker read it: its window lay inside a recorded run when this run
+    planned it (a window may end half a sample after its run), or, for a
+    batch staged by an earlier run, the record was full (every sample, no
+    gap).
+
+    Attributes
+    ----------
+    source : str
+    ranges : dict
+        Channel name -> plausible range (:func:`bshm.analysis.strain_job._ranges`).
+    windows : dict
+        ``(start_ns, end_ns)`` -> :class:`bshm.analysis.health.PackedHealth`.
+    """
+
+    def __init__(self, source: str, ranges: dict, inside: set) -> None:
+        self.source = source
+        self.ranges = ranges
+        self.windows: dict[tuple[int, int], Any] = {}
+        self._inside = inside
+
+    @classmethod
+    def start(cls, st: JobSettings, reader: Any, runs: list, planned: list) -> HealthHandOver:
+        from bisect import bisect_right
+
+        from bshm.analysis.strain_job import _ranges
+
+        starts = [a for a, _ in runs]
+        inside = set()
+        for a, b in planned:
+            k = bisect_right(starts, a) - 1
+            if k >= 0 and b <= runs[k][1]:
+                inside.add((a, b))
+        return cls(st.window.source, _ranges(reader, st.station_cfg), inside)
+
+    def collect(self, results: list, this_run: set) -> None:
+        """Keep the health of the staged ``results`` that may be handed over."""
+        for r in results:
+            h = r.health
+            if h is None:
+                continue
+            w = (int(r.start_ns), int(r.end_ns))
+            if h.full or (r.start_ns in this_run and w in self._inside):
+                self.windows[w] = h
+        self._inside = set()
+
+    def take(self, source: str, a: int, b: int) -> Any:
+        """The health of that window, if handed over (each is given once)."""
+        if source != self.source:
+            return None
+        return self.windows.pop((int(a), int(b)), None)
 
 
 def _data_end(reader: Any, now: int) -> int | None:
@@ -581,7 +665,11 @@ def _check_settings(rpath: Path, st: JobSettings) -> None:
 
 
 def _monitor_strain(
-    st: JobSettings, now: int, reader: Any = None, workers: int | None = None
+    st: JobSettings,
+    now: int,
+    reader: Any = None,
+    workers: int | None = None,
+    hand: HealthHandOver | None = None,
 ) -> dict[str, Any]:
     """Fatigue, thresholds, channel health and sensor alarms of the new raw windows."""
     from bshm.errors import BshmError
@@ -600,6 +688,7 @@ def _monitor_strain(
             station_name=st.station,
             reader=reader,
             workers=workers,
+            health=hand,
         )
     except BshmError as exc:
         log.error("strain/fatigue monitoring failed: %s", exc)

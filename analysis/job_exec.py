@@ -48,6 +48,7 @@ def run_batch(
     cfg: WindowConfig,
     windows: Sequence[tuple[int, int]],
     files: Any = False,
+    health: dict | None = None,
 ) -> list[WindowResult]:
     """:func:`~bshm.analysis.windows.process_batch` with one BLAS thread (the task function).
 
@@ -55,14 +56,19 @@ def run_batch(
     set in the worker process itself, whatever its environment. ``files``:
     the batch's raw files planned by the job
     (:func:`~bshm.analysis.windows.plan_batch_files`; None: the whole folder),
-    or False to list the folder in the task.
+    or False to list the folder in the task. ``health``: the plausible
+    ranges of the source's channels, to check the health of each record for
+    the strain part too (``WindowResult.health``), or None.
     """
     from bshm.analysis._threads import blas_limited
 
+    kw: dict[str, Any] = {} if files is False else {"planned": True}
+    if health is not None:
+        kw["health_ranges"] = health
     with blas_limited():
         if files is False:
-            return process_batch(cfg, windows)
-        return process_batch(cfg, windows, files, planned=True)
+            return process_batch(cfg, windows, **kw)
+        return process_batch(cfg, windows, files, **kw)
 
 
 def _plans(batches: Sequence[Any], files: Sequence[Any] | None) -> list[Any]:
@@ -91,10 +97,12 @@ class LocalExecutor:
         cfg: WindowConfig,
         batches: Sequence[Sequence[tuple[int, int]]],
         files: Sequence[Any] | None = None,
+        health: dict | None = None,
     ) -> Iterator[list[WindowResult]]:
-        """Yield the results of each batch as it completes (``files``: see run_batch)."""
+        """Yield the results of each batch as it completes (``files``, ``health``: see
+        run_batch)."""
         for b, f in zip(batches, _plans(batches, files), strict=True):
-            yield run_batch(cfg, b, f)
+            yield run_batch(cfg, b, f, health)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -169,13 +177,14 @@ class DaskExecutor:
         cfg: WindowConfig,
         batches: Sequence[Sequence[tuple[int, int]]],
         files: Sequence[Any] | None = None,
+        health: dict | None = None,
     ) -> Iterator[list[WindowResult]]:
-        """Yield the results of each batch as it completes (any order; ``files``: see
-        run_batch)."""
+        """Yield the results of each batch as it completes (any order; ``files``,
+        ``health``: see run_batch)."""
         from distributed import as_completed
 
         futs = [
-            self.client.submit(run_batch, cfg, list(b), f, pure=False)
+            self.client.submit(run_batch, cfg, list(b), f, health, pure=False)
             for b, f in zip(batches, _plans(batches, files), strict=True)
         ]
         try:
@@ -219,6 +228,7 @@ def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
             "env": r.env,
             "detail": r.detail,
             "excluded": list(r.excluded),
+            "health": _health_meta(r.health),
         }
         for r in rs
     ]
@@ -227,6 +237,9 @@ def write_pending(folder: Path, results: Sequence[WindowResult]) -> Path:
         for f in _FIELDS:
             arrays[f"{i}_{f}"] = np.asarray(getattr(r, f))
         arrays[f"{i}_shapes"] = np.asarray(r.shapes, np.complex128)
+        if r.health is not None:  # the strain part's health of the record, if checked
+            arrays[f"{i}_hvalues"] = r.health.values
+            arrays[f"{i}_hcodes"] = r.health.codes
     tmp = folder / (name + ".tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -251,6 +264,7 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
     """Every staged window result (unreadable or temporary files are removed)."""
     out: list[WindowResult] = []
     files: list[Path] = []
+    names: dict[tuple, tuple] = {}  # one tuple of channel names for all windows
     if not folder.is_dir():
         return out, files
     for p in sorted(folder.iterdir()):
@@ -274,6 +288,9 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
                     for f in _FIELDS:
                         setattr(r, f, z[f"{i}_{f}"])
                     r.shapes = z[f"{i}_shapes"]
+                    h = m.get("health")  # batches staged by an older version have none
+                    if h is not None and f"{i}_hcodes" in z.files:
+                        r.health = _health_from(h, z[f"{i}_hvalues"], z[f"{i}_hcodes"], names)
                     out.append(r)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("dropping unreadable staged results %s: %s", p, exc)
@@ -281,6 +298,34 @@ def load_pending(folder: Path) -> tuple[list[WindowResult], list[Path]]:
             continue
         files.append(p)
     return out, files
+
+
+def _health_meta(h: Any) -> dict | None:
+    if h is None:
+        return None
+    return {
+        "n_rows": h.n_rows,
+        "channels": list(h.channels),
+        "quantities": list(h.quantities),
+        "reasons": [[j, list(r)] for j, r in h.reasons],
+        "full": h.full,
+    }
+
+
+def _health_from(m: dict, values: np.ndarray, codes: np.ndarray, names: dict) -> Any:
+    from bshm.analysis.health import PackedHealth
+
+    ch = tuple(m["channels"])
+    q = tuple(m["quantities"])
+    return PackedHealth(
+        int(m["n_rows"]),
+        names.setdefault(ch, ch),
+        names.setdefault(q, q),
+        np.asarray(values, np.float64),
+        np.asarray(codes, np.int8),
+        tuple((int(j), tuple(r)) for j, r in m["reasons"]),
+        bool(m["full"]),
+    )
 
 
 def batched(windows: Sequence[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:

@@ -96,6 +96,7 @@ def monitor_raw(
     station_name: str | None = None,
     reader: Any = None,
     workers: int | None = None,
+    health: Any = None,
 ) -> MonitorSummary:
     """Strain, fatigue, threshold, health and sensor monitoring of the new raw windows.
 
@@ -137,9 +138,15 @@ def monitor_raw(
         default: one over the whole folder.
     workers : int, optional
         With 2 or more and at least ``PARALLEL_MIN`` new windows of a source
-        (a catch-up), the reading and the health checks of those windows
-        run in that many processes, ahead of the states, fatigue and
-        thresholds here (same results, in the same order).
+        (a catch-up) of at least ``PARALLEL_MIN_SAMPLES`` samples a window,
+        the reading and the health checks of those windows run in that many
+        processes, ahead of the states, fatigue and thresholds here (same
+        results, in the same order).
+    health : bshm.analysis.job.HealthHandOver, optional
+        The health of windows of one source already checked by the job's
+        window workers (same records, same plausible ranges): used for
+        exactly those windows instead of reading and checking them again.
+        Ignored when its ranges are not the ones here.
 
     Returns
     -------
@@ -195,13 +202,27 @@ def monitor_raw(
             summary,
             now_ns,
         )
+        if health is not None and health.ranges != ranges:
+            log.info("channel health of the windows checked again: other plausible ranges")
+            health = None
         for src, info in reader.sources.items():
             done = run.done.get(src)
             new = _windows(runs_from(reader.records(src), done), wns)
-            ahead = _HealthAhead(data_dir, src, new, ranges, workers)
+            given: list[Any] = [None] * len(new)
+            if health is not None and src == health.source:
+                given = [health.take(src, a, b) for a, b in new]
+            # the windows whose health is not handed over are checked as before
+            rest = [i for i, g in enumerate(given) if g is None]
+            heavy = info.fs * window_s * len(info.channels) >= PARALLEL_MIN_SAMPLES
+            ahead = _HealthAhead(
+                data_dir, src, [new[i] for i in rest], ranges, workers if heavy else None
+            )
+            k_of = {i: k for k, i in enumerate(rest)}
             try:
                 for i, (a, b) in enumerate(new):
-                    pre = ahead.get(i)
+                    g = given[i]
+                    given[i] = None  # the compact form is unpacked once, then dropped
+                    pre = (g.n_rows, g.unpack()) if g is not None else ahead.get(k_of[i])
                     rec = None
                     if pre is None or run.needs_data(info):
                         rec = reader.read(src, a, b)
@@ -234,6 +255,12 @@ def monitor_raw(
 #: Fewest new windows of a source for which :func:`monitor_raw` checks the
 #: channels' health in worker processes (below it, starting them costs more).
 PARALLEL_MIN = 64
+#: Fewest samples (rate x window x channels) in a window of a source for which
+#: the worker processes pay: a task opens its windows' files again, about 5 ms
+#: a window, against about 1 ms to read and check a temperature record (2
+#: channels at 1 Hz) here: 1,500 such windows took 8.6 s in 2 processes and
+#: 1.5 s in this one (docs/bench/analyze.md, 2026-12-02).
+PARALLEL_MIN_SAMPLES = 100_000
 _CHUNK = 24  # windows per task
 
 

@@ -166,6 +166,11 @@ class WindowResult:
         Human-readable detail of a skip, or of the channels excluded.
     excluded : tuple of str
         Channels left out of the identification (their shape components are NaN).
+    health : bshm.analysis.health.PackedHealth or None
+        The channel health of the source's record over the window (every
+        channel of the source), when the job asked for it
+        (:func:`process_window` ``health_ranges``): the strain part uses it
+        instead of reading and checking the record again. Not stored.
     """
 
     start_ns: int
@@ -181,6 +186,7 @@ class WindowResult:
     stability: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     detail: str = ""
     excluded: tuple[str, ...] = ()
+    health: Any = None  # PackedHealth of the source's record, for the strain part
 
 
 def plan_windows(
@@ -414,7 +420,13 @@ def _stability_count(res, n_modes: int) -> np.ndarray:
     return np.zeros(n_modes, np.int32)
 
 
-def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> WindowResult:
+def process_window(
+    reader,
+    cfg: WindowConfig,
+    start_ns: int,
+    end_ns: int,
+    health_ranges: dict | None = None,
+) -> WindowResult:
     """Read, check and identify one window.
 
     Parameters
@@ -423,6 +435,12 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     cfg : WindowConfig
     start_ns, end_ns : int
         Window limits (end exclusive).
+    health_ranges : dict, optional
+        Channel name -> plausible range of every channel of the source (the
+        strain part's, :func:`bshm.analysis.strain_job._ranges`): also check
+        the health of every channel of the source's record over the window,
+        exactly as the strain part would (``WindowResult.health``), before
+        any check of the window may skip it.
 
     Returns
     -------
@@ -437,7 +455,10 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
             out.env[ch] = _env_mean(r.data[:, 0], rng)
         except (ValueError, KeyError):
             out.env[ch] = float("nan")
-    rec = reader.read(cfg.source, start_ns, end_ns, channels=list(cfg.channels))
+    if health_ranges is None:
+        rec = reader.read(cfg.source, start_ns, end_ns, channels=list(cfg.channels))
+    else:
+        rec = _read_with_health(reader, cfg, start_ns, end_ns, health_ranges, out)
     fs = rec.fs
     expected = int(round((end_ns - start_ns) * fs / 1e9))
     if rec.gaps or rec.data.shape[0] < expected - 1:
@@ -500,6 +521,41 @@ def process_window(reader, cfg: WindowConfig, start_ns: int, end_ns: int) -> Win
     out.mpc = np.asarray(mpc, float)[keep] if mpc is not None else np.full(keep.sum(), np.nan)
     out.stability = _stability_count(res, f.size)[keep]
     return out
+
+
+def _read_with_health(reader, cfg: WindowConfig, a: int, b: int, ranges: dict, out):
+    """The record of ``cfg.channels``, and the health of all the source's channels in ``out``.
+
+    The strain part reads ``reader.read(source, a, b)`` (every channel) and
+    checks it with :func:`bshm.analysis.strain_job._health_of`; the same
+    read and the same call here give the same health. When the
+    identification uses a subset of the channels, its columns are taken from
+    that read (the values ``read(..., channels=...)`` gives, bit for bit).
+    """
+    from dataclasses import replace
+
+    from bshm.analysis.health import pack_health
+    from bshm.analysis.strain_job import _health_of
+
+    whole = reader.read(cfg.source, a, b)
+    names = [c.name for c in whole.channels]
+    if names == list(cfg.channels):
+        rec = whole
+    else:
+        cols = [names.index(c) for c in cfg.channels]  # ValueError as read() would raise
+        rec = replace(
+            whole,
+            channels=tuple(whole.channels[j] for j in cols),
+            data=np.ascontiguousarray(whole.data[:, cols]),
+        )
+    n = int(whole.data.shape[0])
+    full = not whole.gaps and n == int(round((b - a) * whole.fs / 1e9))
+    try:
+        out.health = pack_health(_health_of(whole, a, b, ranges) if n >= 3 else None, n, full)
+    except Exception as exc:  # noqa: BLE001 - the strain part checks it again (and reports)
+        log.debug("window %s: health not checked here: %s", a, exc)
+        out.health = None
+    return rec
 
 
 def _env_mean(values: np.ndarray, valid: tuple[float, float] | None) -> float:
@@ -606,6 +662,7 @@ def process_batch(
     files: Sequence[Any] | None = None,
     *,
     planned: bool = False,
+    health_ranges: dict | None = None,
 ) -> list[WindowResult]:
     """Process a batch of windows with one reader (the unit of work of the executors).
 
@@ -621,6 +678,8 @@ def process_batch(
         With ``planned``: the batch's files from :func:`plan_batch_files`
         (None: the whole folder); without it the folder is listed here.
     planned : bool
+    health_ranges : dict, optional
+        Also check the health of the source's records (:func:`process_window`).
 
     Returns
     -------
@@ -646,4 +705,4 @@ def process_batch(
             src = tmp
         # no summary cache for the temporary folder: it would be keyed by its random name
         with open_raw(src, use_cache=src == cfg.data_dir) as reader:
-            return [process_window(reader, cfg, s, e) for s, e in windows]
+            return [process_window(reader, cfg, s, e, health_ranges) for s, e in windows]

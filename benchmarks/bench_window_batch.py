@@ -18,9 +18,16 @@ Modes:
 * ``dump FILE``: pickle every ``WindowResult`` (to compare two versions of
   the code field by field: they must be identical).
 
+``--health off|on|both``: without (default) or with the channel health of
+each record checked in the worker for the strain part (``health_ranges``, as
+``bshm analyze`` does since the hand-over); ``both`` (``time`` mode)
+alternates the two on every batch, in alternating order, and reports both
+medians and the difference per window.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_window_batch.py DIR [time|profile|dask|dump FILE] [--reps 2]
+        [--health off|on|both]
 """
 
 from __future__ import annotations
@@ -52,26 +59,44 @@ def setup(d: Path):
     return cfg, batches, plan_batch_files(d, batches)
 
 
+def health_ranges(d: Path) -> dict:
+    """The plausible ranges the job hands the workers (those of the strain part)."""
+    from bshm.analysis.job_config import resolve_settings
+    from bshm.analysis.strain_job import _ranges
+
+    from bshm.store import open_raw
+
+    st = resolve_settings(d)
+    with open_raw(d, use_cache=False) as reader:
+        return _ranges(reader, st.station_cfg)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
     ap.add_argument("mode", nargs="?", default="time", choices=["time", "profile", "dask", "dump"])
     ap.add_argument("file", nargs="?", type=Path, help="output of the dump mode")
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--health", choices=["off", "on", "both"], default="off")
     a = ap.parse_args()
-    from bshm.analysis.job_exec import run_batch
+    from bshm.analysis.job_exec import run_batch as _run
 
     cfg, batches, plans = setup(a.folder)
+    ranges = health_ranges(a.folder) if a.health != "off" else None
+
+    def run_batch(cfg, b, p, health=ranges if a.health == "on" else None):
+        return _run(cfg, b, p, health)
     n = sum(len(b) for b in batches)
     if a.mode == "dask":
         from bshm.analysis.job_exec import DaskExecutor
 
         ex = DaskExecutor(workers=2)
         try:
-            list(ex.map(cfg, batches[:2], plans[:2]))  # warm-up: imports, Numba cache
+            h = ranges if a.health == "on" else None
+            list(ex.map(cfg, batches[:2], plans[:2], h))  # warm-up: imports, Numba cache
             c0 = ex.client.run(time.process_time)
             t0 = time.perf_counter()
-            got = sum(len(r) for r in ex.map(cfg, batches[2:], plans[2:]))
+            got = sum(len(r) for r in ex.map(cfg, batches[2:], plans[2:], h))
             wall = time.perf_counter() - t0
             c1 = ex.client.run(time.process_time)
         finally:
@@ -83,6 +108,25 @@ def main() -> None:
         )
         return
     run_batch(cfg, batches[0], plans[0])  # warm-up
+    if a.health == "both":
+        run_batch(cfg, batches[0], plans[0], ranges)
+        per: dict[bool, list[float]] = {False: [], True: []}
+        k = 0
+        for _ in range(a.reps):
+            for b, p in zip(batches, plans, strict=True):
+                for with_h in (False, True) if k % 2 == 0 else (True, False):
+                    t0 = time.process_time()
+                    run_batch(cfg, b, p, ranges if with_h else None)
+                    per[with_h].append((time.process_time() - t0) / len(b))
+                k += 1
+        m0, m1 = statistics.median(per[False]), statistics.median(per[True])
+        diffs = [y - x for x, y in zip(per[False], per[True], strict=True)]
+        print(
+            f"per window: CPU without health {m0 * 1e3:.1f} ms, with health {m1 * 1e3:.1f} ms "
+            f"(median of the per-batch differences {statistics.median(diffs) * 1e3:+.1f} ms; "
+            f"{len(diffs)} batches each, alternated)"
+        )
+        return
     if a.mode == "profile":
         pr = cProfile.Profile()
         pr.enable()

@@ -53,6 +53,7 @@ def _run(src: Path, dst: Path, workers):
 @pytest.mark.slow
 def test_parallel_health_equals_one_process(history, tmp_path, monkeypatch):
     monkeypatch.setattr(strain_job, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(strain_job, "PARALLEL_MIN_SAMPLES", 0)  # every source, T1/T2 too
     monkeypatch.setattr(strain_job, "_CHUNK", 5)  # several tasks per source
     here = []  # windows checked in this process (the workers import their own module)
     orig = strain_job._health_of
@@ -84,3 +85,24 @@ def test_few_windows_stay_in_this_process(history):
     ahead = strain_job._HealthAhead(history, "acc", [(0, 1)] * 3, {}, 2)
     assert ahead.pool is None and ahead.get(0) is None
     ahead.close()
+
+
+def test_light_sources_are_checked_in_this_process(history, tmp_path, monkeypatch):
+    """Temperatures (2 channels at 1 Hz) cost less here than in a worker process."""
+    monkeypatch.setattr(strain_job, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(strain_job, "PARALLEL_MIN_SAMPLES", 5000)  # acc, strain: yes; env: no
+    pooled = {}
+    orig = strain_job._HealthAhead.__init__
+
+    def spy(self, data_dir, src, windows, ranges, workers):
+        orig(self, data_dir, src, windows, ranges, workers)
+        pooled[src] = self.pool is not None
+
+    monkeypatch.setattr(strain_job._HealthAhead, "__init__", spy)
+    s1, h1, a1, _, _ = _run(history, tmp_path / "one", None)
+    s2, h2, a2, _, _ = _run(history, tmp_path / "two", 2)
+    assert pooled == {"acc": True, "env": False, "strain": True}
+    assert s1.health_rows == s2.health_rows > 0
+    for k in h1:
+        np.testing.assert_array_equal(h1[k], h2[k])
+    assert [a["id"] for a in a1] == [a["id"] for a in a2]
