@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,8 +93,9 @@ def files_from(
 def open_files(data_dir: str | Path, files: Sequence[str | Path] | None) -> Iterator[Any]:
     """A reader over ``files`` (all of ``data_dir`` when None).
 
-    A subset is opened through a temporary folder of symbolic links, without
-    the summary cache (it would be keyed by the temporary folder).
+    A subset is opened as if the folder held nothing else
+    (``open_raw(..., files=...)``), without the summary cache (one large file
+    for a long history: too slow to load for a few files).
     """
     from bshm.store import open_raw
 
@@ -103,11 +103,8 @@ def open_files(data_dir: str | Path, files: Sequence[str | Path] | None) -> Iter
         with open_raw(data_dir) as r:
             yield r
         return
-    with tempfile.TemporaryDirectory(prefix="bshm-run-") as tmp:
-        for p in files:
-            (Path(tmp) / Path(p).name).symlink_to(Path(p).resolve())
-        with open_raw(tmp, use_cache=False, allow_empty=not files) as r:
-            yield r
+    with open_raw(data_dir, files=list(files), use_cache=False, allow_empty=not files) as r:
+        yield r
 
 
 def runs_from(runs: Sequence[tuple[int, int]], anchor: int | None) -> list[tuple[int, int]]:

@@ -667,7 +667,7 @@ def process_batch(
     """Process a batch of windows with one reader (the unit of work of the executors).
 
     Only the raw files whose names say they may overlap the batch are opened
-    (through a temporary folder of symbolic links), so the cost of a batch
+    (``open_raw(..., files=...)``), so the cost of a batch
     does not grow with the length of the history.
 
     Parameters
@@ -686,9 +686,6 @@ def process_batch(
     list of WindowResult
         In the order of ``windows``.
     """
-    import tempfile
-    from pathlib import Path
-
     from bshm.store import open_raw
 
     if not windows:
@@ -697,12 +694,8 @@ def process_batch(
     hi = max(e for _, e in windows)
     if not planned:
         files = _files_for(cfg.data_dir, lo, hi)
-    with tempfile.TemporaryDirectory(prefix="bshm-batch-") as tmp:
-        src: str = cfg.data_dir
-        if files is not None and files:
-            for p in files:
-                (Path(tmp) / p.name).symlink_to(p.resolve())
-            src = tmp
-        # no summary cache for the temporary folder: it would be keyed by its random name
-        with open_raw(src, use_cache=src == cfg.data_dir) as reader:
-            return [process_window(reader, cfg, s, e, health_ranges) for s, e in windows]
+    # only the batch's files, without listing or summarising the rest of the folder; no
+    # summary cache for a subset (a year's cache is one large file, too slow to load per batch)
+    subset = list(files) if files else None
+    with open_raw(cfg.data_dir, files=subset, use_cache=subset is None) as reader:
+        return [process_window(reader, cfg, s, e, health_ranges) for s, e in windows]
