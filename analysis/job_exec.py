@@ -108,8 +108,20 @@ class LocalExecutor:
         """Nothing to release."""
 
 
-#: Dask settings of the local cluster's workers (``--workers N``).
-WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#: Dask settings of the local cluster's workers (``--workers N``):
+#:
+#: - no statistical profiler (it samples the running task's stack every
+#:   10 ms for the dashboard: ~5 % of a window's CPU);
+#: - glibc's own memory thresholds. Dask's nanny starts its workers with
+#:   ``MALLOC_TRIM_THRESHOLD_=65536``; setting that variable switches off
+#:   glibc's adaptive mmap threshold, so every array above 128 kB (a window is
+#:   60,000 x 12 samples: each temporary is MBs) is a fresh ``mmap`` whose
+#:   pages fault in again and again: 107 vs 71 ms of CPU per window, 40 % of
+#:   the workers' time in the kernel (docs/bench/analyze.md, 2026-12-02).
+WORKER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
 
 class DaskExecutor:

@@ -184,3 +184,24 @@ def test_local_dask_workers_run_without_the_statistical_profiler():
     finally:
         ex.close()
     assert dask.config.get("distributed.worker.profile.enabled")  # this process unchanged
+
+
+@pytest.mark.slow
+def test_local_dask_workers_keep_glibc_memory_thresholds(monkeypatch):
+    # Dask's default MALLOC_TRIM_THRESHOLD_ made every large temporary a fresh mmap:
+    # a window cost 1.5x the CPU, 40 % of it page faults in the kernel
+    pytest.importorskip("distributed")
+    import os
+
+    import dask
+    from bshm.analysis import job_exec
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    ex = job_exec.DaskExecutor(workers=1)
+    try:
+        got = ex.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(got.values()) == [None]
+    finally:
+        ex.close()
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # nor set here by the nanny
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]
