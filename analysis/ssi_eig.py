@@ -371,13 +371,14 @@ def _order_eigen(m, c, k, n, addr, small_max, compiled_qr, hs, cq, lam, work_f, 
                 b[i + j * n] = hs[k, i, j]
         fcall(addr[2], (job_b, ni, b, ni, ilo, ihi, scale, info))  # dgebal
         fcall(addr[0], (ni, ilo, ihi, b, ni, tau, work, lw, info))  # dgehrd (no-op on H)
-        if attempt == 0 and compiled_qr:
+        if attempt == 0 and (compiled_qr or HSEQR_NMIN <= n <= small_max):
             for i in range(ilo[0] - 1):  # eigenvalues isolated by dgebal
                 wr[i] = b[i + i * n]
                 wi[i] = 0.0
             for i in range(ihi[0], n):
                 wr[i] = b[i + i * n]
                 wi[i] = 0.0
+        if attempt == 0 and compiled_qr:
             hc = work_f[:nn][: n * n].reshape(n, n)  # a is free by now: H by rows
             for i in range(n):
                 for j in range(n):
@@ -387,12 +388,6 @@ def _order_eigen(m, c, k, n, addr, small_max, compiled_qr, hs, cq, lam, work_f, 
                 break
             continue  # a rare failure: dhseqr on a fresh copy
         if attempt == 0 and HSEQR_NMIN <= n <= small_max:
-            for i in range(ilo[0] - 1):  # eigenvalues isolated by dgebal
-                wr[i] = b[i + i * n]
-                wi[i] = 0.0
-            for i in range(ihi[0], n):
-                wr[i] = b[i + i * n]
-                wi[i] = 0.0
             fcall(addr[4], (false, false, ni, ilo, ihi, b, ni, wr, wi, one, ni, z, one, info))
             if info[0] == 0:  # dlahqr
                 break
