@@ -47,13 +47,11 @@ from bshm.store.fileindex import (
     OpenFile,
     SrcSummary,
     block_table,
-    n_timestamped,
-    row_span,
-    search,
     summarize_file,
 )
 from bshm.store.h5io import read_rows, short
 from bshm.store.overlap import Exclusion, find_exclusions
+from bshm.store.rows import read_span, rows_regular, rows_timestamped
 from bshm.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -603,9 +601,9 @@ class RawReader:
         try:
             of = self._handle(path)
             if finfo.timing == "regular":
-                a, b, t = self._rows_regular(of, name, finfo.fs, s, e)
+                a, b, t = rows_regular(of, name, finfo.fs, s, e)
             else:
-                a, b, t = self._rows_timestamped(of, name, s, e)
+                a, b, t = rows_timestamped(of, name, s, e)
             if b <= a:
                 return np.zeros((0, len(want)), np.float32), np.zeros(0, np.int64)
             raw, bad = read_rows(of.require(name, S.DATA), a, b,
@@ -626,7 +624,7 @@ class RawReader:
                 raise StoreError(f"{path}: cannot read source {name!r} now ({short(exc)}); "
                                  "try again") from None
         if bad:
-            spans = [self._row_span(of, finfo, r0, r1, a, t) for r0, r1, _ in bad]
+            spans = [read_span(of, finfo, r0, r1, a, t) for r0, r1, _ in bad]
             if fsum.live:  # reported for this read only: the next read tries again
                 self._transient += [S.Gap(g0, g1, f"{path.name}: sources/{name}/data rows "
                                           f"{r0}..{r1 - 1} not readable now ({why})")
@@ -648,60 +646,6 @@ class RawReader:
             if c >= 0:
                 out[:, j] = raw[:, c]
         return out, t
-
-    @staticmethod
-    def _row_span(of: OpenFile, finfo: S.SourceInfo, r0: int, r1: int, a: int,
-                  t: np.ndarray) -> tuple[int, int]:
-        """Time span ``[first, last + period)`` of data rows ``[r0, r1)``."""
-        span = row_span(of, finfo, r0, r1)
-        if span is not None:
-            return span
-        lo = min(max(r0 - a, 0), t.shape[0] - 1)
-        hi = min(max(r1 - 1 - a, 0), t.shape[0] - 1)
-        return int(t[lo]), int(t[hi]) + S.period_ns(finfo.fs)  # the rows read, at least
-
-    @staticmethod
-    def _rows_regular(of: OpenFile, name: str, fs: float, s: int,
-                      e: int) -> tuple[int, int, np.ndarray]:
-        fsamp, n, t0, k0, first, last, _ = block_table(of, name, fs)
-        b_lo = int(np.searchsorted(last, s, side="left"))
-        b_hi = int(np.searchsorted(first, e, side="left"))
-        if b_lo >= b_hi:
-            return 0, 0, np.zeros(0, np.int64)
-        i_lo = S.grid_index(int(t0[b_lo]), int(k0[b_lo]), fs, s) if s > first[b_lo] else 0
-        bl = b_hi - 1
-        i_hi = S.grid_index(int(t0[bl]), int(k0[bl]), fs, e) if e <= last[bl] else int(n[bl])
-        a = int(fsamp[b_lo]) + i_lo
-        b = int(fsamp[bl]) + i_hi
-        if b_hi - b_lo > 8:
-            rows = np.arange(a, b, dtype=np.int64)
-            bi = np.searchsorted(fsamp[b_lo:b_hi], rows, side="right") - 1 + b_lo
-            t = S.grid_times(t0[bi], k0[bi] + rows - fsamp[bi], fs)
-            return a, b, t
-        # a few blocks (contiguous blocks are stored merged): the same times block
-        # by block, without mapping every row to its block
-        t = np.empty(max(b - a, 0), np.int64)
-        for j in range(b_lo, b_hi):
-            lo = max(a, int(fsamp[j]))
-            hi = min(b, int(fsamp[j + 1])) if j + 1 < b_hi else b
-            if hi > lo:
-                k = np.arange(lo - int(fsamp[j]), hi - int(fsamp[j]), dtype=np.int64)
-                k += k0[j]
-                t[lo - a:hi - a] = S.grid_times(t0[j], k, fs)
-        return a, b, t
-
-    @staticmethod
-    def _rows_timestamped(of: OpenFile, name: str, s: int,
-                          e: int) -> tuple[int, int, np.ndarray]:
-        n = n_timestamped(of, name)
-        if n == 0:
-            return 0, 0, np.zeros(0, np.int64)
-        ds = of.require(name, S.TIME)
-        a = 0 if s <= int(ds[0]) else search(ds, s, n)
-        b = n if e > int(ds[n - 1]) else search(ds, e, n)
-        if b <= a:
-            return 0, 0, np.zeros(0, np.int64)
-        return a, b, ds[a:b].astype(np.int64)
 
     @_locked
     def records(self, source: str) -> list[tuple[int, int]]:

@@ -261,7 +261,7 @@ def _rows_regular_ref(of, name, fs, s, e):
 
 @pytest.mark.parametrize("fs,blocks", [(100.0, 3), (100.0, 20), (3.7, 5), (1000.0, 12)])
 def test_row_times_block_by_block_equal_the_row_mapping(tmp_path, rng, fs, blocks):
-    from bshm.store.reader import RawReader
+    from bshm.store.rows import rows_regular
 
     w = RawWriter(tmp_path, "st", [acc_spec(fs=fs)], compression="lzf")
     t = T0
@@ -276,9 +276,9 @@ def test_row_times_block_by_block_equal_the_row_mapping(tmp_path, rng, fs, block
         assert len(r.blocks("acc")) == blocks  # (more than 8 take the row-mapping branch)
         for _ in range(60):
             s, e = sorted(int(v) for v in rng.integers(span[0] - 10**9, span[1] + 10**9, 2))
-            a, b, tt = RawReader._rows_regular(of, "acc", fs, s, e)
+            a, b, tt = rows_regular(of, "acc", fs, s, e)
             ra, rb, rt = _rows_regular_ref(of, "acc", fs, s, e)
             assert (a, b) == (ra, rb) and tt.dtype == rt.dtype and np.array_equal(tt, rt)
-        a, b, tt = RawReader._rows_regular(of, "acc", fs, span[0], span[1] + 1)
+        a, b, tt = rows_regular(of, "acc", fs, span[0], span[1] + 1)
         assert np.array_equal(tt, _rows_regular_ref(of, "acc", fs, span[0], span[1] + 1)[2])
         assert b - a == r.n_samples("acc")
