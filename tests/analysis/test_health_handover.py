@@ -33,7 +33,12 @@ from bshm.analysis.windows import WindowConfig, process_batch, process_window
 from bshm.store.results import open_results
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_job_support import end_ns, write_history, write_station  # noqa: E402
+from test_job_support import (  # noqa: E402
+    assert_same,
+    end_ns,
+    write_history,
+    write_station,
+)
 
 S = 1_000_000_000
 T0 = 1_767_225_600 * S
@@ -176,7 +181,7 @@ def _fields(r) -> dict:
 
 
 def _equal_results(a, b) -> None:
-    _same(_fields(a), _fields(b))
+    assert_same(_fields(a), _fields(b))
 
 
 @pytest.mark.parametrize(
@@ -284,21 +289,6 @@ def _snapshot(d: Path) -> dict:
         }
 
 
-def _same(a, b, path="") -> None:
-    if isinstance(a, dict):
-        assert set(a) == set(b), (path, sorted(set(a) ^ set(b)))
-        for k in a:
-            _same(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(a, np.asarray(b), err_msg=path)
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b or (a != a and b != b), (path, a, b)
-
-
 @pytest.fixture
 def checked_here(monkeypatch):
     """The windows the strain part checks itself, per source."""
@@ -334,7 +324,7 @@ def test_job_with_handover_gives_the_same_results(history, tmp_path, without_han
     s = run_analysis(d, progress=False, now_ns=end_ns(N, 2.0))
     assert s.strain["windows"] == 3 * N
     assert checked_here == {"acc": 0, "env": N, "strain": N}  # acc: all handed over
-    _same(without_handover, _snapshot(d))
+    assert_same(without_handover, _snapshot(d))
 
 
 def test_killed_after_the_window_phase(history, tmp_path, without_handover, checked_here):
@@ -344,7 +334,7 @@ def test_killed_after_the_window_phase(history, tmp_path, without_handover, chec
     s = run_analysis(d, progress=False, now_ns=end_ns(N, 2.0))  # nothing new to identify
     assert s.processed == 0 and s.strain["windows"] == 3 * N
     assert checked_here["acc"] == N  # no hand-over left: checked by the strain part
-    _same(without_handover, _snapshot(d))
+    assert_same(without_handover, _snapshot(d))
 
 
 def test_killed_after_staging(history, tmp_path, without_handover, checked_here, monkeypatch):
@@ -367,7 +357,7 @@ def test_killed_after_staging(history, tmp_path, without_handover, checked_here,
     s = run_analysis(d, progress=False, now_ns=end_ns(N, 2.0))
     assert s.processed == N and s.strain["windows"] == 3 * N
     assert checked_here["acc"] == 0  # the staged batches carried the health
-    _same(without_handover, _snapshot(d))
+    assert_same(without_handover, _snapshot(d))
 
 
 def test_other_ranges_are_not_handed_over(history, tmp_path, without_handover, checked_here,
@@ -383,4 +373,4 @@ def test_other_ranges_are_not_handed_over(history, tmp_path, without_handover, c
     monkeypatch.setattr(job_mod.HealthHandOver, "start", classmethod(start))
     run_analysis(d, progress=False, now_ns=end_ns(N, 2.0))
     assert checked_here["acc"] == N
-    _same(without_handover, _snapshot(d))
+    assert_same(without_handover, _snapshot(d))

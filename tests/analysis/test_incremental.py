@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_job_support import (  # noqa: E402
     HOUR_NS,
     START_NS,
+    assert_same,
     copy_raw,
     end_ns,
     write_history,
@@ -73,21 +74,6 @@ def _snapshot(d: Path) -> dict:
     return snap
 
 
-def _same(a, b, path="") -> None:
-    if isinstance(a, dict):
-        assert set(a) == set(b), (path, sorted(set(a) ^ set(b)))
-        for k in a:
-            _same(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(a, np.asarray(b), err_msg=path)
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b or (a != a and b != b), (path, a, b)
-
-
 @pytest.fixture(scope="module")
 def one_run(history, tmp_path_factory):
     mp = pytest.MonkeyPatch()
@@ -116,7 +102,7 @@ def test_many_runs_give_exactly_the_results_of_one_run(history, one_run, tmp_pat
     assert one["segments"] >= 1 and many["segments"] >= 2  # rows were sealed on the way
     one.pop("segments")
     many.pop("segments")
-    _same(one, many)
+    assert_same(one, many)
     assert judged == N_REC  # every window judged once
     assert one["alarms"], "the damage raised the structural state"
     assert [a["id"] for a in delivered] == [a["id"] for a in s1.alarms]
@@ -125,13 +111,13 @@ def test_many_runs_give_exactly_the_results_of_one_run(history, one_run, tmp_pat
     # a rerun with nothing new adds nothing
     s = run_analysis(d, progress=False, now_ns=NOW)
     assert (s.processed, s.judged, s.alarms) == (0, 0, [])
-    _same(_snapshot(d1) | {"segments": 0}, _snapshot(d) | {"segments": 0})
+    assert_same(_snapshot(d1) | {"segments": 0}, _snapshot(d) | {"segments": 0})
     # --reprocess recomputes everything: the same again
     s = run_analysis(d, progress=False, now_ns=NOW, reprocess=True)
     assert s.processed == N_REC
     many = _snapshot(d)
     many.pop("segments")
-    _same(one, many)
+    assert_same(one, many)
 
 
 def test_a_run_with_one_new_window_touches_only_it(history, tmp_path, monkeypatch):

@@ -197,3 +197,19 @@ def copy_raw(src: Path, dst: Path, n_files: int | None = None) -> Path:
     if (src / "station.toml").exists():
         shutil.copy2(src / "station.toml", dst / "station.toml")
     return dst
+
+
+def assert_same(a, b, path="") -> None:
+    """Assert two results read back (nested dicts, lists, arrays, scalars) are equal; NaN == NaN."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), (path, sorted(set(a) ^ set(b)))
+        for k in a:
+            assert_same(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, np.asarray(b), err_msg=path)
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b or (a != a and b != b), (path, a, b)
